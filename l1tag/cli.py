@@ -1,0 +1,223 @@
+"""The ``l1tag`` command line.
+
+Exit codes (DESIGN.md): 0 done and within budget; 2 bad usage, config or input data; 3 the design
+breaks its L1T budget (outputs still written); 1 anything else.  Every expected failure is an
+:class:`~l1tag.errors.L1tagError` and prints one line; heavy imports (TensorFlow, hls4ml) happen inside
+the command handlers so that ``l1tag --help`` and config errors are instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from l1tag import __version__
+from l1tag.errors import L1tagError, StageMissingError
+
+log = logging.getLogger("l1tag")
+
+# Stages of the flow that are not written yet, with the issue that delivers them.  The CLI refuses
+# them honestly (exit 1) instead of pretending.
+_PENDING_STAGES = {
+    "data": 3,
+    "train": 4,
+    "convert": 5,
+    "csim": 5,
+    "estimate": 6,
+    "parse-report": 6,
+    "report": 8,
+    "package": 7,
+    "build": 7,
+}
+
+
+def _not_built(stage: str) -> None:
+    raise StageMissingError(
+        f"stage '{stage}' is not implemented in l1tag {__version__} yet (planned in issue #{_PENDING_STAGES[stage]})"
+    )
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    # TensorFlow's C++ and Python chatter is noise for a trigger engineer unless asked for.
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbosity < 2 else "0")
+
+
+config_option = click.option(
+    "--config", "-c", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config, e.g. configs/salt_l1.yaml.",
+)
+out_option = click.option(
+    "--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Build directory (default: build/<config name>).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="l1tag")
+@click.option("-v", "--verbose", count=True, help="More output (-vv: debug, tracebacks).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """l1tag: quantize-then-synthesize compiler for transformer jet taggers on L1T FPGAs.
+
+    \b
+    The flow (each stage reads the previous one's files from build/<name>/):
+      data -> train (QAT) -> evaluate -> convert (hls4ml) -> csim -> hardware report -> budget -> bundle
+    Start with:  l1tag build --config configs/salt_l1.yaml
+
+    \b
+    Exit codes: 0 done and within budget; 2 bad usage, config or input data;
+                3 the design breaks its L1T budget (outputs still written); 1 anything else.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbosity"] = -1 if quiet else verbose
+    _setup_logging(ctx.obj["verbosity"])
+
+
+@cli.command()
+@config_option
+@out_option
+@click.option("--synth", is_flag=True, help="Run vitis-run / vivado_hls if on PATH and use its reports.")
+@click.option("--force", is_flag=True, help="Rerun every stage even if its inputs are unchanged.")
+def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool) -> None:
+    """Run the whole flow: data, QAT training, conversion, C-sim, hardware report, budget, bundle."""
+    from l1tag.config import load_config
+
+    load_config(config_file)
+    _not_built("build")
+
+
+@cli.group()
+def data() -> None:
+    """Generate (Pythia 8 + FastJet) or inspect jet datasets in the hls4ml HDF5 layout."""
+
+
+@data.command("generate")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output HDF5 file.")
+@click.option("--jets", required=True, type=click.IntRange(min=5), help="Number of jets (equal per class).")
+@click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0), help="Random seed.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
+@click.option("--constituents", default=150, show_default=True, type=click.IntRange(1, 150),
+              help="Constituents stored per jet (pT ordered, zero padded).")
+def data_generate(out_file: Path, jets: int, seed: int, jobs: int, constituents: int) -> None:
+    """Generate g, q, W, Z, t jets with Pythia 8 and FastJet (anti-kT R=0.8, pT ~ 1 TeV)."""
+    _not_built("data")
+
+
+@data.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def data_inspect(file: Path) -> None:
+    """Print counts per class, multiplicity, jet mass and feature ranges; reject malformed files."""
+    _not_built("data")
+
+
+@cli.command()
+@config_option
+@out_option
+def train(config_file: Path, out_dir: Path | None) -> None:
+    """Train the tagger (float, then quantization-aware) and evaluate it."""
+    from l1tag.config import load_config
+
+    load_config(config_file)
+    _not_built("train")
+
+
+@cli.command()
+@config_option
+@out_option
+def convert(config_file: Path, out_dir: Path | None) -> None:
+    """Convert the trained model to an hls4ml project with l1tag's custom layers."""
+    from l1tag.config import load_config
+
+    load_config(config_file)
+    _not_built("convert")
+
+
+@cli.command()
+@config_option
+@out_option
+def csim(config_file: Path, out_dir: Path | None) -> None:
+    """Compile the HLS C++ with g++ and check it bit-exactly against the fixed-point reference."""
+    from l1tag.config import load_config
+
+    load_config(config_file)
+    _not_built("csim")
+
+
+@cli.command()
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+def estimate(project_dir: Path) -> None:
+    """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml 1.x project directory."""
+    _not_built("estimate")
+
+
+@cli.command("parse-report")
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+def parse_report(project_dir: Path) -> None:
+    """Print the Vivado HLS / Vitis HLS synthesis-report numbers (JSON) of a project directory."""
+    _not_built("parse-report")
+
+
+@cli.command()
+@config_option
+@out_option
+@click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
+def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
+    """Write report.md (and report.html) with plots from a finished build."""
+    from l1tag.config import load_config
+
+    load_config(config_file)
+    _not_built("report")
+
+
+@cli.command()
+@click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Bundle this config's build.")
+@click.option("--verify", "bundle", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Check a bundle's checksums and replay its test vectors bit-exactly.")
+def package(config_file: Path | None, bundle: Path | None) -> None:
+    """Make or verify the firmware hand-off bundle (<name>-firmware.tar.gz)."""
+    if (config_file is None) == (bundle is None):
+        raise click.UsageError("give exactly one of --config (make a bundle) or --verify BUNDLE")
+    if config_file is not None:
+        from l1tag.config import load_config
+
+        load_config(config_file)
+    _not_built("package")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: runs the CLI and maps errors to exit codes, without tracebacks."""
+    try:
+        cli.main(args=argv, prog_name="l1tag", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except L1tagError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # anything unexpected is a bug of ours: say so, keep the traceback for -vv
+        log.debug("traceback:", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with -vv for the traceback)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""hls4ml conversion: custom layer handlers, templates, fixed-point reference, C-simulation."""

@@ -1,0 +1,1 @@
+"""The firmware hand-off bundle: HLS project, test vectors, reports, manifest."""

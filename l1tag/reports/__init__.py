@@ -1,0 +1,1 @@
+"""Hardware numbers (vendor reports or labelled estimates), L1T budget checks, report.md and plots."""

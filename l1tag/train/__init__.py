@@ -1,0 +1,1 @@
+"""Float and quantization-aware training, evaluation metrics."""

@@ -1,0 +1,90 @@
+"""The command line: help, exit codes and one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from l1tag.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_console_script_help_lists_the_commands():
+    exe = Path(sys.executable).with_name("l1tag")
+    assert exe.exists(), "the l1tag console script is not installed (pip install -e .)"
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0
+    for cmd in ("build", "data", "train", "convert", "csim", "estimate", "parse-report", "report", "package"):
+        assert cmd in res.stdout
+
+
+def test_missing_config_exits_2_with_one_line(capsys):
+    code, out, err = run(["build", "--config", "missing.yaml"], capsys)
+    assert code == 2
+    assert err.strip() == "error: config file not found: missing.yaml"
+    assert "Traceback" not in err + out
+
+
+def test_misspelled_section_suggests_the_right_one(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: c\nmodle: {type: salt}\n")
+    code, _, err = run(["build", "--config", str(cfg)], capsys)
+    assert code == 2
+    assert "did you mean 'model'?" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_wrong_type_names_the_key_path(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: c\nmodel: {partitions: four}\n")
+    code, _, err = run(["train", "--config", str(cfg)], capsys)
+    assert code == 2
+    assert "model.partitions: expected a positive integer, got 'four'" in err
+
+
+def test_bad_usage_exits_2(capsys):
+    code, _, err = run(["build"], capsys)
+    assert code == 2 and "--config" in err
+    code, _, err = run(["package"], capsys)
+    assert code == 2 and "exactly one of --config" in err
+    code, _, _ = run(["no-such-command"], capsys)
+    assert code == 2
+
+
+def test_version(capsys):
+    from l1tag import __version__
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and __version__ in out
+
+
+SAMPLE_ARGS = {
+    "data": ["data", "inspect", "jets.h5"],
+    "train": ["train", "--config", str(REPO / "configs" / "salt_l1.yaml")],
+    "convert": ["convert", "--config", str(REPO / "configs" / "salt_l1.yaml")],
+    "csim": ["csim", "--config", str(REPO / "configs" / "salt_l1.yaml")],
+    "estimate": ["estimate", "somewhere"],
+    "parse-report": ["parse-report", "somewhere"],
+    "report": ["report", "--config", str(REPO / "configs" / "salt_l1.yaml")],
+    "package": ["package", "--verify", "bundle.tar.gz"],
+    "build": ["build", "--config", str(REPO / "configs" / "salt_l1.yaml")],
+}
+
+
+def test_stages_not_built_say_so_and_exit_1(capsys):
+    from l1tag.cli import _PENDING_STAGES
+
+    for stage in _PENDING_STAGES:
+        code, out, err = run(SAMPLE_ARGS[stage], capsys)
+        assert code == 1, stage
+        assert f"stage '{stage}' is not implemented" in err and "Traceback" not in out + err
