@@ -22,7 +22,6 @@ log = logging.getLogger("l1tag")
 # Stages of the flow that are not written yet, with the issue that delivers them.  The CLI refuses
 # them honestly (exit 1) instead of pretending.
 _PENDING_STAGES = {
-    "data": 3,
     "train": 4,
     "convert": 5,
     "csim": 5,
@@ -107,16 +106,40 @@ def data() -> None:
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
 @click.option("--constituents", default=150, show_default=True, type=click.IntRange(1, 150),
               help="Constituents stored per jet (pT ordered, zero padded).")
-def data_generate(out_file: Path, jets: int, seed: int, jobs: int, constituents: int) -> None:
+@click.option("--detector", type=click.Choice(["none", "simple"]), default="simple", show_default=True,
+              help="'simple': 1 % track smearing, neutral calorimeter clusters, pT > 1 GeV (README: data).")
+def data_generate(out_file: Path, jets: int, seed: int, jobs: int, constituents: int, detector: str) -> None:
     """Generate g, q, W, Z, t jets with Pythia 8 and FastJet (anti-kT R=0.8, pT ~ 1 TeV)."""
-    _not_built("data")
+    from l1tag.data.generate import generate
+
+    generate(out_file, jets, seed=seed, jobs=jobs, constituents=constituents, detector=detector,
+             progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
 
 
 @data.command("inspect")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def data_inspect(file: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def data_inspect(file: Path, as_json: bool) -> None:
     """Print counts per class, multiplicity, jet mass and feature ranges; reject malformed files."""
-    _not_built("data")
+    import json
+
+    from l1tag.data.inspect import format_summary, inspect_file
+
+    summary = inspect_file(str(file))
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
+
+@data.command("prepare")
+@config_option
+@out_option
+def data_prepare(config_file: Path, out_dir: Path | None) -> None:
+    """Generate (if needed), select, kT-sort, split and normalise the config's jets into build/<name>/data."""
+    from l1tag.config import load_config
+    from l1tag.data.preprocess import run_data_stage
+
+    cfg = load_config(config_file)
+    run_data_stage(cfg, out_dir or Path("build") / cfg.name,
+                   progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
 
 
 @cli.command()

@@ -1,0 +1,315 @@
+"""Jets generated with Pythia 8 and clustered with FastJet, written in the hls4ml HDF5 layout.
+
+Five classes in equal numbers, each from its own hard process at sqrt(s) = 13 TeV with
+pTHat in [950, 1150] GeV (``../shared/reference/datasets.md``):
+
+======  ====================================================  =================================
+class   Pythia processes                                      truth match (dR < R to the jet)
+======  ====================================================  =================================
+g       HardQCD:gg2gg, HardQCD:qqbar2gg                        an outgoing hard gluon
+q       HardQCD:qq2qq, HardQCD:qqbar2qqbarNew                  an outgoing hard u, d or s quark
+w       WeakBosonAndParton:qqbar2Wg, qg2Wq (W -> hadrons)     the W and both its quarks
+z       WeakBosonAndParton:qqbar2gmZg, qg2gmZq (Z only,        the Z and both its quarks
+        Z -> hadrons)
+t       Top:gg2ttbar, Top:qqbar2ttbar (W -> hadrons)          the top, its b and the W's quarks
+======  ====================================================  =================================
+
+Jets: anti-kT R = 0.8 over all visible final-state particles (or the detector response below),
+pT in [800, 1400] GeV, |eta| < 2.5.  Soft-drop mass (beta = 0, z_cut = 0.1, C/A reclustering) is
+stored as ``j_mass_sd``.
+
+Detector response ``simple`` (the default in configs; ``none`` keeps every visible particle): charged
+particles keep their direction and get 1 % pT smearing; photons and neutral hadrons are merged into
+calorimeter clusters (anti-kT R = 0.05 among neutrals, about a calorimeter tower) whose energy is
+smeared by 20 %/sqrt(E) (+) 3 %; every candidate must have pT > 1 GeV.  It makes the jets more
+collimated, as the real hls4ml sample is (see README: data).
+
+Determinism: the work is cut into fixed tasks (class, chunk) whose seeds derive from the run seed,
+and results are gathered in task order, so the file is the same for any ``jobs``.  The file is written
+to a temporary name and renamed at the end: an interrupted run leaves no truncated file.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from l1tag.data.features import CLASSES, HLS4ML_PARTICLE_NAMES, LABEL_NAMES, constituent_features
+from l1tag.errors import DataError
+
+log = logging.getLogger("l1tag")
+
+CHUNK_JETS = 250  # jets per task: small enough for a smooth progress bar, big enough to amortise init
+PYTHIA_MAX_SEED = 900_000_000
+
+PROCESSES = {
+    "g": ["HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"],
+    "q": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on"],
+    "w": ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
+          "24:onMode = off", "24:onIfAny = 1 2 3 4 5"],
+    "z": ["WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
+          "23:onMode = off", "23:onIfAny = 1 2 3 4 5"],
+    "t": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", "24:onIfAny = 1 2 3 4 5"],
+}
+
+JET_COLUMNS = ("j_pt", "j_eta", "j_phi", "j_mass", "j_mass_sd", "j_energy", "j_multiplicity", "j_truth_pt")
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    sqrt_s_gev: float = 13000.0
+    pthat_min_gev: float = 950.0
+    pthat_max_gev: float = 1150.0
+    jet_radius: float = 0.8
+    jet_pt_min_gev: float = 800.0
+    jet_pt_max_gev: float = 1400.0
+    jet_abs_eta_max: float = 2.5
+    constituents: int = 150
+    detector: str = "none"
+    softdrop_zcut: float = 0.1
+    softdrop_beta: float = 0.0
+
+
+def _task_seed(seed: int, class_index: int, chunk: int) -> int:
+    state = np.random.SeedSequence([seed, class_index, chunk]).generate_state(1)[0]
+    return int(state % PYTHIA_MAX_SEED) + 1
+
+
+# ------------------------------------------------------------------------------------------
+# Worker side: one task = CHUNK_JETS jets of one class
+# ------------------------------------------------------------------------------------------
+
+
+def _truth_targets(event, cls: str) -> list[tuple[float, float, float, list[tuple[float, float]]]]:
+    """(eta, phi, pt, [(eta, phi) of decay quarks]) of each object a jet of class ``cls`` must match."""
+    targets = []
+    for i in range(event.size()):
+        p = event[i]
+        aid = abs(p.id())
+        if cls in ("g", "q"):
+            if p.status() == -23 and ((cls == "g" and aid == 21) or (cls == "q" and 1 <= aid <= 3)):
+                targets.append((p.eta(), p.phi(), p.pT(), []))
+        elif (cls == "w" and aid == 24) or (cls == "z" and aid == 23) or (cls == "t" and aid == 6):
+            if p.iBotCopyId() != i:  # only the last copy decays
+                continue
+            quarks = _decay_quarks(event, i)
+            if quarks is not None:
+                targets.append((p.eta(), p.phi(), p.pT(), quarks))
+    return targets
+
+
+def _decay_quarks(event, i: int) -> list[tuple[float, float]] | None:
+    """Directions of the quarks from the decay of particle ``i`` (for a top: its b and the W's quarks)."""
+    out = []
+    for d in event[i].daughterList():
+        q = event[d]
+        if abs(q.id()) <= 5:
+            out.append((q.eta(), q.phi()))
+        elif abs(q.id()) == 24:
+            w = q.iBotCopyId()
+            sub = [(event[k].eta(), event[k].phi()) for k in event[w].daughterList() if abs(event[k].id()) <= 5]
+            if len(sub) != 2:
+                return None
+            out += sub
+    expected = 3 if abs(event[i].id()) == 6 else 2
+    return out if len(out) == expected else None
+
+
+def _delta_r(eta1: float, phi1: float, eta2: float, phi2: float) -> float:
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return float(np.hypot(eta1 - eta2, dphi))
+
+
+def _detector_response(particles: list[tuple[float, float, float, float, bool]], rng: np.random.Generator, fj):
+    """Charged: 1 % pT smearing; neutrals: R = 0.05 clusters, 20 %/sqrt(E) (+) 3 % energy smearing; pT > 1 GeV."""
+    out = []
+    neutrals = []
+    for px, py, pz, e, charged in particles:
+        if charged:
+            s = 1.0 + 0.01 * rng.standard_normal()
+            out.append(fj.PseudoJet(px * s, py * s, pz * s, e * s))
+        else:
+            neutrals.append(fj.PseudoJet(px, py, pz, e))
+    if neutrals:
+        cs = fj.ClusterSequence(neutrals, fj.JetDefinition(fj.antikt_algorithm, 0.05))
+        for c in cs.inclusive_jets(0.0):
+            sigma = np.hypot(0.20 / np.sqrt(max(c.e(), 1e-3)), 0.03)
+            s = max(1.0 + sigma * rng.standard_normal(), 0.0)
+            out.append(fj.PseudoJet(c.px() * s, c.py() * s, c.pz() * s, c.e() * s))
+    return [p for p in out if p.pt() > 1.0]
+
+
+def _softdrop_mass(constituents, settings: GeneratorSettings, fj) -> float:
+    """mMDT / soft drop: decluster the C/A tree until min(pT)/(pT1+pT2) > z_cut (dR/R)^beta."""
+    cs = fj.ClusterSequence(list(constituents), fj.JetDefinition(fj.cambridge_algorithm, 10.0))
+    jets = cs.inclusive_jets(0.0)
+    if not jets:
+        return 0.0
+    j = max(jets, key=lambda x: x.pt())
+    a, b = fj.PseudoJet(), fj.PseudoJet()
+    while j.has_parents(a, b):
+        z = min(a.pt(), b.pt()) / (a.pt() + b.pt())
+        if z > settings.softdrop_zcut * (a.delta_R(b) / settings.jet_radius) ** settings.softdrop_beta:
+            return j.m()
+        j = a if a.pt() > b.pt() else b
+        a, b = fj.PseudoJet(), fj.PseudoJet()
+    return j.m()
+
+
+def generate_task(args: tuple) -> tuple[np.ndarray, np.ndarray, int]:
+    """Generate one task's jets: returns (p4 (n, C, 4), jet columns (n, len(JET_COLUMNS)), events)."""
+    try:
+        return _generate_task(*args)
+    except Exception as exc:  # re-raise as plain text: SWIG objects in an exception do not pickle back
+        raise RuntimeError(f"jet generation failed ({args[0]} jets, seed {args[2]}): "
+                           f"{type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def _generate_task(cls: str, n_jets: int, seed: int, settings_dict: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    import fastjet as fj
+    import pythia8mc
+
+    # FastJet (Cacciari, Salam, Soyez, EPJC 72 (2012) 1896) is cited in the README and the file's
+    # attributes instead of having every worker print its banner into the progress output.
+    fj._swig.ClusterSequence.set_fastjet_banner_stream(None)
+    settings = GeneratorSettings(**settings_dict)
+    pythia = pythia8mc.Pythia("", False)
+    for line in [
+        f"Beams:eCM = {settings.sqrt_s_gev}", f"PhaseSpace:pTHatMin = {settings.pthat_min_gev}",
+        f"PhaseSpace:pTHatMax = {settings.pthat_max_gev}", "Random:setSeed = on", f"Random:seed = {seed}",
+        "Next:numberCount = 0", "Print:quiet = on", *PROCESSES[cls],
+    ]:
+        if not pythia.readString(line):
+            raise RuntimeError(f"Pythia rejected setting {line!r}")
+    if not pythia.init():
+        raise RuntimeError(f"Pythia failed to initialise for class {cls}")
+    rng = np.random.default_rng(seed)
+    jet_def = fj.JetDefinition(fj.antikt_algorithm, settings.jet_radius)
+    p4 = np.zeros((n_jets, settings.constituents, 4))
+    cols = np.zeros((n_jets, len(JET_COLUMNS)))
+    found = events = 0
+    max_events = 100 * n_jets + 1000  # guards against a process that never yields a matched jet
+    while found < n_jets:
+        events += 1
+        if events > max_events:
+            raise RuntimeError(f"class {cls}: only {found} matched jets in {max_events} events")
+        if not pythia.next():
+            continue
+        ev = pythia.event
+        targets = _truth_targets(ev, cls)
+        if not targets:
+            continue
+        visible = [(ev[k].px(), ev[k].py(), ev[k].pz(), ev[k].e(), ev[k].isCharged())
+                   for k in range(ev.size()) if ev[k].isFinal() and ev[k].isVisible()]
+        if settings.detector == "simple":
+            inputs = _detector_response(visible, rng, fj)
+        else:
+            inputs = [fj.PseudoJet(px, py, pz, e) for px, py, pz, e, _ in visible]
+        cs = fj.ClusterSequence(inputs, jet_def)
+        for jet in fj.sorted_by_pt(cs.inclusive_jets(settings.jet_pt_min_gev)):
+            if found == n_jets:
+                break
+            if jet.pt() > settings.jet_pt_max_gev or abs(jet.eta()) >= settings.jet_abs_eta_max:
+                continue
+            match = _match(jet, targets, settings.jet_radius)
+            if match is None:
+                continue
+            parts = fj.sorted_by_pt(jet.constituents())
+            keep = parts[: settings.constituents]
+            p4[found, : len(keep)] = [(p.px(), p.py(), p.pz(), p.e()) for p in keep]
+            cols[found] = (jet.pt(), jet.eta(), jet.phi_std(), jet.m(), _softdrop_mass(parts, settings, fj),
+                           jet.e(), len(parts), match[2])
+            found += 1
+    return p4, cols, events
+
+
+def _match(jet, targets, radius: float):
+    for t in targets:
+        eta, phi, _pt, quarks = t
+        if _delta_r(jet.eta(), jet.phi_std(), eta, phi) < radius and all(
+            _delta_r(jet.eta(), jet.phi_std(), qe, qp) < radius for qe, qp in quarks
+        ):
+            return t
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Driver: tasks in a process pool, gathered in order, written atomically
+# ------------------------------------------------------------------------------------------
+
+
+def generate(out: str | Path, jets: int, seed: int = 42, jobs: int = 2, constituents: int = 150,
+             detector: str = "none", progress: bool = True) -> Path:
+    """Generate ``jets`` jets (equal numbers of g, q, W, Z, t) into ``out`` in the hls4ml layout."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    per_class = jets // len(CLASSES)
+    if per_class < 1:
+        raise DataError(f"--jets {jets}: need at least {len(CLASSES)} jets (one per class)")
+    if per_class * len(CLASSES) != jets:
+        log.warning("generating %d jets (%d per class) instead of %d: classes come in equal numbers",
+                    per_class * len(CLASSES), per_class, jets)
+    if detector not in ("none", "simple"):
+        raise DataError(f"detector '{detector}': expected 'none' or 'simple'")
+    if not out.parent.exists():
+        raise DataError(f"{out}: folder {out.parent} does not exist")
+    settings = GeneratorSettings(constituents=constituents, detector=detector)
+    tasks = []
+    for ci, cls in enumerate(CLASSES):
+        for chunk, start in enumerate(range(0, per_class, CHUNK_JETS)):
+            n = min(CHUNK_JETS, per_class - start)
+            tasks.append((cls, n, _task_seed(seed, ci, chunk), asdict(settings)))
+
+    results = []
+    bar = tqdm(total=per_class * len(CLASSES), unit="jet", desc="generating jets", disable=not progress)
+    ctx = mp.get_context("spawn")  # Pythia and FastJet are not fork-safe inside a threaded parent
+    with ctx.Pool(processes=min(jobs, len(tasks))) as pool:
+        for res in pool.imap(generate_task, tasks):  # imap keeps task order: same file for any jobs
+            results.append(res)
+            bar.update(len(res[0]))
+    bar.close()
+
+    p4 = np.concatenate([r[0] for r in results])
+    cols = np.concatenate([r[1] for r in results])
+    events = sum(r[2] for r in results)
+    labels = np.concatenate([np.full(t[1], CLASSES.index(t[0])) for t in tasks])
+    order = np.random.default_rng(seed).permutation(len(labels))  # mixed classes, as the hls4ml files
+    p4, cols, labels = p4[order], cols[order], labels[order]
+    _write_hls4ml(out, p4, cols, labels, seed, settings, events)
+    log.info("wrote %s: %d jets from %d events", out, len(labels), events)
+    return out
+
+
+def _write_hls4ml(out: Path, p4, cols, labels, seed: int, settings: GeneratorSettings, events: int) -> None:
+    # the full jet (not the truncated constituent list) is the axis of etarel/phirel, as in hls4ml
+    c = {name: cols[:, i] for i, name in enumerate(JET_COLUMNS)}
+    jet_p4 = np.stack([c["j_pt"] * np.cos(c["j_phi"]), c["j_pt"] * np.sin(c["j_phi"]),
+                       c["j_pt"] * np.sinh(c["j_eta"]), c["j_energy"]], axis=1)
+    onehot = np.zeros((len(labels), len(LABEL_NAMES)))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("jetConstituentList", data=constituent_features(p4, jet_p4), compression="gzip")
+            f.create_dataset("jets", data=np.concatenate([cols, onehot], axis=1))
+            f.create_dataset("jetFeatureNames", data=np.array([n.encode() for n in JET_COLUMNS + LABEL_NAMES]))
+            f.create_dataset("particleFeatureNames", data=np.array([n.encode() for n in HLS4ML_PARTICLE_NAMES]))
+            f.attrs["generator"] = f"l1tag: Pythia 8 (pythia8mc {version('pythia8mc')}) + FastJet {version('fastjet')}"
+            f.attrs["seed"] = seed
+            f.attrs["events"] = events
+            for k, v in asdict(settings).items():
+                f.attrs[k] = v
+            for cls, lines in PROCESSES.items():
+                f.attrs[f"process_{cls}"] = "; ".join(lines)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

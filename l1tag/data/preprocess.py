@@ -1,0 +1,191 @@
+"""Jets -> model inputs: constituent selection, kT sorting, feature selection, split, normalisation.
+
+Order of operations (sorting on physical values, before any normalisation, as ../shared/reference/models.md
+asks; the SAL-T authors' code sorted after normalisation, which scrambles the kT key):
+
+1. constituents with pT < ``pt_min`` are dropped, then the ``n`` highest-pT are kept;
+2. those ``n`` are ordered by ``sort_by`` (descending): ``kt`` = pT * dR, ``pt``, ``dr``, or ``none``;
+   padding rows stay at the end;
+3. the configured features are selected by hls4ml name;
+4. a stratified train / validation / test split is drawn from the seed;
+5. normalisation (``robust``: median and 5-95 % range; ``standard``: mean and standard deviation) is
+   fitted on the real (non-padding) constituents of the training split only; padding rows stay 0.
+
+The result is cached in ``<build>/data/prepared.npz`` next to a JSON record of what produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from l1tag.data.features import CLASSES, FEATURE_INDEX
+from l1tag.data.readers import JetSample, expand_paths, read_jets
+from l1tag.errors import DataError
+
+log = logging.getLogger("l1tag")
+
+PT, DR = FEATURE_INDEX["pt"], FEATURE_INDEX["deltaR"]
+
+
+@dataclass
+class PreparedData:
+    """Normalised model inputs of the three splits and what is needed to reproduce them."""
+
+    x: dict[str, np.ndarray]  # split -> float32 (N, n, F)
+    y: dict[str, np.ndarray]  # split -> int64 (N,)
+    index: dict[str, np.ndarray]  # split -> indices of the jets in the source sample
+    raw_test: np.ndarray  # float32 (N_test, n, 16): the test constituents in physical units (for plots)
+    features: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def n_constituents(self) -> int:
+        return int(self.x["train"].shape[1])
+
+
+def order_constituents(constituents: np.ndarray, n: int, sort_by: str, pt_min: float = 0.0) -> np.ndarray:
+    """(N, C, 16) pT-ordered constituents -> (N, n, 16): threshold, keep the n leading, order by key."""
+    x = np.array(constituents[:, : max(n, 1)], dtype=np.float32, copy=True)
+    if x.shape[1] < n:
+        x = np.concatenate([x, np.zeros((len(x), n - x.shape[1], x.shape[2]), np.float32)], axis=1)
+    x[x[..., PT] < max(pt_min, 1e-30)] = 0.0  # below threshold (or padding): a zero row
+    # re-compact: rows were pT ordered, but a threshold can only remove a tail, so order is kept
+    real = x[..., PT] > 0
+    if sort_by == "none":
+        return x
+    key = {"kt": x[..., PT] * x[..., DR], "pt": x[..., PT], "dr": x[..., DR]}[sort_by]
+    key = np.where(real, key, -np.inf)  # padding last
+    order = np.argsort(-key, axis=1, kind="stable")
+    return np.take_along_axis(x, order[..., None], axis=1)
+
+
+def fit_normalisation(x: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(center, scale) per feature from the real (non-padding) rows of ``x`` (N, n, F)."""
+    rows = x[np.any(x != 0, axis=-1)]
+    if len(rows) == 0:
+        raise DataError("no non-empty constituents in the training split: cannot fit the normalisation")
+    if method == "robust":
+        center = np.median(rows, axis=0)
+        scale = np.percentile(rows, 95, axis=0) - np.percentile(rows, 5, axis=0)
+    elif method == "standard":
+        center, scale = rows.mean(axis=0), rows.std(axis=0)
+    else:
+        center, scale = np.zeros(x.shape[-1]), np.ones(x.shape[-1])
+    scale = np.where(scale > 0, scale, 1.0)
+    return center.astype(np.float32), scale.astype(np.float32)
+
+
+def normalise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    real = np.any(x != 0, axis=-1, keepdims=True)
+    return np.where(real, (x - center) / scale, 0.0).astype(np.float32)
+
+
+def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
+    """Index arrays for train/val/test with the class mix of ``labels`` in each (scikit-learn)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    if len(labels) < 10 or (counts[counts > 0] < 3).any():
+        raise DataError(f"too few jets to split ({len(labels)} jets, per class {counts.tolist()}): "
+                        f"need at least 3 of each class present")
+    train, rest = train_test_split(idx, train_size=fractions[0], stratify=labels, random_state=seed)
+    val_share = fractions[1] / (fractions[1] + fractions[2])
+    val, test = train_test_split(rest, train_size=val_share, stratify=labels[rest], random_state=seed)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
+def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, pt_min: float,
+            normalization: str, split: tuple[float, float, float], seed: int) -> PreparedData:
+    """Run steps 1-5 of the module docstring on an in-memory sample."""
+    ordered = order_constituents(sample.constituents, n, sort_by, pt_min)
+    cols = [FEATURE_INDEX[f] for f in features]
+    idx = stratified_split(sample.labels, split, seed)
+    selected = {s: ordered[i][..., cols] for s, i in idx.items()}
+    center, scale = fit_normalisation(selected["train"], normalization)
+    return PreparedData(
+        x={s: normalise(v, center, scale) for s, v in selected.items()},
+        y={s: sample.labels[i].astype(np.int64) for s, i in idx.items()},
+        index=idx,
+        raw_test=ordered[idx["test"]],
+        features=tuple(features),
+        center=center,
+        scale=scale,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# The data stage: source -> prepared arrays cached in <build>/data
+# ------------------------------------------------------------------------------------------
+
+
+def _fingerprint(files: list[str]) -> list[dict]:
+    return [{"file": f, "size": os.path.getsize(f), "mtime": int(os.path.getmtime(f))} for f in files]
+
+
+def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
+    """Generate the jets if needed, prepare them, and cache the result in ``build_dir/data``."""
+    from l1tag.data.generate import generate
+
+    d = cfg.data
+    data_dir = Path(build_dir) / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = d.path
+    if d.source == "generate":
+        path = path or str(data_dir / "jets.h5")
+        if not Path(path).exists():
+            log.info("generating %d jets with Pythia 8 + FastJet into %s", d.jets, path)
+            generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=max(d.constituents, 32),
+                     detector=d.detector, progress=progress)
+    files = expand_paths(path)
+    record = {"data": cfg.to_dict()["data"], "seed": cfg.seed, "inputs": _fingerprint(files)}
+    key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+    cache = data_dir / "prepared.npz"
+    meta_file = data_dir / "prepared.json"
+    if cache.exists() and meta_file.exists() and json.loads(meta_file.read_text()).get("key") == key:
+        log.info("data: using cached %s", cache)
+        return load_prepared(cache)
+    sample = read_jets(d.source, files, d.constituents)
+    prepared = prepare(sample, d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed)
+    save_prepared(prepared, cache)
+    _atomic_write_text(meta_file, json.dumps({"key": key, **record, "jets": len(sample),
+                                              "splits": {s: int(len(v)) for s, v in prepared.y.items()}}, indent=2))
+    log.info("data: %d jets from %s -> train %d / val %d / test %d", len(sample), sample.source,
+             *(len(prepared.y[s]) for s in ("train", "val", "test")))
+    return prepared
+
+
+def save_prepared(p: PreparedData, file: Path) -> None:
+    arrays = {"features": np.array(p.features), "center": p.center, "scale": p.scale, "raw_test": p.raw_test}
+    for s in ("train", "val", "test"):
+        arrays.update({f"x_{s}": p.x[s], f"y_{s}": p.y[s], f"index_{s}": p.index[s]})
+    tmp = file.with_name(f".{file.stem}.tmp-{os.getpid()}.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, file)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_prepared(file: Path) -> PreparedData:
+    with np.load(file) as z:
+        splits = ("train", "val", "test")
+        return PreparedData(
+            x={s: z[f"x_{s}"] for s in splits}, y={s: z[f"y_{s}"] for s in splits},
+            index={s: z[f"index_{s}"] for s in splits}, raw_test=z["raw_test"],
+            features=tuple(str(f) for f in z["features"]), center=z["center"], scale=z["scale"],
+        )
+
+
+def _atomic_write_text(file: Path, text: str) -> None:
+    tmp = file.with_name(f".{file.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, file)

@@ -1,0 +1,119 @@
+"""Generated jets (Pythia 8 + FastJet): layout, physics, determinism; preprocessing; the data CLI."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from l1tag.cli import main
+from l1tag.data.features import CLASSES, FEATURE_INDEX, PARTICLE_FEATURES, constituent_features
+from l1tag.data.generate import JET_COLUMNS, generate
+from l1tag.data.inspect import MASS_WINDOWS, inspect_file
+from l1tag.data.preprocess import order_constituents, prepare
+from l1tag.data.readers import read_hls4ml
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """400 jets (80 per class), all visible particles: enough for the mass medians to be meaningful."""
+    out = tmp_path_factory.mktemp("gen") / "jets.h5"
+    generate(out, 400, seed=3, jobs=2, constituents=150, detector="none", progress=False)
+    return out
+
+
+def test_file_has_the_hls4ml_layout(generated):
+    with h5py.File(generated) as f:
+        assert f["jetConstituentList"].shape == (400, 150, 16)
+        names = [n.decode() for n in f["jetFeatureNames"][:]]
+        assert names[-6:] == ["j_g", "j_q", "j_w", "j_z", "j_t", "j_undef"]
+        assert f["jets"].shape == (400, len(JET_COLUMNS) + 6)
+        assert [n.decode() for n in f["particleFeatureNames"][:]][:16] == [f"j1_{n}" for n in PARTICLE_FEATURES]
+        assert f.attrs["seed"] == 3 and f.attrs["detector"] == "none" and f.attrs["events"] > 0
+        labels = f["jets"][:, -6:]
+        assert (labels.sum(axis=1) == 1).all() and (labels[:, -1] == 0).all()
+        np.testing.assert_array_equal(labels[:, :5].sum(axis=0), [80] * 5)
+        pt = f["jetConstituentList"][:, :, FEATURE_INDEX["pt"]]
+        assert (np.diff(pt, axis=1) <= 0).all(), "constituents are pT ordered, zero padded at the end"
+
+
+def test_physics_of_generated_jets(generated):
+    s = inspect_file(str(generated))
+    assert s["consistency"]["max_abs_pt_minus_hypot_px_py_gev"] < 1e-3
+    assert s["consistency"]["max_abs_deltaR_minus_hypot_etarel_phirel"] < 1e-5
+    for cls, (lo, hi) in MASS_WINDOWS.items():
+        assert lo <= s["per_class"][cls]["mass_median_gev"] <= hi, (cls, s["per_class"][cls])
+    assert s["per_class"]["g"]["multiplicity_mean"] > s["per_class"]["q"]["multiplicity_mean"]
+    assert all(s["physics_checks"].values())
+    sample = read_hls4ml(str(generated))
+    jf = sample.jet_features
+    assert ((jf["j_pt"] >= 800) & (jf["j_pt"] <= 1400)).all() and (np.abs(jf["j_eta"]) < 2.5).all()
+    assert (jf["j_mass_sd"] <= jf["j_mass"] + 1e-6).all()  # grooming only removes particles
+    # the top's soft-drop mass sits nearer the pole than its ungroomed mass
+    top = sample.labels == CLASSES.index("t")
+    assert abs(np.median(jf["j_mass_sd"][top]) - 173) < abs(np.median(jf["j_mass"][top]) - 173) + 5
+
+
+def test_same_seed_same_file_whatever_the_job_count(tmp_path):
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    generate(a, 10, seed=11, jobs=1, constituents=30, detector="simple", progress=False)
+    generate(b, 10, seed=11, jobs=2, constituents=30, detector="simple", progress=False)
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        np.testing.assert_array_equal(fa["jetConstituentList"][:], fb["jetConstituentList"][:])
+        np.testing.assert_array_equal(fa["jets"][:], fb["jets"][:])
+    assert not list(tmp_path.glob(".*tmp*")), "no temporary files left behind"
+
+
+def test_simple_detector_applies_the_pt_threshold(tmp_path):
+    out = tmp_path / "d.h5"
+    generate(out, 10, seed=5, jobs=1, constituents=150, detector="simple", progress=False)
+    s = read_hls4ml(str(out))
+    pt = s.constituents[..., FEATURE_INDEX["pt"]]
+    assert pt[pt > 0].min() > 1.0
+
+
+def test_sorting_by_kt_orders_by_pt_times_dr():
+    rng = np.random.default_rng(0)
+    p4 = np.zeros((4, 12, 4))
+    pt = np.sort(rng.uniform(1, 100, (4, 10)), axis=1)[:, ::-1]
+    eta, phi = rng.normal(0, 0.3, (4, 10)), rng.normal(0, 0.3, (4, 10))
+    p4[:, :10] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], axis=-1)
+    c = constituent_features(p4)
+    out = order_constituents(c, 8, "kt")
+    kt = out[..., FEATURE_INDEX["pt"]] * out[..., FEATURE_INDEX["deltaR"]]
+    assert (np.diff(kt, axis=1) <= 1e-6).all()
+    # the 8 kept are the 8 highest-pT, whatever their kT
+    np.testing.assert_allclose(np.sort(out[..., FEATURE_INDEX["pt"]], axis=1), np.sort(c[:, :8, 5], axis=1), rtol=1e-6)
+    # padding stays at the end and a pT threshold empties rows
+    out2 = order_constituents(c, 12, "dr", pt_min=50.0)
+    real = out2[..., FEATURE_INDEX["pt"]] > 0
+    assert (real[:, :-1] >= real[:, 1:]).all() and (out2[..., FEATURE_INDEX["pt"]][real] >= 50).all()
+
+
+def test_prepare_splits_stratified_and_normalises_on_train_only(generated):
+    sample = read_hls4ml(str(generated))
+    p = prepare(sample, 16, ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+    sizes = {s: len(p.y[s]) for s in p.y}
+    assert sizes == {"train": 240, "val": 80, "test": 80}
+    for s in p.y:
+        np.testing.assert_array_equal(np.bincount(p.y[s]), [sizes[s] // 5] * 5)
+    assert not set(p.index["train"]) & set(p.index["test"])
+    x = p.x["train"]
+    real = np.any(x != 0, axis=-1)
+    np.testing.assert_allclose(np.median(x[real], axis=0), 0.0, atol=1e-5)  # robust: median at 0
+    assert p.x["train"].dtype == np.float32 and p.x["train"].shape[1:] == (16, 3)
+    again = prepare(sample, 16, ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+    np.testing.assert_array_equal(again.x["test"], p.x["test"])
+
+
+def test_inspect_cli_and_bad_file(generated, tmp_path, capsys):
+    assert main(["data", "inspect", str(generated)]) == 0
+    out = capsys.readouterr().out
+    assert "w_mass_median_in_70_110_gev: ok" in out and "400 jets" in out
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f["jets"] = np.zeros((3, 7))
+    assert main(["data", "inspect", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.h5" in err and "jetConstituentList" in err and "Traceback" not in err
+    assert main(["data", "inspect", str(tmp_path / "nothere.h5")]) == 2
