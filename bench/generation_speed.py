@@ -1,6 +1,6 @@
 """Jet generation speed (Pythia 8 + FastJet): jets/s per core, and the default config's dataset time.
 
-Usage: python bench/generation_speed.py [--jets 1000] [--detector simple]
+Usage: python bench/generation_speed.py [--jets 1000] [--detector none|simple]
 Prints a Markdown table quoted in README.md ("Data").
 """
 
@@ -19,7 +19,7 @@ from l1tag.data.generate import generate
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--jets", type=int, default=1000, help="jets per core")
-    ap.add_argument("--detector", default="simple", choices=["none", "simple"])
+    ap.add_argument("--detector", default="none", choices=["none", "simple"])
     args = ap.parse_args()
     default = load_config(Path(__file__).resolve().parents[1] / "configs" / "salt_l1.yaml")
     rows = []

@@ -194,10 +194,10 @@ class DataConfig:
                      "where jets come from: generated with Pythia 8 + FastJet, or existing files")
     path: str | None = _f(None, optional(path()),
                           "input file, list or glob for hls4ml/jetclass; generated file for 'generate' "
-                          "(default: <build>/data/jets.h5)", is_path=True)
+                          "(default: <build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
     jets: int = _f(50000, integer(1), "number of jets to generate (source: generate)")
     generate_jobs: int = _f(2, integer(1), "parallel generator processes")
-    detector: str = _f("simple", choice("none", "simple"),
+    detector: str = _f("none", choice("none", "simple"),
                        "detector response for generated jets (see README: data)")
     constituents: int = _f(32, integer(1, 150), "n: constituents kept per jet")
     features: tuple = _f(["pt", "etarel", "phirel"], list_of(choice(*HLS4ML_PARTICLE_FEATURES)),
@@ -221,7 +221,7 @@ class ModelConfig:
     conv_kernel: tuple = _f([3, 3], list_of(integer(1), length=2), "SAL-T attention-score conv kernel (rows, cols)")
     head_dims: tuple = _f([16], list_of(integer(1), min_len=0), "hidden widths of the MLP after pooling")
     phi_dims: tuple = _f([32, 32, 32], list_of(integer(1)), "Deep Sets per-particle widths")
-    pooling: str = _f("max", choice("max", "mean", "sum"), "pooling over particles")
+    pooling: str = _f("max", choice("max", "mean"), "pooling over particles")
     classes: int = _f(5, integer(2), "output classes (g, q, W, Z, t)")
 
 

@@ -140,10 +140,12 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     data_dir.mkdir(parents=True, exist_ok=True)
     path = d.path
     if d.source == "generate":
-        path = path or str(data_dir / "jets.h5")
+        stored = max(d.constituents, 32)
+        # the name carries what made the file, so changing any of it generates a new one
+        path = path or str(data_dir / f"jets-{d.jets}-seed{cfg.seed}-{d.detector}-c{stored}.h5")
         if not Path(path).exists():
             log.info("generating %d jets with Pythia 8 + FastJet into %s", d.jets, path)
-            generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=max(d.constituents, 32),
+            generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=stored,
                      detector=d.detector, progress=progress)
     files = expand_paths(path)
     record = {"data": cfg.to_dict()["data"], "seed": cfg.seed, "inputs": _fingerprint(files)}

@@ -69,7 +69,6 @@ def test_version(capsys):
 
 
 SAMPLE_ARGS = {
-    "train": ["train", "--config", str(REPO / "configs" / "salt_l1.yaml")],
     "convert": ["convert", "--config", str(REPO / "configs" / "salt_l1.yaml")],
     "csim": ["csim", "--config", str(REPO / "configs" / "salt_l1.yaml")],
     "estimate": ["estimate", "somewhere"],
