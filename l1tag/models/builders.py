@@ -1,0 +1,128 @@
+"""Taggers from the config: SAL-T, Linformer, Transformer (attention blocks) and Deep Sets.
+
+Attention taggers (../shared/reference/models.md)::
+
+    input (n, F) -> q_in -> Dense(d) relu                                   embedding, per particle
+    blocks x [ x = DyT(x + Attention(x));  x = DyT(x + Dense(d)(relu(Dense(d_ff)(x)))) ]
+    max/mean pool over particles -> [Dense(h) relu]* -> Dense(classes) -> softmax
+
+Deep Sets: input -> [Dense(w) relu]* per particle -> pool -> [Dense(h) relu]* -> Dense(classes) -> softmax.
+
+With ``quant=None`` every quantizer is off (the float twin); with a QuantizationConfig the same graph
+(same layers, same weight order) is built with QKeras quantizers everywhere the firmware rounds, so the
+QAT model can start from the float weights with ``set_weights``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+from qkeras import QActivation, QDense
+
+from l1tag.models.layers import QDynamicTanh, QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
+
+ATTENTION_TYPES = ("salt", "linformer", "transformer")
+
+
+@dataclass(frozen=True)
+class Quantizers:
+    """QKeras quantizer strings per tensor class (None everywhere for the float twin)."""
+
+    input: str | None = None
+    weight: str | None = None
+    bias: str | None = None
+    relu: str | None = None  # activation after a ReLU (unsigned)
+    act: str | None = None  # signed intermediate activations (Q, K, V, attention output, residual sums)
+    unit: str | None = None  # values in [-1, 1]: DynamicTanh outputs
+    score: str | None = None
+    softmax: str | None = None
+
+    @classmethod
+    def from_config(cls, q) -> "Quantizers":
+        """QuantizationConfig -> quantizer strings (quantized_bits(b, i) is ap_fixed<b, i+1> in hls4ml)."""
+        if q is None or not q.enabled:
+            return cls()
+
+        def bits(c, unsigned: bool = False, integer: int | None = None):
+            i = c.integer if integer is None else integer
+            if unsigned:
+                return f"quantized_bits({c.bits},{i},keep_negative=0,alpha=1)"
+            return f"quantized_bits({c.bits},{i},alpha=1)"
+
+        return cls(
+            input=bits(q.input), weight=bits(q.weights), bias=bits(q.bias),
+            relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
+            unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
+        )
+
+
+def _act(x, quantizer: str | None, name: str, relu: bool):
+    if quantizer is None:
+        return QActivation("relu" if relu else "linear", name=name)(x)
+    return QActivation(quantizer, name=name)(x)
+
+
+def _dense(x, units: int, qz: Quantizers, name: str, relu: bool):
+    x = QDense(units, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=name)(x)
+    return _act(x, qz.relu if relu else qz.act, f"{name}_act", relu)
+
+
+def _attention(model_cfg, qz: Quantizers, name: str):
+    common = dict(heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
+                  softmax_quantizer=qz.softmax, output_quantizer=qz.act, name=name)
+    if model_cfg.type == "salt":
+        return QPartitionedAttention(partitions=model_cfg.partitions, conv_kernel=model_cfg.conv_kernel,
+                                     conv_quantizer=qz.weight, conv_bias_quantizer=qz.bias, **common)
+    if model_cfg.type == "linformer":
+        return QLinformerAttention(projected=model_cfg.partitions, **common)
+    return QMultiHeadAttention(**common)
+
+
+def _pool(x, kind: str):
+    if kind == "max":
+        return tf.keras.layers.GlobalMaxPooling1D(name="pool")(x)
+    return tf.keras.layers.GlobalAveragePooling1D(name="pool")(x)
+
+
+def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None) -> tf.keras.Model:
+    """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float."""
+    qz = Quantizers.from_config(quant)
+    inp = tf.keras.Input((n_constituents, n_features), name="constituents")
+    x = _act(inp, qz.input, "input_q", relu=False)
+    if model_cfg.type == "deepsets":
+        for i, w in enumerate(model_cfg.phi_dims):
+            x = _dense(x, w, qz, f"phi{i}", relu=True)
+    else:
+        d = model_cfg.d_model
+        x = _dense(x, d, qz, "embed", relu=True)
+        for b in range(model_cfg.blocks):
+            a = _attention(model_cfg, qz, f"att{b}")(x)
+            x = tf.keras.layers.Add(name=f"att{b}_add")([x, a])
+            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, name=f"att{b}_dyt")(x)
+            f = _dense(x, model_cfg.ffn_dim, qz, f"ffn{b}_up", relu=True)
+            f = _dense(f, d, qz, f"ffn{b}_down", relu=False)
+            x = tf.keras.layers.Add(name=f"ffn{b}_add")([x, f])
+            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, name=f"ffn{b}_dyt")(x)
+    x = _pool(x, model_cfg.pooling)
+    for i, h in enumerate(model_cfg.head_dims):
+        x = _dense(x, h, qz, f"head{i}", relu=True)
+    x = QDense(model_cfg.classes, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name="logits")(x)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
+    return tf.keras.Model(inp, out, name=name or model_cfg.type)
+
+
+def custom_objects() -> dict:
+    """Everything Keras needs to load an l1tag model file."""
+    from qkeras.utils import _add_supported_quantized_objects
+
+    from l1tag.models import layers
+
+    objs: dict = {}
+    _add_supported_quantized_objects(objs)
+    objs.update({n: getattr(layers, n) for n in layers.__all__})
+    return objs
+
+
+def load_model(path) -> tf.keras.Model:
+    return tf.keras.models.load_model(path, custom_objects=custom_objects(), compile=False)

@@ -1,0 +1,140 @@
+"""Parameter, FLOP and BOP counts of an l1tag model, layer by layer.
+
+Conventions (the ones of the SAL-T paper's tables and of Baskin et al., "UNIQ", for BOPs):
+
+* one multiply-accumulate (MAC) = 2 FLOPs; a bias add, an activation, an exponential = 1 FLOP each;
+* BOPs of a layer = MACs x b_a x b_w + (accumulator additions, neglected), with b_a the activation
+  bits and b_w the weight bits of the operands (32 each for float layers; for products of two
+  activations, as Q K'^T and A V', b_a x b_a').
+
+Per layer, for n particles of width d_in -> d_out, H heads of depth dh = d / H, m = p (SAL-T, Linformer)
+or n (full attention), c = ceil(n / p), a (kh x kw) score convolution:
+
+=====================  ==========================================================================
+Dense (per particle)   MACs = n d_in d_out; FLOPs = 2 MACs + n d_out (bias)
+Q, K, V projections    MACs = 3 n d^2
+K', V' (SAL-T)         MACs = 2 H p c dh (each padded row weighted once)
+K', V' (Linformer)     MACs = 2 H p n dh
+scores Q K'^T          MACs = H n m dh
+score convolution      MACs = H n m kh kw; FLOPs = 2 MACs + H n m
+softmax                FLOPs = 3 H n m (exp, sum, divide)
+A V'                   MACs = H n m dh
+DynamicTanh            FLOPs = 3 n d (scale, shift, tanh)
+residual Add           FLOPs = n d; pooling: n d; softmax (classes k): 3 k
+=====================  ==========================================================================
+
+Parameters are Keras' own count (``model.count_params()``); ``closed_form_parameters`` gives the
+formula for the attention taggers, checked against Keras in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import tensorflow as tf
+
+FLOAT_BITS = 32
+
+
+def _bits(quantizer: str | None) -> int:
+    """Bits of a QKeras quantizer string ('quantized_bits(8,0,alpha=1)' -> 8); float -> 32."""
+    if not quantizer:
+        return FLOAT_BITS
+    m = re.match(r"\s*quantized_(?:bits|relu)\(\s*(\d+)", str(quantizer))
+    return int(m.group(1)) if m else FLOAT_BITS
+
+
+def _quantizer_of(layer, attr: str) -> str | None:
+    q = layer.get_config().get(attr)
+    if isinstance(q, dict):  # QKeras serialises quantizer objects as dicts
+        return f"quantized_bits({q.get('config', {}).get('bits', FLOAT_BITS)})"
+    return q
+
+
+def layer_costs(model: tf.keras.Model) -> list[dict]:
+    """One row per layer: name, class, params, MACs, FLOPs, BOPs."""
+    rows = []
+    act_bits = FLOAT_BITS  # bits of the tensor flowing into the current layer
+    for layer in model.layers:
+        cls = type(layer).__name__
+        out_shape = layer.output_shape
+        macs = flops = bops = 0
+        if cls in ("QDense", "Dense"):
+            in_shape = layer.input_shape
+            n = int(math.prod(in_shape[1:-1])) if len(in_shape) > 2 else 1
+            d_in, d_out = int(in_shape[-1]), int(out_shape[-1])
+            macs = n * d_in * d_out
+            flops = 2 * macs + n * d_out
+            bops = macs * act_bits * _bits(_quantizer_of(layer, "kernel_quantizer"))
+        elif hasattr(layer, "kind") and layer.kind:
+            macs, flops, bops = _attention_cost(layer, act_bits)
+        elif cls == "QDynamicTanh" or cls == "Add":
+            size = int(math.prod(out_shape[1:]))
+            flops = (3 if cls == "QDynamicTanh" else 1) * size
+        elif cls in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
+            flops = int(math.prod(layer.input_shape[1:]))
+        elif cls == "Activation":
+            flops = 3 * int(math.prod(out_shape[1:]))
+        if cls == "QActivation":
+            act_bits = _bits(layer.get_config().get("activation"))
+        elif cls == "QDynamicTanh":
+            act_bits = _bits(layer.output_quantizer)
+        rows.append({"layer": layer.name, "class": cls, "params": int(layer.count_params()),
+                     "macs": int(macs), "flops": int(flops), "bops": int(bops)})
+    return rows
+
+
+def _attention_cost(layer, act_bits: int) -> tuple[int, int, int]:
+    n, d, heads = layer.n, layer.d, layer.heads
+    dh = d // heads
+    wb = _bits(layer.quantizer_strings["kernel_quantizer"])
+    qb = _bits(layer.quantizer_strings["qkv_quantizer"])
+    sb = _bits(layer.quantizer_strings["softmax_quantizer"])
+    qkv = 3 * n * d * d
+    if layer.kind == "partitioned":
+        m = layer.partitions
+        proj = 2 * heads * m * layer.chunk * dh
+        conv = heads * n * m * math.prod(layer.conv_kernel) if layer.conv_kernel else 0
+    elif layer.kind == "linformer":
+        m = layer.projected
+        proj, conv = 2 * heads * m * n * dh, 0
+    else:
+        m, proj, conv = n, 0, 0
+    scores = heads * n * m * dh
+    mix = heads * n * m * dh
+    macs = qkv + proj + scores + conv + mix
+    flops = 2 * macs + 3 * heads * n * m + (heads * n * m if conv else 0)  # + softmax, + conv bias
+    bops = qkv * act_bits * wb + proj * qb * wb + scores * qb * qb + conv * qb * wb + mix * sb * qb
+    return macs, flops, bops
+
+
+def model_cost(model: tf.keras.Model) -> dict:
+    """Totals: parameters (Keras' count), FLOPs and BOPs."""
+    rows = layer_costs(model)
+    return {"parameters": int(model.count_params()), "flops": sum(r["flops"] for r in rows),
+            "bops": sum(r["bops"] for r in rows), "layers": rows}
+
+
+def closed_form_parameters(model_type: str, n: int, f: int, d: int, heads: int, p: int, d_ff: int, blocks: int,
+                           conv_kernel: tuple[int, int] | None, head_dims: tuple[int, ...], classes: int) -> int:
+    """Parameters of an attention tagger, written out (no Keras):
+
+    embedding f d + d; per block: Wq, Wk, Wv 3 d^2 (bias-free); SAL-T partition weights 2 H p ceil(n/p)
+    and the depthwise score convolution H (kh kw + 1); Linformer projections 2 H p n; two DynamicTanh
+    2 x 2 scalars; FFN d d_ff + d_ff + d_ff d + d; then the pooled MLP and the classifier.
+    """
+    total = f * d + d
+    per_block = 3 * d * d + 4 + (d * d_ff + d_ff) + (d_ff * d + d)
+    if model_type == "salt":
+        per_block += 2 * heads * p * math.ceil(n / p)
+        if conv_kernel:
+            per_block += heads * (conv_kernel[0] * conv_kernel[1] + 1)
+    elif model_type == "linformer":
+        per_block += 2 * heads * p * n
+    total += blocks * per_block
+    width = d
+    for h in head_dims:
+        total += width * h + h
+        width = h
+    return total + width * classes + classes

@@ -1,0 +1,204 @@
+"""Quantized attention layers: SAL-T partitioned, Linformer and full multi-head attention.
+
+All three share one structure, so that one firmware kernel family and one fixed-point reference
+serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/hls/reference/attention.py``)::
+
+    Q, K, V = q_qkv(X Wq), q_qkv(X Wk), q_qkv(X Wv)             X: (n, d), heads of depth dh = d / H
+    K', V'  = q_qkv(project(K)), q_qkv(project(V))              SAL-T: partition collapse; Linformer: E K, F V;
+                                                                full attention: K' = K, V' = V
+    S       = q_score(Q K'^T * 2^-s)                            (n, m) per head, m = p or n
+    S       = q_score(conv(S))                                  SAL-T only: depthwise 2-D conv over (n, m, H)
+    A       = q_softmax(softmax over m)
+    O       = q_out(A V')                                       heads concatenated -> (n, d)
+
+The score scale is 1/sqrt(dh) rounded to a power of two, 2^-s with s = round(log2(dh) / 2), so that
+the firmware applies it as a shift (exact for dh = 4, 16, 64, the usual depths).
+
+Quantizers are QKeras quantizer strings (``"quantized_bits(8,0,alpha=1)"``) or None (float), written
+out in ``get_config`` so that hls4ml and the fixed-point reference read the same precision.
+Weights are named so that none contains another (hls4ml's weight reader matches substrings).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from qkeras.quantizers import get_quantizer
+
+from l1tag.models.layers.score_conv import QAttentionScoreConv
+
+QUANTIZER_ARGS = ("kernel_quantizer", "qkv_quantizer", "score_quantizer", "softmax_quantizer", "output_quantizer")
+
+
+def score_shift(head_dim: int) -> int:
+    """s such that 2^-s approximates 1/sqrt(head_dim)."""
+    return int(round(math.log2(head_dim) / 2))
+
+
+def _identity(x):
+    return x
+
+
+class _QAttentionBase(tf.keras.layers.Layer):
+    """Shared projections, quantizers and softmax mixing; subclasses define ``_project`` and ``_extra``."""
+
+    kind = ""
+
+    def __init__(self, heads: int, kernel_quantizer=None, qkv_quantizer=None, score_quantizer=None,
+                 softmax_quantizer=None, output_quantizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = int(heads)
+        self.quantizer_strings = {
+            "kernel_quantizer": kernel_quantizer, "qkv_quantizer": qkv_quantizer,
+            "score_quantizer": score_quantizer, "softmax_quantizer": softmax_quantizer,
+            "output_quantizer": output_quantizer,
+        }
+        self.q = {k: (get_quantizer(v) if v else _identity) for k, v in self.quantizer_strings.items()}
+
+    # -- weights ------------------------------------------------------------------------------
+    def build(self, input_shape):
+        n, d = int(input_shape[-2]), int(input_shape[-1])
+        if d % self.heads:
+            raise ValueError(f"{self.name}: width {d} is not divisible by heads={self.heads}")
+        self.n, self.d, self.head_dim = n, d, d // self.heads
+        init = tf.keras.initializers.GlorotUniform()
+        self.wq = self.add_weight(name="wq", shape=(d, d), initializer=init)
+        self.wk = self.add_weight(name="wk", shape=(d, d), initializer=init)
+        self.wv = self.add_weight(name="wv", shape=(d, d), initializer=init)
+        self._build_extra()
+        super().build(input_shape)
+
+    def _build_extra(self) -> None:
+        """Type-specific weights (projections, convolution)."""
+
+    def kernel(self, w):
+        """The weight as the firmware sees it (quantized)."""
+        return self.q["kernel_quantizer"](w)
+
+    # -- forward ------------------------------------------------------------------------------
+    def _heads(self, x):  # (B, n, d) -> (B, H, n, dh)
+        b = tf.shape(x)[0]
+        return tf.transpose(tf.reshape(x, (b, -1, self.heads, self.head_dim)), (0, 2, 1, 3))
+
+    def _project(self, k, v):
+        """(B, H, n, dh) K and V -> K', V' of shape (B, H, m, dh)."""
+        return k, v
+
+    def _conv(self, s):
+        return s
+
+    def scores(self, x):
+        """Attention scores before the softmax (after the convolution for SAL-T): (B, H, n, m)."""
+        qkv = self.q["qkv_quantizer"]
+        q = qkv(self._heads(tf.matmul(x, self.kernel(self.wq))))
+        k = qkv(self._heads(tf.matmul(x, self.kernel(self.wk))))
+        v = qkv(self._heads(tf.matmul(x, self.kernel(self.wv))))
+        kp, vp = self._project(k, v)
+        kp, vp = qkv(kp), qkv(vp)
+        s = self.q["score_quantizer"](tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim))
+        return s, vp
+
+    def call(self, x):
+        s, vp = self.scores(x)
+        s = self._conv(s)
+        a = self.q["softmax_quantizer"](tf.nn.softmax(s, axis=-1))
+        o = self.q["output_quantizer"](tf.matmul(a, vp))  # (B, H, n, dh)
+        b = tf.shape(x)[0]
+        return tf.reshape(tf.transpose(o, (0, 2, 1, 3)), (b, -1, self.d))
+
+    def attention_maps(self, x) -> dict[str, np.ndarray]:
+        """Per-head maps for plots: scores before and after the convolution, and the softmax output."""
+        raw, _ = self.scores(x)
+        conv = self._conv(raw)
+        soft = self.q["softmax_quantizer"](tf.nn.softmax(conv, axis=-1))
+        return {"scores": raw.numpy(), "scores_conv": conv.numpy(), "softmax": soft.numpy()}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, **self.quantizer_strings}
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class QPartitionedAttention(_QAttentionBase):
+    """SAL-T linear partitioned multi-head attention (LPP-MHA) with the attention-score convolution.
+
+    The n (kT-sorted) particles are cut into p contiguous partitions of c = ceil(n / p) rows (zero
+    padded to p * c); each partition is collapsed by learned per-head weights:
+    K'[h, j] = sum_{l<c} wK[h, j, l] K[h, j*c + l]  (V' likewise with wV).  Scores are (n, p) per head.
+    """
+
+    kind = "partitioned"
+
+    def __init__(self, heads: int, partitions: int, conv_kernel=(3, 3), conv_quantizer=None,
+                 conv_bias_quantizer=None, **kwargs):
+        super().__init__(heads, **kwargs)
+        self.partitions = int(partitions)
+        self.conv_kernel = tuple(int(k) for k in conv_kernel) if conv_kernel else None
+        self.conv_quantizer = conv_quantizer
+        self.conv_bias_quantizer = conv_bias_quantizer
+
+    def _build_extra(self) -> None:
+        self.chunk = math.ceil(self.n / self.partitions)
+        init = tf.keras.initializers.RandomUniform(0.0, 2.0 / self.chunk)
+        self.kpart = self.add_weight(name="kpart", shape=(self.heads, self.partitions, self.chunk), initializer=init)
+        self.vpart = self.add_weight(name="vpart", shape=(self.heads, self.partitions, self.chunk), initializer=init)
+        self.score_conv = None
+        if self.conv_kernel:
+            self.score_conv = QAttentionScoreConv(
+                self.conv_kernel, kernel_quantizer=self.conv_quantizer, bias_quantizer=self.conv_bias_quantizer,
+                name="score_conv")
+            self.score_conv.build((None, self.n, self.partitions, self.heads))
+
+    def _collapse(self, t, w):
+        """(B, H, n, dh) -> (B, H, p, dh) by the per-head partition weights w (H, p, c)."""
+        pad = self.partitions * self.chunk - self.n
+        t = tf.pad(t, [[0, 0], [0, 0], [0, pad], [0, 0]])
+        t = tf.reshape(t, (-1, self.heads, self.partitions, self.chunk, self.head_dim))
+        return tf.einsum("bhjld,hjl->bhjd", t, self.kernel(w))
+
+    def _project(self, k, v):
+        return self._collapse(k, self.kpart), self._collapse(v, self.vpart)
+
+    def _conv(self, s):
+        if self.score_conv is None:
+            return s
+        y = self.score_conv(tf.transpose(s, (0, 2, 3, 1)))  # (B, n, p, H): heads are the channels
+        return self.q["score_quantizer"](tf.transpose(y, (0, 3, 1, 2)))
+
+    def get_config(self):
+        return {**super().get_config(), "partitions": self.partitions, "conv_kernel": self.conv_kernel,
+                "conv_quantizer": self.conv_quantizer, "conv_bias_quantizer": self.conv_bias_quantizer}
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class QLinformerAttention(_QAttentionBase):
+    """Linformer attention: K' = E K and V' = F V with dense learned E, F of shape (H, k, n)."""
+
+    kind = "linformer"
+
+    def __init__(self, heads: int, projected: int, **kwargs):
+        super().__init__(heads, **kwargs)
+        self.projected = int(projected)
+
+    def _build_extra(self) -> None:
+        init = tf.keras.initializers.RandomUniform(-1.0 / math.sqrt(self.n), 1.0 / math.sqrt(self.n))
+        self.eproj = self.add_weight(name="eproj", shape=(self.heads, self.projected, self.n), initializer=init)
+        self.fproj = self.add_weight(name="fproj", shape=(self.heads, self.projected, self.n), initializer=init)
+
+    def _project(self, k, v):
+        return (tf.einsum("hjn,bhnd->bhjd", self.kernel(self.eproj), k),
+                tf.einsum("hjn,bhnd->bhjd", self.kernel(self.fproj), v))
+
+    def get_config(self):
+        return {**super().get_config(), "projected": self.projected}
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class QMultiHeadAttention(_QAttentionBase):
+    """Full multi-head self-attention: (n x n) scores per head; cost grows as n^2."""
+
+    kind = "full"

@@ -1,0 +1,175 @@
+"""Model layers and taggers: shapes, hand-computed examples, the partition collapse, costs, save/load."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from l1tag.config import config_from_dict
+from l1tag.models.builders import build_model, load_model
+from l1tag.models.cost import closed_form_parameters, model_cost
+from l1tag.models.layers import (QAttentionScoreConv, QDynamicTanh, QLinformerAttention, QMultiHeadAttention,
+                                 QPartitionedAttention)
+from l1tag.models.layers.attention import score_shift
+
+RNG = np.random.default_rng(7)
+
+
+def _x(b=3, n=10, d=8):
+    return RNG.normal(size=(b, n, d)).astype("float32")
+
+
+@pytest.mark.parametrize("layer", [
+    QPartitionedAttention(heads=2, partitions=3, conv_kernel=(3, 3)),
+    QPartitionedAttention(heads=2, partitions=3, conv_kernel=None),
+    QLinformerAttention(heads=2, projected=4),
+    QMultiHeadAttention(heads=2),
+])
+def test_attention_output_shape(layer):
+    x = _x()
+    assert layer(x).shape == x.shape
+
+
+def test_partition_collapse_equals_an_explicit_loop():
+    n, d, heads, p = 10, 8, 2, 3
+    layer = QPartitionedAttention(heads=heads, partitions=p, conv_kernel=None)
+    x = _x(2, n, d)
+    layer(x)
+    c = math.ceil(n / p)
+    assert layer.chunk == c == 4
+    k = layer._heads(tf.matmul(x, layer.wk)).numpy()  # (B, H, n, dh)
+    w = layer.kpart.numpy()
+    expected = np.zeros((2, heads, p, d // heads))
+    for b in range(2):
+        for h in range(heads):
+            for j in range(p):
+                for l_ in range(c):
+                    row = j * c + l_
+                    if row < n:  # rows past n are the zero padding
+                        expected[b, h, j] += w[h, j, l_] * k[b, h, row]
+    got = layer._collapse(tf.constant(k), layer.kpart).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_partitions_are_contiguous_in_particle_order():
+    """Partition j holds rows j*c .. j*c+c-1: kT-sorted particles stay together, in order."""
+    n, p = 10, 3
+    layer = QPartitionedAttention(heads=1, partitions=p, conv_kernel=None)
+    layer.build((None, n, 2))
+    c = layer.chunk
+    marker = np.zeros((1, 1, n, 2), np.float32)
+    marker[0, 0, :, 0] = np.arange(1, n + 1)  # particle index + 1
+    layer.kpart.assign(np.ones_like(layer.kpart.numpy()))
+    out = layer._collapse(tf.constant(marker), layer.kpart).numpy()[0, 0, :, 0]
+    expected = [sum(range(j * c + 1, min((j + 1) * c, n) + 1)) for j in range(p)]
+    np.testing.assert_allclose(out, expected)
+
+
+def test_full_attention_hand_computed():
+    """n=2, d=2, one head, identity projections: S = X X^T / 2^s, A = softmax, O = A X."""
+    layer = QMultiHeadAttention(heads=1)
+    x = np.array([[[1.0, 0.0], [0.0, 2.0]]], np.float32)
+    layer.build(x.shape)
+    for w in (layer.wq, layer.wk, layer.wv):
+        w.assign(np.eye(2))
+    assert score_shift(2) == 0  # 1/sqrt(2) -> 2^-round(0.5) = 1
+    s = np.array([[1.0, 0.0], [0.0, 4.0]])
+    a = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(layer(x).numpy()[0], a @ x[0], rtol=1e-5)
+
+
+def test_linformer_projection_hand_computed():
+    layer = QLinformerAttention(heads=1, projected=1)
+    x = np.array([[[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]], np.float32)
+    layer.build(x.shape)
+    for w in (layer.wq, layer.wk, layer.wv):
+        w.assign(np.eye(2))
+    layer.eproj.assign(np.full((1, 1, 3), 1.0))  # K' = sum of rows
+    layer.fproj.assign(np.full((1, 1, 3), 0.5))
+    # one projected row: softmax over a single column is 1, so O = V' = 0.5 * sum of rows, for every particle
+    np.testing.assert_allclose(layer(x).numpy()[0], np.tile([[1.0, 1.5]], (3, 1)), rtol=1e-6)
+
+
+def test_score_conv_starts_as_identity_and_is_depthwise():
+    conv = QAttentionScoreConv((3, 3))
+    s = RNG.normal(size=(2, 6, 4, 3)).astype("float32")
+    np.testing.assert_allclose(conv(s).numpy(), s, atol=1e-6)
+    k = np.zeros((3, 3, 3, 1), np.float32)
+    k[1, 0, 1, 0] = 2.0  # head 1 only: output(i, j) = 2 * input(i, j - 1)
+    conv.convk.assign(k)
+    out = conv(s).numpy()
+    np.testing.assert_allclose(out[..., 1][:, :, 1:], 2 * s[..., 1][:, :, :-1], rtol=1e-6)
+    np.testing.assert_allclose(out[..., 1][:, :, 0], 0.0, atol=1e-6)  # 'same' zero padding
+    np.testing.assert_allclose(out[..., 0], 0.0, atol=1e-6)
+
+
+def test_dynamic_tanh_hand_computed():
+    layer = QDynamicTanh()
+    x = np.array([[0.5, -1.0]], np.float32)
+    layer.build(x.shape)
+    layer.alpha.assign(2.0)
+    layer.beta.assign(0.25)
+    np.testing.assert_allclose(layer(x).numpy(), np.tanh(2 * x + 0.25), rtol=1e-6)
+
+
+def test_quantizers_round_intermediates():
+    q = "quantized_bits(4,1,alpha=1)"  # step 0.25 in [-2, 1.75]
+    layer = QMultiHeadAttention(heads=2, kernel_quantizer=q, qkv_quantizer=q, score_quantizer=q,
+                                softmax_quantizer="quantized_bits(4,0,keep_negative=0,alpha=1)", output_quantizer=q)
+    out = layer(_x(2, 5, 4)).numpy()
+    np.testing.assert_allclose(out * 4, np.round(out * 4), atol=1e-5)
+    assert out.min() >= -2 and out.max() <= 1.75
+
+
+@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
+def test_taggers_build_and_round_trip(kind, tmp_path):
+    cfg = config_from_dict({"name": "t", "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2,
+                                                   "ffn_dim": 8, "phi_dims": [8, 8], "head_dims": [8]}})
+    model = build_model(cfg.model, 8, 3, cfg.quantization)
+    x = RNG.normal(size=(5, 8, 3)).astype("float32")
+    y = model(x).numpy()
+    assert y.shape == (5, 5)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    model.save(tmp_path / "m.h5")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.h5")(x).numpy(), y)
+    # the float twin has the same weights in the same order, so QAT can start from it
+    twin = build_model(cfg.model, 8, 3, None)
+    assert [w.shape for w in twin.get_weights()] == [w.shape for w in model.get_weights()]
+
+
+def test_weight_names_do_not_contain_one_another():
+    """hls4ml's weight reader matches substrings: no weight name may contain another of its layer."""
+    cfg = config_from_dict({"name": "t"})
+    model = build_model(cfg.model, 32, 3, cfg.quantization)
+    for layer in model.layers:
+        names = [w.name.split("/")[-1].split(":")[0] for w in layer.weights]
+        for a in names:
+            assert not [b for b in names if b != a and a in b], (layer.name, names)
+
+
+def test_paper_configuration_parameter_count():
+    """d=16, H=4, p=4, n=150, F=3, one block, no pooled MLP: Keras' count equals the closed form."""
+    cfg = config_from_dict({"name": "p", "data": {"constituents": 150}, "model": {"head_dims": []}})
+    model = build_model(cfg.model, 150, 3, None)
+    expected = closed_form_parameters("salt", n=150, f=3, d=16, heads=4, p=4, d_ff=16, blocks=1,
+                                      conv_kernel=(3, 3), head_dims=(), classes=5)
+    assert model.count_params() == expected == 2721
+
+
+def test_cost_counts_scale_as_expected():
+    def flops(kind, n):
+        cfg = config_from_dict({"name": "c", "data": {"constituents": n}, "model": {"type": kind}})
+        return model_cost(build_model(cfg.model, n, 3, cfg.quantization))["flops"]
+
+    # full attention grows faster than linearly in n; SAL-T and Linformer stay close to linear
+    assert flops("transformer", 128) / flops("transformer", 32) > 4.5
+    assert flops("salt", 128) / flops("salt", 32) < 4.5
+    cfg = config_from_dict({"name": "c", "model": {"type": "deepsets", "phi_dims": [4], "head_dims": []}})
+    m = build_model(cfg.model, 2, 3, None)
+    rows = {r["layer"]: r for r in model_cost(m)["layers"]}
+    assert rows["phi0"]["macs"] == 2 * 3 * 4 and rows["phi0"]["flops"] == 2 * 24 + 2 * 4
+    assert rows["logits"]["macs"] == 4 * 5
+    assert rows["phi0"]["bops"] == 24 * 32 * 32  # float: 32 x 32 bits per MAC
