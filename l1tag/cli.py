@@ -43,8 +43,12 @@ def _setup_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     # TensorFlow's C++ and Python chatter is noise for a trigger engineer unless asked for.
     import os
+    import warnings
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbosity < 2 else "0")
+    if verbosity < 2:
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 config_option = click.option(

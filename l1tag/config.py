@@ -234,8 +234,8 @@ class QuantizerConfig:
 @dataclass(frozen=True)
 class QuantizationConfig:
     enabled: bool = _f(True, boolean(), "quantization-aware training")
-    input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=12, integer=3))
-    weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=0))
+    input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
+    weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=1))
     bias: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=2))
     activations: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=3))
     scores: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=10, integer=4))
@@ -244,12 +244,12 @@ class QuantizationConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _f(30, integer(1), "float training epochs (upper bound; early stopping)")
-    qat_epochs: int = _f(15, integer(0), "quantization-aware fine-tuning epochs from the float weights")
+    epochs: int = _f(60, integer(1), "float training epochs (upper bound; early stopping)")
+    qat_epochs: int = _f(20, integer(0), "quantization-aware fine-tuning epochs from the float weights")
     batch_size: int = _f(256, integer(1), "batch size")
-    learning_rate: float = _f(2e-3, number(0.0, open_min=True), "Adam learning rate")
+    learning_rate: float = _f(5e-3, number(0.0, open_min=True), "Adam learning rate (QAT uses a quarter)")
     lr_schedule: str = _f("cosine", choice("cosine", "plateau", "constant"), "learning-rate schedule")
-    patience: int = _f(5, integer(1), "early-stopping patience in epochs (validation loss)")
+    patience: int = _f(8, integer(1), "early-stopping patience in epochs (validation loss)")
 
 
 @dataclass(frozen=True)

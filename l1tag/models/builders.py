@@ -58,8 +58,8 @@ class Quantizers:
 
 
 def _act(x, quantizer: str | None, name: str, relu: bool):
-    if quantizer is None:
-        return QActivation("relu" if relu else "linear", name=name)(x)
+    if quantizer is None:  # the float twin: a plain Keras activation (no weights, so weight order is kept)
+        return tf.keras.layers.Activation("relu" if relu else "linear", name=name)(x)
     return QActivation(quantizer, name=name)(x)
 
 
@@ -110,6 +110,17 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     x = QDense(model_cfg.classes, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name="logits")(x)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inp, out, name=name or model_cfg.type)
+
+
+def attention_maps(model: tf.keras.Model, x) -> dict[str, dict[str, "np.ndarray"]]:
+    """Per attention layer, per-head maps for jets ``x``: scores (before and after the SAL-T
+    convolution) and softmax weights, each (jets, heads, n, m)."""
+    maps = {}
+    for layer in model.layers:
+        if hasattr(layer, "attention_maps"):
+            upstream = tf.keras.Model(model.input, layer.input)
+            maps[layer.name] = layer.attention_maps(upstream(x, training=False))
+    return maps
 
 
 def custom_objects() -> dict:

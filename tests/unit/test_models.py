@@ -173,3 +173,23 @@ def test_cost_counts_scale_as_expected():
     assert rows["phi0"]["macs"] == 2 * 3 * 4 and rows["phi0"]["flops"] == 2 * 24 + 2 * 4
     assert rows["logits"]["macs"] == 4 * 5
     assert rows["phi0"]["bops"] == 24 * 32 * 32  # float: 32 x 32 bits per MAC
+
+
+def test_attention_maps_per_head():
+    from l1tag.models.builders import attention_maps
+
+    cfg = config_from_dict({"name": "a", "model": {"d_model": 8, "heads": 2, "partitions": 4}})
+    model = build_model(cfg.model, 12, 3, None)
+    maps = attention_maps(model, RNG.normal(size=(2, 12, 3)).astype("float32"))
+    m = maps["att0"]
+    assert set(m) == {"scores", "scores_conv", "softmax"}
+    assert m["softmax"].shape == (2, 2, 12, 4)
+    np.testing.assert_allclose(m["softmax"].sum(axis=-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(m["scores_conv"], m["scores"], atol=1e-6)  # the conv starts as the identity
+
+
+def test_projection_weights_start_different():
+    layer = QPartitionedAttention(heads=2, partitions=2)
+    layer.build((None, 6, 4))
+    assert not np.array_equal(layer.wq.numpy(), layer.wk.numpy())
+    assert not np.array_equal(layer.kpart.numpy(), layer.vpart.numpy())

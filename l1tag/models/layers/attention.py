@@ -63,10 +63,10 @@ class _QAttentionBase(tf.keras.layers.Layer):
         if d % self.heads:
             raise ValueError(f"{self.name}: width {d} is not divisible by heads={self.heads}")
         self.n, self.d, self.head_dim = n, d, d // self.heads
-        init = tf.keras.initializers.GlorotUniform()
-        self.wq = self.add_weight(name="wq", shape=(d, d), initializer=init)
-        self.wk = self.add_weight(name="wk", shape=(d, d), initializer=init)
-        self.wv = self.add_weight(name="wv", shape=(d, d), initializer=init)
+        # one initializer instance per weight: a shared unseeded instance returns identical values
+        self.wq = self.add_weight(name="wq", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
+        self.wk = self.add_weight(name="wk", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
+        self.wv = self.add_weight(name="wv", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
         self._build_extra()
         super().build(input_shape)
 
@@ -143,9 +143,11 @@ class QPartitionedAttention(_QAttentionBase):
 
     def _build_extra(self) -> None:
         self.chunk = math.ceil(self.n / self.partitions)
-        init = tf.keras.initializers.RandomUniform(0.0, 2.0 / self.chunk)
-        self.kpart = self.add_weight(name="kpart", shape=(self.heads, self.partitions, self.chunk), initializer=init)
-        self.vpart = self.add_weight(name="vpart", shape=(self.heads, self.partitions, self.chunk), initializer=init)
+        shape = (self.heads, self.partitions, self.chunk)
+        self.kpart = self.add_weight(name="kpart", shape=shape,
+                                     initializer=tf.keras.initializers.RandomUniform(0.0, 2.0 / self.chunk))
+        self.vpart = self.add_weight(name="vpart", shape=shape,
+                                     initializer=tf.keras.initializers.RandomUniform(0.0, 2.0 / self.chunk))
         self.score_conv = None
         if self.conv_kernel:
             self.score_conv = QAttentionScoreConv(
@@ -185,9 +187,10 @@ class QLinformerAttention(_QAttentionBase):
         self.projected = int(projected)
 
     def _build_extra(self) -> None:
-        init = tf.keras.initializers.RandomUniform(-1.0 / math.sqrt(self.n), 1.0 / math.sqrt(self.n))
-        self.eproj = self.add_weight(name="eproj", shape=(self.heads, self.projected, self.n), initializer=init)
-        self.fproj = self.add_weight(name="fproj", shape=(self.heads, self.projected, self.n), initializer=init)
+        lim = 1.0 / math.sqrt(self.n)
+        shape = (self.heads, self.projected, self.n)
+        self.eproj = self.add_weight(name="eproj", shape=shape, initializer=tf.keras.initializers.RandomUniform(-lim, lim))
+        self.fproj = self.add_weight(name="fproj", shape=shape, initializer=tf.keras.initializers.RandomUniform(-lim, lim))
 
     def _project(self, k, v):
         return (tf.einsum("hjn,bhnd->bhjd", self.kernel(self.eproj), k),

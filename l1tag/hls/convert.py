@@ -1,0 +1,180 @@
+"""hls4ml conversion and C-simulation of a trained l1tag tagger.
+
+``convert_model`` lowers the QAT model (``lower.py``), converts it with hls4ml and l1tag's extension,
+checks that every layer got a kernel call and exactly the precision l1tag decided, and writes the
+project.  ``run_csim`` compiles it with hls4ml's g++ flow, runs the test jets through it, and compares
+with the NumPy fixed-point reference (bit for bit), the QKeras model and the float model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from l1tag.errors import ConversionError
+from l1tag.hls.extension import from_hls, register_all
+from l1tag.hls.fixed_point import quantize
+from l1tag.hls.lower import Lowered, lower
+from l1tag.hls.reference.model import run_reference
+
+log = logging.getLogger("l1tag")
+
+
+@dataclass
+class Converted:
+    hls_model: object
+    lowered: Lowered
+    project_dir: Path
+    backend: str
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool):
+    """hls4ml prints its layer-by-layer log with print(); keep it for -vv only."""
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> Converted:
+    """QKeras model + HLSConfig -> written hls4ml project (not compiled)."""
+    import hls4ml
+
+    register_all()
+    lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size)
+    project_dir = Path(project_dir)
+    if project_dir.exists():
+        shutil.rmtree(project_dir)
+    try:
+        with _quiet(verbose):
+            hls_model = hls4ml.converters.convert_from_keras_model(
+                lowered.model, hls_config=lowered.hls_config, output_dir=str(project_dir),
+                project_name=hls_cfg.project_name, backend=hls_cfg.backend, io_type=hls_cfg.io_type,
+                part=hls_cfg.part, clock_period=hls_cfg.clock_period_ns)
+    except ConversionError:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"hls4ml could not convert the model: {type(exc).__name__}: {exc}") from None
+    _verify(hls_model, lowered)
+    with _quiet(verbose):
+        hls_model.write()
+    return Converted(hls_model, lowered, project_dir, hls_cfg.backend)
+
+
+def _verify(hls_model, lowered: Lowered) -> None:
+    """Every layer has a kernel call and the result precision l1tag decided (no silent fallback)."""
+    from hls4ml.model.layers import Input
+
+    for node in hls_model.get_layers():
+        cls = type(node).__name__
+        if not isinstance(node, Input) and not node.get_attr("function_cpp"):
+            raise ConversionError(f"layer '{node.name}' ({cls}) has no function call in the generated C++: "
+                                  f"its template is not registered for this backend")
+        want = lowered.expected_types.get(node.name)
+        if want is None:
+            raise ConversionError(f"hls4ml inserted layer '{node.name}' ({cls}) that l1tag did not plan a "
+                                  f"precision for; refusing a default precision")
+        got = from_hls(node.get_output_variable().type.precision)
+        if got != want:
+            raise ConversionError(f"layer '{node.name}': hls4ml set its result to {got.cpp()} instead of "
+                                  f"{want.cpp()}")
+
+
+def logits_model(model):
+    """The Keras model up to the logits (the firmware's output)."""
+    import tensorflow as tf
+
+    return tf.keras.Model(model.input, model.get_layer("logits").output)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, verbose: bool = False) -> dict:
+    """Compile, run ``x`` (normalised test inputs) through the C++, and compare; returns the csim section."""
+    lowered = converted.lowered
+    xq = quantize(x, lowered.input_t)  # the firmware's input type; exact in float64
+    t0 = time.perf_counter()
+    try:
+        with _quiet(verbose):
+            converted.hls_model.compile()
+    except Exception as exc:
+        raise ConversionError(f"g++ failed to compile the generated project in {converted.project_dir}: {exc}") from None
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with _quiet(verbose):
+        y_fw = np.asarray(converted.hls_model.predict(np.ascontiguousarray(xq, dtype=np.float64)), dtype=np.float64)
+    y_fw = y_fw.reshape(len(xq), -1)
+    csim_s = time.perf_counter() - t0
+    y_ref = run_reference(lowered.ops, xq)
+    exact = np.all(y_fw == y_ref, axis=1)
+    y_q = np.asarray(logits_model(qat_model).predict(xq.astype(np.float32), batch_size=2048, verbose=0), np.float64)
+    section = {
+        "jets": int(len(xq)),
+        "bit_exact_fraction": float(exact.mean()),
+        "max_abs_diff_vs_reference": float(np.abs(y_fw - y_ref).max()),
+        "max_abs_diff_vs_quantized": float(np.abs(y_fw - y_q).max()),
+        "argmax_agreement_vs_quantized": float(np.mean(y_fw.argmax(1) == y_q.argmax(1))),
+        "compile_seconds": compile_s,
+        "csim_seconds": csim_s,
+        "jets_per_second": float(len(xq) / csim_s) if csim_s > 0 else None,
+        "backend": converted.backend,
+    }
+    if float_model is not None:
+        y_f = np.asarray(logits_model(float_model).predict(x.astype(np.float32), batch_size=2048, verbose=0))
+        section["argmax_agreement_vs_float"] = float(np.mean(y_fw.argmax(1) == y_f.argmax(1)))
+        section["max_abs_diff_vs_float"] = float(np.abs(y_fw - y_f).max())
+    if not exact.all():
+        bad = int(np.argmin(exact))
+        section["first_mismatch"] = {"jet": bad, "csim": y_fw[bad].tolist(), "reference": y_ref[bad].tolist()}
+    section["_outputs"] = y_fw
+    return section
+
+
+def write_test_vectors(project_dir: Path, xq: np.ndarray, y_expected: np.ndarray) -> None:
+    """tb_data/ in hls4ml's format: one jet per line, space-separated (inputs, expected outputs)."""
+    tb = Path(project_dir) / "tb_data"
+    tb.mkdir(parents=True, exist_ok=True)
+    for name, arr in (("tb_input_features.dat", xq), ("tb_output_predictions.dat", y_expected)):
+        tmp = tb / f".{name}.tmp"
+        np.savetxt(tmp, arr.reshape(len(arr), -1), fmt="%.17g")
+        os.replace(tmp, tb / name)
+
+
+def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
+    """The convert + C-sim stage of a build: project in build/<name>/hls, csim section returned and saved."""
+    from l1tag.models.builders import load_model
+    from l1tag.train.metrics import evaluate
+
+    model_dir = Path(build_dir) / "model"
+    qat_file = model_dir / "qat.h5"
+    if not qat_file.exists():
+        raise ConversionError(f"{qat_file} not found: run `l1tag train` first, with quantization.enabled: true")
+    qat_model, float_model = load_model(qat_file), load_model(model_dir / "float.h5")
+    converted = convert_model(qat_model, cfg.hls, Path(build_dir) / "hls", verbose)
+    n = min(cfg.csim.jets, len(data.y["test"]))
+    x, y = data.x["test"][:n], data.y["test"][:n]
+    section = run_csim(converted, x, qat_model, float_model, verbose)
+    outputs = section.pop("_outputs")
+    write_test_vectors(converted.project_dir, quantize(x, converted.lowered.input_t),
+                       run_reference(converted.lowered.ops, quantize(x, converted.lowered.input_t)))
+    section["quality_firmware"] = evaluate(y, softmax(outputs))
+    (Path(build_dir) / "csim.json").write_text(json.dumps(section, indent=1))
+    log.info("C-sim (%s): %d jets, bit-exact %.4f, argmax agreement with QKeras %.4f, with float %.4f; "
+             "%.0f jets/s after %.1f s compile", converted.backend, n, section["bit_exact_fraction"],
+             section["argmax_agreement_vs_quantized"], section.get("argmax_agreement_vs_float", float("nan")),
+             section["jets_per_second"] or 0, section["compile_seconds"])
+    return section

@@ -1,0 +1,379 @@
+"""l1tag's hls4ml extension: custom layers for the attention kinds and DynamicTanh, in one place.
+
+The recipe of hls4ml's ``test/pytest/test_extensions.py``, per op: a Keras-v2 layer handler (Keras
+JSON + weights -> layer dict), an IR layer (``initialize`` adds the output and weight variables with
+their exact precisions), a config template (the C++ ``struct config{index}``) and a function template
+(the call line), and the C++ headers of ``firmware_templates/``.  ``register_all()`` registers all of
+them on the Vivado and Vitis backends, once.
+
+Precision comes from the QKeras quantizers in the Keras layer's config (``fixed_point.from_qkeras``);
+intermediate accumulators are derived to be exact (``reference/attention.py``), and the softmax and
+tanh tables are computed by the reference and written into the firmware as weights, so the C++ and
+the NumPy reference agree bit for bit.  A quantizer that cannot be mapped raises ``ConversionError``
+naming the layer: there is no silent fallback to a default precision.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from l1tag.errors import ConversionError
+from l1tag.hls.fixed_point import FixedType, from_qkeras, quantize
+from l1tag.hls.reference.attention import EXP_T, INV_T, AttentionSpec, attention_spec
+from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
+
+FIRMWARE_TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
+HEADERS = ("l1tag_common.h", "l1tag_attention.h", "l1tag_dynamic_tanh.h")
+BACKENDS = ("Vivado", "Vitis")
+ATTENTION_KINDS = {"QPartitionedAttention": "partitioned", "QLinformerAttention": "linformer",
+                   "QMultiHeadAttention": "full"}
+
+_registered = False
+
+
+# ------------------------------------------------------------------------------------------
+# type helpers
+# ------------------------------------------------------------------------------------------
+
+
+def to_hls(t: FixedType):
+    """FixedType -> hls4ml FixedPrecisionType with the same modes."""
+    from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
+
+    return FixedPrecisionType(width=t.width, integer=t.integer, signed=t.signed,
+                              rounding_mode=RoundingMode.from_string(t.rounding),
+                              saturation_mode=SaturationMode.from_string(t.overflow))
+
+
+def from_hls(p) -> FixedType:
+    """hls4ml FixedPrecisionType -> FixedType; anything else (floats, 'auto') is a ConversionError."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    if not isinstance(p, FixedPrecisionType):
+        raise ConversionError(f"expected a fixed-point type, got {p}: every tensor needs a QKeras quantizer")
+    rnd = f"AP_{p.rounding_mode.name}" if p.rounding_mode is not None else "AP_TRN"
+    sat = f"AP_{p.saturation_mode.name}" if p.saturation_mode is not None else "AP_WRAP"
+    return FixedType(p.width, p.integer, p.signed, rnd, sat)
+
+
+def quantizer_type(layer_name: str, config: dict, key: str) -> FixedType:
+    try:
+        return from_qkeras(config.get(key), f"layer '{layer_name}' {key}")
+    except ValueError as exc:
+        raise ConversionError(f"{exc}; retrain with quantization.enabled: true (the float model cannot be "
+                              f"converted bit-exactly)") from None
+
+
+# ------------------------------------------------------------------------------------------
+# Attention
+# ------------------------------------------------------------------------------------------
+
+
+def attention_types(name: str, cfg: dict) -> dict[str, FixedType]:
+    """The firmware types of an attention layer, from the quantizers in its Keras config."""
+    types = {"weight": quantizer_type(name, cfg, "kernel_quantizer"), "qkv": quantizer_type(name, cfg, "qkv_quantizer"),
+             "score": quantizer_type(name, cfg, "score_quantizer"),
+             "softmax": quantizer_type(name, cfg, "softmax_quantizer"),
+             "out": quantizer_type(name, cfg, "output_quantizer")}
+    if cfg.get("conv_kernel"):
+        types["conv_w"] = quantizer_type(name, cfg, "conv_quantizer")
+        types["conv_b"] = quantizer_type(name, cfg, "conv_bias_quantizer")
+    else:  # SAL-T without a convolution runs an identity 1x1 one (x * 1 + 0 is exact)
+        types["conv_w"] = types["conv_b"] = types["weight"]
+    return types
+
+
+def attention_firmware_weights(class_name: str, cfg: dict, weights: dict[str, np.ndarray],
+                               types: dict[str, FixedType]) -> dict[str, np.ndarray]:
+    """Keras weights (by short name) -> the kernel's arrays, quantized to their firmware types."""
+    kind = ATTENTION_KINDS[class_name]
+    out = {k: quantize(weights[k], types["weight"]) for k in ("wq", "wk", "wv")}
+    if kind == "partitioned":
+        out["kproj"], out["vproj"] = (quantize(weights[k], types["weight"]) for k in ("kpart", "vpart"))
+        if cfg.get("conv_kernel"):
+            out["convk"] = quantize(weights["convk"], types["conv_w"])
+            out["convb"] = quantize(weights["convb"], types["conv_b"])
+        else:
+            out["convk"] = np.ones((1, 1, int(cfg["heads"]), 1))
+            out["convb"] = np.zeros(int(cfg["heads"]))
+    elif kind == "linformer":
+        out["kproj"], out["vproj"] = (quantize(weights[k], types["weight"]) for k in ("eproj", "fproj"))
+    return out
+
+
+def attention_dims(class_name: str, cfg: dict, n: int) -> dict:
+    kind = ATTENTION_KINDS[class_name]
+    m = {"partitioned": cfg.get("partitions"), "linformer": cfg.get("projected"), "full": n}[kind]
+    conv = tuple(int(k) for k in cfg["conv_kernel"]) if kind == "partitioned" and cfg.get("conv_kernel") else None
+    return {"kind": kind, "heads": int(cfg["heads"]), "m": int(m),
+            "conv": conv if conv else ((1, 1) if kind == "partitioned" else None)}
+
+
+def parse_attention(keras_layer, input_names, input_shapes, data_reader):
+    """Keras-v2 handler for QPartitionedAttention, QLinformerAttention and QMultiHeadAttention."""
+    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
+
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    cfg, name, class_name = keras_layer["config"], layer["name"], keras_layer["class_name"]
+    n, d = int(input_shapes[0][1]), int(input_shapes[0][2])
+    layer.update(n=n, d=d, **attention_dims(class_name, cfg, n))
+    layer["types"] = attention_types(name, cfg)
+    short = {"partitioned": ["kpart", "vpart"] + (["convk", "convb"] if cfg.get("conv_kernel") else []),
+             "linformer": ["eproj", "fproj"], "full": []}[layer["kind"]]
+    raw = {w: data_reader.get_weights_data(name, w) for w in ["wq", "wk", "wv"] + short}
+    for var, data in attention_firmware_weights(class_name, cfg, raw, layer["types"]).items():
+        layer[f"{var}_data"] = data
+    return layer, [input_shapes[0][0], n, d]
+
+
+def attention_layer_spec(node) -> AttentionSpec:
+    """The AttentionSpec of an IR node (also used by the model-level reference)."""
+    x_t = from_hls(node.get_input_variable().type.precision)
+    return attention_spec(node.get_attr("kind"), node.get_attr("n"), node.get_attr("d"), node.get_attr("heads"),
+                          node.get_attr("m"), node.get_attr("conv"), x_t, node.get_attr("types"),
+                          node.get_attr("table_size"))
+
+
+def _ir_classes():
+    """IR layer classes, built on first use so that importing l1tag does not import hls4ml."""
+    from hls4ml.model.layers import Layer
+
+    class L1tagAttention(Layer):
+        """SAL-T / Linformer / full attention; weights quantized to the QKeras weight type."""
+
+        def initialize(self):
+            if self.get_attr("table_size") is None:
+                self.set_attr("table_size", 1024)
+            spec = attention_layer_spec(self)
+            if spec.table_size & (spec.table_size - 1):
+                raise ConversionError(f"layer '{self.name}': hls.table_size {spec.table_size} must be a power of two")
+            self.add_output_variable(shape=[spec.n, spec.d], precision=to_hls(spec.out_t))
+            weight_types = {"wq": spec.w_t, "wk": spec.w_t, "wv": spec.w_t, "kproj": spec.w_t, "vproj": spec.w_t,
+                            "convk": spec.conv_w_t, "convb": spec.conv_b_t}
+            for var, t in weight_types.items():
+                if self.get_attr(f"{var}_data") is not None:  # already quantized by the handler
+                    self._add(var, self.get_attr(f"{var}_data"), t)
+            self._add("exp_table", spec.exp_table(), EXP_T)
+            self._add("inv_table", spec.inv_table(), INV_T)
+
+        def _add(self, var, data, t: FixedType):
+            self.add_weights_variable(name=var, var_name=f"{var}{{index}}", precision=to_hls(t),
+                                      data=np.asarray(data, dtype=np.float64))
+
+    class L1tagDynamicTanh(Layer):
+        """tanh(alpha x + beta) through a table; alpha, beta in the QKeras parameter type."""
+
+        def initialize(self):
+            if self.get_attr("table_size") is None:
+                self.set_attr("table_size", 1024)
+            spec = dynamic_tanh_layer_spec(self)
+            shape = self.get_input_variable().shape
+            self.add_output_variable(shape=list(shape), precision=to_hls(spec.out_t))
+            for var in ("alpha", "beta"):
+                data = quantize(np.reshape(self.get_attr(f"{var}_data"), (1,)), spec.param_t)
+                self.add_weights_variable(name=var, var_name=f"{var}{{index}}", precision=to_hls(spec.param_t),
+                                          data=data)
+            self.add_weights_variable(name="tanh_table", var_name="tanh_table{index}", precision=to_hls(spec.out_t),
+                                      data=spec.table())
+
+    return L1tagAttention, L1tagDynamicTanh
+
+
+# ------------------------------------------------------------------------------------------
+# DynamicTanh
+# ------------------------------------------------------------------------------------------
+
+
+def parse_dynamic_tanh(keras_layer, input_names, input_shapes, data_reader):
+    """Keras-v2 handler for QDynamicTanh."""
+    from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
+
+    layer = parse_default_keras_layer(keras_layer, input_names)
+    cfg = keras_layer["config"]
+    layer["types"] = {"param": quantizer_type(layer["name"], cfg, "param_quantizer"),
+                      "out": quantizer_type(layer["name"], cfg, "output_quantizer")}
+    for w in ("alpha", "beta"):
+        layer[f"{w}_data"] = data_reader.get_weights_data(layer["name"], w)
+    return layer, list(input_shapes[0])
+
+
+def dynamic_tanh_layer_spec(node) -> DynamicTanhSpec:
+    types = node.get_attr("types")
+    return DynamicTanhSpec(from_hls(node.get_input_variable().type.precision), types["param"], types["out"],
+                           node.get_attr("table_size"))
+
+
+# ------------------------------------------------------------------------------------------
+# Templates
+# ------------------------------------------------------------------------------------------
+
+attention_config_template = """struct config{index} : l1tag::attention_config {{
+    static const unsigned n = {n};
+    static const unsigned d = {d};
+    static const unsigned heads = {heads};
+    static const unsigned head_dim = {head_dim};
+    static const unsigned m = {m};
+    static const unsigned chunk = {chunk};
+    static const unsigned conv_kh = {conv_kh};
+    static const unsigned conv_kw = {conv_kw};
+    static const int score_shift = {shift};
+    static const unsigned table_size = {table_size};
+    static const unsigned exp_frac = {exp_frac};
+    static const unsigned reuse_factor = {reuse_factor};
+    static const unsigned multiplier_limit = {multiplier_limit};
+    typedef {weight_t} weight_t;
+    typedef {conv_weight_t} conv_weight_t;
+    typedef {conv_bias_t} conv_bias_t;
+    typedef {qkv_t} qkv_t;
+    typedef {score_t} score_t;
+    typedef {softmax_t} softmax_t;
+    typedef {acc_qkv_t} acc_qkv_t;
+    typedef {acc_proj_t} acc_proj_t;
+    typedef {acc_score_t} acc_score_t;
+    typedef {acc_conv_t} acc_conv_t;
+    typedef {acc_mix_t} acc_mix_t;
+    typedef {diff_t} diff_t;
+    typedef {exp_t} exp_t;
+    typedef {sum_t} sum_t;
+    typedef {inv_t} inv_t;
+}};\n"""
+attention_function_template = {
+    "partitioned": "l1tag::partitioned_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, "
+                   "{wv}, {kproj}, {vproj}, {convk}, {convb}, {exp_table}, {inv_table});",
+    "linformer": "l1tag::linformer_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
+                 "{kproj}, {vproj}, {exp_table}, {inv_table});",
+    "full": "l1tag::full_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
+            "{exp_table}, {inv_table});",
+}
+attention_include_list = ["nnet_utils/l1tag_attention.h"]
+
+dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned table_size = {table_size};
+    static const int index_shift = {index_shift};
+    static const int arg_frac = {arg_frac};
+    static const unsigned reuse_factor = {reuse_factor};
+    static const unsigned multiplier_limit = {multiplier_limit};
+    typedef {param_t} param_t;
+    typedef {arg_t} arg_t;
+    typedef {table_t} table_t;
+}};\n"""
+dynamic_tanh_function_template = ("l1tag::dynamic_tanh<{input_t}, {output_t}, {config}>({input}, {output}, {alpha}, "
+                                  "{beta}, {tanh_table});")
+dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
+
+
+def attention_multiplications(spec: AttentionSpec) -> int:
+    """Multiplications of one attention layer (for the ALLOCATION limit and the estimator)."""
+    n, d, h, m, dh = spec.n, spec.d, spec.heads, spec.m, spec.head_dim
+    proj = {"partitioned": 2 * h * m * spec.chunk * dh, "linformer": 2 * h * m * n * dh, "full": 0}[spec.kind]
+    conv = h * n * m * spec.conv[0] * spec.conv[1] if spec.conv else 0
+    return 3 * n * d * d + proj + h * n * m * dh + conv + h * n * m + h * n * m * dh
+
+
+def _template_classes(L1tagAttention, L1tagDynamicTanh):
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+    class AttentionConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(L1tagAttention)
+            self.template = attention_config_template
+
+        def format(self, node):
+            spec = attention_layer_spec(node)
+            rf = int(node.get_attr("reuse_factor", 1))
+            kh, kw = spec.conv if spec.conv else (1, 1)
+            types = {"weight_t": node.get_weights("wq").type.name, "qkv_t": spec.qkv_t.cpp(),
+                     "score_t": spec.score_t.cpp(), "softmax_t": spec.softmax_t.cpp(),
+                     "acc_qkv_t": spec.acc_qkv_t.cpp(), "acc_score_t": spec.acc_score_t.cpp(),
+                     "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp(),
+                     "exp_t": node.get_weights("exp_table").type.name, "inv_t": node.get_weights("inv_table").type.name}
+            types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.kind != "full" else spec.acc_qkv_t.cpp()
+            if spec.kind == "partitioned":
+                types.update(conv_weight_t=node.get_weights("convk").type.name,
+                             conv_bias_t=node.get_weights("convb").type.name, acc_conv_t=spec.acc_conv_t.cpp())
+            else:  # unused by the linformer and full kernels; the defaults of attention_config would also do
+                types.update(conv_weight_t=types["weight_t"], conv_bias_t=types["weight_t"],
+                             acc_conv_t=spec.acc_qkv_t.cpp())
+            return self.template.format(
+                index=node.index, n=spec.n, d=spec.d, heads=spec.heads, head_dim=spec.head_dim, m=spec.m,
+                chunk=max(spec.chunk, 1), conv_kh=kh, conv_kw=kw, shift=spec.shift, table_size=spec.table_size,
+                exp_frac=EXP_T.frac, reuse_factor=rf,
+                multiplier_limit=math.ceil(attention_multiplications(spec) / rf), **types)
+
+    class AttentionFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(L1tagAttention, include_header=attention_include_list)
+
+        def format(self, node):
+            params = self._default_function_params(node)
+            for var in ("wq", "wk", "wv", "kproj", "vproj", "convk", "convb", "exp_table", "inv_table"):
+                if var in node.weights:
+                    params[var] = node.get_weights(var).name
+            return attention_function_template[node.get_attr("kind")].format(**params)
+
+    class DynamicTanhConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(L1tagDynamicTanh)
+            self.template = dynamic_tanh_config_template
+
+        def format(self, node):
+            spec = dynamic_tanh_layer_spec(node)
+            if spec.arg_t.frac < spec.index_shift:
+                raise ConversionError(f"layer '{node.name}': too few fractional bits for a {spec.table_size}-entry table")
+            n_in = int(np.prod(node.get_input_variable().shape))
+            rf = int(node.get_attr("reuse_factor", 1))
+            return self.template.format(
+                index=node.index, n_in=n_in, table_size=spec.table_size, index_shift=spec.index_shift,
+                arg_frac=spec.arg_t.frac, reuse_factor=rf, multiplier_limit=math.ceil(n_in / rf),
+                param_t=node.get_weights("alpha").type.name, arg_t=spec.arg_t.cpp(),
+                table_t=node.get_weights("tanh_table").type.name)
+
+    class DynamicTanhFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(L1tagDynamicTanh, include_header=dynamic_tanh_include_list)
+
+        def format(self, node):
+            params = self._default_function_params(node)
+            for var in ("alpha", "beta", "tanh_table"):
+                params[var] = node.get_weights(var).name
+            return dynamic_tanh_function_template.format(**params)
+
+    return AttentionConfigTemplate, AttentionFunctionTemplate, DynamicTanhConfigTemplate, DynamicTanhFunctionTemplate
+
+
+# ------------------------------------------------------------------------------------------
+# Registration: the one place where everything is wired into hls4ml
+# ------------------------------------------------------------------------------------------
+
+
+def register_all() -> None:
+    """Register handlers, IR layers, templates and headers on the Vivado and Vitis backends (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    import hls4ml
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers, register_keras_v2_layer_handler
+    from hls4ml.model.layers import register_layer
+
+    attention_cls, tanh_cls = _ir_classes()
+    templates = _template_classes(attention_cls, tanh_cls)
+    handlers = {**{k: parse_attention for k in ATTENTION_KINDS}, "QDynamicTanh": parse_dynamic_tanh}
+    for keras_name, handler in handlers.items():
+        if keras_name not in get_supported_keras_layers():
+            register_keras_v2_layer_handler(keras_name, handler)
+        register_layer(keras_name, tanh_cls if keras_name == "QDynamicTanh" else attention_cls)
+    for backend_name in BACKENDS:
+        backend = hls4ml.backends.get_backend(backend_name)
+        for template in templates:
+            try:
+                backend.register_template(template)
+            except Exception as exc:  # hls4ml refuses a second registration of the same template
+                if "already registered" not in str(exc):
+                    raise
+        for header in HEADERS:
+            backend.register_source(FIRMWARE_TEMPLATES / header)
+    _registered = True

@@ -1,0 +1,204 @@
+"""Lower a trained QKeras tagger into what hls4ml converts: plain layers with exact, explicit precisions.
+
+hls4ml 1.3 loses or widens precisions in two measured cases (../shared/reference/hls4ml-notes.md):
+a QDense on an (n, d) tensor becomes a PointwiseConv1D without its quantizers, and a linear
+QActivation after an 'auto' result is removed together with its precision.  Rather than patch those
+passes, l1tag hands hls4ml a model without QKeras stock layers, and states every precision itself:
+
+* ``QActivation(quantized_bits)`` on the input  -> the input's type (test vectors are pre-quantized);
+* ``QDense`` + ``QActivation(quantized_relu)``   -> Dense (weights pre-quantized, result = its exact
+  accumulator) + ReLU (result = the ReLU quantizer's type);
+* ``QDense`` + ``QActivation(quantized_bits)``   -> Dense whose result is the activation's type;
+* ``QDense`` alone (the logits)                  -> Dense with its exact accumulator as result;
+* ``Add``                                        -> Add with the exact sum type;
+* ``GlobalMaxPooling1D``                         -> the same, result = input type;
+* l1tag's attention and DynamicTanh layers       -> unchanged: l1tag's own handlers read their quantizers;
+* the final softmax                              -> dropped: the firmware outputs the logits (argmax and
+  ordering are the same; quality numbers apply the softmax in software).
+
+The lowering returns the plain Keras model, hls4ml's ``hls_config`` and a list of ops that the NumPy
+reference (``reference/model.py``) executes, all from one walk over the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from l1tag.errors import ConversionError
+from l1tag.hls.extension import attention_dims, attention_firmware_weights, attention_types
+from l1tag.hls.fixed_point import FixedType, accumulator, from_qkeras, quantize
+from l1tag.hls.reference.attention import attention_spec
+from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
+
+
+@dataclass
+class Op:
+    """One firmware operation: what the reference computes and which type its result has."""
+
+    kind: str  # input | dense | relu | add | maxpool | attention | dynamic_tanh
+    name: str
+    inputs: list[str]
+    result_t: FixedType | None = None
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    spec: object = None  # AttentionSpec / DynamicTanhSpec of l1tag's own layers
+
+
+@dataclass
+class Lowered:
+    model: object  # tf.keras.Model handed to hls4ml
+    hls_config: dict
+    ops: list[Op]
+    input_t: FixedType
+    output_name: str
+    expected_types: dict[str, FixedType]  # every hls4ml node -> its planned result type
+
+
+def _qtype(layer, key: str) -> FixedType:
+    try:
+        return from_qkeras(layer.get_config().get(key), f"layer '{layer.name}' {key}")
+    except ValueError as exc:
+        raise ConversionError(f"{exc}; convert the QAT model (quantization.enabled: true)") from None
+
+
+def _sum_type(a: FixedType, b: FixedType) -> FixedType:
+    frac = max(a.frac, b.frac)
+    integer = max(a.integer, b.integer) + 1
+    return FixedType(integer + frac, integer, signed=True)
+
+
+def _consumers(model) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            for inbound in node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]:
+                out.setdefault(inbound.name, []).append(layer)
+    return out
+
+
+def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = 1024) -> Lowered:
+    """Walk the QKeras model once; see the module docstring for the rules."""
+    import tensorflow as tf
+
+    from l1tag.models.layers import QDynamicTanh, QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
+
+    consumers = _consumers(model)
+    tensors: dict[str, object] = {}  # Keras layer name -> lowered Keras tensor
+    types: dict[str, FixedType] = {}  # Keras layer name -> firmware type of its output
+    alias: dict[str, str] = {}  # folded layer -> the layer whose output it is
+    ops: list[Op] = []
+    expected: dict[str, FixedType] = {}  # hls4ml node name -> the result type it must get
+    layer_cfg: dict[str, dict] = {}
+    new_weights: dict[str, list] = {}
+
+    def src(layer) -> str:
+        inbound = layer._inbound_nodes[0].inbound_layers
+        names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
+        return [alias.get(n, n) for n in names]
+
+    def precision(name, **kinds):
+        layer_cfg.setdefault(name, {}).setdefault("Precision", {}).update({k: t.cpp() for k, t in kinds.items()})
+
+    input_layer = model.layers[0]
+    follow = consumers.get(input_layer.name, [])
+    if len(follow) != 1 or type(follow[0]).__name__ != "QActivation":
+        raise ConversionError("the model input must be followed by a QActivation(quantized_bits) input quantizer")
+    input_t = _qtype(follow[0], "activation")
+    shape = input_layer.input_shape[0][1:] if isinstance(input_layer.input_shape, list) else input_layer.input_shape[1:]
+    inp = tf.keras.Input(shape, name=input_layer.name)
+    tensors[input_layer.name], types[input_layer.name] = inp, input_t
+    alias[follow[0].name] = input_layer.name
+    precision(input_layer.name, result=input_t)
+    ops.append(Op("input", input_layer.name, [], input_t))
+    output_name = None
+
+    for layer in model.layers[1:]:
+        cls = type(layer).__name__
+        if layer.name in alias:
+            continue
+        ins = src(layer)
+        after = consumers.get(layer.name, [])
+        if cls == "QDense":
+            w_t, b_t = _qtype(layer, "kernel_quantizer"), _qtype(layer, "bias_quantizer")
+            kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
+            x_t = types[ins[0]]
+            acc_t = accumulator(x_t, w_t, kernel.shape[0], extra=b_t)
+            act = after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None
+            act_q = act.get_config()["activation"] if act else None
+            relu = act is not None and str(act_q).startswith("quantized_relu")
+            result_t = _qtype(act, "activation") if act is not None and not relu else acc_t
+            tensors[layer.name] = tf.keras.layers.Dense(kernel.shape[1], name=layer.name)(tensors[ins[0]])
+            new_weights[layer.name] = [kernel, bias]
+            types[layer.name] = result_t
+            precision(layer.name, weight=w_t, bias=b_t, accum=acc_t, result=result_t)
+            # hls4ml adds '<name>_linear' for Keras' implicit linear activation: an identity cast here
+            precision(f"{layer.name}_linear", result=result_t)
+            expected[f"{layer.name}_linear"] = result_t
+            ops.append(Op("dense", layer.name, ins, result_t, {"kernel": kernel, "bias": bias}))
+            if act is not None and not relu:
+                alias[act.name] = layer.name
+            if act is None:
+                output_name = layer.name
+        elif cls == "QActivation":
+            if not str(layer.get_config()["activation"]).startswith("quantized_relu"):
+                raise ConversionError(f"layer '{layer.name}': a linear QActivation must follow a QDense")
+            relu_t = _qtype(layer, "activation")
+            tensors[layer.name] = tf.keras.layers.Activation("relu", name=layer.name)(tensors[ins[0]])
+            types[layer.name] = relu_t
+            precision(layer.name, result=relu_t)
+            ops.append(Op("relu", layer.name, ins, relu_t))
+        elif cls == "Add":
+            t = _sum_type(types[ins[0]], types[ins[1]])
+            tensors[layer.name] = tf.keras.layers.Add(name=layer.name)([tensors[i] for i in ins])
+            types[layer.name] = t
+            precision(layer.name, result=t)
+            ops.append(Op("add", layer.name, ins, t))
+        elif cls == "GlobalMaxPooling1D":
+            tensors[layer.name] = tf.keras.layers.GlobalMaxPooling1D(name=layer.name)(tensors[ins[0]])
+            types[layer.name] = types[ins[0]]
+            precision(layer.name, result=types[ins[0]])
+            ops.append(Op("maxpool", layer.name, ins, types[ins[0]]))
+        elif isinstance(layer, (QPartitionedAttention, QLinformerAttention, QMultiHeadAttention)):
+            cfg, x_t = layer.get_config(), types[ins[0]]
+            n, d = (int(v) for v in layer.input_shape[1:])
+            dims = attention_dims(cls, cfg, n)
+            ftypes = attention_types(layer.name, cfg)
+            spec = attention_spec(dims["kind"], n, d, dims["heads"], dims["m"], dims["conv"], x_t, ftypes, table_size)
+            short = {w.name.split("/")[-1].split(":")[0]: v for w, v in zip(layer.weights, layer.get_weights())}
+            tensors[layer.name] = type(layer).from_config(cfg)(tensors[ins[0]])
+            new_weights[layer.name] = layer.get_weights()
+            layer_cfg.setdefault(layer.name, {})["table_size"] = table_size
+            ops.append(Op("attention", layer.name, ins, spec.out_t,
+                          attention_firmware_weights(cls, cfg, short, ftypes), spec))
+            types[layer.name] = spec.out_t
+        elif isinstance(layer, QDynamicTanh):
+            spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),
+                                   table_size)
+            alpha, beta = (float(quantize(v, spec.param_t)) for v in layer.get_weights())
+            tensors[layer.name] = QDynamicTanh.from_config(layer.get_config())(tensors[ins[0]])
+            new_weights[layer.name] = layer.get_weights()
+            layer_cfg.setdefault(layer.name, {})["table_size"] = table_size
+            ops.append(Op("dynamic_tanh", layer.name, ins, spec.out_t, {"alpha": alpha, "beta": beta}, spec))
+            types[layer.name] = spec.out_t
+        elif cls == "Activation" and layer.get_config().get("activation") == "softmax" and not after:
+            continue  # the firmware ends at the logits
+        elif cls == "GlobalAveragePooling1D":
+            raise ConversionError(f"layer '{layer.name}': mean pooling is not supported by the bit-exact flow "
+                                  f"(its division rounds); use model.pooling: max")
+        else:
+            raise ConversionError(f"layer '{layer.name}' ({cls}) is not supported by l1tag's converter; supported: "
+                                  "QDense, QActivation, Add, GlobalMaxPooling1D and l1tag's attention and "
+                                  "DynamicTanh layers")
+    if output_name is None:
+        raise ConversionError("the model must end with a QDense classifier (the logits)")
+    plain = tf.keras.Model(inp, tensors[output_name], name=f"{model.name}_firmware")
+    for name, weights in new_weights.items():
+        plain.get_layer(name).set_weights(weights)
+    for name in layer_cfg:
+        layer_cfg[name]["ReuseFactor"] = reuse_factor
+        layer_cfg[name]["Strategy"] = strategy
+    hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy},
+                  "LayerName": layer_cfg}
+    expected.update({op.name: op.result_t for op in ops})
+    return Lowered(plain, hls_config, ops, input_t, output_name, expected)

@@ -1,0 +1,174 @@
+"""Bit-exact NumPy model of ``firmware_templates/l1tag_attention.h`` (all three attention kinds).
+
+This *is* the specification of the firmware arithmetic; the C++ must equal it bit for bit::
+
+    Q, K, V  = cast<qkv_t>(X W)                         exact accumulation in acc_qkv_t
+    K', V'   = cast<qkv_t>(sum_l w K)                   partitioned: rows j*c .. j*c+c-1 (zero past n);
+                                                        linformer: all n rows; full: K' = K, V' = V
+    S        = cast<score_t>((Q . K') * 2^-shift)       (heads, n, m)
+    S        = cast<score_t>(conv(S) + b)               partitioned with a convolution: depthwise, 'same'
+    e        = exp_table[min(-(S - max_j S) / lsb, T-1)]     exact index: the score's raw integer
+    A        = cast<softmax_t>(e * inv_table[idx(sum e)])    sum e in [1, m]; idx linear over [1, m]
+    O        = cast<out_t>(A . V')                      heads concatenated -> (n, d)
+
+The exp and reciprocal tables are produced here and written into the firmware as weights by the
+converter, so that reference and C++ use the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from l1tag.hls.fixed_point import FixedType, accumulator, quantize
+
+KINDS = ("partitioned", "linformer", "full")
+EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional bits
+INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
+
+
+@dataclass(frozen=True)
+class AttentionSpec:
+    """Shapes and every fixed-point type of one attention layer."""
+
+    kind: str
+    n: int
+    d: int
+    heads: int
+    m: int  # projected length: p (partitioned, linformer) or n (full)
+    chunk: int  # partition size c (partitioned), else 0
+    shift: int  # score scale 2^-shift
+    conv: tuple[int, int] | None
+    x_t: FixedType
+    w_t: FixedType
+    qkv_t: FixedType
+    score_t: FixedType
+    softmax_t: FixedType
+    out_t: FixedType
+    conv_w_t: FixedType | None
+    conv_b_t: FixedType | None
+    table_size: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.d // self.heads
+
+    # exact accumulators, derived so that no intermediate sum is ever rounded
+    @property
+    def acc_qkv_t(self) -> FixedType:
+        return accumulator(self.x_t, self.w_t, self.d)
+
+    @property
+    def acc_proj_t(self) -> FixedType:
+        return accumulator(self.qkv_t, self.w_t, self.chunk if self.kind == "partitioned" else self.n)
+
+    @property
+    def acc_score_t(self) -> FixedType:
+        return accumulator(self.qkv_t, self.qkv_t, self.head_dim)
+
+    @property
+    def acc_conv_t(self) -> FixedType:
+        kh, kw = self.conv
+        return accumulator(self.score_t, self.conv_w_t, kh * kw, extra=self.conv_b_t)
+
+    @property
+    def acc_mix_t(self) -> FixedType:
+        return accumulator(self.softmax_t, self.qkv_t, self.m)
+
+    @property
+    def diff_t(self) -> FixedType:
+        """S - max S (<= 0) exactly: one more integer bit than the score."""
+        return FixedType(self.score_t.width + 1, self.score_t.integer + 1, signed=True)
+
+    @property
+    def sum_t(self) -> FixedType:
+        bits = max(1, math.ceil(math.log2(self.m + 1)))
+        return FixedType(EXP_T.frac + bits, bits, signed=False)
+
+    def exp_table(self) -> np.ndarray:
+        """exp(-k * lsb(score)) for k = 0 .. T-1, in EXP_T (entry 0 is exactly 1)."""
+        k = np.arange(self.table_size, dtype=np.float64)
+        return quantize(np.round(np.exp(-k * self.score_t.lsb) * 2**EXP_T.frac) / 2**EXP_T.frac, EXP_T)
+
+    def inv_table(self) -> np.ndarray:
+        """1 / s at the centre of each of T bins spanning s in [1, m], in INV_T."""
+        j = np.arange(self.table_size, dtype=np.float64)
+        s = 1.0 + (j + 0.5) * (self.m - 1) / self.table_size
+        return quantize(np.round(2**INV_T.frac / s) / 2**INV_T.frac, INV_T)
+
+
+def attention_spec(kind: str, n: int, d: int, heads: int, m: int, conv, x_t: FixedType, types: dict[str, FixedType],
+                   table_size: int) -> AttentionSpec:
+    """Build the spec; ``types`` maps weight, qkv, score, softmax, out (and conv_w, conv_b) to FixedTypes."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown attention kind {kind!r}")
+    dh = d // heads
+    return AttentionSpec(
+        kind=kind, n=n, d=d, heads=heads, m=m, chunk=math.ceil(n / m) if kind == "partitioned" else 0,
+        shift=int(round(math.log2(dh) / 2)), conv=tuple(conv) if conv else None, x_t=x_t, w_t=types["weight"],
+        qkv_t=types["qkv"], score_t=types["score"], softmax_t=types["softmax"], out_t=types["out"],
+        conv_w_t=types.get("conv_w") if conv else None, conv_b_t=types.get("conv_b") if conv else None,
+        table_size=table_size,
+    )
+
+
+def _softmax_rows(s: np.ndarray, spec: AttentionSpec) -> np.ndarray:
+    """Table softmax over the last axis of scores ``s`` (already in score_t)."""
+    exp_table, inv_table = spec.exp_table(), spec.inv_table()
+    diff = s - s.max(axis=-1, keepdims=True)  # exact in diff_t
+    k = np.minimum(np.rint(-diff / spec.score_t.lsb).astype(np.int64), spec.table_size - 1)
+    e = exp_table[k]
+    total = e.sum(axis=-1, keepdims=True)  # exact in sum_t
+    if spec.m > 1:
+        one = 2**EXP_T.frac
+        raw = np.rint(total * one).astype(np.int64)
+        idx = np.minimum(((raw - one) * spec.table_size) // ((spec.m - 1) * one), spec.table_size - 1)
+    else:
+        idx = np.zeros_like(total, dtype=np.int64)
+    return quantize(e * inv_table[idx], spec.softmax_t)
+
+
+def _conv(s: np.ndarray, kernel: np.ndarray, bias: np.ndarray, spec: AttentionSpec) -> np.ndarray:
+    """Depthwise 'same' convolution of (heads, n, m) scores; kernel (kh, kw, heads, 1) as in Keras."""
+    kh, kw = spec.conv
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    h, n, m = s.shape
+    pad = np.zeros((h, n + kh - 1, m + kw - 1))
+    pad[:, top : top + n, left : left + m] = s
+    acc = np.zeros_like(s)
+    for a in range(kh):
+        for b in range(kw):
+            acc += kernel[a, b, :, 0][:, None, None] * pad[:, a : a + n, b : b + m]
+    return quantize(acc + bias[:, None, None], spec.score_t)
+
+
+def attention_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> np.ndarray:
+    """One jet: x (n, d) in x_t -> (n, d) in out_t.  ``w``: wq, wk, wv, [kproj, vproj], [convk, convb]."""
+    n, d, heads, dh = spec.n, spec.d, spec.heads, spec.head_dim
+
+    def split(t):  # (n, d) -> (heads, n, dh)
+        return t.reshape(n, heads, dh).transpose(1, 0, 2)
+
+    q, k, v = (split(quantize(x @ w[name], spec.qkv_t)) for name in ("wq", "wk", "wv"))
+    if spec.kind == "partitioned":
+        c = spec.chunk
+
+        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh)
+            padded = np.zeros((heads, spec.m * c, dh))
+            padded[:, :n] = t
+            return quantize(np.einsum("hjld,hjl->hjd", padded.reshape(heads, spec.m, c, dh), pw), spec.qkv_t)
+
+        kp, vp = collapse(k, w["kproj"]), collapse(v, w["vproj"])
+    elif spec.kind == "linformer":
+        kp = quantize(np.einsum("hjn,hnd->hjd", w["kproj"], k), spec.qkv_t)
+        vp = quantize(np.einsum("hjn,hnd->hjd", w["vproj"], v), spec.qkv_t)
+    else:
+        kp, vp = k, v
+    s = quantize(np.einsum("hid,hjd->hij", q, kp) * 2.0**-spec.shift, spec.score_t)
+    if spec.conv:
+        s = _conv(s, w["convk"], w["convb"], spec)
+    a = _softmax_rows(s, spec)
+    o = quantize(np.einsum("hij,hjd->hid", a, vp), spec.out_t)
+    return o.transpose(1, 0, 2).reshape(n, d)
