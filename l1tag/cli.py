@@ -22,8 +22,6 @@ log = logging.getLogger("l1tag")
 # Stages of the flow that are not written yet, with the issue that delivers them.  The CLI refuses
 # them honestly (exit 1) instead of pretending.
 _PENDING_STAGES = {
-    "convert": 5,
-    "csim": 5,
     "estimate": 6,
     "parse-report": 6,
     "report": 8,
@@ -38,9 +36,20 @@ def _not_built(stage: str) -> None:
     )
 
 
+def _verbosity() -> int:
+    ctx = click.get_current_context(silent=True)
+    return ctx.find_root().obj.get("verbosity", 0) if ctx and ctx.find_root().obj else 0
+
+
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    # only l1tag's own logger speaks at INFO: QKeras and TensorFlow log chatter through the root logger
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
     # TensorFlow's C++ and Python chatter is noise for a trigger engineer unless asked for.
     import os
     import warnings
@@ -158,29 +167,55 @@ def train(config_file: Path, out_dir: Path | None) -> None:
     build_dir = out_dir or Path("build") / cfg.name
     verbose = logging.getLogger("l1tag").isEnabledFor(logging.INFO)
     data = run_data_stage(cfg, build_dir, progress=verbose)
-    run_train_stage(cfg, build_dir, data, verbose=2 if verbose else 0)
+    metrics = run_train_stage(cfg, build_dir, data, verbose=2 if verbose else 0)
+    from l1tag.reports.report_json import quality_summary, update_report
+
+    m = metrics["model"]
+    update_report(build_dir, cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
+                  quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
 
 
 @cli.command()
 @config_option
 @out_option
 def convert(config_file: Path, out_dir: Path | None) -> None:
-    """Convert the trained model to an hls4ml project with l1tag's custom layers."""
+    """Convert the trained QAT model to an hls4ml project (build/<name>/hls) with l1tag's custom layers."""
     from l1tag.config import load_config
+    from l1tag.hls.convert import convert_model
+    from l1tag.models.builders import load_model
 
-    load_config(config_file)
-    _not_built("convert")
+    cfg = load_config(config_file)
+    build_dir = out_dir or Path("build") / cfg.name
+    qat_file = build_dir / "model" / "qat.h5"
+    if not qat_file.exists():
+        raise StageMissingError(f"{qat_file} not found: run `l1tag train --config {config_file}` first")
+    converted = convert_model(load_model(qat_file), cfg.hls, build_dir / "hls", _verbosity() >= 2)
+    click.echo(f"wrote {cfg.hls.backend} HLS project {converted.project_dir}")
 
 
 @cli.command()
 @config_option
 @out_option
 def csim(config_file: Path, out_dir: Path | None) -> None:
-    """Compile the HLS C++ with g++ and check it bit-exactly against the fixed-point reference."""
+    """Convert, compile with g++ and C-simulate the test jets; check them bit for bit against the reference."""
     from l1tag.config import load_config
+    from l1tag.data.preprocess import run_data_stage
+    from l1tag.hls.convert import run_hls_stage
+    from l1tag.reports.report_json import CSIM_KEYS, quality_summary, update_report
 
-    load_config(config_file)
-    _not_built("csim")
+    cfg = load_config(config_file)
+    build_dir = out_dir or Path("build") / cfg.name
+    data = run_data_stage(cfg, build_dir, progress=_verbosity() >= 0)
+    section = run_hls_stage(cfg, build_dir, data, _verbosity() >= 2)
+    update_report(build_dir, cfg, csim={k: section[k] for k in CSIM_KEYS},
+                  quality={"firmware": quality_summary(section["quality_firmware"])})
+    click.echo(f"C-simulation: {section['jets']} jets, bit-exact fraction {section['bit_exact_fraction']:.4f}, "
+               f"argmax agreement with QKeras {section['argmax_agreement_vs_quantized']:.4f}, "
+               f"with float {section['argmax_agreement_vs_float']:.4f}")
+    if section["bit_exact_fraction"] < 1.0:
+        raise L1tagError(f"C-simulation differs from the fixed-point reference on "
+                         f"{(1 - section['bit_exact_fraction']) * section['jets']:.0f} jets "
+                         f"(first: {section['first_mismatch']}); this is a bug in l1tag, please report it")
 
 
 @cli.command()

@@ -104,7 +104,8 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, verbose: bool = False) -> dict:
-    """Compile, run ``x`` (normalised test inputs) through the C++, and compare; returns the csim section."""
+    """Compile, run ``x`` (normalised test inputs) through the C++, and compare; returns the csim section
+    (plus ``_outputs``, ``_reference`` and ``_inputs`` arrays for the caller to pop)."""
     lowered = converted.lowered
     xq = quantize(x, lowered.input_t)  # the firmware's input type; exact in float64
     t0 = time.perf_counter()
@@ -140,7 +141,7 @@ def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, v
     if not exact.all():
         bad = int(np.argmin(exact))
         section["first_mismatch"] = {"jet": bad, "csim": y_fw[bad].tolist(), "reference": y_ref[bad].tolist()}
-    section["_outputs"] = y_fw
+    section["_outputs"], section["_reference"], section["_inputs"] = y_fw, y_ref, xq
     return section
 
 
@@ -168,9 +169,8 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
     n = min(cfg.csim.jets, len(data.y["test"]))
     x, y = data.x["test"][:n], data.y["test"][:n]
     section = run_csim(converted, x, qat_model, float_model, verbose)
-    outputs = section.pop("_outputs")
-    write_test_vectors(converted.project_dir, quantize(x, converted.lowered.input_t),
-                       run_reference(converted.lowered.ops, quantize(x, converted.lowered.input_t)))
+    outputs, reference, inputs = (section.pop(k) for k in ("_outputs", "_reference", "_inputs"))
+    write_test_vectors(converted.project_dir, inputs, reference)
     section["quality_firmware"] = evaluate(y, softmax(outputs))
     (Path(build_dir) / "csim.json").write_text(json.dumps(section, indent=1))
     log.info("C-sim (%s): %d jets, bit-exact %.4f, argmax agreement with QKeras %.4f, with float %.4f; "

@@ -92,7 +92,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     layer_cfg: dict[str, dict] = {}
     new_weights: dict[str, list] = {}
 
-    def src(layer) -> str:
+    def src(layer) -> list[str]:
         inbound = layer._inbound_nodes[0].inbound_layers
         names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
         return [alias.get(n, n) for n in names]
@@ -103,7 +103,8 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     input_layer = model.layers[0]
     follow = consumers.get(input_layer.name, [])
     if len(follow) != 1 or type(follow[0]).__name__ != "QActivation":
-        raise ConversionError("the model input must be followed by a QActivation(quantized_bits) input quantizer")
+        raise ConversionError("the model input is not followed by a QActivation(quantized_bits) input quantizer: "
+                              "convert the QAT model (quantization.enabled: true), not the float one")
     input_t = _qtype(follow[0], "activation")
     shape = input_layer.input_shape[0][1:] if isinstance(input_layer.input_shape, list) else input_layer.input_shape[1:]
     inp = tf.keras.Input(shape, name=input_layer.name)

@@ -19,7 +19,7 @@ scores Q K'^T          MACs = H n m dh
 score convolution      MACs = H n m kh kw; FLOPs = 2 MACs + H n m
 softmax                FLOPs = 3 H n m (exp, sum, divide)
 A V'                   MACs = H n m dh
-DynamicTanh            FLOPs = 3 n d (scale, shift, tanh)
+DynamicTanh            FLOPs = 3 n d (scale, shift, tanh); ReLU or activation quantizer: 1 per element
 residual Add           FLOPs = n d; pooling: n d; softmax (classes k): 3 k
 =====================  ==========================================================================
 
@@ -74,8 +74,9 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             flops = (3 if cls == "QDynamicTanh" else 1) * size
         elif cls in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
             flops = int(math.prod(layer.input_shape[1:]))
-        elif cls == "Activation":
-            flops = 3 * int(math.prod(out_shape[1:]))
+        elif cls in ("Activation", "QActivation"):  # softmax: exp, sum, divide; ReLU / quantizer: one op
+            softmax = layer.get_config().get("activation") == "softmax"
+            flops = (3 if softmax else 1) * int(math.prod(out_shape[1:]))
         if cls == "QActivation":
             act_bits = _bits(layer.get_config().get("activation"))
         elif cls == "QDynamicTanh":

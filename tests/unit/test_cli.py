@@ -69,8 +69,6 @@ def test_version(capsys):
 
 
 SAMPLE_ARGS = {
-    "convert": ["convert", "--config", str(REPO / "configs" / "salt_l1.yaml")],
-    "csim": ["csim", "--config", str(REPO / "configs" / "salt_l1.yaml")],
     "estimate": ["estimate", "somewhere"],
     "parse-report": ["parse-report", "somewhere"],
     "report": ["report", "--config", str(REPO / "configs" / "salt_l1.yaml")],

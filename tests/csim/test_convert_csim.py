@@ -1,0 +1,108 @@
+"""Each tagger type, tiny and briefly trained on generated jets: convert with l1tag's hls4ml extension,
+compile with g++, C-simulate, and check bit for bit against the NumPy fixed-point reference.
+
+Thresholds (argmax agreement of the firmware with the models, on the test jets):
+* vs the quantized (QKeras) model >= 0.85: the firmware computes softmax and tanh through tables
+  (at most one LSB from QKeras' float functions followed by the same quantizer), so a jet flips only
+  when its two largest logits are within a few LSBs -- common for models trained for seconds;
+* vs the float model >= 0.70: on top of that, the QAT model itself differs from its float twin.
+The maximum |difference| of the logits is recorded as a test property and printed with -s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from l1tag.config import config_from_dict
+from l1tag.data.generate import generate
+from l1tag.data.preprocess import prepare
+from l1tag.data.readers import read_hls4ml
+from l1tag.hls.convert import convert_model, run_csim
+from l1tag.train.trainer import train_models
+
+TYPES = ("salt", "linformer", "transformer", "deepsets")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("jets") / "jets.h5"
+    generate(out, 500, seed=8, jobs=2, constituents=32, detector="none", progress=False)
+    return prepare(read_hls4ml(str(out)), 8, ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), 8)
+
+
+def tiny_config(kind: str, backend: str = "Vitis"):
+    return config_from_dict({
+        "name": f"tiny_{kind}", "seed": 8, "data": {"constituents": 8},
+        "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8],
+                  "phi_dims": [8, 8]},
+        "train": {"epochs": 6, "qat_epochs": 3, "batch_size": 64, "patience": 3},
+        "hls": {"backend": backend}, "csim": {"jets": 100},
+    })
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    models = {}
+    for kind in TYPES:
+        cfg = tiny_config(kind)
+        float_model, qat_model, _ = train_models(cfg, data)
+        models[kind] = (cfg, float_model, qat_model)
+    return models
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_path, record_property):
+    cfg, float_model, qat_model = trained[kind]
+    converted = convert_model(qat_model, cfg.hls, tmp_path / "hls")
+    x = data.x["test"][:100]
+    s = run_csim(converted, x, qat_model, float_model)
+    outputs = s.pop("_outputs")
+    np.testing.assert_array_equal(outputs, s.pop("_reference"))
+    for key in ("max_abs_diff_vs_quantized", "max_abs_diff_vs_float", "argmax_agreement_vs_quantized",
+                "argmax_agreement_vs_float"):
+        record_property(key, s[key])
+    print(kind, {k: s[k] for k in s if not k.endswith("seconds")})
+    assert s["jets"] == 100
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+    assert np.std(outputs) > 0, "trivial firmware output"
+    assert s["argmax_agreement_vs_quantized"] >= 0.85
+    assert s["argmax_agreement_vs_float"] >= 0.70
+    cpp = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+    if kind != "deepsets":
+        assert "l1tag::" in cpp and "l1tag::dynamic_tanh" in cpp
+        assert (tmp_path / "hls" / "firmware" / "nnet_utils" / "l1tag_attention.h").exists()
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_vivado_backend_writes_the_project(kind, trained, tmp_path):
+    cfg, _, qat_model = trained[kind]
+    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, backend="Vivado"))
+    converted = convert_model(qat_model, cfg.hls, tmp_path / "hls")
+    assert (tmp_path / "hls" / "build_prj.tcl").exists()
+    assert (tmp_path / "hls" / "firmware" / "myproject.cpp").exists()
+    assert converted.hls_model.config.backend.name == "Vivado"
+
+
+def test_vivado_csim_is_bit_exact(trained, data, tmp_path):
+    cfg, _, qat_model = trained["salt"]
+    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, backend="Vivado"))
+    s = run_csim(convert_model(qat_model, cfg.hls, tmp_path / "hls"), data.x["test"][:50], qat_model)
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+
+
+def test_reuse_factor_reaches_the_kernels(trained, tmp_path):
+    cfg, _, qat_model = trained["salt"]
+    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, reuse_factor=4))
+    convert_model(qat_model, cfg.hls, tmp_path / "hls")
+    params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
+    block = params[params.index("l1tag::attention_config"):]
+    assert "static const unsigned reuse_factor = 4;" in block
+    limit = int(block.split("multiplier_limit = ")[1].split(";")[0])
+    cfg1 = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, reuse_factor=1))
+    convert_model(qat_model, cfg1.hls, tmp_path / "hls1")
+    params1 = (tmp_path / "hls1" / "firmware" / "parameters.h").read_text()
+    limit1 = int(params1[params1.index("l1tag::attention_config"):].split("multiplier_limit = ")[1].split(";")[0])
+    assert limit == -(-limit1 // 4)
