@@ -22,9 +22,6 @@ log = logging.getLogger("l1tag")
 # Stages of the flow that are not written yet, with the issue that delivers them.  The CLI refuses
 # them honestly (exit 1) instead of pretending.
 _PENDING_STAGES = {
-    "estimate": 6,
-    "parse-report": 6,
-    "report": 8,
     "package": 7,
     "build": 7,
 }
@@ -219,29 +216,76 @@ def csim(config_file: Path, out_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
-def estimate(project_dir: Path) -> None:
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--layers", is_flag=True, help="Include the per-layer table.")
+def estimate(project_dir: Path, layers: bool) -> None:
     """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml 1.x project directory."""
-    _not_built("estimate")
+    import json
+
+    from l1tag.reports.estimate import estimate_project
+
+    hardware = estimate_project(project_dir)
+    if not layers:
+        hardware.pop("layers")
+    click.echo(json.dumps(hardware, indent=1))
 
 
 @cli.command("parse-report")
-@click.argument("project_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("project_dir", type=click.Path(path_type=Path))
 def parse_report(project_dir: Path) -> None:
     """Print the Vivado HLS / Vitis HLS synthesis-report numbers (JSON) of a project directory."""
-    _not_built("parse-report")
+    import json
+
+    from l1tag.reports.vendor import parse_project
+
+    click.echo(json.dumps(parse_project(project_dir), indent=1))
 
 
 @cli.command()
 @config_option
 @out_option
-@click.option("--html", is_flag=True, help="Also write a self-contained report.html.")
+@click.option("--html", is_flag=True, help="Also write a self-contained report.html (not available yet).")
 def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
-    """Write report.md (and report.html) with plots from a finished build."""
-    from l1tag.config import load_config
+    """Hardware numbers (vendor report if synthesized, else an ESTIMATE), L1T budget check, report.md.
 
-    load_config(config_file)
-    _not_built("report")
+    Exits 3 when the design breaks its budget; report.json and report.md are written first.
+    """
+    import json
+
+    from l1tag.config import load_budget, load_config
+    from l1tag.reports.budget import check_budget, enforce
+    from l1tag.reports.markdown import write_report_md
+    from l1tag.reports.report_json import update_report
+
+    if html:
+        raise StageMissingError("report --html is not implemented yet (planned in issue #8)")
+    cfg = load_config(config_file)
+    budget = load_budget(cfg.budget.file)
+    build_dir = out_dir or Path("build") / cfg.name
+    hardware = hardware_section(build_dir / "hls")
+    (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
+    section = check_budget(hardware, budget)
+    full = update_report(build_dir, cfg, hardware=hardware, budget=section)
+    md = write_report_md(build_dir, full)
+    verdict = "PASS" if section["pass"] else "FAIL"
+    click.echo(f"hardware ({hardware['source']}): latency {hardware['latency_cycles']} cycles = "
+               f"{hardware['latency_ns']:.0f} ns, II {hardware['ii_cycles']}, {hardware['resources']}; "
+               f"budget {section['name']}: {verdict}; wrote {md}")
+    enforce(section)
+
+
+def hardware_section(hls_dir: Path) -> dict:
+    """Parsed vendor report when the project was synthesized, else the labelled estimate."""
+    from l1tag.errors import DataError
+    from l1tag.reports.estimate import estimate_project
+    from l1tag.reports.vendor import parse_project
+
+    if not hls_dir.is_dir():
+        raise StageMissingError(f"{hls_dir} not found: run `l1tag convert` (or `l1tag csim`) first")
+    try:
+        return parse_project(hls_dir)
+    except DataError:
+        return estimate_project(hls_dir)
 
 
 @cli.command()

@@ -69,9 +69,6 @@ def test_version(capsys):
 
 
 SAMPLE_ARGS = {
-    "estimate": ["estimate", "somewhere"],
-    "parse-report": ["parse-report", "somewhere"],
-    "report": ["report", "--config", str(REPO / "configs" / "salt_l1.yaml")],
     "package": ["package", "--verify", "bundle.tar.gz"],
     "build": ["build", "--config", str(REPO / "configs" / "salt_l1.yaml")],
 }

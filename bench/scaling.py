@@ -1,0 +1,84 @@
+"""How the ESTIMATED firmware cost grows with the number of particles n, per attention type.
+
+Usage: python bench/scaling.py [--n 8 16 32 64 128 150] [--out bench/results]
+
+For SAL-T, Linformer and the full Transformer at the default config's width and bits (d = 16, H = 4,
+p = 4, 8-bit QAT, io_parallel, reuse factor 1), each model is built with its initial weights,
+converted with l1tag's hls4ml extension and estimated (``l1tag.reports.estimate``: an estimate, not a
+synthesis result).  Writes a log-log plot (scaling.png) and prints the table and the fitted exponents
+b of cost ~ n^b, which the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from l1tag.config import load_config
+from l1tag.hls.convert import convert_model
+from l1tag.models.builders import build_model
+from l1tag.reports.estimate import estimate_model
+
+REPO = Path(__file__).resolve().parents[1]
+TYPES = ("salt", "linformer", "transformer")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=[8, 16, 32, 64, 128, 150])
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    args = ap.parse_args()
+    base = load_config(REPO / "configs" / "salt_l1.yaml")
+    results = {t: {"LUT": [], "DSP": [], "latency_cycles": []} for t in TYPES}
+    for kind in TYPES:
+        for n in args.n:
+            cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind))
+            model = build_model(cfg.model, n, 3, cfg.quantization)
+            with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+                est = estimate_model(convert_model(model, cfg.hls, Path(tmp) / "hls").hls_model)
+            for q in ("LUT", "DSP"):
+                results[kind][q].append(est["resources"][q])
+            results[kind]["latency_cycles"].append(est["latency_cycles"])
+    ns = np.array(args.n, dtype=float)
+    print("ESTIMATES (l1tag analytic model), d = 16, H = 4, p = 4, 8-bit, II = 1\n")
+    print("| model | quantity | " + " | ".join(f"n={n}" for n in args.n) + " | exponent b (cost ~ n^b) |")
+    print("|---|---|" + "---|" * len(args.n) + "---|")
+    fits = {}
+    for kind in TYPES:
+        for q, vals in results[kind].items():
+            v = np.array(vals, dtype=float)
+            ok = v > 0
+            b = float(np.polyfit(np.log(ns[ok]), np.log(v[ok]), 1)[0]) if ok.sum() >= 2 else float("nan")
+            fits[(kind, q)] = b
+            print(f"| {kind} | {q} | " + " | ".join(f"{int(x):,}" for x in vals) + f" | {b:.2f} |")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=100)
+    for ax, q in zip(axes, ("LUT", "DSP", "latency_cycles")):
+        for kind in TYPES:
+            v = np.array(results[kind][q], dtype=float)
+            ok = v > 0
+            ax.loglog(ns[ok], v[ok], "o-", label=f"{kind} (b = {fits[(kind, q)]:.2f})")
+        ax.set_xlabel("particles n")
+        ax.set_ylabel(f"{q} (estimate)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("l1tag estimate vs number of particles (not a synthesis result)")
+    fig.tight_layout()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "scaling.png")
+    print(f"\nplot: {out / 'scaling.png'}")
+
+
+if __name__ == "__main__":
+    main()

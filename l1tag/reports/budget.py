@@ -1,0 +1,108 @@
+"""L1T budget check: report.json's ``hardware`` section against a budget file (DESIGN.md "Budgets").
+
+:func:`check_budget` builds the contract's ``budget`` section; :func:`enforce` turns a failed section
+into :class:`~l1tag.errors.BudgetViolation` (exit 3) after all outputs have been written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from l1tag.config import Budget
+from l1tag.errors import BudgetViolation
+
+RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
+CLOCK_TOLERANCE_NS = 1e-9
+
+
+def part_family(part: str | None) -> str:
+    """The device prefix of a part name, lower case: ``'xcvu9p-flga2104-2L-e'`` -> ``'xcvu9p'``."""
+    return str(part or "").strip().lower().split("-")[0]
+
+
+def _margin(limit: float, value: float) -> float | None:
+    """(limit - value) / limit; None where that is undefined (zero limit, non-zero value)."""
+    if limit:
+        return (limit - value) / limit
+    return 0.0 if value == 0 else None
+
+
+def _check(name: str, limit: Any, value: Any, ok: bool, margin: float | None, source: str | None,
+           note: str | None = None) -> dict:
+    check = {"name": name, "limit": limit, "value": value, "pass": bool(ok), "margin": margin, "source": source}
+    if note:
+        check["note"] = note
+    return check
+
+
+def _upper_limit(name: str, limit: float, value: Any, source: str | None, missing: str,
+                 tolerance: float = 0.0) -> dict:
+    """A ``value <= limit`` check; a missing value fails with ``missing`` as its note."""
+    if value is None:
+        return _check(name, limit, None, False, None, source, missing)
+    return _check(name, limit, value, value <= limit + tolerance, _margin(limit, value), source)
+
+
+def check_budget(hardware: dict, budget: Budget) -> dict:
+    """The contract's ``budget`` section: every limit set in ``budget`` checked against ``hardware``.
+
+    Checks, in order: ``part`` (same device family), ``clock_ns`` (period no longer than the
+    budget's), ``latency_ns``, ``ii_cycles`` and ``utilization_<RES>``; limits left unset (null) in
+    the budget file are skipped.  A utilization of None (part total unknown) fails with a ``note``.
+    """
+    source = hardware.get("source")
+    part = hardware.get("part")
+    checks = []
+
+    same = bool(part) and part_family(part) == part_family(budget.part)
+    note = None if same else (
+        "hardware report names no part" if not part else
+        f"design targets {part_family(part)}, the budget is for {part_family(budget.part)}")
+    checks.append(_check("part", budget.part, part, same, None, source, note))
+
+    checks.append(_upper_limit("clock_ns", budget.clock_ns, hardware.get("clock_ns"), source,
+                               "hardware report has no clock period", CLOCK_TOLERANCE_NS))
+
+    limits = budget.limits
+    if limits.latency_ns is not None:
+        checks.append(_upper_limit("latency_ns", limits.latency_ns, hardware.get("latency_ns"), source,
+                                   "hardware report has no latency"))
+    if limits.ii_cycles is not None:
+        checks.append(_upper_limit("ii_cycles", limits.ii_cycles, hardware.get("ii_cycles"), source,
+                                   "hardware report has no initiation interval"))
+
+    utilization = hardware.get("utilization") or {}
+    for res in RESOURCES:
+        limit = getattr(limits.utilization, res)
+        if limit is None:
+            continue
+        checks.append(_upper_limit(
+            f"utilization_{res}", limit, utilization.get(res), source,
+            f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked"))
+
+    return {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return str(round(value, 4))
+    return str(value)
+
+
+def _describe(check: dict) -> str:
+    """One failed check as ``name value > limit`` (or its note when there is no value to compare)."""
+    name, value, limit = check["name"], check.get("value"), check.get("limit")
+    if name == "part":
+        return f"part {value} is not {limit}"
+    if value is None:
+        return f"{name} unknown ({check.get('note', 'no value')})"
+    return f"{name} {_fmt(value)} > {_fmt(limit)}"
+
+
+def enforce(section: dict) -> None:
+    """Raise :class:`BudgetViolation` naming every failed check if the budget section did not pass."""
+    failed = [c for c in section.get("checks", []) if not c.get("pass")]
+    if section.get("pass", not failed) and not failed:
+        return
+    detail = "; ".join(_describe(c) for c in failed) or "section marked as failing"
+    raise BudgetViolation(f"budget {section.get('name', '?')} broken: {detail}")

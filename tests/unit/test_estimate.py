@@ -1,0 +1,87 @@
+"""The hardware estimator on tiny models whose multiplier counts are worked out by hand."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from l1tag.reports.estimate import csd_digits, estimate_model, multiplier_cost
+
+# weights and their canonical signed-digit forms at 10 fractional bits (ap_fixed<16,6>):
+#   0 -> none; 0.5 = 2^-1, -0.25, 1.0 -> shifts; 0.75 = 1 - 1/4, 0.875 = 1 - 1/8 -> one LUT add each;
+#   0.6875 = 1 - 1/4 - 1/16 (3 digits) and 0.3 -> 307/1024 = 2^8 + 2^6 - 2^4 + 2^2 - 1 (5 digits) -> DSPs
+WEIGHTS = np.array([[0.0, 0.5], [0.75, 0.6875], [0.3, -0.25], [0.875, 1.0]])
+
+
+def test_csd_digits_by_hand():
+    np.testing.assert_array_equal(csd_digits(np.array([0, 1, 2, 3, 7, -7, 704, 307])), [0, 1, 1, 2, 2, 2, 3, 5])
+
+
+def test_multiplier_cost_by_hand():
+    c = multiplier_cost(WEIGHTS, 10, data_bits=16)
+    assert c["multiplications"] == 4 and c["dsp_mults"] == 2 and c["lut_mults"] == 2
+    assert c["lut"] == 2 * (1 * (16 + 2))  # two 2-digit constants: one 18-bit adder each
+    narrow = multiplier_cost(WEIGHTS, 10, data_bits=8)  # narrow data: no DSPs
+    assert narrow["dsp_mults"] == 0 and narrow["lut_mults"] == 4
+
+
+def _convert(model, io_type="io_parallel"):
+    import tempfile
+
+    import hls4ml
+
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}}
+    with contextlib.redirect_stdout(io.StringIO()):
+        return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, io_type=io_type, backend="Vitis",
+                                                          output_dir=tempfile.mkdtemp())
+
+
+def _dense(weights):
+    inp = tf.keras.Input((4,))
+    layer = tf.keras.layers.Dense(2, name="fc")
+    model = tf.keras.Model(inp, layer(inp))
+    layer.set_weights([weights, np.zeros(2)])
+    return model
+
+
+def test_dense_dsps_from_the_weights():
+    est = estimate_model(_convert(_dense(WEIGHTS)), part="xcvu9p-flga2104-2L-e")
+    row = {r["layer"]: r for r in est["layers"]}["fc"]
+    assert row["DSP"] == 2 and row["multiplications"] == 4
+    assert est["source"] == "estimate" and est["resources"]["DSP"] == 2
+    assert est["utilization"]["DSP"] == pytest.approx(2 / 6840)
+
+
+def test_zero_weights_reduce_dsps():
+    pruned = WEIGHTS.copy()
+    pruned[1, 1] = pruned[2, 0] = 0.0  # the two DSP constants
+    est = estimate_model(_convert(_dense(pruned)))
+    assert est["resources"]["DSP"] == 0
+    assert {r["layer"]: r for r in est["layers"]}["fc"]["multiplications"] == 2
+
+
+def test_conv_counts_per_pixel_in_parallel_and_once_in_stream():
+    inp = tf.keras.Input((4, 1))
+    conv = tf.keras.layers.Conv1D(1, 2, name="conv")
+    model = tf.keras.Model(inp, conv(inp))
+    conv.set_weights([np.array([0.6875, 0.3]).reshape(2, 1, 1), np.zeros(1)])
+    parallel = {r["layer"]: r for r in estimate_model(_convert(model))["layers"]}["conv"]
+    stream = {r["layer"]: r for r in estimate_model(_convert(model, "io_stream"))["layers"]}["conv"]
+    assert parallel["DSP"] == 3 * 2  # three output positions, two DSP constants each
+    assert stream["DSP"] == 2 and stream["interval"] == 3  # one kernel, one position per cycle
+
+
+def test_reuse_factor_divides_dsps(tmp_path):
+    import hls4ml
+
+    model = _dense(np.full((4, 2), 0.6875))
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency"}}
+    with contextlib.redirect_stdout(io.StringIO()):
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend="Vitis",
+                                                        output_dir=str(tmp_path))
+    est = estimate_model(hm)
+    assert est["resources"]["DSP"] == 2 and est["ii_cycles"] == 4
