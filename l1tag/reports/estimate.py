@@ -20,6 +20,9 @@ The model of the hardware, per layer of the converted hls4ml graph:
   per LUT-built product.
 * **Tables** (softmax, tanh, l1tag's exp/inverse/tanh tables): BRAM_18K when larger than
   ``TABLE_LUTRAM_MAX_BITS``, else LUTs (one per 64 bits, as LUTRAM).
+* **io_stream FIFOs**: every layer output is a stream of (pixels) words of (channels x bits); up to
+  two words it is registers, up to ``SRL_MAX_DEPTH`` a shift register in LUTs, deeper it takes the fewest BRAM_18K of any
+  aspect ratio (36 x 512 ... 1 x 16384).
 
 Its error against real Vivado/Vitis HLS reports is measured by ``bench/estimator_accuracy.py`` and
 published in the README.  The constants below are properties of the tools and devices, not fits to
@@ -82,6 +85,20 @@ def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int) -> di
 def _stage_cycles(mult_ns: float, levels: int, clock_ns: float) -> int:
     usable = clock_ns * (1 - CLOCK_UNCERTAINTY)
     return 1 + max(1, math.ceil((mult_ns + levels * T_ADD_NS) / usable))
+
+
+BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # width x depth
+SRL_MAX_DEPTH = 64  # shallower FIFOs are shift registers (SRL32) in LUTs
+
+
+def stream_fifo(depth: int, width: int) -> dict:
+    """One io_stream FIFO of ``depth`` words of ``width`` bits: SRL LUTs, or the fewest BRAM_18K."""
+    if depth <= 2:  # a register or two
+        return {"BRAM_18K": 0, "LUT": 0, "FF": depth * width}
+    if depth <= SRL_MAX_DEPTH:
+        return {"BRAM_18K": 0, "LUT": width * math.ceil(depth / 32), "FF": 0}
+    bram = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
+    return {"BRAM_18K": bram, "LUT": 0, "FF": 0}
 
 
 def _table(bits: int) -> dict:
@@ -236,8 +253,15 @@ def estimate_model(hls_model, part: str | None = None) -> dict:
     io_stream = cfg.get_config_value("IOType") == "io_stream"
     part = part or cfg.get_config_value("Part") or ""
     layers, rows = [], []
-    for node in hls_model.get_layers():
+    nodes = list(hls_model.get_layers())
+    for i, node in enumerate(nodes):
         est = estimate_layer(node, clock_ns, io_stream)
+        out = node.get_output_variable()
+        internal = 0 < i < len(nodes) - 1  # the input and output streams are the top-level ports, not FIFOs
+        if io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
+            bits, _, _ = _precision(out)
+            fifo = stream_fifo(int(np.prod(out.shape[:-1])), int(out.shape[-1]) * bits)
+            est = {**est, **{k: est[k] + fifo[k] for k in ("BRAM_18K", "LUT", "FF")}}
         layers.append(est)
         rows.append({"layer": node.name, "class": type(node).__name__,
                      **{k: int(est[k]) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
