@@ -81,3 +81,27 @@ def test_stages_not_built_say_so_and_exit_1(capsys):
         code, out, err = run(SAMPLE_ARGS[stage], capsys)
         assert code == 1, stage
         assert f"stage '{stage}' is not implemented" in err and "Traceback" not in out + err
+
+
+def test_parse_report_and_estimate_print_contract_json(capsys):
+    import json
+
+    prj = REPO.parent / "shared" / "hls_reports" / "6nrp-hls4ml" / "model_1" / "hls4ml_prj"
+    if not prj.exists():
+        pytest.skip("../shared/hls_reports is not next to the checkout")
+    assert main(["parse-report", str(prj)]) == 0
+    parsed = json.loads(capsys.readouterr().out)
+    assert parsed["source"] == "vitis_hls" and parsed["resources"]["DSP"] == 2557 and parsed["ii_cycles"] == 1
+    assert main(["-q", "estimate", str(prj)]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert est["source"] == "estimate"
+    for key in ("part", "clock_ns", "latency_cycles", "latency_ns", "ii_cycles", "resources", "utilization"):
+        assert key in est
+    assert set(est["resources"]) == {"LUT", "FF", "DSP", "BRAM_18K", "URAM"}
+
+
+def test_estimate_and_parse_report_reject_a_missing_directory(tmp_path, capsys):
+    for cmd in ("estimate", "parse-report"):
+        assert main([cmd, str(tmp_path / "nothing")]) == 2
+        err = capsys.readouterr().err
+        assert "nothing" in err and "Traceback" not in err
