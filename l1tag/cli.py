@@ -19,20 +19,6 @@ from l1tag.errors import L1tagError, StageMissingError
 
 log = logging.getLogger("l1tag")
 
-# Stages of the flow that are not written yet, with the issue that delivers them.  The CLI refuses
-# them honestly (exit 1) instead of pretending.
-_PENDING_STAGES = {
-    "package": 7,
-    "build": 7,
-}
-
-
-def _not_built(stage: str) -> None:
-    raise StageMissingError(
-        f"stage '{stage}' is not implemented in l1tag {__version__} yet (planned in issue #{_PENDING_STAGES[stage]})"
-    )
-
-
 def _verbosity() -> int:
     ctx = click.get_current_context(silent=True)
     return ctx.find_root().obj.get("verbosity", 0) if ctx and ctx.find_root().obj else 0
@@ -95,11 +81,24 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("--synth", is_flag=True, help="Run vitis-run / vivado_hls if on PATH and use its reports.")
 @click.option("--force", is_flag=True, help="Rerun every stage even if its inputs are unchanged.")
 def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool) -> None:
-    """Run the whole flow: data, QAT training, conversion, C-sim, hardware report, budget, bundle."""
-    from l1tag.config import load_config
+    """Run the whole flow: data, QAT training, conversion, C-sim, hardware report, budget, bundle.
 
-    load_config(config_file)
-    _not_built("build")
+    Stages whose inputs did not change are skipped (--force reruns them). Exit 3 when the design breaks
+    its L1T budget (every output is still written).
+    """
+    from l1tag.build import format_summary, run_build
+    from l1tag.config import load_config
+    from l1tag.errors import BudgetViolation
+
+    cfg = load_config(config_file)
+    build_dir = out_dir or Path("build") / cfg.name
+    try:
+        result = run_build(cfg, build_dir, force=force, synth=synth, verbose=_verbosity())
+    except BudgetViolation as exc:
+        if getattr(exc, "result", None) is not None:
+            click.echo(format_summary(exc.result, cfg))
+        raise
+    click.echo(format_summary(result, cfg))
 
 
 @cli.group()
@@ -254,6 +253,7 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
 
     from l1tag.config import load_budget, load_config
     from l1tag.reports.budget import check_budget, enforce
+    from l1tag.reports.hardware import hardware_section
     from l1tag.reports.markdown import write_report_md
     from l1tag.reports.report_json import update_report
 
@@ -274,34 +274,34 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     enforce(section)
 
 
-def hardware_section(hls_dir: Path) -> dict:
-    """Parsed vendor report when the project was synthesized, else the labelled estimate."""
-    from l1tag.errors import DataError
-    from l1tag.reports.estimate import estimate_project
-    from l1tag.reports.vendor import parse_project
-
-    if not hls_dir.is_dir():
-        raise StageMissingError(f"{hls_dir} not found: run `l1tag convert` (or `l1tag csim`) first")
-    try:
-        return parse_project(hls_dir)
-    except DataError:
-        return estimate_project(hls_dir)
-
-
 @cli.command()
 @click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Bundle this config's build.")
 @click.option("--verify", "bundle", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Check a bundle's checksums and replay its test vectors bit-exactly.")
-def package(config_file: Path | None, bundle: Path | None) -> None:
+@out_option
+def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None) -> None:
     """Make or verify the firmware hand-off bundle (<name>-firmware.tar.gz)."""
+    import json
+
     if (config_file is None) == (bundle is None):
         raise click.UsageError("give exactly one of --config (make a bundle) or --verify BUNDLE")
-    if config_file is not None:
-        from l1tag.config import load_config
+    if bundle is not None:
+        from l1tag.package.bundle import verify_bundle
 
-        load_config(config_file)
-    _not_built("package")
+        res = verify_bundle(bundle)
+        click.echo(f"{bundle}: OK ({res['files']} files checked, {res['jets']} test vectors replayed bit-exactly "
+                   f"after recompiling; firmware sha256 {res['firmware_sha256'][:16]}...)")
+        return
+    from l1tag.config import load_config
+    from l1tag.package.bundle import write_bundle
+
+    cfg = load_config(config_file)
+    build_dir = out_dir or Path("build") / cfg.name
+    iface = build_dir / "interface.json"
+    if not iface.exists():
+        raise StageMissingError(f"{iface} not found: run `l1tag csim` (or `l1tag build`) first")
+    click.echo(f"wrote {write_bundle(cfg, build_dir, json.loads(iface.read_text()))}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -145,6 +145,17 @@ def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, v
     return section
 
 
+def interface(converted: Converted) -> dict:
+    """The top function's ports: names, shapes and C++ types (for the hand-off manifest)."""
+    hm = converted.hls_model
+
+    def port(var):
+        return {"name": var.name, "shape": [int(s) for s in var.shape], "type": from_hls(var.type.precision).cpp()}
+
+    return {"inputs": [port(v) for v in hm.get_input_variables()],
+            "outputs": [port(v) for v in hm.get_output_variables()]}
+
+
 def write_test_vectors(project_dir: Path, xq: np.ndarray, y_expected: np.ndarray) -> None:
     """tb_data/ in hls4ml's format: one jet per line, space-separated (inputs, expected outputs)."""
     tb = Path(project_dir) / "tb_data"
@@ -173,6 +184,7 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
     write_test_vectors(converted.project_dir, inputs, reference)
     section["quality_firmware"] = evaluate(y, softmax(outputs))
     (Path(build_dir) / "csim.json").write_text(json.dumps(section, indent=1))
+    (Path(build_dir) / "interface.json").write_text(json.dumps(interface(converted), indent=1))
     log.info("C-sim (%s): %d jets, bit-exact %.4f, argmax agreement with QKeras %.4f, with float %.4f; "
              "%.0f jets/s after %.1f s compile", converted.backend, n, section["bit_exact_fraction"],
              section["argmax_agreement_vs_quantized"], section.get("argmax_agreement_vs_float", float("nan")),

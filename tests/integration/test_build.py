@@ -1,0 +1,129 @@
+"""The whole flow on a tiny config: build, skip when unchanged, partial rebuild, determinism, bundle checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+import yaml
+
+from l1tag.cli import main
+from l1tag.errors import DataError
+from l1tag.package.bundle import verify_bundle
+
+TINY = {
+    "name": "tiny", "seed": 5,
+    "data": {"jets": 250, "constituents": 8, "generate_jobs": 2},
+    "model": {"type": "salt", "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8]},
+    "train": {"epochs": 4, "qat_epochs": 2, "batch_size": 64, "patience": 2},
+    "csim": {"jets": 50},
+}
+CONTRACT = {
+    "model": {"type", "parameters", "flops", "bops"},
+    "quality": {"float", "quantized", "firmware"},
+    "csim": {"jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "argmax_agreement_vs_float",
+             "argmax_agreement_vs_quantized"},
+    "hardware": {"source", "part", "clock_ns", "latency_cycles", "latency_ns", "ii_cycles", "resources",
+                 "utilization"},
+    "budget": {"name", "pass", "checks"},
+}
+
+
+def _config(tmp_path, name="c.yaml", **overrides):
+    raw = json.loads(json.dumps(TINY))
+    for section, values in overrides.items():
+        raw[section].update(values)
+    raw["budget"] = {"file": str(tmp_path.parents[0] / "budget.yaml")}
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    (root.parent / "budget.yaml").write_text(yaml.safe_dump({
+        "name": "loose", "part": "xcvu13p-flga2577-2-e", "clock_ns": 5.0,
+        "limits": {"latency_ns": 100000, "ii_cycles": 10, "utilization": {"LUT": 1.0}}}))
+    cfg = _config(root)
+    assert main(["build", "-c", str(cfg), "-o", str(root / "b1")]) == 0
+    return root, cfg
+
+
+def test_build_writes_every_contract_key_and_the_bundle(built):
+    root, _ = built
+    report = json.loads((root / "b1" / "report.json").read_text())
+    for section, keys in CONTRACT.items():
+        assert keys <= set(report[section]), section
+    assert report["csim"]["bit_exact_fraction"] == 1.0
+    assert report["hardware"]["source"] == "estimate" and report["budget"]["pass"] is True
+    for path in ("data/prepared.npz", "model/qat.h5", "hls/build_prj.tcl", "hls/tb_data/tb_input_features.dat",
+                 "report.md", "tiny-firmware.tar.gz"):
+        assert (root / "b1" / path).exists(), path
+
+
+def test_second_build_skips_everything(built, capsys):
+    root, cfg = built
+    capsys.readouterr()
+    assert main(["build", "-c", str(cfg), "-o", str(root / "b1")]) == 0
+    assert "ran nothing; up to date: data, train, firmware, report, bundle" in capsys.readouterr().out
+
+
+def test_same_config_and_seed_give_identical_weights_and_firmware(built):
+    root, cfg = built
+    assert main(["-q", "build", "-c", str(cfg), "-o", str(root / "b2")]) == 0
+    for name in ("weights_qat.h5", "weights_float.h5"):
+        assert (root / "b1" / "model" / name).read_bytes() == (root / "b2" / "model" / name).read_bytes()
+    manifests = []
+    for b in ("b1", "b2"):
+        with tarfile.open(root / b / "tiny-firmware.tar.gz") as t:
+            manifests.append(json.load(t.extractfile("tiny-firmware/manifest.json")))
+    assert manifests[0]["firmware_sha256"] == manifests[1]["firmware_sha256"]
+
+
+def test_changing_the_reuse_factor_reruns_only_the_firmware_stages(built, capsys):
+    root, _ = built
+    raw = yaml.safe_load((root / "c.yaml").read_text())
+    raw["hls"] = {"reuse_factor": 2}
+    (root / "rf.yaml").write_text(yaml.safe_dump(raw))
+    cfg = root / "rf.yaml"
+    capsys.readouterr()
+    assert main(["build", "-c", str(cfg), "-o", str(root / "b2")]) == 0
+    out = capsys.readouterr().out
+    assert "ran firmware, report, bundle; up to date: data, train" in out
+
+
+def test_verify_passes_and_catches_tampering(built, tmp_path, capsys):
+    root, _ = built
+    bundle = root / "b1" / "tiny-firmware.tar.gz"
+    assert main(["package", "--verify", str(bundle)]) == 0
+    assert "50 test vectors replayed bit-exactly" in capsys.readouterr().out
+    # change one expected output: the checksum of that file no longer matches
+    tampered = tmp_path / "tampered.tar.gz"
+    with tarfile.open(bundle) as src, tarfile.open(tampered, "w:gz") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            if m.name.endswith("tb_output_predictions.dat"):
+                data = data.replace(b"0", b"1", 1)
+                m.size = len(data)
+            dst.addfile(m, io.BytesIO(data))
+    assert main(["package", "--verify", str(tampered)]) == 2
+    assert "checksum mismatch in hls/tb_data/tb_output_predictions.dat" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, link", [("/etc/evil", None), ("tiny-firmware/../evil", None),
+                                        ("tiny-firmware/ln", "../../etc/passwd")])
+def test_verify_refuses_members_escaping_the_bundle(tmp_path, name, link):
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        if link:
+            info.type, info.linkname = tarfile.SYMTYPE, link
+            tar.addfile(info)
+        else:
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(DataError, match="refused"):
+        verify_bundle(bad)
