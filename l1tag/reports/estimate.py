@@ -7,7 +7,7 @@ The model of the hardware, per layer of the converted hls4ml graph:
   its canonical signed-digit form) is a shift and costs nothing; two digits make one shifted
   add/subtract in LUTs; three or more digits make a real multiplier, bound to a DSP when the data is
   at least ``DSP_MIN_BITS`` wide, else built from (digits - 1) LUT adders as wide as the data.  Products of two variables (attention scores, A V') always use the data widths.
-  With reuse factor R, ceil(multiplications / R) DSPs are shared.
+  With reuse factor R every multiplier (DSP or LUT-built) is shared R ways: ceil(multiplications / R).
 * **Adders**: each output sums its nonzero products with an adder tree of (terms - 1) adders as wide
   as the accumulator, one LUT per bit.
 * **Latency** (io_parallel): each layer is a pipeline of one multiplier stage and ceil(log2(terms))
@@ -179,7 +179,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
         out_bits, _, _ = _precision(node.get_output_variable())
         t = _table(node.get_attr("table_size", 1024) * out_bits)
         a_bits, _, _ = _precision(node.get_input_variable())
-        return {"DSP": 0, "LUT": size * (a_bits + 8) + t["LUT"] * size, "FF": size * out_bits * 2,
+        return {"DSP": 0, "LUT": size * (a_bits + 8) // rf + t["LUT"] * size, "FF": size * out_bits * 2,
                 "BRAM_18K": t["BRAM_18K"], "latency": _stage_cycles(T_MULT_LUT_NS, 1, clock_ns), "interval": rf,
                 "multiplications": size}
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
@@ -225,7 +225,8 @@ def _attention(node, clock_ns: float, rf: int) -> dict:
     var_dsp = var_mults if min(q_bits, s_bits) >= DSP_MIN_BITS else 0
     var_lut = 0 if var_dsp else var_mults * q_bits * s_bits // 2
     dsp = math.ceil((sum(p[0] for p in parts) + var_dsp) / rf)
-    lut = sum(p[1] for p in parts) + var_lut + attention_multiplications(spec) * spec.acc_mix_t.width // 2
+    # with reuse factor R the ALLOCATION pragma shares every multiplier R ways, LUT-built ones included
+    lut = (sum(p[1] for p in parts) + var_lut + attention_multiplications(spec) * spec.acc_mix_t.width // 2) // rf
     tables = _table(spec.table_size * 35)  # exp (17 bits) + inverse (18 bits) tables, per row in parallel
     rows = spec.heads * spec.n
     lut += tables["LUT"] * rows + rows * spec.m * spec.score_t.width * 2  # max and subtract per row
