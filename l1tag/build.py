@@ -37,7 +37,7 @@ UPSTREAM = {  # files (or folders) whose contents feed each stage
     "data": (),
     "train": ("data/prepared.npz",),
     "firmware": ("model/weights_qat.h5", "model/weights_float.h5", "data/prepared.npz"),
-    "report": ("hls/firmware",),
+    "report": ("hls/firmware", "model/weights_qat.h5", "csim.json"),
     "bundle": ("hls/firmware", "hls/tb_data", "report.json"),
 }
 
@@ -141,7 +141,8 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
                 raise L1tagError(f"C-simulation differs from the fixed-point reference (first mismatch "
                                  f"{section['first_mismatch']}); this is a bug in l1tag, please report it")
         elif stage == "report":
-            budget_section = _report_stage(cfg, build_dir, synth)
+            data = data or load_prepared(build_dir / "data" / "prepared.npz")
+            budget_section = _report_stage(cfg, build_dir, synth, data)
         elif stage == "bundle":
             from l1tag.package.bundle import write_bundle
 
@@ -172,7 +173,7 @@ def _save_weights(build_dir: Path) -> None:
             write_weights(load_model(f), build_dir / "model" / f"weights_{name}.h5")
 
 
-def _report_stage(cfg, build_dir: Path, synth: bool) -> dict:
+def _report_stage(cfg, build_dir: Path, synth: bool, data) -> dict:
     from l1tag.config import load_budget
     from l1tag.reports.budget import check_budget
     from l1tag.reports.markdown import write_report_md
@@ -186,6 +187,9 @@ def _report_stage(cfg, build_dir: Path, synth: bool) -> dict:
     (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
     section = check_budget(hardware, load_budget(cfg.budget.file))
     report = update_report(build_dir, cfg, hardware=hardware, budget=section)
+    from l1tag.reports.plots import make_plots
+
+    make_plots(cfg, build_dir, data)
     write_report_md(build_dir, report)
     return section
 

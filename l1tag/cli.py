@@ -243,9 +243,9 @@ def parse_report(project_dir: Path) -> None:
 @cli.command()
 @config_option
 @out_option
-@click.option("--html", is_flag=True, help="Also write a self-contained report.html (not available yet).")
+@click.option("--html", is_flag=True, help="Also write a self-contained report.html (plots inlined).")
 def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
-    """Hardware numbers (vendor report if synthesized, else an ESTIMATE), L1T budget check, report.md.
+    """Hardware numbers (vendor report if synthesized, else an ESTIMATE), L1T budget check, plots, report.md.
 
     Exits 3 when the design breaks its budget; report.json and report.md are written first.
     """
@@ -257,8 +257,10 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     from l1tag.reports.markdown import write_report_md
     from l1tag.reports.report_json import update_report
 
-    if html:
-        raise StageMissingError("report --html is not implemented yet (planned in issue #8)")
+    from l1tag.data.preprocess import load_prepared
+    from l1tag.reports.markdown import write_report_html
+    from l1tag.reports.plots import make_plots
+
     cfg = load_config(config_file)
     budget = load_budget(cfg.budget.file)
     build_dir = out_dir or Path("build") / cfg.name
@@ -266,7 +268,12 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
     section = check_budget(hardware, budget)
     full = update_report(build_dir, cfg, hardware=hardware, budget=section)
+    prepared = build_dir / "data" / "prepared.npz"
+    if (build_dir / "model").is_dir() and prepared.exists():
+        make_plots(cfg, build_dir, load_prepared(prepared))
     md = write_report_md(build_dir, full)
+    if html:
+        click.echo(f"wrote {write_report_html(build_dir, full)}")
     verdict = "PASS" if section["pass"] else "FAIL"
     click.echo(f"hardware ({hardware['source']}): latency {hardware['latency_cycles']} cycles = "
                f"{hardware['latency_ns']:.0f} ns, II {hardware['ii_cycles']}, {hardware['resources']}; "

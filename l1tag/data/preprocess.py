@@ -42,6 +42,7 @@ class PreparedData:
     y: dict[str, np.ndarray]  # split -> int64 (N,)
     index: dict[str, np.ndarray]  # split -> indices of the jets in the source sample
     raw_test: np.ndarray  # float32 (N_test, n, 16): the test constituents in physical units (for plots)
+    multiplicity_test: np.ndarray  # (N_test,) constituents of each test jet before the cut to n (for plots)
     features: tuple[str, ...]
     center: np.ndarray
     scale: np.ndarray
@@ -116,6 +117,8 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
         y={s: sample.labels[i].astype(np.int64) for s, i in idx.items()},
         index=idx,
         raw_test=ordered[idx["test"]],
+        multiplicity_test=np.asarray(sample.jet_features.get(
+            "j_multiplicity", (sample.constituents[..., PT] > 0).sum(axis=1)))[idx["test"]].astype(np.int64),
         features=tuple(features),
         center=center,
         scale=scale,
@@ -166,7 +169,8 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
 
 
 def save_prepared(p: PreparedData, file: Path) -> None:
-    arrays = {"features": np.array(p.features), "center": p.center, "scale": p.scale, "raw_test": p.raw_test}
+    arrays = {"features": np.array(p.features), "center": p.center, "scale": p.scale, "raw_test": p.raw_test,
+              "multiplicity_test": p.multiplicity_test}
     for s in ("train", "val", "test"):
         arrays.update({f"x_{s}": p.x[s], f"y_{s}": p.y[s], f"index_{s}": p.index[s]})
     tmp = file.with_name(f".{file.stem}.tmp-{os.getpid()}.npz")
@@ -183,6 +187,8 @@ def load_prepared(file: Path) -> PreparedData:
         return PreparedData(
             x={s: z[f"x_{s}"] for s in splits}, y={s: z[f"y_{s}"] for s in splits},
             index={s: z[f"index_{s}"] for s in splits}, raw_test=z["raw_test"],
+            multiplicity_test=z["multiplicity_test"] if "multiplicity_test" in z.files else
+            (z["raw_test"][..., PT] > 0).sum(axis=1),
             features=tuple(str(f) for f in z["features"]), center=z["center"], scale=z["scale"],
         )
 

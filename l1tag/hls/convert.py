@@ -184,6 +184,7 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
     write_test_vectors(converted.project_dir, inputs, reference)
     section["quality_firmware"] = evaluate(y, softmax(outputs))
     (Path(build_dir) / "csim.json").write_text(json.dumps(section, indent=1))
+    np.save(Path(build_dir) / "csim_outputs.npy", outputs)  # firmware logits of the first csim.jets test jets
     (Path(build_dir) / "interface.json").write_text(json.dumps(interface(converted), indent=1))
     log.info("C-sim (%s): %d jets, bit-exact %.4f, argmax agreement with QKeras %.4f, with float %.4f; "
              "%.0f jets/s after %.1f s compile", converted.backend, n, section["bit_exact_fraction"],

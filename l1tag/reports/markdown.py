@@ -114,11 +114,23 @@ def _csim_section(csim: dict) -> str:
     return _table(["quantity", "value"], [[label, _num(csim[key])] for key, label in CSIM_ROWS if key in csim])
 
 
+PLOT_CAPTIONS = {
+    "roc": "One-vs-rest ROC curves per class on the test split (float, quantized and, when the C-simulation "
+           "covered the whole split, firmware).",
+    "partitions": "One jet per class in the (Δη, Δφ) plane: constituents coloured by their SAL-T partition "
+                  "(kT order), marker area by pT.",
+    "attention_maps": "Attention per head for one jet per class: scores before and after the convolution and the "
+                      "softmax weights; sparsity = mean largest weight per row (1 = binary attention).",
+    "accuracy_vs_multiplicity": "Test accuracy in bins of the jet's constituent multiplicity.",
+    "cost_vs_n": "FLOPs versus the number of particles for SAL-T, Linformer and full attention.",
+}
+
+
 def _plots_section(build_dir: Path) -> str:
     plots = sorted((build_dir / "plots").glob("*.png"))
     if not plots:
         return "No plots yet."
-    return "\n\n".join(f"![{p.stem}](plots/{p.name})\n\n*{p.stem}*" for p in plots)
+    return "\n\n".join(f"![{p.stem}](plots/{p.name})\n\n*{PLOT_CAPTIONS.get(p.stem, p.stem)}*" for p in plots)
 
 
 def render_report_md(build_dir: Path, report: dict) -> str:
@@ -150,3 +162,37 @@ def write_report_md(build_dir: Path | str, report: dict) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+HTML_STYLE = """body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}
+table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .6em}th{background:#eee}
+img{max-width:100%}code{background:#f4f4f4}"""
+
+
+def write_report_html(build_dir: Path | str, report: dict) -> Path:
+    """report.html: the report.md content as one self-contained page (plots inlined as base64 PNG)."""
+    import base64
+    import re
+
+    import markdown
+
+    build_dir = Path(build_dir)
+    body = markdown.markdown(render_report_md(build_dir, report), extensions=["tables"])
+
+    def inline(match: re.Match) -> str:
+        png = build_dir / match.group(1)
+        data = base64.b64encode(png.read_bytes()).decode() if png.is_file() else ""
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="(plots/[^"]+\.png)"', inline, body)
+    title = report.get("config", {}).get("name", "l1tag")
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>l1tag report: {title}</title>"
+            f"<style>{HTML_STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    out = build_dir / "report.html"
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

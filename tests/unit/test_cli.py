@@ -68,11 +68,6 @@ def test_version(capsys):
     assert code == 0 and __version__ in out
 
 
-def test_report_html_is_not_faked(capsys):
-    code, _, err = run(["report", "--config", str(REPO / "configs" / "salt_l1.yaml"), "--html"], capsys)
-    assert code == 1 and "not implemented yet" in err
-
-
 def test_parse_report_and_estimate_print_contract_json(capsys):
     import json
 

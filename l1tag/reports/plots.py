@@ -1,0 +1,216 @@
+"""Pictures of a build, drawn from its trained model and its test split (nothing from made-up data).
+
+* ``roc_curves``: one-vs-rest ROC per class (background rejection vs signal efficiency), float,
+  quantized and firmware;
+* ``partition_picture``: one jet per class in the (Δη, Δφ) plane, constituents coloured by their
+  SAL-T partition (kT-sorted, contiguous blocks of c = ceil(n/p)), marker area by pT;
+* ``attention_maps``: per head, for one jet per class, the scores before and after the convolution
+  and the softmax weights, with the sparsity measure (mean over rows of the largest weight);
+* ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity;
+* ``cost_vs_n``: FLOPs and estimated LUTs versus the number of particles for the three attention types.
+
+Sparsity: for an attention matrix A (rows sum to 1) the mean of max_j A[i, j] over rows i: 1 when
+every particle attends to exactly one other ("binary" attention, as found in ParT), 1/m when uniform.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from l1tag.data.features import CLASSES, FEATURE_INDEX
+
+FIG_DPI = 100
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def sparsity(attention: np.ndarray) -> float:
+    """Mean over rows of the largest attention weight (attention: (..., rows, cols), rows sum to 1)."""
+    a = np.asarray(attention, dtype=np.float64)
+    return float(a.max(axis=-1).mean())
+
+
+def _save(fig, out: Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=FIG_DPI)
+    _plt().close(fig)
+    return out
+
+
+def roc_curves(y: np.ndarray, probs: dict[str, np.ndarray], out: Path) -> Path:
+    """ROC per class for each model in ``probs`` (name -> (N, classes) probabilities)."""
+    from sklearn.metrics import roc_curve
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    styles = ["-", "--", ":", "-."]
+    for s, (label, p) in enumerate(probs.items()):
+        for c, name in enumerate(CLASSES[: p.shape[1]]):
+            fpr, tpr, _ = roc_curve(y == c, p[:, c])
+            ok = fpr > 0
+            ax.plot(tpr[ok], 1 / fpr[ok], styles[s % 4], color=f"C{c}", lw=1.2, label=f"{name} ({label})")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("signal efficiency (TPR)")
+    ax.set_ylabel("background rejection 1/FPR")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=6, ncol=3)
+    ax.set_title("one-vs-rest ROC, test split")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _one_jet_per_class(y: np.ndarray) -> list[int]:
+    return [int(np.flatnonzero(y == c)[0]) for c in range(len(CLASSES)) if np.any(y == c)]
+
+
+def partition_picture(raw: np.ndarray, y: np.ndarray, partitions: int, out: Path) -> Path:
+    """raw: (N, n, 16) test constituents in physical units, in the model's (kT) order."""
+    plt = _plt()
+    jets = _one_jet_per_class(y)
+    fig, axes = plt.subplots(1, len(jets), figsize=(3.2 * len(jets), 3.4), squeeze=False)
+    n = raw.shape[1]
+    chunk = math.ceil(n / partitions)
+    part = np.arange(n) // chunk
+    for ax, j in zip(axes[0], jets):
+        c = raw[j]
+        real = c[:, FEATURE_INDEX["pt"]] > 0
+        pt = c[real, FEATURE_INDEX["pt"]]
+        sc = ax.scatter(c[real, FEATURE_INDEX["etarel"]], c[real, FEATURE_INDEX["phirel"]],
+                        s=300 * pt / pt.max() + 4, c=part[real], cmap="viridis", vmin=0,
+                        vmax=max(partitions - 1, 1), alpha=0.8, edgecolors="k", linewidths=0.3)
+        ax.set_title(f"{CLASSES[y[j]]} jet ({real.sum()} constituents)", fontsize=9)
+        ax.set_xlabel("Δη")
+        ax.set_ylabel("Δφ")
+        ax.set_xlim(-0.9, 0.9)
+        ax.set_ylim(-0.9, 0.9)
+        ax.set_aspect("equal")
+    fig.colorbar(sc, ax=axes[0].tolist(), label="partition (kT order)", shrink=0.8)
+    fig.suptitle(f"SAL-T partitions: {partitions} contiguous blocks of {chunk} kT-sorted constituents", fontsize=10)
+    return _save(fig, out)
+
+
+def attention_maps(maps: dict[str, np.ndarray], y: np.ndarray, jets: list[int], out: Path) -> tuple[Path, dict]:
+    """maps: 'scores', 'scores_conv', 'softmax', each (jets, heads, n, m). One row per (jet, map kind)."""
+    plt = _plt()
+    heads = maps["softmax"].shape[1]
+    kinds = [k for k in ("scores", "scores_conv", "softmax") if k in maps]
+    rows = len(jets) * len(kinds)
+    fig, axes = plt.subplots(rows, heads, figsize=(2.2 * heads + 1, 1.6 * rows), squeeze=False)
+    stats = {}
+    for r_jet, j in enumerate(jets):
+        for r_kind, kind in enumerate(kinds):
+            row = r_jet * len(kinds) + r_kind
+            for h in range(heads):
+                ax = axes[row, h]
+                ax.imshow(maps[kind][r_jet, h], aspect="auto", cmap="magma" if kind == "softmax" else "coolwarm",
+                          interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    ax.set_title(f"head {h}", fontsize=8)
+                if h == 0:
+                    ax.set_ylabel(f"{CLASSES[y[r_jet]]}\n{kind}", fontsize=7)
+            if kind == "softmax":
+                stats[CLASSES[y[r_jet]]] = sparsity(maps["softmax"][r_jet])
+    fig.suptitle("attention per head (rows: particles in kT order; columns: partitions / keys); "
+                 "sparsity " + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # keep the title clear of the head labels
+    return _save(fig, out), stats
+
+
+def accuracy_vs_multiplicity(y: np.ndarray, probs: np.ndarray, multiplicity: np.ndarray, out: Path) -> Path:
+    plt = _plt()
+    edges = np.unique(np.percentile(multiplicity, np.linspace(0, 100, 9)).round())
+    idx = np.clip(np.digitize(multiplicity, edges[1:-1]), 0, len(edges) - 2)
+    centres, acc, err = [], [], []
+    correct = probs.argmax(axis=1) == y
+    for b in range(len(edges) - 1):
+        sel = idx == b
+        if sel.sum() == 0:
+            continue
+        a = correct[sel].mean()
+        centres.append(0.5 * (edges[b] + edges[b + 1]))
+        acc.append(a)
+        err.append(math.sqrt(a * (1 - a) / sel.sum()))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.errorbar(centres, acc, yerr=err, fmt="o-")
+    ax.set_xlabel("constituents in the jet")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.set_title("accuracy versus constituent multiplicity")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def cost_vs_n(table: dict[str, dict[str, list]], ns: list[int], out: Path) -> Path:
+    """table[type][quantity] over ``ns``; quantities 'FLOPs' and 'LUT (estimate)'."""
+    plt = _plt()
+    quantities = sorted({q for t in table.values() for q in t})
+    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 4.0), squeeze=False)
+    for ax, q in zip(axes[0], quantities):
+        for kind, vals in table.items():
+            ax.loglog(ns, vals[q], "o-", label=kind)
+        ax.set_xlabel("particles n")
+        ax.set_ylabel(q)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("cost versus number of particles (LUTs: l1tag estimate, not synthesis)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
+    """Every picture of a build into build_dir/plots; returns name -> file, and the attention sparsity."""
+    import json
+
+    from l1tag.models.builders import attention_maps as extract_maps
+    from l1tag.models.builders import build_model, load_model
+    from l1tag.models.cost import model_cost
+
+    build_dir = Path(build_dir)
+    out = build_dir / "plots"
+    y, x = data.y["test"], data.x["test"]
+    models = {name: load_model(build_dir / "model" / f"{name}.h5") for name in ("float", "qat")
+              if (build_dir / "model" / f"{name}.h5").exists()}
+    probs = {("quantized" if k == "qat" else k): m.predict(x, batch_size=2048, verbose=0) for k, m in models.items()}
+    fw_file = build_dir / "csim_outputs.npy"
+    if fw_file.exists():
+        logits = np.load(fw_file)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs["firmware"] = e / e.sum(axis=1, keepdims=True)
+    # the firmware curve needs C-simulation outputs of the whole test split (csim.jets >= test jets)
+    files = {"roc": roc_curves(y, {k: v for k, v in probs.items() if len(v) == len(y)}, out / "roc.png")}
+    deployed = models.get("qat") or models.get("float")
+    files["accuracy_vs_multiplicity"] = accuracy_vs_multiplicity(
+        y, probs["quantized" if "qat" in models else "float"], data.multiplicity_test, out / "accuracy_vs_multiplicity.png")
+    sparsity_stats = {}
+    if cfg.model.type != "deepsets":
+        jets = _one_jet_per_class(y)
+        maps = extract_maps(deployed, x[jets])
+        first = next(iter(maps.values()))
+        files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
+        if cfg.model.type == "salt":
+            files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
+    ns = [8, 16, 32, 64]
+    table = {}
+    for kind in ("salt", "linformer", "transformer"):
+        import dataclasses
+
+        m_cfg = dataclasses.replace(cfg.model, type=kind)
+        table[kind] = {"FLOPs": [model_cost(build_model(m_cfg, n, len(data.features), cfg.quantization))["flops"]
+                                 for n in ns]}
+    files["cost_vs_n"] = cost_vs_n(table, ns, out / "cost_vs_n.png")
+    (out / "attention_sparsity.json").write_text(json.dumps(sparsity_stats, indent=1))
+    return files
