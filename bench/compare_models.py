@@ -15,11 +15,12 @@ import argparse
 import dataclasses
 import json
 import logging
-import re
 import time
 from pathlib import Path
 
 import numpy as np
+
+from readme_table import write_between_markers
 
 from l1tag.config import load_config
 from l1tag.data.preprocess import run_data_stage
@@ -29,7 +30,6 @@ from l1tag.train.trainer import predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
 TYPES = ("salt", "linformer", "transformer", "deepsets")
-BEGIN, END = "<!-- compare_models:begin -->", "<!-- compare_models:end -->"
 
 
 def _mean_rejection(m: dict) -> float:
@@ -81,12 +81,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "compare_models.json").write_text(json.dumps(results, indent=1))
     if not args.no_readme:
-        readme = REPO / "README.md"
-        text = readme.read_text()
-        if BEGIN in text and END in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), BEGIN + "\n" + table + "\n" + END, text,
-                          flags=re.S)
-            readme.write_text(text)
+        write_between_markers("compare_models", table)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import re
 from pathlib import Path
 
 import numpy as np
+
+from readme_table import write_between_markers
 
 from l1tag.reports.estimate import estimate_model, load_project
 from l1tag.reports.vendor import parse_project
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- estimator_accuracy:begin -->", "<!-- estimator_accuracy:end -->"
 QUANTITIES = ("latency_cycles", "ii_cycles", "DSP", "LUT", "FF", "BRAM_18K")
 TARGETS = {"DSP": 25, "latency_cycles": 25, "LUT": 40, "FF": 40}
 
@@ -82,12 +82,7 @@ def main() -> None:
         text += "\n\nNot compared:\n" + "\n".join(f"- {n}: {why}" for n, why in skipped)
     print(text)
     if not args.no_readme:
-        readme = REPO / "README.md"
-        body = readme.read_text()
-        if BEGIN in body and END in body:
-            body = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), BEGIN + "\n" + text + "\n" + END, body,
-                          flags=re.S)
-            readme.write_text(body)
+        write_between_markers("estimator_accuracy", text)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from l1tag.errors import L1tagError, StageMissingError
 
 log = logging.getLogger("l1tag")
 
+
 def _verbosity() -> int:
     ctx = click.get_current_context(silent=True)
     return ctx.find_root().obj.get("verbosity", 0) if ctx and ctx.find_root().obj else 0

@@ -49,3 +49,33 @@ def test_budget_violation_exits_3_names_the_check_and_writes_everything(tmp_path
     failed = [c["name"] for c in report["budget"]["checks"] if not c["pass"]]
     assert failed == ["latency_ns"]
     assert "FAIL" in (build / "report.md").read_text()
+
+
+def test_report_html_is_self_contained(tmp_path, capsys):
+    cfg_file, build = _build(tmp_path, {"latency_ns": 10000})
+    (build / "plots").mkdir()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 2))
+    fig.savefig(build / "plots" / "roc.png")
+    plt.close(fig)
+    assert main(["report", "-c", str(cfg_file), "-o", str(build), "--html"]) == 0
+    page = (build / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'src="plots/' not in page
+    assert "<table>" in page and "Estimate" in page
+
+
+def test_synth_without_the_vendor_tool_says_so_and_keeps_the_estimate(tmp_path, caplog, monkeypatch):
+    import logging
+
+    from l1tag.build import run_vendor_synthesis
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no vitis-run / vivado_hls anywhere
+    monkeypatch.setattr(logging.getLogger("l1tag"), "propagate", True)  # the CLI detaches it from the root
+    cfg_file, build = _build(tmp_path, {"latency_ns": 10000})
+    with caplog.at_level(logging.WARNING, logger="l1tag"):
+        run_vendor_synthesis(load_config(cfg_file), build / "hls")
+    assert "vitis-run is not on PATH" in caplog.text and "ESTIMATE" in caplog.text

@@ -62,6 +62,13 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     for path in ("data/prepared.npz", "model/qat.h5", "hls/build_prj.tcl", "hls/tb_data/tb_input_features.dat",
                  "report.md", "tiny-firmware.tar.gz"):
         assert (root / "b1" / path).exists(), path
+    md = (root / "b1" / "report.md").read_text()
+    for png in ("roc", "partitions", "attention_maps", "accuracy_vs_multiplicity", "cost_vs_n"):
+        assert (root / "b1" / "plots" / f"{png}.png").stat().st_size > 1000, png
+        assert f"](plots/{png}.png)" in md, png
+    with tarfile.open(root / "b1" / "tiny-firmware.tar.gz") as t:
+        names = t.getnames()
+    assert "tiny-firmware/plots/roc.png" in names and "tiny-firmware/HANDOFF.md" in names
 
 
 def test_second_build_skips_everything(built, capsys):

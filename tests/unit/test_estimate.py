@@ -29,15 +29,13 @@ def test_multiplier_cost_by_hand():
     assert narrow["dsp_mults"] == 0 and narrow["lut_mults"] == 4
 
 
-def _convert(model, io_type="io_parallel"):
-    import tempfile
-
+def _convert(model, out, io_type="io_parallel"):
     import hls4ml
 
     cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}}
     with contextlib.redirect_stdout(io.StringIO()):
         return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, io_type=io_type, backend="Vitis",
-                                                          output_dir=tempfile.mkdtemp())
+                                                          output_dir=str(out))
 
 
 def _dense(weights):
@@ -48,29 +46,29 @@ def _dense(weights):
     return model
 
 
-def test_dense_dsps_from_the_weights():
-    est = estimate_model(_convert(_dense(WEIGHTS)), part="xcvu9p-flga2104-2L-e")
+def test_dense_dsps_from_the_weights(tmp_path):
+    est = estimate_model(_convert(_dense(WEIGHTS), tmp_path), part="xcvu9p-flga2104-2L-e")
     row = {r["layer"]: r for r in est["layers"]}["fc"]
     assert row["DSP"] == 2 and row["multiplications"] == 4
     assert est["source"] == "estimate" and est["resources"]["DSP"] == 2
     assert est["utilization"]["DSP"] == pytest.approx(2 / 6840)
 
 
-def test_zero_weights_reduce_dsps():
+def test_zero_weights_reduce_dsps(tmp_path):
     pruned = WEIGHTS.copy()
     pruned[1, 1] = pruned[2, 0] = 0.0  # the two DSP constants
-    est = estimate_model(_convert(_dense(pruned)))
+    est = estimate_model(_convert(_dense(pruned), tmp_path))
     assert est["resources"]["DSP"] == 0
     assert {r["layer"]: r for r in est["layers"]}["fc"]["multiplications"] == 2
 
 
-def test_conv_counts_per_pixel_in_parallel_and_once_in_stream():
+def test_conv_counts_per_pixel_in_parallel_and_once_in_stream(tmp_path):
     inp = tf.keras.Input((4, 1))
     conv = tf.keras.layers.Conv1D(1, 2, name="conv")
     model = tf.keras.Model(inp, conv(inp))
     conv.set_weights([np.array([0.6875, 0.3]).reshape(2, 1, 1), np.zeros(1)])
-    parallel = {r["layer"]: r for r in estimate_model(_convert(model))["layers"]}["conv"]
-    stream = {r["layer"]: r for r in estimate_model(_convert(model, "io_stream"))["layers"]}["conv"]
+    parallel = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "p"))["layers"]}["conv"]
+    stream = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "s", "io_stream"))["layers"]}["conv"]
     assert parallel["DSP"] == 3 * 2  # three output positions, two DSP constants each
     assert stream["DSP"] == 2 and stream["interval"] == 3  # one kernel, one position per cycle
 

@@ -1,0 +1,33 @@
+"""Slow: every tagger type at the default config's shapes (n = 32, d = 16, H = 4, p = 4) is bit-exact.
+
+Run with `make test-slow`.  The CI tests use tiny shapes; this one covers the table sizes, the chunk
+padding (32 / 4) and the accumulator widths of the shipped configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l1tag.config import load_config
+from l1tag.hls.convert import convert_model, run_csim
+from l1tag.models.builders import build_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
+@pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
+def test_default_shapes_are_bit_exact(kind, backend, tmp_path):
+    base = load_config(REPO / "configs" / "salt_l1.yaml")
+    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
+                              hls=dataclasses.replace(base.hls, backend=backend))
+    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization)
+    x = np.random.default_rng(1).normal(size=(300, cfg.data.constituents, 3)).astype(np.float32) * 2
+    s = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), x, model)
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+    assert np.std(s["_outputs"]) > 0
