@@ -122,7 +122,8 @@ PLOT_CAPTIONS = {
     "attention_maps": "Attention per head for one jet per class: scores before and after the convolution and the "
                       "softmax weights; sparsity = mean largest weight per row (1 = binary attention).",
     "accuracy_vs_multiplicity": "Test accuracy in bins of the jet's constituent multiplicity.",
-    "cost_vs_n": "FLOPs versus the number of particles for SAL-T, Linformer and full attention.",
+    "cost_vs_n": "FLOPs and estimated LUTs (l1tag estimate, not synthesis) versus the number of particles for "
+                 "SAL-T, Linformer and full attention.",
 }
 
 

@@ -7,7 +7,8 @@
 * ``attention_maps``: per head, for one jet per class, the scores before and after the convolution
   and the softmax weights, with the sparsity measure (mean over rows of the largest weight);
 * ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity;
-* ``cost_vs_n``: FLOPs and estimated LUTs versus the number of particles for the three attention types.
+* ``cost_vs_n``: FLOPs and estimated LUTs (l1tag's estimate, labelled so) versus the number of
+  particles for the three attention types, at the build's width, bits and reuse factor.
 
 Sparsity: for an attention matrix A (rows sum to 1) the mean of max_j A[i, j] over rows i: 1 when
 every particle attends to exactly one other ("binary" attention, as found in ParT), 1/m when uniform.
@@ -176,8 +177,7 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
     import json
 
     from l1tag.models.builders import attention_maps as extract_maps
-    from l1tag.models.builders import build_model, load_model
-    from l1tag.models.cost import model_cost
+    from l1tag.models.builders import load_model
 
     build_dir = Path(build_dir)
     out = build_dir / "plots"
@@ -203,14 +203,32 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
         if cfg.model.type == "salt":
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
-    ns = [8, 16, 32, 64]
-    table = {}
-    for kind in ("salt", "linformer", "transformer"):
-        import dataclasses
-
-        m_cfg = dataclasses.replace(cfg.model, type=kind)
-        table[kind] = {"FLOPs": [model_cost(build_model(m_cfg, n, len(data.features), cfg.quantization))["flops"]
-                                 for n in ns]}
-    files["cost_vs_n"] = cost_vs_n(table, ns, out / "cost_vs_n.png")
+    files["cost_vs_n"] = cost_vs_n(cost_table(cfg, len(data.features), [8, 16, 32, 64]), [8, 16, 32, 64],
+                                   out / "cost_vs_n.png")
     (out / "attention_sparsity.json").write_text(json.dumps(sparsity_stats, indent=1))
     return files
+
+
+def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]]:
+    """FLOPs and estimated LUTs of the three attention types at the config's width and bits, per n."""
+    import contextlib
+    import dataclasses
+    import io
+    import tempfile
+
+    from l1tag.hls.convert import convert_model
+    from l1tag.models.builders import build_model
+    from l1tag.models.cost import model_cost
+    from l1tag.reports.estimate import estimate_model
+
+    table = {}
+    for kind in ("salt", "linformer", "transformer"):
+        m_cfg = dataclasses.replace(cfg.model, type=kind)
+        flops, luts = [], []
+        for n in ns:
+            model = build_model(m_cfg, n, n_features, cfg.quantization)
+            flops.append(model_cost(model)["flops"])
+            with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+                luts.append(estimate_model(convert_model(model, cfg.hls, Path(tmp) / "hls").hls_model)["resources"]["LUT"])
+        table[kind] = {"FLOPs": flops, "LUT (estimate)": luts}
+    return table
