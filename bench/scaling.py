@@ -3,7 +3,7 @@
 Usage: python bench/scaling.py [--n 8 16 32 64 128 150] [--out bench/results]
 
 For SAL-T, Linformer and the full Transformer at the default config's width and bits (d = 16, H = 4,
-p = 4, 8-bit QAT, io_parallel, reuse factor 1), each model is built with its initial weights,
+p = 4, 8-bit QAT, io_parallel, reuse factor 1), each model is built with its initial weights (seeded),
 converted with l1tag's hls4ml extension and estimated (``l1tag.reports.estimate``: an estimate, not a
 synthesis result).  Writes a log-log plot (scaling.png) and prints the table and the fitted exponents
 b of cost ~ n^b, which the README quotes.
@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from l1tag.config import load_config
 from l1tag.hls.convert import convert_model
@@ -38,7 +39,9 @@ def main() -> None:
     results = {t: {"LUT": [], "DSP": [], "latency_cycles": []} for t in TYPES}
     for kind in TYPES:
         for n in args.n:
-            cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind))
+            cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
+                                      hls=dataclasses.replace(base.hls, reuse_factor=1))  # fully parallel, II = 1
+            tf.keras.utils.set_random_seed(base.seed)  # the same initial weights on every run
             model = build_model(cfg.model, n, 3, cfg.quantization)
             with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
                 est = estimate_model(convert_model(model, cfg.hls, Path(tmp) / "hls").hls_model)
