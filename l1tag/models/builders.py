@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QDense
 
@@ -112,7 +113,7 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     return tf.keras.Model(inp, out, name=name or model_cfg.type)
 
 
-def attention_maps(model: tf.keras.Model, x) -> dict[str, dict[str, "np.ndarray"]]:
+def attention_maps(model: tf.keras.Model, x) -> dict[str, dict[str, np.ndarray]]:
     """Per attention layer, per-head maps for jets ``x``: scores (before and after the SAL-T
     convolution) and softmax weights, each (jets, heads, n, m)."""
     maps = {}

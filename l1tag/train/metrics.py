@@ -32,28 +32,3 @@ def evaluate(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...] = CLASSE
         "confusion_matrix": confusion_matrix(y, probs.argmax(axis=1), labels=list(range(k))).tolist(),
         "jets": int(len(y)),
     }
-
-
-def plot_roc(y: np.ndarray, curves: dict[str, np.ndarray], out_png, classes: tuple[str, ...] = CLASSES) -> None:
-    """One-vs-rest ROC curves per class (background rejection vs signal efficiency, log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
-    styles = ["-", "--", ":"]
-    for s, (label, probs) in enumerate(curves.items()):
-        for c, name in enumerate(classes):
-            fpr, tpr, _ = roc_curve(y == c, probs[:, c])
-            ok = fpr > 0
-            ax.plot(tpr[ok], 1 / fpr[ok], styles[s % 3], color=f"C{c}", label=f"{name} ({label})")
-    ax.set_yscale("log")
-    ax.set_xlabel("signal efficiency (TPR)")
-    ax.set_ylabel("background rejection 1/FPR")
-    ax.set_xlim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out_png)
-    plt.close(fig)

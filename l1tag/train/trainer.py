@@ -75,7 +75,8 @@ def predict(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
 def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
     """Train, evaluate on the test split, and write ``build_dir/model`` atomically; returns metrics."""
     from l1tag.models.cost import model_cost
-    from l1tag.train.metrics import evaluate, plot_roc
+    from l1tag.reports.plots import roc_curves
+    from l1tag.train.metrics import evaluate
 
     float_model, qat_model, history = train_models(cfg, data, verbose)
     deployed = qat_model or float_model
@@ -99,7 +100,7 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
             qat_model.save(tmp / "qat.h5")
         (tmp / "history.json").write_text(json.dumps(history, indent=1))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        plot_roc(y, probs, tmp / "roc.png")
+        roc_curves(y, probs, tmp / "roc.png")
         shutil.rmtree(model_dir, ignore_errors=True)
         os.replace(tmp, model_dir)
     finally:
