@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l1tag.errors import BudgetViolation, L1tagError
+from l1tag.package.bundle import path_digest
 
 log = logging.getLogger("l1tag")
 
@@ -50,26 +51,12 @@ class BuildResult:
     summary: dict = field(default_factory=dict)
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file() and not p.name.endswith((".so", ".o")):
-                h.update(str(p.relative_to(path)).encode())
-                h.update(p.read_bytes())
-    elif path.is_file():
-        h.update(path.read_bytes())
-    else:
-        h.update(b"<missing>")
-    return h.hexdigest()
-
-
 def stage_key(cfg, stage: str, build_dir: Path) -> str:
     d = cfg.to_dict()
     payload = {"sections": {s: d[s] for s in SECTIONS[stage]},
-               "upstream": {u: _digest(build_dir / u) for u in UPSTREAM[stage]}}
+               "upstream": {u: path_digest(build_dir / u) for u in UPSTREAM[stage]}}
     if stage == "report":
-        payload["budget_file"] = _digest(Path(cfg.budget.file))
+        payload["budget_file"] = path_digest(Path(cfg.budget.file))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -88,17 +75,6 @@ def _mark(build_dir: Path, stage: str, key: str, seconds: float) -> None:
     tmp = rec.with_name(f".{rec.name}.tmp")
     tmp.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "finished": time.time()}))
     os.replace(tmp, rec)
-
-
-def write_weights(model, path: Path) -> None:
-    """Weights as plain HDF5 datasets without timestamps: the same training gives the same bytes."""
-    import h5py
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w", track_order=True) as f:
-        for i, (w, v) in enumerate(zip(model.weights, model.get_weights())):
-            f.create_dataset(f"{i:03d}_{w.name.replace('/', '.')}", data=v, track_times=False)
-    os.replace(tmp, path)
 
 
 def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, verbose: int = 0) -> BuildResult:
@@ -126,7 +102,6 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
 
             data = data or load_prepared(build_dir / "data" / "prepared.npz")
             metrics = run_train_stage(cfg, build_dir, data, verbose=2 if verbose >= 1 else 0)
-            _save_weights(build_dir)
             m = metrics["model"]
             update_report(build_dir, cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
                           quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
@@ -162,15 +137,6 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
             exc.result = result
             raise
     return result
-
-
-def _save_weights(build_dir: Path) -> None:
-    from l1tag.models.builders import load_model
-
-    for name in ("qat", "float"):
-        f = build_dir / "model" / f"{name}.h5"
-        if f.exists():
-            write_weights(load_model(f), build_dir / "model" / f"weights_{name}.h5")
 
 
 def _report_stage(cfg, build_dir: Path, synth: bool, data) -> dict:

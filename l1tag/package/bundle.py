@@ -41,15 +41,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def tree_digest(root: Path, subdirs=("firmware", "tb_data")) -> str:
-    """One sha256 over the named sub-folders' files (paths and contents): the firmware checksum."""
+def path_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative paths and contents, build products left out)."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
     h = hashlib.sha256()
-    for sub in subdirs:
-        for p in sorted((Path(root) / sub).rglob("*")):
-            if p.is_file() and not p.name.endswith(SKIP_SUFFIXES):
-                h.update(str(p.relative_to(root)).encode())
-                h.update(sha256_file(p).encode())
-    return h.hexdigest()
+    for p in sorted(path.rglob("*")) if path.is_dir() else []:
+        if p.is_file() and not p.name.endswith(SKIP_SUFFIXES):
+            h.update(str(p.relative_to(path)).encode())
+            h.update(sha256_file(p).encode())
+    return h.hexdigest() if path.is_dir() else "<missing>"
+
+
+def tree_digest(root: Path, subdirs=("firmware", "tb_data")) -> str:
+    """The firmware checksum: one sha256 over the named sub-folders of an HLS project."""
+    return hashlib.sha256("".join(f"{sub}:{path_digest(Path(root) / sub)}" for sub in subdirs).encode()).hexdigest()
 
 
 def _bundle_files(build_dir: Path) -> list[tuple[Path, str]]:

@@ -73,7 +73,7 @@ def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int) -> di
     real = digits >= 2  # zeros and powers of two need no multiplier
     dsp_mult = (digits >= 3) & (data_bits >= DSP_MIN_BITS)
     lut_mult = real & ~dsp_mult
-    per_dsp = math.ceil(data_bits / DSP_A_BITS) * 1 if data_bits <= DSP_A_BITS else 2
+    per_dsp = 1 if data_bits <= DSP_A_BITS else 2  # wider data than the DSP's A port takes two
     return {
         "multiplications": int(real.sum()),
         "dsp_mults": int(dsp_mult.sum()) * per_dsp,
@@ -118,16 +118,15 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
     acc = node.get_attr("accum_t")
     acc_bits = int(getattr(getattr(acc, "precision", None), "width", 0)) or (
         a_bits + w_bits + math.ceil(math.log2(max(terms_per_output, 2))))
-    nonzero_terms = max(1, cost["multiplications"] + int(np.count_nonzero(w.data)) - cost["multiplications"])
-    adders = max(0, nonzero_terms - outputs) if outputs else 0
+    adders = max(0, int(np.count_nonzero(w.data)) - outputs)  # each output sums its nonzero terms
     # io_parallel instantiates the kernel once per pixel; io_stream reuses one kernel over the pixels
     copies = 1 if io_stream else pixels
     dsp = math.ceil(cost["dsp_mults"] * copies / rf)
-    lut = (cost["lut"] + adders * acc_bits) * copies // max(1, rf if rf > 1 else 1)
+    lut = (cost["lut"] + adders * acc_bits) * copies // rf
     levels = math.ceil(math.log2(max(terms_per_output, 2)))
     mult_ns = T_MULT_DSP_NS if cost["dsp_mults"] else T_MULT_LUT_NS
     depth = _stage_cycles(mult_ns, levels, clock_ns) + (rf - 1)
-    ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // max(1, rf)
+    ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // rf
     interval = pixels * rf if io_stream else rf
     return {"DSP": dsp, "LUT": lut, "FF": ff, "BRAM_18K": 0, "latency": depth + (pixels * rf if io_stream else 0),
             "interval": interval, "multiplications": cost["multiplications"] * copies, "out_bits": out_bits}
@@ -269,12 +268,9 @@ def estimate_model(hls_model, part: str | None = None) -> dict:
                                                  "multiplications")}})
     resources = {k: int(sum(e[k] for e in layers)) for k in ("LUT", "FF", "DSP", "BRAM_18K")}
     resources["URAM"] = 0
-    if io_stream:
-        interval = max(e["interval"] for e in layers)
-        latency = sum(e["latency"] for e in layers)
-    else:
-        interval = max(e["interval"] for e in layers)
-        latency = sum(e["latency"] for e in layers)
+    # layers run one after the other (io_stream latencies already include their pixel loops)
+    interval = max(e["interval"] for e in layers)
+    latency = sum(e["latency"] for e in layers)
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,

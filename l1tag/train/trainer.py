@@ -6,6 +6,7 @@ deterministic TensorFlow ops, so that the same config gives the same weights.  E
 ``<build>/model/`` (written in a temporary folder, renamed when complete):
 
   float.h5, qat.h5      the float twin and the quantized (deployed) model
+  weights_*.h5          their weights as plain HDF5 without timestamps: same training, same bytes
   history.json          loss and accuracy per epoch of both phases
   metrics.json          test-split quality of both models and the deployed model's cost
   roc.png               ROC curves of both models
@@ -72,6 +73,15 @@ def predict(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     return model.predict(x, batch_size=batch_size, verbose=0)
 
 
+def write_weights(model, path: Path) -> None:
+    """Weights as plain HDF5 datasets without timestamps, so the same training gives the same bytes."""
+    import h5py
+
+    with h5py.File(path, "w", track_order=True) as f:
+        for i, (w, v) in enumerate(zip(model.weights, model.get_weights())):
+            f.create_dataset(f"{i:03d}_{w.name.replace('/', '.')}", data=v, track_times=False)
+
+
 def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
     """Train, evaluate on the test split, and write ``build_dir/model`` atomically; returns metrics."""
     from l1tag.models.cost import model_cost
@@ -96,8 +106,10 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
     tmp.mkdir(parents=True)
     try:
         float_model.save(tmp / "float.h5")
+        write_weights(float_model, tmp / "weights_float.h5")
         if qat_model is not None:
             qat_model.save(tmp / "qat.h5")
+            write_weights(qat_model, tmp / "weights_qat.h5")
         (tmp / "history.json").write_text(json.dumps(history, indent=1))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
         roc_curves(y, probs, tmp / "roc.png")
