@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from readme_table import write_between_markers
 
 from l1tag.config import load_config

@@ -3,8 +3,8 @@
 Usage: python bench/estimator_accuracy.py [--reports ../shared/hls_reports] [--no-readme]
 
 For every project under the reports folder that ships its Keras model and hls4ml_config.yml, the
-model is rebuilt with hls4ml 1.3 from those files, estimated (``l1tag.reports.estimate``), and
-compared with the numbers parsed from its synthesis report (``l1tag.reports.vendor``).  Projects
+model is rebuilt with hls4ml 1.3 from those files, estimated (``l1tag.hardware.estimate``), and
+compared with the numbers parsed from its synthesis report (``l1tag.hardware.vendor``).  Projects
 that cannot be rebuilt here are listed with the reason.  The table and the median absolute
 percentage error per quantity go into README.md between the estimator_accuracy markers.
 """
@@ -17,11 +17,11 @@ import io
 from pathlib import Path
 
 import numpy as np
-
 from readme_table import write_between_markers
 
-from l1tag.reports.estimate import estimate_model, load_project
-from l1tag.reports.vendor import parse_project
+from l1tag.hardware.estimate import estimate_model
+from l1tag.hardware.project import load_project
+from l1tag.hardware.vendor import parse_project
 
 REPO = Path(__file__).resolve().parents[1]
 QUANTITIES = ("latency_cycles", "ii_cycles", "DSP", "LUT", "FF", "BRAM_18K")

@@ -4,7 +4,7 @@ Usage: python bench/scaling.py [--n 8 16 32 64 128 150] [--out bench/results]
 
 For SAL-T, Linformer and the full Transformer at the default config's width and bits (d = 16, H = 4,
 p = 4, 8-bit QAT, io_parallel, reuse factor 1), each model is built with its initial weights (seeded),
-converted with l1tag's hls4ml extension and estimated (``l1tag.reports.estimate``: an estimate, not a
+converted with l1tag's hls4ml extension and estimated (``l1tag.hardware.estimate``: an estimate, not a
 synthesis result).  Writes a log-log plot (scaling.png) and prints the table and the fitted exponents
 b of cost ~ n^b, which the README quotes.
 """
@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 from l1tag.config import load_config
+from l1tag.hardware.estimate import estimate_model
 from l1tag.hls.convert import convert_model
 from l1tag.models.builders import build_model
-from l1tag.reports.estimate import estimate_model
 
 REPO = Path(__file__).resolve().parents[1]
 TYPES = ("salt", "linformer", "transformer")

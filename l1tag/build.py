@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l1tag.errors import BudgetViolation, L1tagError
+from l1tag.files import write_json
 from l1tag.package.bundle import path_digest
 
 log = logging.getLogger("l1tag")
@@ -70,17 +70,14 @@ def _is_current(build_dir: Path, stage: str, key: str) -> bool:
 
 
 def _mark(build_dir: Path, stage: str, key: str, seconds: float) -> None:
-    rec = _record(build_dir, stage)
-    rec.parent.mkdir(parents=True, exist_ok=True)
-    tmp = rec.with_name(f".{rec.name}.tmp")
-    tmp.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "finished": time.time()}))
-    os.replace(tmp, rec)
+    write_json(_record(build_dir, stage), {"key": key, "seconds": round(seconds, 2), "finished": time.time()},
+               indent=None)
 
 
 def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, verbose: int = 0) -> BuildResult:
     """Run the stages that are out of date; raises BudgetViolation (exit 3) after writing everything."""
     from l1tag.data.preprocess import load_prepared, run_data_stage
-    from l1tag.reports.report_json import CSIM_KEYS, quality_summary, update_report
+    from l1tag.report.report_json import CSIM_KEYS, quality_summary, update_report
 
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +126,7 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
     result.summary = report
     budget_section = budget_section or report.get("budget")
     if budget_section and not budget_section["pass"]:
-        from l1tag.reports.budget import enforce
+        from l1tag.hardware.budget import enforce
 
         try:
             enforce(budget_section)
@@ -141,19 +138,19 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
 
 def _report_stage(cfg, build_dir: Path, synth: bool, data) -> dict:
     from l1tag.config import load_budget
-    from l1tag.reports.budget import check_budget
-    from l1tag.reports.markdown import write_report_md
-    from l1tag.reports.report_json import update_report
+    from l1tag.hardware.budget import check_budget
+    from l1tag.report.markdown import write_report_md
+    from l1tag.report.report_json import update_report
 
     if synth:
         run_vendor_synthesis(cfg, build_dir / "hls")
-    from l1tag.reports.hardware import hardware_section
+    from l1tag.hardware.section import hardware_section
 
     hardware = hardware_section(build_dir / "hls")
     (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
     section = check_budget(hardware, load_budget(cfg.budget.file))
     report = update_report(build_dir, cfg, hardware=hardware, budget=section)
-    from l1tag.reports.plots import make_plots
+    from l1tag.report.plots import make_plots
 
     make_plots(cfg, build_dir, data)
     write_report_md(build_dir, report)

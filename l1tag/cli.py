@@ -1,6 +1,6 @@
 """The ``l1tag`` command line.
 
-Exit codes (DESIGN.md): 0 done and within budget; 2 bad usage, config or input data; 3 the design
+Exit codes (docs/design.md): 0 done and within budget; 2 bad usage, config or input data; 3 the design
 breaks its L1T budget (outputs still written); 1 anything else.  Every expected failure is an
 :class:`~l1tag.errors.L1tagError` and prints one line; heavy imports (TensorFlow, hls4ml) happen inside
 the command handlers so that ``l1tag --help`` and config errors are instant.
@@ -165,7 +165,7 @@ def train(config_file: Path, out_dir: Path | None) -> None:
     verbose = logging.getLogger("l1tag").isEnabledFor(logging.INFO)
     data = run_data_stage(cfg, build_dir, progress=verbose)
     metrics = run_train_stage(cfg, build_dir, data, verbose=2 if verbose else 0)
-    from l1tag.reports.report_json import quality_summary, update_report
+    from l1tag.report.report_json import quality_summary, update_report
 
     m = metrics["model"]
     update_report(build_dir, cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
@@ -198,7 +198,7 @@ def csim(config_file: Path, out_dir: Path | None) -> None:
     from l1tag.config import load_config
     from l1tag.data.preprocess import run_data_stage
     from l1tag.hls.convert import run_hls_stage
-    from l1tag.reports.report_json import CSIM_KEYS, quality_summary, update_report
+    from l1tag.report.report_json import CSIM_KEYS, quality_summary, update_report
 
     cfg = load_config(config_file)
     build_dir = out_dir or Path("build") / cfg.name
@@ -222,7 +222,7 @@ def estimate(project_dir: Path, layers: bool) -> None:
     """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml 1.x project directory."""
     import json
 
-    from l1tag.reports.estimate import estimate_project
+    from l1tag.hardware.project import estimate_project
 
     hardware = estimate_project(project_dir)
     if not layers:
@@ -236,7 +236,7 @@ def parse_report(project_dir: Path) -> None:
     """Print the Vivado HLS / Vitis HLS synthesis-report numbers (JSON) of a project directory."""
     import json
 
-    from l1tag.reports.vendor import parse_project
+    from l1tag.hardware.vendor import parse_project
 
     click.echo(json.dumps(parse_project(project_dir), indent=1))
 
@@ -253,14 +253,12 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     import json
 
     from l1tag.config import load_budget, load_config
-    from l1tag.reports.budget import check_budget, enforce
-    from l1tag.reports.hardware import hardware_section
-    from l1tag.reports.markdown import write_report_md
-    from l1tag.reports.report_json import update_report
-
     from l1tag.data.preprocess import load_prepared
-    from l1tag.reports.markdown import write_report_html
-    from l1tag.reports.plots import make_plots
+    from l1tag.hardware.budget import check_budget, enforce
+    from l1tag.hardware.section import hardware_section
+    from l1tag.report.markdown import write_report_html, write_report_md
+    from l1tag.report.plots import make_plots
+    from l1tag.report.report_json import update_report
 
     cfg = load_config(config_file)
     budget = load_budget(cfg.budget.file)

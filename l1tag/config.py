@@ -402,7 +402,7 @@ def load_config(file: str | Path) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# L1T budget files (configs/budgets/*.yaml, DESIGN.md "Budgets")
+# L1T budget files (configs/budgets/*.yaml, docs/design.md "Budgets")
 # --------------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Exceptions that the CLI turns into one clear line and an exit code (see DESIGN.md)."""
+"""Exceptions that the CLI turns into one clear line and an exit code (see docs/design.md)."""
 
 from __future__ import annotations
 

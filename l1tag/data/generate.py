@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -44,6 +43,7 @@ import numpy as np
 
 from l1tag.data.features import CLASSES, HLS4ML_PARTICLE_NAMES, LABEL_NAMES, constituent_features
 from l1tag.errors import DataError
+from l1tag.files import atomic_path
 
 log = logging.getLogger("l1tag")
 
@@ -296,8 +296,7 @@ def _write_hls4ml(out: Path, p4, cols, labels, seed: int, settings: GeneratorSet
                        c["j_pt"] * np.sinh(c["j_eta"]), c["j_energy"]], axis=1)
     onehot = np.zeros((len(labels), len(LABEL_NAMES)))
     onehot[np.arange(len(labels)), labels] = 1.0
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("jetConstituentList", data=constituent_features(p4, jet_p4), compression="gzip")
             f.create_dataset("jets", data=np.concatenate([cols, onehot], axis=1))
@@ -310,7 +309,3 @@ def _write_hls4ml(out: Path, p4, cols, labels, seed: int, settings: GeneratorSet
                 f.attrs[k] = v
             for cls, lines in PROCESSES.items():
                 f.attrs[f"process_{cls}"] = "; ".join(lines)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

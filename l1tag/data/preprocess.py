@@ -28,6 +28,7 @@ import numpy as np
 from l1tag.data.features import CLASSES, FEATURE_INDEX
 from l1tag.data.readers import JetSample, expand_paths, read_jets
 from l1tag.errors import DataError
+from l1tag.files import atomic_path, write_text
 
 log = logging.getLogger("l1tag")
 
@@ -161,7 +162,7 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     sample = read_jets(d.source, files, d.constituents)
     prepared = prepare(sample, d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed)
     save_prepared(prepared, cache)
-    _atomic_write_text(meta_file, json.dumps({"key": key, **record, "jets": len(sample),
+    write_text(meta_file, json.dumps({"key": key, **record, "jets": len(sample),
                                               "splits": {s: int(len(v)) for s, v in prepared.y.items()}}, indent=2))
     log.info("data: %d jets from %s -> train %d / val %d / test %d", len(sample), sample.source,
              *(len(prepared.y[s]) for s in ("train", "val", "test")))
@@ -173,12 +174,8 @@ def save_prepared(p: PreparedData, file: Path) -> None:
               "multiplicity_test": p.multiplicity_test}
     for s in ("train", "val", "test"):
         arrays.update({f"x_{s}": p.x[s], f"y_{s}": p.y[s], f"index_{s}": p.index[s]})
-    tmp = file.with_name(f".{file.stem}.tmp-{os.getpid()}.npz")
-    try:
+    with atomic_path(file, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, file)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_prepared(file: Path) -> PreparedData:
@@ -191,9 +188,3 @@ def load_prepared(file: Path) -> PreparedData:
             (z["raw_test"][..., PT] > 0).sum(axis=1),
             features=tuple(str(f) for f in z["features"]), center=z["center"], scale=z["scale"],
         )
-
-
-def _atomic_write_text(file: Path, text: str) -> None:
-    tmp = file.with_name(f".{file.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, file)

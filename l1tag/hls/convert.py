@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.errors import ConversionError
+from l1tag.files import atomic_path
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.fixed_point import quantize
 from l1tag.hls.lower import Lowered, lower
@@ -161,9 +161,8 @@ def write_test_vectors(project_dir: Path, xq: np.ndarray, y_expected: np.ndarray
     tb = Path(project_dir) / "tb_data"
     tb.mkdir(parents=True, exist_ok=True)
     for name, arr in (("tb_input_features.dat", xq), ("tb_output_predictions.dat", y_expected)):
-        tmp = tb / f".{name}.tmp"
-        np.savetxt(tmp, arr.reshape(len(arr), -1), fmt="%.17g")
-        os.replace(tmp, tb / name)
+        with atomic_path(tb / name) as tmp:
+            np.savetxt(tmp, arr.reshape(len(arr), -1), fmt="%.17g")
 
 
 def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:

@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -29,6 +28,7 @@ import numpy as np
 
 from l1tag import __version__
 from l1tag.errors import DataError
+from l1tag.files import atomic_path
 
 SKIP_SUFFIXES = (".so", ".o")  # build products, rebuilt by the receiver
 
@@ -146,8 +146,7 @@ def write_bundle(cfg, build_dir: Path, interface: dict) -> Path:
     extra["manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()
     root = f"{cfg.name}-firmware"
     out = build_dir / f"{root}.tar.gz"
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             members = [(arc, p.read_bytes()) for p, arc in files] + sorted(extra.items())
@@ -156,9 +155,6 @@ def write_bundle(cfg, build_dir: Path, interface: dict) -> Path:
                 info.size, info.mtime, info.mode, info.uid, info.gid = len(data), 0, 0o644, 0, 0
                 info.uname = info.gname = ""
                 tar.addfile(info, io.BytesIO(data))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -9,19 +9,19 @@ deterministic TensorFlow ops, so that the same config gives the same weights.  E
   weights_*.h5          their weights as plain HDF5 without timestamps: same training, same bytes
   history.json          loss and accuracy per epoch of both phases
   metrics.json          test-split quality of both models and the deployed model's cost
-  roc.png               ROC curves of both models
+  predictions.npz       test-split class probabilities of both models (the report's plots reuse them)
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+
+from l1tag.files import atomic_path
 
 log = logging.getLogger("l1tag")
 
@@ -85,7 +85,6 @@ def write_weights(model, path: Path) -> None:
 def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
     """Train, evaluate on the test split, and write ``build_dir/model`` atomically; returns metrics."""
     from l1tag.models.cost import model_cost
-    from l1tag.reports.plots import roc_curves
     from l1tag.train.metrics import evaluate
 
     float_model, qat_model, history = train_models(cfg, data, verbose)
@@ -101,10 +100,8 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
     metrics["train_seconds"] = history.get("float_seconds", 0.0) + history.get("qat_seconds", 0.0)
 
     model_dir = Path(build_dir) / "model"
-    tmp = model_dir.with_name(f".model.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_path(model_dir) as tmp:
+        tmp.mkdir()
         float_model.save(tmp / "float.h5")
         write_weights(float_model, tmp / "weights_float.h5")
         if qat_model is not None:
@@ -112,11 +109,7 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
             write_weights(qat_model, tmp / "weights_qat.h5")
         (tmp / "history.json").write_text(json.dumps(history, indent=1))
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        roc_curves(y, probs, tmp / "roc.png")
-        shutil.rmtree(model_dir, ignore_errors=True)
-        os.replace(tmp, model_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        np.savez(tmp / "predictions.npz", **probs)  # the report's plots reuse them
     for name in probs:
         m = metrics[name]
         log.info("%s model: accuracy %.4f, AUC %.4f (test split, %d jets)", name, m["accuracy"], m["auc_macro"], len(y))

@@ -11,8 +11,8 @@ import pytest
 
 from l1tag.config import load_budget
 from l1tag.errors import BudgetViolation
-from l1tag.reports.budget import check_budget, enforce
-from l1tag.reports.markdown import budget_table, hardware_table, write_report_md
+from l1tag.hardware.budget import check_budget, enforce
+from l1tag.report.markdown import budget_table, hardware_table, write_report_md
 
 BUDGETS = Path(__file__).resolve().parents[2] / "configs" / "budgets"
 

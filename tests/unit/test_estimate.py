@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from l1tag.reports.estimate import csd_digits, estimate_model, multiplier_cost
+from l1tag.hardware.estimate import csd_digits, estimate_model, multiplier_cost
 
 # weights and their canonical signed-digit forms at 10 fractional bits (ap_fixed<16,6>):
 #   0 -> none; 0.5 = 2^-1, -0.25, 1.0 -> shifts; 0.75 = 1 - 1/4, 0.875 = 1 - 1/8 -> one LUT add each;

@@ -11,8 +11,13 @@ import tensorflow as tf
 from l1tag.config import config_from_dict
 from l1tag.models.builders import build_model, load_model
 from l1tag.models.cost import closed_form_parameters, model_cost
-from l1tag.models.layers import (QAttentionScoreConv, QDynamicTanh, QLinformerAttention, QMultiHeadAttention,
-                                 QPartitionedAttention)
+from l1tag.models.layers import (
+    QAttentionScoreConv,
+    QDynamicTanh,
+    QLinformerAttention,
+    QMultiHeadAttention,
+    QPartitionedAttention,
+)
 from l1tag.models.layers.attention import score_shift
 
 RNG = np.random.default_rng(7)

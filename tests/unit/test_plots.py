@@ -9,7 +9,7 @@ from l1tag.config import config_from_dict
 from l1tag.data.features import constituent_features
 from l1tag.models.builders import attention_maps as extract_maps
 from l1tag.models.builders import build_model
-from l1tag.reports import plots
+from l1tag.report import plots
 
 RNG = np.random.default_rng(4)
 

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from l1tag.data.features import (
-    CLASSES, FEATURE_INDEX, HLS4ML_PARTICLE_NAMES, LABEL_NAMES, constituent_features, jet_kinematics,
+    CLASSES,
+    FEATURE_INDEX,
+    HLS4ML_PARTICLE_NAMES,
+    LABEL_NAMES,
+    constituent_features,
+    jet_kinematics,
 )
 from l1tag.data.readers import JetSample, read_hls4ml, read_jetclass, read_jets
 from l1tag.errors import DataError

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from l1tag.errors import DataError
-from l1tag.reports.parts import RESOURCES, part_totals, reference_part, utilization
-from l1tag.reports.vendor import parse_csynth_rpt, parse_csynth_xml, parse_project, parse_vivado_synth
+from l1tag.hardware.parts import RESOURCES, part_totals, reference_part, utilization
+from l1tag.hardware.vendor import parse_csynth_rpt, parse_csynth_xml, parse_project, parse_vivado_synth
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "hls_reports"
 REPORT = "myproject_prj/solution1/syn/report"

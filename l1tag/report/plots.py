@@ -216,10 +216,10 @@ def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]
     import io
     import tempfile
 
+    from l1tag.hardware.estimate import estimate_model
     from l1tag.hls.convert import convert_model
     from l1tag.models.builders import build_model
     from l1tag.models.cost import model_cost
-    from l1tag.reports.estimate import estimate_model
 
     table = {}
     for kind in ("salt", "linformer", "transformer"):

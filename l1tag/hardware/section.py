@@ -9,8 +9,8 @@ from l1tag.errors import DataError, StageMissingError
 
 def hardware_section(hls_dir: Path) -> dict:
     """Parsed Vivado/Vitis HLS numbers if ``hls_dir`` holds a synthesis report, else the labelled estimate."""
-    from l1tag.reports.estimate import estimate_project
-    from l1tag.reports.vendor import parse_project
+    from l1tag.hardware.project import estimate_project
+    from l1tag.hardware.vendor import parse_project
 
     hls_dir = Path(hls_dir)
     if not hls_dir.is_dir():

@@ -5,9 +5,10 @@ Numbers from l1tag's analytic model are labelled as estimates wherever they appe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from l1tag.files import write_text
 
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 SOURCE_WORDS = {
@@ -155,14 +156,7 @@ def write_report_md(build_dir: Path | str, report: dict) -> Path:
     """Write build_dir/report.md atomically (temporary file, then rename) and return its path."""
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    path = build_dir / "report.md"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(render_report_md(build_dir, report), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_text(build_dir / "report.md", render_report_md(build_dir, report))
 
 
 HTML_STYLE = """body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}
@@ -189,11 +183,4 @@ def write_report_html(build_dir: Path | str, report: dict) -> Path:
     title = report.get("config", {}).get("name", "l1tag")
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>l1tag report: {title}</title>"
             f"<style>{HTML_STYLE}</style></head><body>\n{body}\n</body></html>\n")
-    out = build_dir / "report.html"
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_text(build_dir / "report.html", page)

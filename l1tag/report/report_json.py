@@ -1,12 +1,12 @@
-"""report.json (DESIGN.md contract): each stage merges its sections in, atomically."""
+"""report.json (docs/design.md contract): each stage merges its sections in, atomically."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from l1tag import __version__
+from l1tag.files import write_json
 
 QUALITY_KEYS = ("accuracy", "auc_macro", "rejection_at_tpr_0p5")
 CSIM_KEYS = ("jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "argmax_agreement_vs_float",
@@ -29,7 +29,5 @@ def update_report(build_dir: Path, cfg, **sections) -> dict:
             report[key].update(value)
         else:
             report[key] = value
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, path)
+    write_json(path, report)
     return report

@@ -1,4 +1,4 @@
-"""Read Vivado HLS / Vitis HLS synthesis reports of an hls4ml project (DESIGN.md, "Hardware numbers").
+"""Read Vivado HLS / Vitis HLS synthesis reports of an hls4ml project (docs/design.md, "Hardware numbers").
 
 :func:`parse_project` finds the C-synthesis report of a project directory written by hls4ml (ours or
 anyone's), prefers the csynth XML and falls back to the ``.rpt`` text, and returns report.json's
@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from l1tag.errors import DataError
-from l1tag.reports.parts import RESOURCES, fractions
+from l1tag.hardware.parts import RESOURCES, fractions
 
 VIVADO_HLS = "vivado_hls"
 VITIS_HLS = "vitis_hls"

@@ -1,4 +1,4 @@
-"""L1T budget check: report.json's ``hardware`` section against a budget file (DESIGN.md "Budgets").
+"""L1T budget check: report.json's ``hardware`` section against a budget file (docs/design.md "Budgets").
 
 :func:`check_budget` builds the contract's ``budget`` section; :func:`enforce` turns a failed section
 into :class:`~l1tag.errors.BudgetViolation` (exit 3) after all outputs have been written.

@@ -13,7 +13,7 @@ RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 # device key (lowercase, no "xc" prefix) -> (reference part, totals in RESOURCES order)
 _PARTS: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
     #                                          LUT        FF         DSP     BRAM_18K  URAM
-    # Source: /work/shared/reference/l1t.md, part totals table (VU9P row).
+    # Source: ../shared/reference/l1t.md, part totals table (VU9P row).
     "vu9p": ("xcvu9p-flga2104-2L-e", (1_182_240, 2_364_480, 6_840, 4_320, 960)),
     # Source: l1t.md (U250 row); the same numbers are printed in the "Available" rows of
     # 6nrp-hls4ml/model_1 and ECE226_CoDesign/model_1 myproject_csynth.xml (Vitis HLS 2022.2 / 2024.1).

@@ -1,0 +1,1 @@
+"""Presentation of a build: report.json, report.md/html and the plots."""
