@@ -4,15 +4,17 @@ One schema, written once as dataclasses: each field's type and its ``metadata['c
 is accepted, and the same description ends up in the error message.  Errors name the key by its
 dotted path (``model.partitions: expected a positive integer, got 'four'``); unknown keys are
 rejected with a did-you-mean suggestion; relative paths resolve against the config file's folder.
-YAML is read with ``yaml.safe_load`` (no object construction).
+Every file a config refers to (input data, the budget file) is checked when it is loaded, and so is
+``hls.part`` (against the parts table, or the budget file's own totals), so that a bad config fails in
+a second, not after minutes of data work.  YAML is read with ``yaml.safe_load`` (no object construction).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import json
+import glob
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,12 @@ from typing import Any, Callable
 
 import yaml
 
+from l1tag import kinds
+from l1tag.data.features import PARTICLE_FEATURES
 from l1tag.errors import ConfigError
+
+# The budgets that ship with l1tag, found by name from a config anywhere (like firmware_templates/).
+SHIPPED_BUDGETS = Path(__file__).resolve().parents[1] / "configs" / "budgets"
 
 # --------------------------------------------------------------------------------------------
 # Checks: each returns the converted value or raises ValueError with "expected ..." text.
@@ -149,6 +156,17 @@ def list_of(check: Check, min_len: int = 1, length: int | None = None) -> Check:
     return Check(expected, fn)
 
 
+def power_of_two(minimum: int, maximum: int) -> Check:
+    """hls4ml indexes its lookup tables with the top bits of the input, so sizes are powers of two."""
+
+    def fn(v: Any) -> int:
+        if not _is_int(v) or v < minimum or v > maximum or v & (v - 1):
+            raise ValueError
+        return int(v)
+
+    return Check(f"a power of two in [{minimum}, {maximum}]", fn)
+
+
 def fractions_summing_to_one() -> Check:
     def fn(v: Any) -> tuple:
         if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(_is_number(x) and 0 < x < 1 for x in v):
@@ -171,8 +189,56 @@ def path() -> Check:
     return Check("a file path", fn)
 
 
-def _f(default: Any, check: Check, doc: str, is_path: bool = False, required: bool = False) -> Any:
-    meta = {"check": check, "doc": doc, "path": is_path, "required": required}
+def paths() -> Check:
+    """A file path or glob, or a list of them; each made absolute against the config file's folder."""
+
+    def fn(v: Any) -> str | tuple:
+        if isinstance(v, str) and v.strip():
+            return v
+        if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) and x.strip() for x in v):
+            return tuple(v)
+        raise ValueError
+
+    return Check("a file path or glob, or a non-empty list of them", fn)
+
+
+def _absolute(value: str, base_dir: Path) -> str:
+    value = os.path.expanduser(value)
+    return value if Path(value).is_absolute() else str((base_dir / value).resolve())
+
+
+def _resolve_path(value: Any, base_dir: Path, dotted: str, origin: str) -> Any:
+    """A path (or list of paths) made absolute against the config file's folder."""
+    if isinstance(value, tuple):
+        return tuple(_absolute(v, base_dir) for v in value)
+    return _absolute(value, base_dir)
+
+
+def shipped_budgets() -> list[str]:
+    """Names of the budget files in the repo's configs/budgets/, usable as ``budget.file: <name>``."""
+    return sorted(p.stem for p in SHIPPED_BUDGETS.glob("*.yaml"))
+
+
+def _resolve_budget(value: str, base_dir: Path, dotted: str, origin: str) -> str:
+    """A budget file next to the config (as a path) or else a shipped budget by name; it must exist."""
+    local = Path(_absolute(value, base_dir))
+    if local.is_file():
+        return str(local)
+    bare = "/" not in value and os.sep not in value
+    if bare:
+        shipped = SHIPPED_BUDGETS / (value if value.endswith((".yaml", ".yml")) else value + ".yaml")
+        if shipped.is_file():
+            return str(shipped.resolve())
+    looked = f"no file {local}" + (" and no shipped budget of that name" if bare else "")
+    raise ConfigError(f"{origin}: {dotted}: budget file not found: {value!r} ({looked}); give a path relative "
+                      f"to the config's folder or a shipped budget: {', '.join(shipped_budgets()) or 'none found'}")
+
+
+def _f(default: Any, check: Check, doc: str, is_path: bool = False, required: bool = False,
+       resolve: Callable[[Any, Path, str, str], Any] | None = None) -> Any:
+    """A schema field; ``resolve(value, config_folder, dotted_key, origin)`` turns a path into a file."""
+    meta = {"check": check, "doc": doc, "required": required,
+            "resolve": resolve or (_resolve_path if is_path else None)}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -182,25 +248,26 @@ def _f(default: Any, check: Check, doc: str, is_path: bool = False, required: bo
 # The schema
 # --------------------------------------------------------------------------------------------
 
-HLS4ML_PARTICLE_FEATURES = (
-    "px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot",
-    "phi", "phirel", "phirot", "deltaR", "costheta", "costhetarel",
-)
-
-
 @dataclass(frozen=True)
 class DataConfig:
     source: str = _f("generate", choice("generate", "hls4ml", "jetclass"),
                      "where jets come from: generated with Pythia 8 + FastJet, or existing files")
-    path: str | None = _f(None, optional(path()),
-                          "input file, list or glob for hls4ml/jetclass; generated file for 'generate' "
-                          "(default: <build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
+    path: str | tuple | None = _f(None, optional(paths()),
+                                  "input file, glob, or list of them for hls4ml/jetclass (each must exist or "
+                                  "match files); the generated file for 'generate' (one path; default: "
+                                  "<build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
+    test_path: str | tuple | None = _f(None, optional(paths()),
+                                       "a fixed test set, in the same forms and file format as data.path: the "
+                                       "test split is exactly these files' jets (same selection, sorting and "
+                                       "normalisation, fitted on the training split only), and train/validation "
+                                       "come from data.path with data.split's first two fractions renormalised "
+                                       "to sum to 1 (its test fraction is unused)", is_path=True)
     jets: int = _f(50000, integer(1), "number of jets to generate (source: generate)")
     generate_jobs: int = _f(2, integer(1), "parallel generator processes")
     detector: str = _f("none", choice("none", "simple"),
                        "detector response for generated jets (see README: data)")
     constituents: int = _f(32, integer(1, 150), "n: constituents kept per jet")
-    features: tuple = _f(["pt", "etarel", "phirel"], list_of(choice(*HLS4ML_PARTICLE_FEATURES)),
+    features: tuple = _f(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
                          "per-particle features by hls4ml name")
     pt_min: float = _f(0.0, number(0.0), "drop constituents below this pT (GeV)")
     sort_by: str = _f("kt", choice("kt", "pt", "dr", "none"),
@@ -212,7 +279,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    type: str = _f("salt", choice("salt", "linformer", "transformer", "deepsets"), "tagger architecture")
+    type: str = _f("salt", choice(*kinds.NAMES), "tagger architecture (the registry of kinds, l1tag/kinds/)")
     d_model: int = _f(16, integer(1), "embedding width d")
     heads: int = _f(4, integer(1), "attention heads H (d_model must be divisible by heads)")
     partitions: int = _f(4, integer(1), "SAL-T partitions p / Linformer projected length")
@@ -252,15 +319,20 @@ class TrainConfig:
     patience: int = _f(8, integer(1), "early-stopping patience in epochs (validation loss)")
 
 
+DEFAULT_TABLE_SIZE = 1024  # entries of the softmax exp/reciprocal and DynamicTanh tables
+
+
 @dataclass(frozen=True)
 class HLSConfig:
     backend: str = _f("Vitis", choice("Vitis", "Vivado"), "hls4ml backend")
-    part: str = _f("xcvu13p-flga2577-2-e", text(), "FPGA part")
+    part: str = _f("xcvu13p-flga2577-2-e", text(),
+                   "FPGA part: a device of l1tag/hardware/parts/ (any package, speed grade or case), or any part "
+                   "if the budget file gives its totals")
     clock_period_ns: float = _f(5.0, number(0.0, open_min=True), "target clock period (ns)")
     io_type: str = _f("io_parallel", choice("io_parallel"), "hls4ml IO type")
     strategy: str = _f("Latency", choice("Latency", "Resource"), "hls4ml strategy")
     reuse_factor: int = _f(1, integer(1), "multiplier reuse factor")
-    table_size: int = _f(1024, integer(16, 65536), "softmax/tanh lookup-table entries")
+    table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
     project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
 
 
@@ -273,7 +345,9 @@ class CsimConfig:
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    file: str = _f("budgets/l1t_200mhz_tm18.yaml", path(), "L1T budget file", is_path=True)
+    file: str = _f("l1t_200mhz_tm18", Check("a shipped budget's name or a file path", path().fn),
+                   "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
+                   f"in configs/budgets/ ({', '.join(shipped_budgets())})", resolve=_resolve_budget)
 
 
 @dataclass(frozen=True)
@@ -294,12 +368,6 @@ class Config:
         out = _to_plain(self)
         out.pop("source_file", None)
         return out
-
-    def section_hash(self, *sections: str) -> str:
-        """Stable hash of some sections; the build uses it to decide which stages to rerun."""
-        d = self.to_dict()
-        blob = json.dumps({s: d[s] for s in sections}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _to_plain(obj: Any) -> Any:
@@ -328,44 +396,68 @@ def _build(cls: type, raw: Any, where: str, base_dir: Path, origin: str) -> Any:
             suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; valid keys: {', '.join(fields)}"
             raise ConfigError(f"{origin}: unknown key '{dotted}'{suggestion}")
         f = fields[key]
-        sub = _dataclass_type(cls, f)
+        sub, nullable = _section_type(cls, f)
         if sub is not None:
-            kwargs[key] = _build(sub, value, dotted, base_dir, origin)
+            kwargs[key] = None if value is None and nullable else _build(sub, value, dotted, base_dir, origin)
             continue
         check: Check = f.metadata["check"]
         try:
             converted = check(value)
         except (ValueError, TypeError):
             raise ConfigError(f"{origin}: {dotted}: expected {check.expected}, got {value!r}") from None
-        if f.metadata.get("path") and converted is not None:
-            converted = str((base_dir / converted).resolve()) if not Path(converted).is_absolute() else converted
+        resolve = f.metadata.get("resolve")
+        if resolve and converted is not None:
+            converted = resolve(converted, base_dir, dotted, origin)
         kwargs[key] = converted
     for name, f in fields.items():
         if name not in kwargs and f.metadata.get("required"):
             dotted = f"{where}.{name}" if where else name
             raise ConfigError(f"{origin}: missing required key '{dotted}' ({f.metadata['doc']})")
-    # Path defaults (e.g. budget.file) resolve against the config folder too.
+    # Path defaults (e.g. budget.file) resolve too, also in a section the config leaves out.
     for name, f in fields.items():
-        if name not in kwargs and f.metadata.get("path") and isinstance(f.default, str):
-            kwargs[name] = str((base_dir / f.default).resolve())
+        if name in kwargs:
+            continue
+        dotted = f"{where}.{name}" if where else name
+        resolve = f.metadata.get("resolve")
+        sub, _ = _section_type(cls, f)
+        if resolve and isinstance(f.default, str):
+            kwargs[name] = resolve(f.default, base_dir, dotted, origin)
+        elif sub is not None and _resolves_a_default(sub):
+            kwargs[name] = _build(sub, {}, dotted, base_dir, origin)
     return cls(**kwargs)
 
 
-def _dataclass_type(cls: type, f: dataclasses.Field) -> type | None:
-    """The nested section class of a field, or None for a plain value."""
+def _resolves_a_default(cls: type) -> bool:
+    """Whether a section has a path default to resolve (its dataclass default would leave it relative)."""
+    return any(f.metadata.get("resolve") and isinstance(f.default, str) for f in dataclasses.fields(cls))
+
+
+def _section_type(cls: type, f: dataclasses.Field) -> tuple[type | None, bool]:
+    """The nested section class of a field (None for a plain value), and whether null is allowed for it."""
     hint = typing.get_type_hints(cls).get(f.name)
-    return hint if dataclasses.is_dataclass(hint) else None
+    if dataclasses.is_dataclass(hint):
+        return hint, False
+    args = typing.get_args(hint)
+    inner = [a for a in args if a is not type(None)]
+    if len(inner) == 1 and len(args) == 2 and dataclasses.is_dataclass(inner[0]):
+        return inner[0], True
+    return None, False
 
 
 def _cross_checks(cfg: Config, origin: str) -> None:
     m = cfg.model
-    if m.type != "deepsets" and m.d_model % m.heads:
+    kind = kinds.get(m.type)
+    if kind.attention and m.d_model % m.heads:
         raise ConfigError(f"{origin}: model.d_model ({m.d_model}) must be divisible by model.heads ({m.heads})")
-    if m.type in ("salt", "linformer") and m.partitions > cfg.data.constituents:
+    if kind.uses_partitions and m.partitions > cfg.data.constituents:
         raise ConfigError(f"{origin}: model.partitions ({m.partitions}) must not exceed data.constituents "
                           f"({cfg.data.constituents})")
     if cfg.data.source != "generate" and cfg.data.path is None:
         raise ConfigError(f"{origin}: data.path is required when data.source is '{cfg.data.source}'")
+    if cfg.data.source == "generate" and cfg.data.path is not None and (
+            isinstance(cfg.data.path, tuple) or _is_glob(cfg.data.path)):
+        raise ConfigError(f"{origin}: data.path: with data.source 'generate' it is the one file the jets are "
+                          f"written to, not a list or glob; got {cfg.data.path!r}")
     q = cfg.quantization
     for name in ("input", "weights", "bias", "activations", "scores", "softmax"):
         qc: QuantizerConfig = getattr(q, name)
@@ -374,10 +466,53 @@ def _cross_checks(cfg: Config, origin: str) -> None:
                               f"quantization.{name}.bits ({qc.bits}); the sign bit needs one")
 
 
+def _is_glob(item: str) -> bool:
+    return any(ch in item for ch in "*?[")
+
+
+def _input_problem(item: str) -> str | None:
+    """Why ``item`` (a file or a glob) names no input file, or None when it does."""
+    if _is_glob(item):
+        return None if any(os.path.isfile(m) for m in glob.glob(item)) else "glob pattern matches no files"
+    if os.path.isdir(item):
+        return "is a directory, not a file"
+    return None if os.path.isfile(item) else "no such file"
+
+
+def _check_inputs(cfg: Config, origin: str, base_dir: Path) -> None:
+    """Every input file the data stage will read exists (data.path of hls4ml/jetclass, data.test_path)."""
+    keys = (["path"] if cfg.data.source != "generate" else []) + ["test_path"]
+    for key in keys:
+        value = getattr(cfg.data, key)
+        for item in (value if isinstance(value, tuple) else (value,) if value else ()):
+            problem = _input_problem(item)
+            if problem:
+                raise ConfigError(f"{origin}: data.{key}: {item}: {problem} (give existing files, a list of them "
+                                  f"or a glob; relative paths resolve against {base_dir})")
+
+
+def _check_part(cfg: Config, budget: Budget, origin: str) -> None:
+    """hls.part must be in the parts table, unless the budget file gives the part's totals itself."""
+    from l1tag.hardware import parts
+
+    if budget.totals is not None or parts.device(cfg.hls.part) is not None:
+        return
+    raise ConfigError(f"{origin}: hls.part: unknown FPGA part {cfg.hls.part!r}; closest known parts: "
+                      f"{', '.join(parts.closest_parts(cfg.hls.part))}; or give the part's totals in the budget "
+                      f"file ({cfg.budget.file}: totals: {{LUT: ..., FF: ..., DSP: ..., BRAM_18K: ..., URAM: ...}})")
+
+
 def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<config>") -> Config:
-    """Validate a raw mapping (as read from YAML) into a :class:`Config`."""
-    cfg = _build(Config, raw, "", Path(base_dir).resolve(), origin)
+    """Validate a raw mapping (as read from YAML) into a :class:`Config`.
+
+    Besides the schema this loads the budget file, checks ``hls.part`` against it and the parts table,
+    and checks that every input file exists: what would otherwise fail minutes into a build.
+    """
+    base_dir = Path(base_dir).resolve()
+    cfg = _build(Config, raw, "", base_dir, origin)
     _cross_checks(cfg, origin)
+    _check_part(cfg, load_budget(cfg.budget.file), origin)
+    _check_inputs(cfg, origin, base_dir)
     return cfg
 
 
@@ -423,19 +558,36 @@ class BudgetLimits:
 
 
 @dataclass(frozen=True)
+class PartTotals:
+    """A part's resources, for a part missing from l1tag's parts table (l1tag/hardware/parts/)."""
+
+    LUT: int = _f(None, integer(1), "LUTs of the part", required=True)
+    FF: int = _f(None, integer(1), "flip-flops of the part", required=True)
+    DSP: int = _f(None, integer(0), "DSP slices of the part", required=True)
+    BRAM_18K: int = _f(None, integer(0), "18 Kb block RAMs of the part", required=True)
+    URAM: int = _f(0, integer(0), "UltraRAMs of the part")
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
 class Budget:
     name: str = _f(None, identifier(), "budget name", required=True)
     part: str = _f(None, text(), "FPGA part the limits refer to", required=True)
     clock_ns: float = _f(None, number(0.0, open_min=True), "clock period (ns)", required=True)
     limits: BudgetLimits = field(default_factory=BudgetLimits)
+    # The part's totals, when given: the utilization limits are fractions of these (instead of the parts
+    # table's), and a config may then target a part the table does not know.
+    totals: PartTotals | None = None
 
 
 def load_budget(file: str | Path) -> Budget:
     """Read and validate an L1T budget file; raises :class:`ConfigError` naming the bad key."""
     p = Path(file)
     if not p.is_file():
-        raise ConfigError(f"budget file not found: {file} (set budget.file in the config; "
-                          f"shipped budgets are in configs/budgets/)")
+        raise ConfigError(f"budget file not found: {file} (set budget.file in the config to a file or to a "
+                          f"shipped budget: {', '.join(shipped_budgets()) or 'none found'})")
     try:
         raw = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:

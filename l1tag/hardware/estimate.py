@@ -35,6 +35,10 @@ import math
 
 import numpy as np
 
+from l1tag import kinds
+from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.hardware.parts import RESOURCES
+
 DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
 DSP_A_BITS, DSP_B_BITS = 27, 18  # DSP48E2 multiplier port widths: wider products take more DSPs
 T_MULT_DSP_NS = 2.5  # a registered DSP48 multiply
@@ -170,12 +174,12 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
                                              name == "depthwise" else int(w.shape[-1]), pixels, io_stream, clock_ns,
                                              rf))
         return _sum_layers(parts)
-    if "L1tagAttention" in cls:
+    if node.get_attr("kind") in kinds.NAMES:  # l1tag's attention, of any registered kind
         return _attention(node, clock_ns, rf)
-    if "L1tagDynamicTanh" in cls:
+    if cls == "L1tagDynamicTanh":
         size = int(np.prod(shape))
         out_bits, _, _ = _precision(node.get_output_variable())
-        t = _table(node.get_attr("table_size", 1024) * out_bits)
+        t = _table(node.get_attr("table_size", DEFAULT_TABLE_SIZE) * out_bits)
         a_bits, _, _ = _precision(node.get_input_variable())
         return {"DSP": 0, "LUT": size * (a_bits + 8) // rf + t["LUT"] * size, "FF": size * out_bits * 2,
                 "BRAM_18K": t["BRAM_18K"], "latency": _stage_cycles(T_MULT_LUT_NS, 1, clock_ns), "interval": rf,
@@ -183,7 +187,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
                             ("softmax", "tanh", "sigmoid")):
         size = int(np.prod(shape))
-        tables = _table(2 * int(node.get_attr("table_size", 1024) or 1024) * 18)
+        tables = _table(2 * int(node.get_attr("table_size") or DEFAULT_TABLE_SIZE) * 18)  # hls4ml's default too
         n_mult = size
         return {"DSP": math.ceil(n_mult / rf), "LUT": tables["LUT"] + size * 40, "FF": size * 18 * 3,
                 "BRAM_18K": tables["BRAM_18K"], "latency": 4 if not io_stream else 4 + size,
@@ -203,7 +207,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
 
 
 def _attention(node, clock_ns: float, rf: int) -> dict:
-    from l1tag.hls.extension import attention_layer_spec, attention_multiplications
+    from l1tag.hls.extension import attention_layer_spec
 
     spec = attention_layer_spec(node)
     q_bits, s_bits = spec.qkv_t.width, spec.softmax_t.width
@@ -224,17 +228,17 @@ def _attention(node, clock_ns: float, rf: int) -> dict:
     var_lut = 0 if var_dsp else var_mults * q_bits * s_bits // 2
     dsp = math.ceil((sum(p[0] for p in parts) + var_dsp) / rf)
     # with reuse factor R the ALLOCATION pragma shares every multiplier R ways, LUT-built ones included
-    lut = (sum(p[1] for p in parts) + var_lut + attention_multiplications(spec) * spec.acc_mix_t.width // 2) // rf
+    lut = (sum(p[1] for p in parts) + var_lut + spec.multiplications() * spec.acc_mix_t.width // 2) // rf
     tables = _table(spec.table_size * 35)  # exp (17 bits) + inverse (18 bits) tables, per row in parallel
     rows = spec.heads * spec.n
     lut += tables["LUT"] * rows + rows * spec.m * spec.score_t.width * 2  # max and subtract per row
     levels = (math.ceil(math.log2(max(spec.d, 2))) + math.ceil(math.log2(max(spec.head_dim, 2))) +
-              math.ceil(math.log2(max(spec.m, 2))) * 3 + (math.ceil(math.log2(spec.chunk or spec.n)) if spec.kind
-                                                          != "full" else 0))
+              math.ceil(math.log2(max(spec.m, 2))) * 3 +
+              (math.ceil(math.log2(spec.projection_terms)) if spec.projection_terms else 0))
     latency = _stage_cycles(4 * (T_MULT_DSP_NS if dsp else T_MULT_LUT_NS), levels, clock_ns) + 2 + (rf - 1)
     ff = (3 * spec.n * spec.d * q_bits + rows * spec.m * (spec.score_t.width + 35)) * max(1, latency // 2)
     return {"DSP": dsp, "LUT": int(lut), "FF": int(ff), "BRAM_18K": tables["BRAM_18K"] * rows, "latency": latency,
-            "interval": rf, "multiplications": attention_multiplications(spec)}
+            "interval": rf, "multiplications": spec.multiplications()}
 
 
 def _sum_layers(parts: list[dict]) -> dict:
@@ -265,8 +269,7 @@ def estimate_model(hls_model, part: str | None = None) -> dict:
         rows.append({"layer": node.name, "class": type(node).__name__,
                      **{k: int(est[k]) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
                                                  "multiplications")}})
-    resources = {k: int(sum(e[k] for e in layers)) for k in ("LUT", "FF", "DSP", "BRAM_18K")}
-    resources["URAM"] = 0
+    resources = {k: int(sum(e.get(k, 0) for e in layers)) for k in RESOURCES}  # no layer model uses URAM
     # layers run one after the other (io_stream latencies already include their pixel loops)
     interval = max(e["interval"] for e in layers)
     latency = sum(e["latency"] for e in layers)

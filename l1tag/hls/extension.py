@@ -1,4 +1,4 @@
-"""l1tag's hls4ml extension: custom layers for the attention kinds and DynamicTanh, in one place.
+"""l1tag's hls4ml extension: custom layers for every attention kind and DynamicTanh, in one place.
 
 The recipe of hls4ml's ``test/pytest/test_extensions.py``, per op: a Keras-v2 layer handler (Keras
 JSON + weights -> layer dict), an IR layer (``initialize`` adds the output and weight variables with
@@ -10,7 +10,9 @@ Precision comes from the QKeras quantizers in the Keras layer's config (``fixed_
 intermediate accumulators are derived to be exact (``reference/attention.py``), and the softmax and
 tanh tables are computed by the reference and written into the firmware as weights, so the C++ and
 the NumPy reference agree bit for bit.  A quantizer that cannot be mapped raises ``ConversionError``
-naming the layer: there is no silent fallback to a default precision.
+naming the layer: there is no silent fallback to a default precision.  What differs between attention
+kinds (projection weights, shape, the C++ function) comes from the registry, ``l1tag.kinds``: one IR
+layer, one handler and one pair of templates serve them all.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag import kinds
+from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.hls.fixed_point import FixedType, from_qkeras, quantize
 from l1tag.hls.reference.attention import EXP_T, INV_T, AttentionSpec, attention_spec
@@ -28,8 +32,6 @@ from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 FIRMWARE_TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 HEADERS = ("l1tag_common.h", "l1tag_attention.h", "l1tag_dynamic_tanh.h")
 BACKENDS = ("Vivado", "Vitis")
-ATTENTION_KINDS = {"QPartitionedAttention": "partitioned", "QLinformerAttention": "linformer",
-                   "QMultiHeadAttention": "full"}
 
 _registered = False
 
@@ -60,11 +62,12 @@ def from_hls(p) -> FixedType:
 
 
 def quantizer_type(layer_name: str, config: dict, key: str) -> FixedType:
+    """The firmware type of a QKeras quantizer in a layer's config (the one place the mapping is applied)."""
     try:
         return from_qkeras(config.get(key), f"layer '{layer_name}' {key}")
     except ValueError as exc:
-        raise ConversionError(f"{exc}; retrain with quantization.enabled: true (the float model cannot be "
-                              f"converted bit-exactly)") from None
+        raise ConversionError(f"{exc}; convert the QAT model (quantization.enabled: true), not the float one, "
+                              f"which cannot be converted bit-exactly") from None
 
 
 # ------------------------------------------------------------------------------------------
@@ -86,45 +89,39 @@ def attention_types(name: str, cfg: dict) -> dict[str, FixedType]:
     return types
 
 
-def attention_firmware_weights(class_name: str, cfg: dict, weights: dict[str, np.ndarray],
+def attention_firmware_weights(kind: kinds.Kind, cfg: dict, weights: dict[str, np.ndarray],
                                types: dict[str, FixedType]) -> dict[str, np.ndarray]:
     """Keras weights (by short name) -> the kernel's arrays, quantized to their firmware types."""
-    kind = ATTENTION_KINDS[class_name]
     out = {k: quantize(weights[k], types["weight"]) for k in ("wq", "wk", "wv")}
-    if kind == "partitioned":
-        out["kproj"], out["vproj"] = (quantize(weights[k], types["weight"]) for k in ("kpart", "vpart"))
-        if cfg.get("conv_kernel"):
-            out["convk"] = quantize(weights["convk"], types["conv_w"])
-            out["convb"] = quantize(weights["convb"], types["conv_b"])
-        else:
-            out["convk"] = np.ones((1, 1, int(cfg["heads"]), 1))
-            out["convb"] = np.zeros(int(cfg["heads"]))
-    elif kind == "linformer":
-        out["kproj"], out["vproj"] = (quantize(weights[k], types["weight"]) for k in ("eproj", "fproj"))
+    out.update(kind.firmware_weights(cfg, weights, types, quantize))
     return out
 
 
-def attention_dims(class_name: str, cfg: dict, n: int) -> dict:
-    kind = ATTENTION_KINDS[class_name]
-    m = {"partitioned": cfg.get("partitions"), "linformer": cfg.get("projected"), "full": n}[kind]
-    conv = tuple(int(k) for k in cfg["conv_kernel"]) if kind == "partitioned" and cfg.get("conv_kernel") else None
-    return {"kind": kind, "heads": int(cfg["heads"]), "m": int(m),
-            "conv": conv if conv else ((1, 1) if kind == "partitioned" else None)}
+def keras_weight_names(kind: kinds.Kind, cfg: dict) -> list[str]:
+    """The Keras weights an attention layer of ``kind`` has (short names)."""
+    conv = ["convk", "convb"] if kind.score_conv and cfg.get("conv_kernel") else []
+    return ["wq", "wk", "wv"] + [k for k, _ in kind.projection_weights] + conv
+
+
+def attention_dims(kind: kinds.Kind, cfg: dict, n: int) -> dict:
+    """Kind, heads, m and the firmware's score convolution (an identity 1x1 where the kind convolves
+    but the layer learned none)."""
+    conv = kind.conv_kernel(cfg) or ((1, 1) if kind.score_conv else None)
+    return {"kind": kind.name, "heads": int(cfg["heads"]), "m": kind.projected_length(n, cfg), "conv": conv}
 
 
 def parse_attention(keras_layer, input_names, input_shapes, data_reader):
-    """Keras-v2 handler for QPartitionedAttention, QLinformerAttention and QMultiHeadAttention."""
+    """Keras-v2 handler for the QKeras layer of every attention kind in the registry."""
     from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
 
     layer = parse_default_keras_layer(keras_layer, input_names)
-    cfg, name, class_name = keras_layer["config"], layer["name"], keras_layer["class_name"]
+    cfg, name = keras_layer["config"], layer["name"]
+    kind = kinds.by_keras_layer(keras_layer["class_name"])
     n, d = int(input_shapes[0][1]), int(input_shapes[0][2])
-    layer.update(n=n, d=d, **attention_dims(class_name, cfg, n))
+    layer.update(n=n, d=d, **attention_dims(kind, cfg, n))
     layer["types"] = attention_types(name, cfg)
-    short = {"partitioned": ["kpart", "vpart"] + (["convk", "convb"] if cfg.get("conv_kernel") else []),
-             "linformer": ["eproj", "fproj"], "full": []}[layer["kind"]]
-    raw = {w: data_reader.get_weights_data(name, w) for w in ["wq", "wk", "wv"] + short}
-    for var, data in attention_firmware_weights(class_name, cfg, raw, layer["types"]).items():
+    raw = {w: data_reader.get_weights_data(name, w) for w in keras_weight_names(kind, cfg)}
+    for var, data in attention_firmware_weights(kind, cfg, raw, layer["types"]).items():
         layer[f"{var}_data"] = data
     return layer, [input_shapes[0][0], n, d]
 
@@ -142,11 +139,11 @@ def _ir_classes():
     from hls4ml.model.layers import Layer
 
     class L1tagAttention(Layer):
-        """SAL-T / Linformer / full attention; weights quantized to the QKeras weight type."""
+        """Attention of any registered kind; weights quantized to the QKeras weight type."""
 
         def initialize(self):
             if self.get_attr("table_size") is None:
-                self.set_attr("table_size", 1024)
+                self.set_attr("table_size", DEFAULT_TABLE_SIZE)
             spec = attention_layer_spec(self)
             if spec.table_size & (spec.table_size - 1):
                 raise ConversionError(f"layer '{self.name}': hls.table_size {spec.table_size} must be a power of two")
@@ -168,7 +165,7 @@ def _ir_classes():
 
         def initialize(self):
             if self.get_attr("table_size") is None:
-                self.set_attr("table_size", 1024)
+                self.set_attr("table_size", DEFAULT_TABLE_SIZE)
             spec = dynamic_tanh_layer_spec(self)
             shape = self.get_input_variable().shape
             self.add_output_variable(shape=list(shape), precision=to_hls(spec.out_t))
@@ -240,14 +237,9 @@ attention_config_template = """struct config{index} : l1tag::attention_config {{
     typedef {sum_t} sum_t;
     typedef {inv_t} inv_t;
 }};\n"""
-attention_function_template = {
-    "partitioned": "l1tag::partitioned_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, "
-                   "{wv}, {kproj}, {vproj}, {convk}, {convb}, {exp_table}, {inv_table});",
-    "linformer": "l1tag::linformer_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
-                 "{kproj}, {vproj}, {exp_table}, {inv_table});",
-    "full": "l1tag::full_attention<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
-            "{exp_table}, {inv_table});",
-}
+# the kind's C++ function and its weights past Wq, Wk, Wv come from the registry
+attention_function_template = ("{function}<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
+                               "{kind_weights}{exp_table}, {inv_table});")
 attention_include_list = ["nnet_utils/l1tag_attention.h"]
 
 dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_config {{
@@ -266,12 +258,9 @@ dynamic_tanh_function_template = ("l1tag::dynamic_tanh<{input_t}, {output_t}, {c
 dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
 
 
-def attention_multiplications(spec: AttentionSpec) -> int:
-    """Multiplications of one attention layer (for the ALLOCATION limit and the estimator)."""
-    n, d, h, m, dh = spec.n, spec.d, spec.heads, spec.m, spec.head_dim
-    proj = {"partitioned": 2 * h * m * spec.chunk * dh, "linformer": 2 * h * m * n * dh, "full": 0}[spec.kind]
-    conv = h * n * m * spec.conv[0] * spec.conv[1] if spec.conv else 0
-    return 3 * n * d * d + proj + h * n * m * dh + conv + h * n * m + h * n * m * dh
+def kind_weight_args(kind: kinds.Kind) -> list[str]:
+    """Firmware weight arguments of a kind's C++ function past Wq, Wk, Wv, in call order."""
+    return [fw for _, fw in kind.projection_weights] + (["convk", "convb"] if kind.score_conv else [])
 
 
 def _template_classes(L1tagAttention, L1tagDynamicTanh):
@@ -291,18 +280,18 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
                      "acc_qkv_t": spec.acc_qkv_t.cpp(), "acc_score_t": spec.acc_score_t.cpp(),
                      "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp(),
                      "exp_t": node.get_weights("exp_table").type.name, "inv_t": node.get_weights("inv_table").type.name}
-            types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.kind != "full" else spec.acc_qkv_t.cpp()
-            if spec.kind == "partitioned":
+            types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.projection_terms else spec.acc_qkv_t.cpp()
+            if kinds.get(spec.kind).score_conv:
                 types.update(conv_weight_t=node.get_weights("convk").type.name,
                              conv_bias_t=node.get_weights("convb").type.name, acc_conv_t=spec.acc_conv_t.cpp())
-            else:  # unused by the linformer and full kernels; the defaults of attention_config would also do
+            else:  # unused by kernels without a score convolution
                 types.update(conv_weight_t=types["weight_t"], conv_bias_t=types["weight_t"],
                              acc_conv_t=spec.acc_qkv_t.cpp())
             return self.template.format(
                 index=node.index, n=spec.n, d=spec.d, heads=spec.heads, head_dim=spec.head_dim, m=spec.m,
                 chunk=max(spec.chunk, 1), conv_kh=kh, conv_kw=kw, shift=spec.shift, table_size=spec.table_size,
                 exp_frac=EXP_T.frac, reuse_factor=rf,
-                multiplier_limit=math.ceil(attention_multiplications(spec) / rf), **types)
+                multiplier_limit=math.ceil(spec.multiplications() / rf), **types)
 
     class AttentionFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
@@ -310,10 +299,12 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
 
         def format(self, node):
             params = self._default_function_params(node)
-            for var in ("wq", "wk", "wv", "kproj", "vproj", "convk", "convb", "exp_table", "inv_table"):
-                if var in node.weights:
-                    params[var] = node.get_weights(var).name
-            return attention_function_template[node.get_attr("kind")].format(**params)
+            kind = kinds.get(node.get_attr("kind"))
+            for var in ("wq", "wk", "wv", "exp_table", "inv_table"):
+                params[var] = node.get_weights(var).name
+            params["function"] = kind.cpp_function
+            params["kind_weights"] = "".join(f"{node.get_weights(v).name}, " for v in kind_weight_args(kind))
+            return attention_function_template.format(**params)
 
     class DynamicTanhConfigTemplate(LayerConfigTemplate):
         def __init__(self):
@@ -361,7 +352,7 @@ def register_all() -> None:
 
     attention_cls, tanh_cls = _ir_classes()
     templates = _template_classes(attention_cls, tanh_cls)
-    handlers = {**{k: parse_attention for k in ATTENTION_KINDS}, "QDynamicTanh": parse_dynamic_tanh}
+    handlers = {**{k.keras_layer: parse_attention for k in kinds.attention_kinds()}, "QDynamicTanh": parse_dynamic_tanh}
     for keras_name, handler in handlers.items():
         if keras_name not in get_supported_keras_layers():
             register_keras_v2_layer_handler(keras_name, handler)

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from l1tag import kinds
+from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.extension import attention_dims, attention_firmware_weights, attention_types
-from l1tag.hls.fixed_point import FixedType, accumulator, from_qkeras, quantize
+from l1tag.hls.extension import attention_dims, attention_firmware_weights, attention_types, quantizer_type
+from l1tag.hls.fixed_point import FixedType, accumulator, quantize
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 
@@ -56,10 +58,7 @@ class Lowered:
 
 
 def _qtype(layer, key: str) -> FixedType:
-    try:
-        return from_qkeras(layer.get_config().get(key), f"layer '{layer.name}' {key}")
-    except ValueError as exc:
-        raise ConversionError(f"{exc}; convert the QAT model (quantization.enabled: true)") from None
+    return quantizer_type(layer.name, layer.get_config(), key)
 
 
 def _sum_type(a: FixedType, b: FixedType) -> FixedType:
@@ -77,11 +76,11 @@ def _consumers(model) -> dict[str, list]:
     return out
 
 
-def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = 1024) -> Lowered:
+def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE) -> Lowered:
     """Walk the QKeras model once; see the module docstring for the rules."""
     import tensorflow as tf
 
-    from l1tag.models.layers import QDynamicTanh, QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
+    from l1tag.models.layers import QDynamicTanh
 
     consumers = _consumers(model)
     tensors: dict[str, object] = {}  # Keras layer name -> lowered Keras tensor
@@ -160,10 +159,10 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             types[layer.name] = types[ins[0]]
             precision(layer.name, result=types[ins[0]])
             ops.append(Op("maxpool", layer.name, ins, types[ins[0]]))
-        elif isinstance(layer, (QPartitionedAttention, QLinformerAttention, QMultiHeadAttention)):
-            cfg, x_t = layer.get_config(), types[ins[0]]
+        elif kinds.by_keras_layer(cls) is not None:
+            kind, cfg, x_t = kinds.by_keras_layer(cls), layer.get_config(), types[ins[0]]
             n, d = (int(v) for v in layer.input_shape[1:])
-            dims = attention_dims(cls, cfg, n)
+            dims = attention_dims(kind, cfg, n)
             ftypes = attention_types(layer.name, cfg)
             spec = attention_spec(dims["kind"], n, d, dims["heads"], dims["m"], dims["conv"], x_t, ftypes, table_size)
             short = {w.name.split("/")[-1].split(":")[0]: v for w, v in zip(layer.weights, layer.get_weights())}
@@ -171,7 +170,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             new_weights[layer.name] = layer.get_weights()
             layer_cfg.setdefault(layer.name, {})["table_size"] = table_size
             ops.append(Op("attention", layer.name, ins, spec.out_t,
-                          attention_firmware_weights(cls, cfg, short, ftypes), spec))
+                          attention_firmware_weights(kind, cfg, short, ftypes), spec))
             types[layer.name] = spec.out_t
         elif isinstance(layer, QDynamicTanh):
             spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),

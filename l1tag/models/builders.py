@@ -21,9 +21,8 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QDense
 
-from l1tag.models.layers import QDynamicTanh, QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
-
-ATTENTION_TYPES = ("salt", "linformer", "transformer")
+from l1tag import kinds
+from l1tag.models.layers import QDynamicTanh
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,11 @@ def _dense(x, units: int, qz: Quantizers, name: str, relu: bool):
     return _act(x, qz.relu if relu else qz.act, f"{name}_act", relu)
 
 
-def _attention(model_cfg, qz: Quantizers, name: str):
-    common = dict(heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
-                  softmax_quantizer=qz.softmax, output_quantizer=qz.act, name=name)
-    if model_cfg.type == "salt":
-        return QPartitionedAttention(partitions=model_cfg.partitions, conv_kernel=model_cfg.conv_kernel,
-                                     conv_quantizer=qz.weight, conv_bias_quantizer=qz.bias, **common)
-    if model_cfg.type == "linformer":
-        return QLinformerAttention(projected=model_cfg.partitions, **common)
-    return QMultiHeadAttention(**common)
+def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str):
+    return kind.layer_class()(
+        heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
+        softmax_quantizer=qz.softmax, output_quantizer=qz.act, name=name,
+        **kind.layer_arguments(model_cfg, qz.weight, qz.bias))
 
 
 def _pool(x, kind: str):
@@ -91,14 +86,15 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     qz = Quantizers.from_config(quant)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
-    if model_cfg.type == "deepsets":
+    kind = kinds.get(model_cfg.type)
+    if not kind.attention:
         for i, w in enumerate(model_cfg.phi_dims):
             x = _dense(x, w, qz, f"phi{i}", relu=True)
     else:
         d = model_cfg.d_model
         x = _dense(x, d, qz, "embed", relu=True)
         for b in range(model_cfg.blocks):
-            a = _attention(model_cfg, qz, f"att{b}")(x)
+            a = _attention(kind, model_cfg, qz, f"att{b}")(x)
             x = tf.keras.layers.Add(name=f"att{b}_add")([x, a])
             x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, name=f"att{b}_dyt")(x)
             f = _dense(x, model_cfg.ffn_dim, qz, f"ffn{b}_up", relu=True)

@@ -8,7 +8,8 @@ Conventions (the ones of the SAL-T paper's tables and of Baskin et al., "UNIQ", 
   activations, as Q K'^T and A V', b_a x b_a').
 
 Per layer, for n particles of width d_in -> d_out, H heads of depth dh = d / H, m = p (SAL-T, Linformer)
-or n (full attention), c = ceil(n / p), a (kh x kw) score convolution:
+or n (full attention), c = ceil(n / p), a (kh x kw) score convolution (the attention MACs are
+``l1tag.kinds.AttentionShape.macs``, the one definition the converter and the estimator use too):
 
 =====================  ==========================================================================
 Dense (per particle)   MACs = n d_in d_out; FLOPs = 2 MACs + n d_out (bias)
@@ -33,6 +34,8 @@ import math
 import re
 
 import tensorflow as tf
+
+from l1tag import kinds
 
 FLOAT_BITS = 32
 
@@ -67,7 +70,7 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             macs = n * d_in * d_out
             flops = 2 * macs + n * d_out
             bops = macs * act_bits * _bits(_quantizer_of(layer, "kernel_quantizer"))
-        elif hasattr(layer, "kind") and layer.kind:
+        elif getattr(layer, "kind", None) in kinds.NAMES:
             macs, flops, bops = _attention_cost(layer, act_bits)
         elif cls == "QDynamicTanh" or cls == "Add":
             size = int(math.prod(out_shape[1:]))
@@ -87,26 +90,16 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
 
 
 def _attention_cost(layer, act_bits: int) -> tuple[int, int, int]:
-    n, d, heads = layer.n, layer.d, layer.heads
-    dh = d // heads
+    shape = layer.attention_shape()
+    mac = shape.macs()
     wb = _bits(layer.quantizer_strings["kernel_quantizer"])
     qb = _bits(layer.quantizer_strings["qkv_quantizer"])
     sb = _bits(layer.quantizer_strings["softmax_quantizer"])
-    qkv = 3 * n * d * d
-    if layer.kind == "partitioned":
-        m = layer.partitions
-        proj = 2 * heads * m * layer.chunk * dh
-        conv = heads * n * m * math.prod(layer.conv_kernel) if layer.conv_kernel else 0
-    elif layer.kind == "linformer":
-        m = layer.projected
-        proj, conv = 2 * heads * m * n * dh, 0
-    else:
-        m, proj, conv = n, 0, 0
-    scores = heads * n * m * dh
-    mix = heads * n * m * dh
-    macs = qkv + proj + scores + conv + mix
-    flops = 2 * macs + 3 * heads * n * m + (heads * n * m if conv else 0)  # + softmax, + conv bias
-    bops = qkv * act_bits * wb + proj * qb * wb + scores * qb * qb + conv * qb * wb + mix * sb * qb
+    macs = sum(mac.values())
+    softmax = 3 * shape.softmax_elements  # exp, sum, divide
+    flops = 2 * macs + softmax + (shape.softmax_elements if mac["conv"] else 0)  # + the conv bias
+    bops = (mac["qkv"] * act_bits * wb + mac["projection"] * qb * wb + mac["scores"] * qb * qb
+            + mac["conv"] * qb * wb + mac["mix"] * sb * qb)
     return macs, flops, bops
 
 
@@ -127,12 +120,7 @@ def closed_form_parameters(model_type: str, n: int, f: int, d: int, heads: int, 
     """
     total = f * d + d
     per_block = 3 * d * d + 4 + (d * d_ff + d_ff) + (d_ff * d + d)
-    if model_type == "salt":
-        per_block += 2 * heads * p * math.ceil(n / p)
-        if conv_kernel:
-            per_block += heads * (conv_kernel[0] * conv_kernel[1] + 1)
-    elif model_type == "linformer":
-        per_block += 2 * heads * p * n
+    per_block += kinds.get(model_type).extra_parameters(n, heads, p, conv_kernel)
     total += blocks * per_block
     width = d
     for h in head_dims:

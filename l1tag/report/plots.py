@@ -8,7 +8,7 @@
   and the softmax weights, with the sparsity measure (mean over rows of the largest weight);
 * ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity;
 * ``cost_vs_n``: FLOPs and estimated LUTs (l1tag's estimate, labelled so) versus the number of
-  particles for the three attention types, at the build's width, bits and reuse factor.
+  particles for every attention kind, at the build's width, bits and reuse factor.
 
 Sparsity: for an attention matrix A (rows sum to 1) the mean of max_j A[i, j] over rows i: 1 when
 every particle attends to exactly one other ("binary" attention, as found in ParT), 1/m when uniform.
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag import kinds
 from l1tag.data.features import CLASSES, FEATURE_INDEX
 
 FIG_DPI = 100
@@ -196,12 +197,13 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
     files["accuracy_vs_multiplicity"] = accuracy_vs_multiplicity(
         y, probs["quantized" if "qat" in models else "float"], data.multiplicity_test, out / "accuracy_vs_multiplicity.png")
     sparsity_stats = {}
-    if cfg.model.type != "deepsets":
+    kind = kinds.get(cfg.model.type)
+    if kind.attention:
         jets = _one_jet_per_class(y)
         maps = extract_maps(deployed, x[jets])
         first = next(iter(maps.values()))
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
-        if cfg.model.type == "salt":
+        if kind.contiguous_partitions:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
     files["cost_vs_n"] = cost_vs_n(cost_table(cfg, len(data.features), [8, 16, 32, 64]), [8, 16, 32, 64],
                                    out / "cost_vs_n.png")
@@ -210,7 +212,7 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
 
 
 def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]]:
-    """FLOPs and estimated LUTs of the three attention types at the config's width and bits, per n."""
+    """FLOPs and estimated LUTs of every attention kind at the config's width and bits, per n."""
     import contextlib
     import dataclasses
     import io
@@ -222,7 +224,7 @@ def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]
     from l1tag.models.cost import model_cost
 
     table = {}
-    for kind in ("salt", "linformer", "transformer"):
+    for kind in (k.name for k in kinds.attention_kinds()):
         m_cfg = dataclasses.replace(cfg.model, type=kind)
         flops, luts = [], []
         for n in ns:

@@ -14,41 +14,44 @@ import tensorflow as tf
 from l1tag.hls.fixed_point import FixedType, quantize
 from l1tag.hls.reference.attention import attention_reference, attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
-from l1tag.models.layers import QDynamicTanh, QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
+from l1tag import kinds
+from l1tag.hls.extension import attention_dims
+from l1tag.models.layers import QDynamicTanh
 
 WIDE = FixedType(40, 14, rounding="AP_RND_CONV", overflow="AP_SAT")
 WIDE_U = FixedType(40, 4, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT")
 RNG = np.random.default_rng(3)
 
 
-def _weights(layer, kind):
+def _weights(layer, kind: kinds.Kind):
     w = {v.name.split("/")[-1].split(":")[0]: v.numpy() for v in layer.weights}
     out = {k: w[k] for k in ("wq", "wk", "wv")}
-    if kind == "partitioned":
-        out.update(kproj=w["kpart"], vproj=w["vpart"], convk=w["convk"], convb=w["convb"])
-    elif kind == "linformer":
-        out.update(kproj=w["eproj"], vproj=w["fproj"])
+    out.update({fw: w[k] for k, fw in kind.projection_weights})
+    if kind.score_conv:
+        out.update(convk=w["convk"], convb=w["convb"])
     return out
 
 
-@pytest.mark.parametrize("layer, kind, m", [
-    (QPartitionedAttention(heads=2, partitions=3, conv_kernel=(3, 3)), "partitioned", 3),
-    (QLinformerAttention(heads=2, projected=3), "linformer", 3),
-    (QMultiHeadAttention(heads=2), "full", 10),
-])
-def test_attention_reference_tracks_the_float_layer(layer, kind, m):
+class _ModelSection:  # the config's model section, as the registry's layer_arguments reads it
+    partitions, conv_kernel = 3, (3, 3)
+
+
+@pytest.mark.parametrize("kind", kinds.attention_kinds(), ids=lambda k: k.name)
+def test_attention_reference_tracks_the_float_layer(kind):
+    """Walks the registry: every attention kind's NumPy reference follows its Keras layer."""
     n, d = 10, 8
+    layer = kind.layer_class()(heads=2, **kind.layer_arguments(_ModelSection, None, None))
     x = quantize(RNG.normal(size=(4, n, d)), FixedType(16, 4))
     y_keras = layer(tf.constant(x, tf.float32)).numpy()
-    if kind == "partitioned":  # make the convolution do something
+    if kind.score_conv:  # make the convolution do something
         layer.score_conv.convk.assign(RNG.normal(0.3, 0.3, size=layer.score_conv.convk.shape))
         y_keras = layer(tf.constant(x, tf.float32)).numpy()
+    dims = attention_dims(kind, layer.get_config(), n)
     # a 12-fractional-bit score with a 2^17-entry exp table covers score differences up to 32
     score = FixedType(24, 12, rounding="AP_RND_CONV", overflow="AP_SAT")
     types = {"weight": WIDE, "qkv": WIDE, "score": score, "softmax": WIDE_U, "out": WIDE, "conv_w": WIDE,
              "conv_b": WIDE}
-    spec = attention_spec(kind, n, d, 2, m, (3, 3) if kind == "partitioned" else None, FixedType(16, 4), types,
-                          table_size=1 << 17)
+    spec = attention_spec(kind.name, n, d, 2, dims["m"], dims["conv"], FixedType(16, 4), types, table_size=1 << 17)
     y_ref = np.stack([attention_reference(j, _weights(layer, kind), spec) for j in x])
     np.testing.assert_allclose(y_ref, y_keras, atol=2e-3)
 
@@ -69,7 +72,7 @@ def test_dynamic_tanh_reference_tracks_the_layer():
 
 
 def test_softmax_tables_are_exact_where_they_must_be():
-    spec = attention_spec("partitioned", 8, 8, 2, 4, (3, 3), FixedType(16, 4),
+    spec = attention_spec("salt", 8, 8, 2, 4, (3, 3), FixedType(16, 4),
                           {k: FixedType(10, 5, rounding="AP_RND_CONV", overflow="AP_SAT") for k in
                            ("weight", "qkv", "score", "out", "conv_w", "conv_b")}
                           | {"softmax": FixedType(8, 0, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT")},

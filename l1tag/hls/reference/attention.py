@@ -1,12 +1,13 @@
-"""Bit-exact NumPy model of ``firmware_templates/l1tag_attention.h`` (all three attention kinds).
+"""Bit-exact NumPy model of ``firmware_templates/l1tag_attention.h`` (every attention kind).
 
 This *is* the specification of the firmware arithmetic; the C++ must equal it bit for bit::
 
     Q, K, V  = cast<qkv_t>(X W)                         exact accumulation in acc_qkv_t
-    K', V'   = cast<qkv_t>(sum_l w K)                   partitioned: rows j*c .. j*c+c-1 (zero past n);
-                                                        linformer: all n rows; full: K' = K, V' = V
+    K', V'   = cast<qkv_t>(project(K, V))               the kind's projection (l1tag/kinds/<kind>.py):
+                                                        salt: rows j*c .. j*c+c-1 (zero past n);
+                                                        linformer: all n rows; transformer: K' = K, V' = V
     S        = cast<score_t>((Q . K') * 2^-shift)       (heads, n, m)
-    S        = cast<score_t>(conv(S) + b)               partitioned with a convolution: depthwise, 'same'
+    S        = cast<score_t>(conv(S) + b)               kinds with a score convolution: depthwise, 'same'
     e        = exp_table[min(-(S - max_j S) / lsb, T-1)]     exact index: the score's raw integer
     A        = cast<softmax_t>(e * inv_table[idx(sum e)])    sum e in [1, m]; idx linear over [1, m]
     O        = cast<out_t>(A . V')                      heads concatenated -> (n, d)
@@ -22,25 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l1tag import kinds
 from l1tag.hls.fixed_point import FixedType, accumulator, quantize
-
-KINDS = ("partitioned", "linformer", "full")
+from l1tag.kinds import AttentionShape, score_shift
 EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional bits
 INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
 
 
 @dataclass(frozen=True)
-class AttentionSpec:
-    """Shapes and every fixed-point type of one attention layer."""
+class AttentionSpec(AttentionShape):
+    """The shape (from the registry of kinds) and every fixed-point type of one attention layer."""
 
-    kind: str
-    n: int
-    d: int
-    heads: int
-    m: int  # projected length: p (partitioned, linformer) or n (full)
-    chunk: int  # partition size c (partitioned), else 0
     shift: int  # score scale 2^-shift
-    conv: tuple[int, int] | None
     x_t: FixedType
     w_t: FixedType
     qkv_t: FixedType
@@ -51,10 +45,6 @@ class AttentionSpec:
     conv_b_t: FixedType | None
     table_size: int
 
-    @property
-    def head_dim(self) -> int:
-        return self.d // self.heads
-
     # exact accumulators, derived so that no intermediate sum is ever rounded
     @property
     def acc_qkv_t(self) -> FixedType:
@@ -62,7 +52,7 @@ class AttentionSpec:
 
     @property
     def acc_proj_t(self) -> FixedType:
-        return accumulator(self.qkv_t, self.w_t, self.chunk if self.kind == "partitioned" else self.n)
+        return accumulator(self.qkv_t, self.w_t, self.projection_terms or self.n)
 
     @property
     def acc_score_t(self) -> FixedType:
@@ -102,12 +92,10 @@ class AttentionSpec:
 def attention_spec(kind: str, n: int, d: int, heads: int, m: int, conv, x_t: FixedType, types: dict[str, FixedType],
                    table_size: int) -> AttentionSpec:
     """Build the spec; ``types`` maps weight, qkv, score, softmax, out (and conv_w, conv_b) to FixedTypes."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown attention kind {kind!r}")
-    dh = d // heads
+    k = kinds.get(kind)
     return AttentionSpec(
-        kind=kind, n=n, d=d, heads=heads, m=m, chunk=math.ceil(n / m) if kind == "partitioned" else 0,
-        shift=int(round(math.log2(dh) / 2)), conv=tuple(conv) if conv else None, x_t=x_t, w_t=types["weight"],
+        kind=kind, n=n, d=d, heads=heads, m=m, chunk=k.chunk(n, m),
+        shift=score_shift(d // heads), conv=tuple(conv) if conv else None, x_t=x_t, w_t=types["weight"],
         qkv_t=types["qkv"], score_t=types["score"], softmax_t=types["softmax"], out_t=types["out"],
         conv_w_t=types.get("conv_w") if conv else None, conv_b_t=types.get("conv_b") if conv else None,
         table_size=table_size,
@@ -152,20 +140,7 @@ def attention_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: Attention
         return t.reshape(n, heads, dh).transpose(1, 0, 2)
 
     q, k, v = (split(quantize(x @ w[name], spec.qkv_t)) for name in ("wq", "wk", "wv"))
-    if spec.kind == "partitioned":
-        c = spec.chunk
-
-        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh)
-            padded = np.zeros((heads, spec.m * c, dh))
-            padded[:, :n] = t
-            return quantize(np.einsum("hjld,hjl->hjd", padded.reshape(heads, spec.m, c, dh), pw), spec.qkv_t)
-
-        kp, vp = collapse(k, w["kproj"]), collapse(v, w["vproj"])
-    elif spec.kind == "linformer":
-        kp = quantize(np.einsum("hjn,hnd->hjd", w["kproj"], k), spec.qkv_t)
-        vp = quantize(np.einsum("hjn,hnd->hjd", w["vproj"], v), spec.qkv_t)
-    else:
-        kp, vp = k, v
+    kp, vp = (quantize(t, spec.qkv_t) for t in kinds.get(spec.kind).project(k, v, w, spec))
     s = quantize(np.einsum("hid,hjd->hij", q, kp) * 2.0**-spec.shift, spec.score_t)
     if spec.conv:
         s = _conv(s, w["convk"], w["convb"], spec)

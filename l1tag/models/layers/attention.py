@@ -11,8 +11,10 @@ serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/hls/reference/atte
     A       = q_softmax(softmax over m)
     O       = q_out(A V')                                       heads concatenated -> (n, d)
 
-The score scale is 1/sqrt(dh) rounded to a power of two, 2^-s with s = round(log2(dh) / 2), so that
-the firmware applies it as a shift (exact for dh = 4, 16, 64, the usual depths).
+The score scale is 1/sqrt(dh) rounded to a power of two, 2^-s with s = round(log2(dh) / 2)
+(``l1tag.kinds.score_shift``), so that the firmware applies it as a shift (exact for dh = 4, 16, 64).
+Each layer's ``kind`` is its name in the registry of kinds (``l1tag/kinds/``), which holds its shape,
+costs, firmware call and fixed-point reference.
 
 Quantizers are QKeras quantizer strings (``"quantized_bits(8,0,alpha=1)"``) or None (float), written
 out in ``get_config`` so that hls4ml and the fixed-point reference read the same precision.
@@ -27,24 +29,17 @@ import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
+from l1tag.kinds import AttentionShape, get, score_shift
 from l1tag.models.layers.score_conv import QAttentionScoreConv
-
-QUANTIZER_ARGS = ("kernel_quantizer", "qkv_quantizer", "score_quantizer", "softmax_quantizer", "output_quantizer")
-
-
-def score_shift(head_dim: int) -> int:
-    """s such that 2^-s approximates 1/sqrt(head_dim)."""
-    return int(round(math.log2(head_dim) / 2))
-
 
 def _identity(x):
     return x
 
 
-class _QAttentionBase(tf.keras.layers.Layer):
+class QAttentionBase(tf.keras.layers.Layer):
     """Shared projections, quantizers and softmax mixing; subclasses define ``_project`` and ``_extra``."""
 
-    kind = ""
+    kind = ""  # the registry name (l1tag/kinds/<kind>.py)
 
     def __init__(self, heads: int, kernel_quantizer=None, qkv_quantizer=None, score_quantizer=None,
                  softmax_quantizer=None, output_quantizer=None, **kwargs):
@@ -118,12 +113,16 @@ class _QAttentionBase(tf.keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def attention_shape(self) -> AttentionShape:
+        """Shape and multiplication counts of this (built) layer, from the registry."""
+        return get(self.kind).shape(self.n, self.d, self.get_config())
+
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, **self.quantizer_strings}
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
-class QPartitionedAttention(_QAttentionBase):
+class QPartitionedAttention(QAttentionBase):
     """SAL-T linear partitioned multi-head attention (LPP-MHA) with the attention-score convolution.
 
     The n (kT-sorted) particles are cut into p contiguous partitions of c = ceil(n / p) rows (zero
@@ -131,7 +130,7 @@ class QPartitionedAttention(_QAttentionBase):
     K'[h, j] = sum_{l<c} wK[h, j, l] K[h, j*c + l]  (V' likewise with wV).  Scores are (n, p) per head.
     """
 
-    kind = "partitioned"
+    kind = "salt"
 
     def __init__(self, heads: int, partitions: int, conv_kernel=(3, 3), conv_quantizer=None,
                  conv_bias_quantizer=None, **kwargs):
@@ -177,7 +176,7 @@ class QPartitionedAttention(_QAttentionBase):
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
-class QLinformerAttention(_QAttentionBase):
+class QLinformerAttention(QAttentionBase):
     """Linformer attention: K' = E K and V' = F V with dense learned E, F of shape (H, k, n)."""
 
     kind = "linformer"
@@ -201,7 +200,7 @@ class QLinformerAttention(_QAttentionBase):
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
-class QMultiHeadAttention(_QAttentionBase):
+class QMultiHeadAttention(QAttentionBase):
     """Full multi-head self-attention: (n x n) scores per head; cost grows as n^2."""
 
-    kind = "full"
+    kind = "transformer"

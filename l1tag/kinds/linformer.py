@@ -1,0 +1,38 @@
+"""Linformer: K' = E K and V' = F V with dense learned projections E, F of shape (heads, k, n).
+
+Every particle contributes to every projected row (no sorting needed); scores are (n x k) per head,
+softmax over k.  Keras: ``QLinformerAttention``; C++: ``l1tag::linformer_attention``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l1tag.kinds import AttentionShape, Kind
+
+
+class LinformerKind(Kind):
+    name = "linformer"
+    summary = "K' = E K, V' = F V with dense learned E, F (p x n); softmax over p"
+    uses_partitions = True
+    keras_layer = "QLinformerAttention"
+    cpp_function = "l1tag::linformer_attention"
+    projection_weights = (("eproj", "kproj"), ("fproj", "vproj"))
+
+    def layer_arguments(self, model_cfg, weight_q, bias_q) -> dict:
+        return {"projected": model_cfg.partitions}
+
+    def projected_length(self, n, layer_config) -> int:
+        return int(layer_config["projected"])
+
+    def projection_terms(self, shape: AttentionShape) -> int:
+        return shape.n
+
+    def extra_parameters(self, n, heads, partitions, conv_kernel) -> int:
+        return 2 * heads * partitions * n
+
+    def project(self, k, v, w, shape):
+        return np.einsum("hjn,hnd->hjd", w["kproj"], k), np.einsum("hjn,hnd->hjd", w["vproj"], v)
+
+
+KIND = LinformerKind()

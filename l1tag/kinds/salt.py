@@ -1,0 +1,73 @@
+"""SAL-T: linear partitioned attention with a depthwise convolution on the attention scores.
+
+The n kT-sorted particles are cut into p contiguous partitions of c = ceil(n / p) rows (zero padded to
+p c); each partition is collapsed by learned per-head weights, K'[h, j] = sum_{l<c} wK[h, j, l]
+K[h, j c + l] (V' likewise), so the scores are (n x p) per head, and a (kh x kw) depthwise 'same'
+convolution over (n, p) with the heads as channels lets a particle's scores see its kT neighbours'.
+Keras: ``QPartitionedAttention``; C++: ``l1tag::partitioned_attention``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from l1tag.kinds import AttentionShape, Kind
+
+
+class SaltKind(Kind):
+    name = "salt"
+    summary = ("kT-sorted particles cut into p contiguous partitions, each collapsed by learned weights; "
+               "scores (n x p), a depthwise convolution on them, softmax over p")
+    uses_partitions = True
+    contiguous_partitions = True
+    keras_layer = "QPartitionedAttention"
+    cpp_function = "l1tag::partitioned_attention"
+    projection_weights = (("kpart", "kproj"), ("vpart", "vproj"))
+    score_conv = True
+
+    def layer_arguments(self, model_cfg, weight_q, bias_q) -> dict:
+        return {"partitions": model_cfg.partitions, "conv_kernel": model_cfg.conv_kernel,
+                "conv_quantizer": weight_q, "conv_bias_quantizer": bias_q}
+
+    def projected_length(self, n, layer_config) -> int:
+        return int(layer_config["partitions"])
+
+    def chunk(self, n, m) -> int:
+        return math.ceil(n / m)
+
+    def conv_kernel(self, layer_config):
+        k = layer_config.get("conv_kernel")
+        return tuple(int(v) for v in k) if k else None
+
+    def projection_terms(self, shape: AttentionShape) -> int:
+        return shape.chunk
+
+    def extra_parameters(self, n, heads, partitions, conv_kernel) -> int:
+        conv = heads * (conv_kernel[0] * conv_kernel[1] + 1) if conv_kernel else 0
+        return 2 * heads * partitions * math.ceil(n / partitions) + conv
+
+    def firmware_weights(self, layer_config, weights, types, quantize):
+        out = super().firmware_weights(layer_config, weights, types, quantize)
+        if layer_config.get("conv_kernel"):
+            out["convk"] = quantize(weights["convk"], types["conv_w"])
+            out["convb"] = quantize(weights["convb"], types["conv_b"])
+        else:  # the kernel always convolves: without a learned one, an identity 1x1 (x * 1 + 0 is exact)
+            heads = int(layer_config["heads"])
+            out["convk"], out["convb"] = np.ones((1, 1, heads, 1)), np.zeros(heads)
+        return out
+
+    def project(self, k, v, w, shape):
+        heads, n, dh = k.shape
+        c, p = shape.chunk, shape.m
+
+        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh)
+            padded = np.zeros((heads, p * c, dh))
+            padded[:, :n] = t
+            return np.einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, dh), pw)
+
+        return collapse(k, w["kproj"]), collapse(v, w["vproj"])
+
+
+KIND = SaltKind()
