@@ -6,7 +6,13 @@ whose outputs exist) is skipped, so a second build with nothing changed takes se
 ``hls.reuse_factor`` reruns the firmware stages, and an interrupted build resumes at the first stage
 without a valid record.  Every stage writes its outputs atomically (temporary name, then rename) and
 records its key only after success.  A broken budget still produces every output; the exit code
-(3) comes last.
+(3) comes last, and so does a missed C-simulation fidelity threshold (4).
+
+Each stage is one function (``STAGE_FUNCTIONS``); ``l1tag build`` runs them in order through
+:func:`run_stage`, and the single-stage commands (``l1tag train``, ``csim``, ``report``, ``package``)
+call the same :func:`run_stage`, so they record their stage and a build right after them skips it.
+Within one process the stages hand each other what they made (:class:`StageContext`): the prepared
+data, and the converted hls4ml model, which the estimator reads directly.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from l1tag.errors import BudgetViolation, L1tagError
+from l1tag.errors import FidelityError, L1tagError, StageMissingError
 from l1tag.files import write_json
 from l1tag.package.bundle import path_digest
 
@@ -51,6 +57,30 @@ class BuildResult:
     summary: dict = field(default_factory=dict)
 
 
+@dataclass
+class StageContext:
+    """What one process hands from stage to stage, so that nothing is read back or recomputed."""
+
+    cfg: object
+    build_dir: Path
+    verbose: int = 0
+    synth: bool = False
+    data: object = None  # PreparedData
+    converted: object = None  # l1tag.hls.convert.Converted: the in-memory hls4ml model
+    budget: dict | None = None  # the budget section of this run's report stage
+
+    def prepared(self):
+        """The prepared data of this build (read from data/prepared.npz unless a stage made it here)."""
+        from l1tag.data.preprocess import load_prepared
+
+        if self.data is None:
+            file = self.build_dir / "data" / "prepared.npz"
+            if not file.exists():
+                raise StageMissingError(f"{file} not found: run `l1tag data prepare` (or `l1tag build`) first")
+            self.data = load_prepared(file)
+        return self.data
+
+
 def stage_key(cfg, stage: str, build_dir: Path) -> str:
     d = cfg.to_dict()
     payload = {"sections": {s: d[s] for s in SECTIONS[stage]},
@@ -74,87 +104,125 @@ def _mark(build_dir: Path, stage: str, key: str, seconds: float) -> None:
                indent=None)
 
 
-def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, verbose: int = 0) -> BuildResult:
-    """Run the stages that are out of date; raises BudgetViolation (exit 3) after writing everything."""
-    from l1tag.data.preprocess import load_prepared, run_data_stage
+# ------------------------------------------------------------------------------------------------
+# The stages: each is one function, run by `l1tag build` and by its single-stage command alike.
+# ------------------------------------------------------------------------------------------------
+
+
+def data_stage(ctx: StageContext) -> None:
+    from l1tag.data.preprocess import run_data_stage
+
+    ctx.data = run_data_stage(ctx.cfg, ctx.build_dir, progress=ctx.verbose >= 0)
+
+
+def train_stage(ctx: StageContext) -> None:
+    from l1tag.report.report_json import quality_summary, update_report
+    from l1tag.train.trainer import run_train_stage
+
+    metrics = run_train_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), verbose=2 if ctx.verbose >= 1 else 0)
+    m = metrics["model"]
+    update_report(ctx.build_dir, ctx.cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
+                  quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
+
+
+def firmware_stage(ctx: StageContext) -> None:
+    """Convert + C-simulate; a C-sim that differs from the reference is a bug (exit 1), a fidelity
+    threshold missed is reported after everything is written (exit 4)."""
+    from l1tag.hls.convert import run_hls_stage
     from l1tag.report.report_json import CSIM_KEYS, quality_summary, update_report
 
+    section, ctx.converted = run_hls_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), ctx.verbose >= 2)
+    update_report(ctx.build_dir, ctx.cfg, csim={k: section[k] for k in CSIM_KEYS},
+                  quality={"firmware": quality_summary(section["quality_firmware"])})
+    if section["bit_exact_fraction"] < 1.0:
+        raise L1tagError(f"C-simulation differs from the fixed-point reference on "
+                         f"{(1 - section['bit_exact_fraction']) * section['jets']:.0f} of {section['jets']} jets "
+                         f"(first: {section['first_mismatch']}); this is a bug in l1tag, please report it")
+
+
+def report_stage(ctx: StageContext) -> None:
+    """Hardware numbers (vendor report, else the estimate of the in-memory model), budget, plots, report.md."""
+    from l1tag.config import load_budget
+    from l1tag.hardware.budget import check_budget
+    from l1tag.hardware.section import hardware_section
+    from l1tag.report.markdown import write_report_md
+    from l1tag.report.plots import make_plots
+    from l1tag.report.report_json import update_report
+
+    cfg, build_dir = ctx.cfg, ctx.build_dir
+    if ctx.synth:
+        run_vendor_synthesis(cfg, build_dir / "hls")
+    hardware = hardware_section(build_dir / "hls", hls_model=ctx.converted.hls_model if ctx.converted else None)
+    write_json(build_dir / "hardware_layers.json", hardware.pop("layers", []))
+    ctx.budget = check_budget(hardware, load_budget(cfg.budget.file))
+    report = update_report(build_dir, cfg, hardware=hardware, budget=ctx.budget)
+    if (build_dir / "model").is_dir() and (build_dir / "data" / "prepared.npz").exists():
+        make_plots(cfg, build_dir, ctx.prepared())
+    write_report_md(build_dir, report)
+
+
+def bundle_stage(ctx: StageContext) -> None:
+    from l1tag.package.bundle import write_bundle
+
+    iface = ctx.build_dir / "interface.json"
+    if not iface.exists():
+        raise StageMissingError(f"{iface} not found: run `l1tag csim` (or `l1tag build`) first")
+    write_bundle(ctx.cfg, ctx.build_dir, json.loads(iface.read_text()))
+
+
+STAGE_FUNCTIONS = {"data": data_stage, "train": train_stage, "firmware": firmware_stage, "report": report_stage,
+                   "bundle": bundle_stage}
+
+
+def run_stage(ctx: StageContext, stage: str, force: bool = False) -> bool:
+    """Run ``stage`` unless its key is recorded (or ``force``); record the key on success.  True if it ran."""
+    key = stage_key(ctx.cfg, stage, ctx.build_dir)
+    if not force and _is_current(ctx.build_dir, stage, key):
+        log.info("[%s] up to date, skipped", stage)
+        return False
+    log.info("[%s] running", stage)
+    t0 = time.perf_counter()
+    STAGE_FUNCTIONS[stage](ctx)
+    _mark(ctx.build_dir, stage, key, time.perf_counter() - t0)
+    return True
+
+
+def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, verbose: int = 0) -> BuildResult:
+    """Run the stages that are out of date; raises BudgetViolation (exit 3) or FidelityError (exit 4)
+    after writing everything."""
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    ctx = StageContext(cfg, build_dir, verbose, synth)
     result = BuildResult(build_dir)
-    data = None
-    budget_section = None
     for stage in STAGES:
-        key = stage_key(cfg, stage, build_dir)
-        if not force and _is_current(build_dir, stage, key):
-            result.skipped.append(stage)
-            log.info("[%s] up to date, skipped", stage)
-            continue
-        t0 = time.perf_counter()
-        log.info("[%s] running", stage)
-        if stage == "data":
-            data = run_data_stage(cfg, build_dir, progress=verbose >= 0)
-        elif stage == "train":
-            from l1tag.train.trainer import run_train_stage
-
-            data = data or load_prepared(build_dir / "data" / "prepared.npz")
-            metrics = run_train_stage(cfg, build_dir, data, verbose=2 if verbose >= 1 else 0)
-            m = metrics["model"]
-            update_report(build_dir, cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
-                          quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
-        elif stage == "firmware":
-            from l1tag.hls.convert import run_hls_stage
-
-            data = data or load_prepared(build_dir / "data" / "prepared.npz")
-            section = run_hls_stage(cfg, build_dir, data, verbose >= 2)
-            update_report(build_dir, cfg, csim={k: section[k] for k in CSIM_KEYS},
-                          quality={"firmware": quality_summary(section["quality_firmware"])})
-            if section["bit_exact_fraction"] < 1.0:
-                raise L1tagError(f"C-simulation differs from the fixed-point reference (first mismatch "
-                                 f"{section['first_mismatch']}); this is a bug in l1tag, please report it")
-        elif stage == "report":
-            data = data or load_prepared(build_dir / "data" / "prepared.npz")
-            budget_section = _report_stage(cfg, build_dir, synth, data)
-        elif stage == "bundle":
-            from l1tag.package.bundle import write_bundle
-
-            interface = json.loads((build_dir / "interface.json").read_text())
-            write_bundle(cfg, build_dir, interface)
-        _mark(build_dir, stage, key, time.perf_counter() - t0)
-        result.ran.append(stage)
-    report = json.loads((build_dir / "report.json").read_text())
-    result.summary = report
-    budget_section = budget_section or report.get("budget")
-    if budget_section and not budget_section["pass"]:
-        from l1tag.hardware.budget import enforce
-
-        try:
-            enforce(budget_section)
-        except BudgetViolation as exc:
-            exc.result = result
-            raise
+        (result.ran if run_stage(ctx, stage, force) else result.skipped).append(stage)
+    result.summary = json.loads((build_dir / "report.json").read_text())
+    try:
+        enforce_checks(cfg, result.summary)
+    except L1tagError as exc:
+        exc.result = result
+        raise
     return result
 
 
-def _report_stage(cfg, build_dir: Path, synth: bool, data) -> dict:
-    from l1tag.config import load_budget
-    from l1tag.hardware.budget import check_budget
-    from l1tag.report.markdown import write_report_md
-    from l1tag.report.report_json import update_report
+def enforce_checks(cfg, report: dict) -> None:
+    """The verdicts that end a run with a non-zero exit once every output is written: the L1T budget
+    (exit 3) and the C-simulation fidelity thresholds of ``csim.*`` (exit 4)."""
+    from l1tag.hardware.budget import enforce
 
-    if synth:
-        run_vendor_synthesis(cfg, build_dir / "hls")
-    from l1tag.hardware.section import hardware_section
+    if report.get("budget"):
+        enforce(report["budget"])
+    check_fidelity(cfg, report.get("csim", {}))
 
-    hardware = hardware_section(build_dir / "hls")
-    (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
-    section = check_budget(hardware, load_budget(cfg.budget.file))
-    report = update_report(build_dir, cfg, hardware=hardware, budget=section)
-    from l1tag.report.plots import make_plots
 
-    make_plots(cfg, build_dir, data)
-    write_report_md(build_dir, report)
-    return section
+def check_fidelity(cfg, csim: dict) -> None:
+    """``csim.min_argmax_agreement_quantized``: the firmware must pick the QKeras model's class this often."""
+    agreement = csim.get("argmax_agreement_vs_quantized")
+    limit = cfg.csim.min_argmax_agreement_quantized
+    if agreement is not None and agreement < limit:
+        raise FidelityError(f"C-simulation argmax agreement with the QKeras model is {agreement:.4f}, below "
+                            f"csim.min_argmax_agreement_quantized = {limit}; every output was written (see "
+                            f"report.md): retrain, widen the quantizers, or lower the threshold")
 
 
 def run_vendor_synthesis(cfg, hls_dir: Path) -> None:

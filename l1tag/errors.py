@@ -37,3 +37,9 @@ class BudgetViolation(L1tagError):
     """The design breaks its L1T budget; all outputs are still written (exit 3)."""
 
     exit_code = 3
+
+
+class FidelityError(L1tagError):
+    """The firmware misses a C-simulation fidelity threshold of ``csim.*``; all outputs are still written (exit 4)."""
+
+    exit_code = 4

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import shutil
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.errors import ConversionError
-from l1tag.files import atomic_path
+from l1tag.files import atomic_path, write_json
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.fixed_point import quantize
 from l1tag.hls.lower import Lowered, lower
@@ -165,8 +164,9 @@ def write_test_vectors(project_dir: Path, xq: np.ndarray, y_expected: np.ndarray
             np.savetxt(tmp, arr.reshape(len(arr), -1), fmt="%.17g")
 
 
-def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
-    """The convert + C-sim stage of a build: project in build/<name>/hls, csim section returned and saved."""
+def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> tuple[dict, Converted]:
+    """The convert + C-sim stage of a build: project in build/<name>/hls; returns the csim section (also
+    saved as csim.json) and the converted model (for the estimator)."""
     from l1tag.models.builders import load_model
     from l1tag.train.metrics import evaluate
 
@@ -182,11 +182,12 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> dict:
     outputs, reference, inputs = (section.pop(k) for k in ("_outputs", "_reference", "_inputs"))
     write_test_vectors(converted.project_dir, inputs, reference)
     section["quality_firmware"] = evaluate(y, softmax(outputs))
-    (Path(build_dir) / "csim.json").write_text(json.dumps(section, indent=1))
-    np.save(Path(build_dir) / "csim_outputs.npy", outputs)  # firmware logits of the first csim.jets test jets
-    (Path(build_dir) / "interface.json").write_text(json.dumps(interface(converted), indent=1))
+    write_json(Path(build_dir) / "csim.json", section)
+    with atomic_path(Path(build_dir) / "csim_outputs.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, outputs)  # firmware logits of the first csim.jets test jets (the report's plots reuse them)
+    write_json(Path(build_dir) / "interface.json", interface(converted))
     log.info("C-sim (%s): %d jets, bit-exact %.4f, argmax agreement with QKeras %.4f, with float %.4f; "
              "%.0f jets/s after %.1f s compile", converted.backend, n, section["bit_exact_fraction"],
              section["argmax_agreement_vs_quantized"], section.get("argmax_agreement_vs_float", float("nan")),
              section["jets_per_second"] or 0, section["compile_seconds"])
-    return section
+    return section, converted

@@ -159,6 +159,10 @@ def write_bundle(cfg, build_dir: Path, interface: dict) -> Path:
 
 
 def _safe_extract(bundle: Path, dest: Path) -> Path:
+    """Extract after refusing escaping members; returns the folder holding manifest.json.
+
+    Both layouts are accepted: l1tag's own (one top folder ``<name>-firmware/``) and a re-pack from
+    inside that folder (``tar -czf t.tar.gz .``: members ``./manifest.json``, ``./hls/...``)."""
     try:
         tar = tarfile.open(bundle, "r:gz")
     except (OSError, tarfile.TarError) as exc:
@@ -175,14 +179,20 @@ def _safe_extract(bundle: Path, dest: Path) -> Path:
                     raise DataError(f"{bundle}: link '{name}' -> '{m.linkname}' points outside the bundle; refused")
             if not (m.isfile() or m.isdir()):
                 raise DataError(f"{bundle}: member '{name}' is not a plain file; refused")
-            roots.add(Path(name).parts[0])
-        if len(roots) != 1:
-            raise DataError(f"{bundle}: expected one top folder, found {sorted(roots)}")
+            parts = Path(name).parts  # pathlib drops './' prefixes; '.' itself has no parts
+            if parts:
+                roots.add(parts[0] if len(parts) > 1 or m.isdir() else "")
         try:
             tar.extractall(dest, filter="data")  # Python's own guard, on top of the checks above
         except TypeError:  # Python without extraction filters
             tar.extractall(dest)
-    return dest / roots.pop()
+    if (dest / "manifest.json").is_file():
+        return dest
+    tops = sorted(r for r in roots if r)
+    if len(tops) != 1 or not (dest / tops[0] / "manifest.json").is_file():
+        raise DataError(f"{bundle}: manifest.json missing (expected it at the top or in one top folder; found "
+                        f"{tops or 'no folder'})")
+    return dest / tops[0]
 
 
 def verify_bundle(bundle: Path) -> dict:
@@ -192,10 +202,7 @@ def verify_bundle(bundle: Path) -> dict:
         raise DataError(f"bundle not found: {bundle}")
     with tempfile.TemporaryDirectory() as tmp:
         root = _safe_extract(bundle, Path(tmp))
-        manifest_file = root / "manifest.json"
-        if not manifest_file.exists():
-            raise DataError(f"{bundle}: manifest.json missing")
-        manifest = json.loads(manifest_file.read_text())
+        manifest = json.loads((root / "manifest.json").read_text())
         present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {"manifest.json"}
         listed = set(manifest["files"])
         for name in sorted(listed | present):

@@ -23,6 +23,8 @@ import numpy as np
 
 from l1tag import kinds
 from l1tag.data.features import CLASSES, FEATURE_INDEX
+from l1tag.errors import StageMissingError
+from l1tag.files import atomic_path, write_json
 
 FIG_DPI = 100
 
@@ -43,11 +45,10 @@ def sparsity(attention: np.ndarray) -> float:
 
 
 def _save(fig, out: Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=FIG_DPI)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=FIG_DPI)
     _plt().close(fig)
-    return out
+    return Path(out)
 
 
 def roc_curves(y: np.ndarray, probs: dict[str, np.ndarray], out: Path) -> Path:
@@ -174,18 +175,22 @@ def cost_vs_n(table: dict[str, dict[str, list]], ns: list[int], out: Path) -> Pa
 
 
 def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
-    """Every picture of a build into build_dir/plots; returns name -> file, and the attention sparsity."""
-    import json
+    """Every picture of a build into build_dir/plots; returns name -> file.
 
+    The curves reuse the test-split predictions that training (model/predictions.npz) and the
+    C-simulation (csim_outputs.npy) saved; only the attention maps run the model again, on 5 jets.
+    """
     from l1tag.models.builders import attention_maps as extract_maps
     from l1tag.models.builders import load_model
 
     build_dir = Path(build_dir)
     out = build_dir / "plots"
     y, x = data.y["test"], data.x["test"]
-    models = {name: load_model(build_dir / "model" / f"{name}.h5") for name in ("float", "qat")
-              if (build_dir / "model" / f"{name}.h5").exists()}
-    probs = {("quantized" if k == "qat" else k): m.predict(x, batch_size=2048, verbose=0) for k, m in models.items()}
+    pred_file = build_dir / "model" / "predictions.npz"
+    if not pred_file.exists():
+        raise StageMissingError(f"{pred_file} not found: rerun the train stage (`l1tag train -c CONFIG`)")
+    with np.load(pred_file) as z:
+        probs = {k: z[k] for k in z.files}
     fw_file = build_dir / "csim_outputs.npy"
     if fw_file.exists():
         logits = np.load(fw_file)
@@ -193,13 +198,14 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         probs["firmware"] = e / e.sum(axis=1, keepdims=True)
     # the firmware curve needs C-simulation outputs of the whole test split (csim.jets >= test jets)
     files = {"roc": roc_curves(y, {k: v for k, v in probs.items() if len(v) == len(y)}, out / "roc.png")}
-    deployed = models.get("qat") or models.get("float")
+    deployed_name = "quantized" if "quantized" in probs else "float"
     files["accuracy_vs_multiplicity"] = accuracy_vs_multiplicity(
-        y, probs["quantized" if "qat" in models else "float"], data.multiplicity_test, out / "accuracy_vs_multiplicity.png")
+        y, probs[deployed_name], data.multiplicity_test, out / "accuracy_vs_multiplicity.png")
     sparsity_stats = {}
     kind = kinds.get(cfg.model.type)
     if kind.attention:
         jets = _one_jet_per_class(y)
+        deployed = load_model(build_dir / "model" / ("qat.h5" if deployed_name == "quantized" else "float.h5"))
         maps = extract_maps(deployed, x[jets])
         first = next(iter(maps.values()))
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
@@ -207,7 +213,7 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
     files["cost_vs_n"] = cost_vs_n(cost_table(cfg, len(data.features), [8, 16, 32, 64]), [8, 16, 32, 64],
                                    out / "cost_vs_n.png")
-    (out / "attention_sparsity.json").write_text(json.dumps(sparsity_stats, indent=1))
+    write_json(out / "attention_sparsity.json", sparsity_stats)
     return files
 
 

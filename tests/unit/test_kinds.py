@@ -1,0 +1,89 @@
+"""The registry of kinds drives cost, conversion and estimate: walk it, and check each consumer asks it."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from l1tag import kinds
+from l1tag.config import config_from_dict
+from l1tag.models.builders import build_model
+from l1tag.models.cost import closed_form_parameters, layer_costs
+
+TINY = {"d_model": 8, "heads": 2, "partitions": 3, "ffn_dim": 8, "head_dims": [8], "conv_kernel": [3, 3]}
+N, FEATURES = 10, 3
+HEADER = Path(__file__).resolve().parents[2] / "firmware_templates" / "l1tag_attention.h"
+
+
+def _model(kind: str, quantized: bool = True):
+    cfg = config_from_dict({"name": "k", "data": {"constituents": N}, "model": {"type": kind, **TINY},
+                            "hls": {"reuse_factor": 2}})
+    return cfg, build_model(cfg.model, N, FEATURES, cfg.quantization if quantized else None)
+
+
+def test_every_name_resolves_to_its_own_module_and_is_a_config_choice():
+    assert [k.name for k in kinds.all_kinds()] == list(kinds.NAMES)
+    for name in kinds.NAMES:
+        assert config_from_dict({"name": "x", "model": {"type": name}}).model.type == name
+    with pytest.raises(KeyError, match="known: salt, linformer, transformer, deepsets"):
+        kinds.get("performer")
+
+
+@pytest.mark.parametrize("kind", kinds.attention_kinds(), ids=lambda k: k.name)
+def test_attention_kind_points_to_a_keras_layer_and_a_cpp_function(kind):
+    cls = kind.layer_class()
+    assert cls.kind == kind.name and kinds.by_keras_layer(cls.__name__) is kind
+    function = kind.cpp_function.split("::")[-1]
+    assert re.search(rf"\bvoid {function}\(", HEADER.read_text()), f"{function} missing from {HEADER.name}"
+
+
+@pytest.mark.parametrize("name", kinds.NAMES)
+def test_cost_and_parameters_come_from_the_registry(name):
+    """Parameters: the closed form (with the kind's extra term) equals Keras; attention MACs: the shape's."""
+    cfg, model = _model(name, quantized=False)
+    m = cfg.model
+    if kinds.get(name).attention:
+        closed = closed_form_parameters(name, N, FEATURES, m.d_model, m.heads, m.partitions, m.ffn_dim, m.blocks,
+                                        m.conv_kernel, m.head_dims, m.classes)
+        assert closed == model.count_params()
+    rows = {r["layer"]: r for r in layer_costs(model)}
+    for layer in model.layers:
+        if getattr(layer, "kind", None):
+            assert rows[layer.name]["macs"] == sum(layer.attention_shape().macs().values())
+
+
+def test_shape_counts_by_hand():
+    """SAL-T n=10, d=8, H=2 (dh=4), p=3 (c=4), 3x3 conv: every MAC term written out."""
+    shape = kinds.get("salt").shape(10, 8, {"heads": 2, "partitions": 3, "conv_kernel": (3, 3)})
+    assert (shape.m, shape.chunk, shape.projection_terms) == (3, 4, 4)
+    assert shape.macs() == {"qkv": 3 * 10 * 64, "projection": 2 * 2 * 3 * 4 * 4, "scores": 2 * 10 * 3 * 4,
+                            "conv": 2 * 10 * 3 * 9, "mix": 2 * 10 * 3 * 4}
+    assert shape.multiplications() == sum(shape.macs().values()) + 2 * 10 * 3
+    lin = kinds.get("linformer").shape(10, 8, {"heads": 2, "projected": 3})
+    assert lin.macs()["projection"] == 2 * 2 * 3 * 10 * 4 and lin.conv is None
+    full = kinds.get("transformer").shape(10, 8, {"heads": 2})
+    assert (full.m, full.macs()["projection"]) == (10, 0)
+
+
+@pytest.mark.parametrize("name", kinds.NAMES)
+def test_conversion_and_estimate_use_the_registry_counts(name, tmp_path):
+    """The C++ call is the kind's function, the ALLOCATION limit is ceil(multiplications / R), and the
+    estimator counts the same multiplications."""
+    from l1tag.hardware.estimate import estimate_model
+    from l1tag.hls.convert import convert_model
+
+    cfg, model = _model(name)
+    converted = convert_model(model, cfg.hls, tmp_path / "hls")
+    rows = {r["layer"]: r for r in estimate_model(converted.hls_model)["layers"]}
+    source = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+    params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
+    attention = [layer for layer in model.layers if getattr(layer, "kind", None)]
+    assert bool(attention) == kinds.get(name).attention
+    for layer in attention:
+        shape = layer.attention_shape()
+        assert rows[layer.name]["multiplications"] == shape.multiplications()
+        assert f"{kinds.get(name).cpp_function}<" in source
+        assert f"multiplier_limit = {math.ceil(shape.multiplications() / 2)};" in params
