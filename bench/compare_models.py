@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from readme_table import write_between_markers
 
+from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.data.preprocess import run_data_stage
 from l1tag.models.cost import model_cost
@@ -28,7 +29,7 @@ from l1tag.train.metrics import evaluate
 from l1tag.train.trainer import predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
-TYPES = ("salt", "linformer", "transformer", "deepsets")
+TYPES = kinds.NAMES
 
 
 def _mean_rejection(m: dict) -> float:

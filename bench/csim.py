@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.hls.convert import convert_model, run_csim
 from l1tag.models.builders import build_model
@@ -34,7 +35,7 @@ def main() -> None:
     x = np.random.default_rng(0).normal(size=(args.jets, base.data.constituents, 3)).astype(np.float32)
     print(f"{os.cpu_count()} cores, {args.jets} jets, {args.backend} backend, n = {base.data.constituents}\n")
     print("| model | convert s | g++ compile s | C-sim jets/s | bit-exact |\n|---|---|---|---|---|")
-    for kind in ("salt", "linformer", "transformer", "deepsets"):
+    for kind in kinds.NAMES:
         cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
                                   hls=dataclasses.replace(base.hls, backend=args.backend))
         model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization)

@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.hardware.estimate import estimate_model
 from l1tag.hls.convert import convert_model
 from l1tag.models.builders import build_model
 
 REPO = Path(__file__).resolve().parents[1]
-TYPES = ("salt", "linformer", "transformer")
+TYPES = tuple(k.name for k in kinds.attention_kinds())
 
 
 def main() -> None:

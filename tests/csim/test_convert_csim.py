@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from l1tag import kinds
 from l1tag.config import config_from_dict
 from l1tag.data.generate import generate
 from l1tag.data.preprocess import prepare
@@ -23,7 +24,7 @@ from l1tag.data.readers import read_hls4ml
 from l1tag.hls.convert import convert_model, run_csim
 from l1tag.train.trainer import train_models
 
-TYPES = ("salt", "linformer", "transformer", "deepsets")
+TYPES = kinds.NAMES  # every registered kind
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.hls.convert import convert_model, run_csim
 from l1tag.models.builders import build_model
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
+@pytest.mark.parametrize("kind", kinds.NAMES)
 @pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
 def test_default_shapes_are_bit_exact(kind, backend, tmp_path):
     base = load_config(REPO / "configs" / "salt_l1.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import tarfile
 
 import pytest
@@ -78,6 +79,15 @@ def test_second_build_skips_everything(built, capsys):
     assert "ran nothing; up to date: data, train, firmware, report, bundle" in capsys.readouterr().out
 
 
+def test_single_stage_train_records_its_stage(built, capsys):
+    """`l1tag train` records the train stage: a build right after it trains nothing again."""
+    root, cfg = built
+    assert main(["train", "-c", str(cfg), "-o", str(root / "b1")]) == 0
+    capsys.readouterr()
+    assert main(["build", "-c", str(cfg), "-o", str(root / "b1")]) == 0
+    assert "ran nothing; up to date: data, train, firmware, report, bundle" in capsys.readouterr().out
+
+
 def test_same_config_and_seed_give_identical_weights_and_firmware(built):
     root, cfg = built
     assert main(["-q", "build", "-c", str(cfg), "-o", str(root / "b2")]) == 0
@@ -118,6 +128,30 @@ def test_verify_passes_and_catches_tampering(built, tmp_path, capsys):
             dst.addfile(m, io.BytesIO(data))
     assert main(["package", "--verify", str(tampered)]) == 2
     assert "checksum mismatch in hls/tb_data/tb_output_predictions.dat" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["from-inside", "from-parent"])
+def test_verify_accepts_a_dot_rooted_repack_and_names_a_changed_header(built, tmp_path, capsys, inside):
+    """`cd x && tar -czf t.tar.gz .` gives members starting with './': verified like the original."""
+    root, _ = built
+    with tarfile.open(root / "b1" / "tiny-firmware.tar.gz") as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    x = tmp_path / "x" / "tiny-firmware" if inside else tmp_path / "x"
+
+    def repack(name: str) -> Path:
+        out = tmp_path / name
+        subprocess.run(["tar", "-czf", str(out), "."], cwd=x, check=True)
+        return out
+
+    assert main(["package", "--verify", str(repack("untouched.tar.gz"))]) == 0
+    header = tmp_path / "x" / "tiny-firmware" / "hls" / "firmware" / "parameters.h"
+    data = bytearray(header.read_bytes())
+    data[-2] = ord("/") if data[-2] != ord("/") else ord("*")  # one changed byte
+    header.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["package", "--verify", str(repack("tampered.tar.gz"))]) == 2
+    err = capsys.readouterr().err
+    assert "checksum mismatch in hls/firmware/parameters.h" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("name, link", [("/etc/evil", None), ("tiny-firmware/../evil", None),

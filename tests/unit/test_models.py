@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from l1tag import kinds
 from l1tag.config import config_from_dict
 from l1tag.models.builders import build_model, load_model
 from l1tag.models.cost import closed_form_parameters, model_cost
@@ -129,7 +130,7 @@ def test_quantizers_round_intermediates():
     assert out.min() >= -2 and out.max() <= 1.75
 
 
-@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
+@pytest.mark.parametrize("kind", kinds.NAMES)
 def test_taggers_build_and_round_trip(kind, tmp_path):
     cfg = config_from_dict({"name": "t", "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2,
                                                    "ffn_dim": 8, "phi_dims": [8, 8], "head_dims": [8]}})
