@@ -17,6 +17,7 @@ data, and the converted hls4ml model, which the estimator reads directly.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -144,6 +145,7 @@ def report_stage(ctx: StageContext) -> None:
     """Hardware numbers (vendor report, else the estimate of the in-memory model), budget, plots, report.md."""
     from l1tag.config import load_budget
     from l1tag.hardware.budget import check_budget
+    from l1tag.hardware.parts import fractions
     from l1tag.hardware.section import hardware_section
     from l1tag.report.markdown import write_report_md
     from l1tag.report.plots import make_plots
@@ -154,7 +156,10 @@ def report_stage(ctx: StageContext) -> None:
         run_vendor_synthesis(cfg, build_dir / "hls")
     hardware = hardware_section(build_dir / "hls", hls_model=ctx.converted.hls_model if ctx.converted else None)
     write_json(build_dir / "hardware_layers.json", hardware.pop("layers", []))
-    ctx.budget = check_budget(hardware, load_budget(cfg.budget.file))
+    budget = load_budget(cfg.budget.file)
+    if budget.totals is not None:  # a part outside the parts table: the budget file gives its totals
+        hardware["utilization"] = fractions(hardware["resources"], dataclasses.asdict(budget.totals))
+    ctx.budget = check_budget(hardware, budget)
     report = update_report(build_dir, cfg, hardware=hardware, budget=ctx.budget)
     if (build_dir / "model").is_dir() and (build_dir / "data" / "prepared.npz").exists():
         make_plots(cfg, build_dir, ctx.prepared())

@@ -330,7 +330,9 @@ class HLSConfig:
                    "if the budget file gives its totals")
     clock_period_ns: float = _f(5.0, number(0.0, open_min=True), "target clock period (ns)")
     io_type: str = _f("io_parallel", choice("io_parallel"), "hls4ml IO type")
-    strategy: str = _f("Latency", choice("Latency", "Resource"), "hls4ml strategy")
+    strategy: str = _f("Latency", choice("Latency", "Resource"),
+                       "hls4ml strategy of its own layers (Dense); l1tag's attention and DynamicTanh kernels are "
+                       "always pipelined at II = reuse_factor")
     reuse_factor: int = _f(1, integer(1), "multiplier reuse factor")
     table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
     project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
@@ -340,7 +342,8 @@ class HLSConfig:
 class CsimConfig:
     jets: int = _f(1000, integer(1), "test jets run through the C simulation")
     min_argmax_agreement_quantized: float = _f(0.95, number(0.0, 1.0),
-                                                "fail the C-sim check below this agreement with QKeras")
+                                                "below this argmax agreement of the firmware with the QKeras model "
+                                                "the run exits 4 (after writing everything)")
 
 
 @dataclass(frozen=True)
@@ -479,8 +482,16 @@ def _input_problem(item: str) -> str | None:
     return None if os.path.isfile(item) else "no such file"
 
 
+def _input_files(value: str | tuple | None) -> set[str]:
+    """The real paths of the files a data.path value names (globs expanded)."""
+    items = value if isinstance(value, tuple) else (value,) if value else ()
+    return {os.path.realpath(f) for item in items for f in (glob.glob(item) if _is_glob(item) else [item])
+            if os.path.isfile(f)}
+
+
 def _check_inputs(cfg: Config, origin: str, base_dir: Path) -> None:
-    """Every input file the data stage will read exists (data.path of hls4ml/jetclass, data.test_path)."""
+    """Every input file the data stage will read exists (data.path of hls4ml/jetclass, data.test_path),
+    and a fixed test set shares no file with the training data."""
     keys = (["path"] if cfg.data.source != "generate" else []) + ["test_path"]
     for key in keys:
         value = getattr(cfg.data, key)
@@ -489,6 +500,10 @@ def _check_inputs(cfg: Config, origin: str, base_dir: Path) -> None:
             if problem:
                 raise ConfigError(f"{origin}: data.{key}: {item}: {problem} (give existing files, a list of them "
                                   f"or a glob; relative paths resolve against {base_dir})")
+    shared = _input_files(cfg.data.test_path) & _input_files(cfg.data.path) if cfg.data.test_path else set()
+    if shared:
+        raise ConfigError(f"{origin}: data.test_path: {min(shared)} is also in data.path; the fixed test "
+                          f"set must not share files with the training data (remove it from one of them)")
 
 
 def _check_part(cfg: Config, budget: Budget, origin: str) -> None:
@@ -499,7 +514,8 @@ def _check_part(cfg: Config, budget: Budget, origin: str) -> None:
         return
     raise ConfigError(f"{origin}: hls.part: unknown FPGA part {cfg.hls.part!r}; closest known parts: "
                       f"{', '.join(parts.closest_parts(cfg.hls.part))}; or give the part's totals in the budget "
-                      f"file ({cfg.budget.file}: totals: {{LUT: ..., FF: ..., DSP: ..., BRAM_18K: ..., URAM: ...}})")
+                      f"file (budget.file, now {cfg.budget.file}): totals: {{LUT: ..., FF: ..., DSP: ..., "
+                      f"BRAM_18K: ..., URAM: ...}}")
 
 
 def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<config>") -> Config:

@@ -7,7 +7,9 @@ asks; the SAL-T authors' code sorted after normalisation, which scrambles the kT
 2. those ``n`` are ordered by ``sort_by`` (descending): ``kt`` = pT * dR, ``pt``, ``dr``, or ``none``;
    padding rows stay at the end;
 3. the configured features are selected by hls4ml name;
-4. a stratified train / validation / test split is drawn from the seed;
+4. a stratified train / validation / test split is drawn from the seed; with a fixed test set
+   (``data.test_path``) the test split is that sample, and train / validation are drawn from the main
+   sample with the train and validation fractions renormalised to sum to 1;
 5. normalisation (``robust``: median and 5-95 % range; ``standard``: mean and standard deviation) is
    fitted on the real (non-padding) constituents of the training split only; padding rows stay 0.
 
@@ -41,7 +43,7 @@ class PreparedData:
 
     x: dict[str, np.ndarray]  # split -> float32 (N, n, F)
     y: dict[str, np.ndarray]  # split -> int64 (N,)
-    index: dict[str, np.ndarray]  # split -> indices of the jets in the source sample
+    index: dict[str, np.ndarray]  # split -> indices of the jets in its source sample (the test sample, if fixed)
     raw_test: np.ndarray  # float32 (N_test, n, 16): the test constituents in physical units (for plots)
     multiplicity_test: np.ndarray  # (N_test,) constituents of each test jet before the cut to n (for plots)
     features: tuple[str, ...]
@@ -90,36 +92,64 @@ def normalise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarra
     return np.where(real, (x - center) / scale, 0.0).astype(np.float32)
 
 
-def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> dict[str, np.ndarray]:
-    """Index arrays for train/val/test with the class mix of ``labels`` in each (scikit-learn)."""
+def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int,
+                     with_test: bool = True) -> dict[str, np.ndarray]:
+    """Index arrays for train/val/test with the class mix of ``labels`` in each (scikit-learn).
+
+    ``with_test=False`` (a fixed test set comes from elsewhere) splits into train and val only, with
+    ``fractions[0] : fractions[1]`` renormalised to sum to 1.
+    """
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(labels))
     counts = np.bincount(labels, minlength=len(CLASSES))
-    if len(labels) < 10 or (counts[counts > 0] < 3).any():
+    need = 3 if with_test else 2
+    if len(labels) < 10 or (counts[counts > 0] < need).any():
         raise DataError(f"too few jets to split ({len(labels)} jets, per class {counts.tolist()}): "
-                        f"need at least 3 of each class present")
+                        f"need at least {need} of each class present")
+    if not with_test:
+        share = round(fractions[0] / (fractions[0] + fractions[1]), 12)  # 0.6 / 0.8 is 0.7499999999999999
+        train, val = train_test_split(idx, train_size=share, stratify=labels, random_state=seed)
+        return {"train": np.sort(train), "val": np.sort(val)}
     train, rest = train_test_split(idx, train_size=fractions[0], stratify=labels, random_state=seed)
     val_share = fractions[1] / (fractions[1] + fractions[2])
     val, test = train_test_split(rest, train_size=val_share, stratify=labels[rest], random_state=seed)
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def _multiplicity(sample: JetSample) -> np.ndarray:
+    """Constituents of each jet before the cut to n (the file's own count when it has one)."""
+    return np.asarray(sample.jet_features.get(
+        "j_multiplicity", (sample.constituents[..., PT] > 0).sum(axis=1))).astype(np.int64)
+
+
 def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, pt_min: float,
-            normalization: str, split: tuple[float, float, float], seed: int) -> PreparedData:
-    """Run steps 1-5 of the module docstring on an in-memory sample."""
+            normalization: str, split: tuple[float, float, float], seed: int,
+            test_sample: JetSample | None = None) -> PreparedData:
+    """Run steps 1-5 of the module docstring on an in-memory sample.
+
+    ``test_sample``: a fixed test set; the test split is exactly its jets (selected, sorted and normalised
+    like the others), and ``sample`` only provides train and validation.
+    """
     ordered = order_constituents(sample.constituents, n, sort_by, pt_min)
     cols = [FEATURE_INDEX[f] for f in features]
-    idx = stratified_split(sample.labels, split, seed)
+    idx = stratified_split(sample.labels, split, seed, with_test=test_sample is None)
     selected = {s: ordered[i][..., cols] for s, i in idx.items()}
+    labels = {s: sample.labels[i] for s, i in idx.items()}
+    if test_sample is None:
+        raw_test, multiplicity_test = ordered[idx["test"]], _multiplicity(sample)[idx["test"]]
+    else:
+        raw_test = order_constituents(test_sample.constituents, n, sort_by, pt_min)
+        multiplicity_test = _multiplicity(test_sample)
+        idx["test"] = np.arange(len(test_sample))
+        selected["test"], labels["test"] = raw_test[..., cols], test_sample.labels
     center, scale = fit_normalisation(selected["train"], normalization)
     return PreparedData(
         x={s: normalise(v, center, scale) for s, v in selected.items()},
-        y={s: sample.labels[i].astype(np.int64) for s, i in idx.items()},
+        y={s: v.astype(np.int64) for s, v in labels.items()},
         index=idx,
-        raw_test=ordered[idx["test"]],
-        multiplicity_test=np.asarray(sample.jet_features.get(
-            "j_multiplicity", (sample.constituents[..., PT] > 0).sum(axis=1)))[idx["test"]].astype(np.int64),
+        raw_test=raw_test,
+        multiplicity_test=multiplicity_test,
         features=tuple(features),
         center=center,
         scale=scale,
@@ -152,7 +182,10 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
             generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=stored,
                      detector=d.detector, progress=progress)
     files = expand_paths(path)
+    test_files = expand_paths(d.test_path) if d.test_path else []
     record = {"data": cfg.to_dict()["data"], "seed": cfg.seed, "inputs": _fingerprint(files)}
+    if test_files:
+        record["test_inputs"] = _fingerprint(test_files)
     key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
     cache = data_dir / "prepared.npz"
     meta_file = data_dir / "prepared.json"
@@ -160,12 +193,16 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
         log.info("data: using cached %s", cache)
         return load_prepared(cache)
     sample = read_jets(d.source, files, d.constituents)
-    prepared = prepare(sample, d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed)
+    test_sample = read_jets(d.source, test_files, d.constituents) if test_files else None
+    prepared = prepare(sample, d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed,
+                       test_sample=test_sample)
     save_prepared(prepared, cache)
     write_text(meta_file, json.dumps({"key": key, **record, "jets": len(sample),
-                                              "splits": {s: int(len(v)) for s, v in prepared.y.items()}}, indent=2))
-    log.info("data: %d jets from %s -> train %d / val %d / test %d", len(sample), sample.source,
-             *(len(prepared.y[s]) for s in ("train", "val", "test")))
+                                      "test_jets": len(test_sample) if test_sample is not None else None,
+                                      "splits": {s: int(len(v)) for s, v in prepared.y.items()}}, indent=2))
+    log.info("data: %d jets from %s -> train %d / val %d / test %d%s", len(sample), sample.source,
+             *(len(prepared.y[s]) for s in ("train", "val", "test")),
+             f" (fixed test set: {test_sample.source})" if test_sample is not None else "")
     return prepared
 
 

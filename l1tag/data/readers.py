@@ -66,7 +66,11 @@ def _fail(path, problem: str, expected: str) -> DataError:
 
 
 def expand_paths(paths, expected: str = "expected an existing file or a glob matching files") -> list[str]:
-    """A path, a glob pattern or a list of them -> the existing files, in order (globs sorted)."""
+    """A path, a glob pattern or a list of them -> the existing files, in order (globs sorted).
+
+    A file named twice (say, by a glob and by name) is read once: its jets would otherwise be counted
+    twice and could land in both the training and the test split.
+    """
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not items:
         raise DataError(f"no input files given ({expected})")
@@ -84,7 +88,12 @@ def expand_paths(paths, expected: str = "expected an existing file or a glob mat
             raise _fail(item, "is a directory, not a file", expected)
         else:
             files.append(item)
-    return files
+    unique, seen = [], set()
+    for f in files:
+        if os.path.realpath(f) not in seen:
+            seen.add(os.path.realpath(f))
+            unique.append(f)
+    return unique
 
 
 def _fit_constituents(x: np.ndarray, constituents: int | None) -> np.ndarray:

@@ -10,14 +10,18 @@ from typing import Any
 
 from l1tag.config import Budget
 from l1tag.errors import BudgetViolation
+from l1tag.hardware.parts import RESOURCES, device_key, normalise_part, utilization
 
-RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 CLOCK_TOLERANCE_NS = 1e-9
 
 
 def part_family(part: str | None) -> str:
-    """The device prefix of a part name, lower case: ``'xcvu9p-flga2104-2L-e'`` -> ``'xcvu9p'``."""
-    return str(part or "").strip().lower().split("-")[0]
+    """The device a part name names, by the parts table's normaliser: ``'xcvu9p-flga2104-2L-e'`` -> ``'vu9p'``.
+
+    Two spellings of one device (package, speed grade, case, ``xc`` prefix) give the same answer; a part
+    missing from the table gives its normalised name.
+    """
+    return device_key(part) or normalise_part(part)
 
 
 def _margin(limit: float, value: float) -> float | None:
@@ -48,7 +52,10 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
 
     Checks, in order: ``part`` (same device family), ``clock_ns`` (period no longer than the
     budget's), ``latency_ns``, ``ii_cycles`` and ``utilization_<RES>``; limits left unset (null) in
-    the budget file are skipped.  A utilization of None (part total unknown) fails with a ``note``.
+    the budget file are skipped.  When the budget file gives the part's ``totals``, the utilization is
+    recomputed from ``hardware["resources"]`` and those totals (the limits are fractions of them);
+    otherwise ``hardware["utilization"]`` is used.  A utilization of None (part total unknown) fails with
+    a ``note``.
     """
     source = hardware.get("source")
     part = hardware.get("part")
@@ -57,7 +64,8 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
     same = bool(part) and part_family(part) == part_family(budget.part)
     note = None if same else (
         "hardware report names no part" if not part else
-        f"design targets {part_family(part)}, the budget is for {part_family(budget.part)}")
+        f"design targets {part} (device {part_family(part)}), the budget is for {budget.part} "
+        f"(device {part_family(budget.part)})")
     checks.append(_check("part", budget.part, part, same, None, source, note))
 
     checks.append(_upper_limit("clock_ns", budget.clock_ns, hardware.get("clock_ns"), source,
@@ -71,13 +79,16 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
         checks.append(_upper_limit("ii_cycles", limits.ii_cycles, hardware.get("ii_cycles"), source,
                                    "hardware report has no initiation interval"))
 
-    utilization = hardware.get("utilization") or {}
+    if budget.totals is not None:
+        used = utilization(hardware.get("resources") or {}, part, totals=budget.totals.as_dict())
+    else:
+        used = hardware.get("utilization") or {}
     for res in RESOURCES:
         limit = getattr(limits.utilization, res)
         if limit is None:
             continue
         checks.append(_upper_limit(
-            f"utilization_{res}", limit, utilization.get(res), source,
+            f"utilization_{res}", limit, used.get(res), source,
             f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked"))
 
     return {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}

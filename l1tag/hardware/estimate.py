@@ -35,12 +35,11 @@ import math
 
 import numpy as np
 
-from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.hardware.parts import RESOURCES
 
 DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
-DSP_A_BITS, DSP_B_BITS = 27, 18  # DSP48E2 multiplier port widths: wider products take more DSPs
+DSP_A_BITS = 27  # DSP48E2's A port, for a part not in the table (l1tag/hardware/parts/*.yaml has each device's)
 T_MULT_DSP_NS = 2.5  # a registered DSP48 multiply
 T_MULT_LUT_NS = 1.6  # a small LUT multiplier / shift-add
 T_ADD_NS = 0.65  # one carry-chain adder level (~16-24 bits)
@@ -69,14 +68,14 @@ def _precision(var) -> tuple[int, int, bool]:
     return width, integer, bool(getattr(p, "signed", True))
 
 
-def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int) -> dict:
+def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
     """DSPs, LUTs and count of the constant multiplications by ``weights`` (already quantized)."""
     k = np.rint(np.asarray(weights, dtype=np.float64) * 2.0**weight_frac).astype(np.int64).ravel()
     digits = csd_digits(k)
     real = digits >= 2  # zeros and powers of two need no multiplier
     dsp_mult = (digits >= 3) & (data_bits >= DSP_MIN_BITS)
     lut_mult = real & ~dsp_mult
-    per_dsp = 1 if data_bits <= DSP_A_BITS else 2  # wider data than the DSP's A port takes two
+    per_dsp = 1 if data_bits <= dsp_a_bits else 2  # wider data than the DSP's A port takes two
     return {
         "multiplications": int(real.sum()),
         "dsp_mults": int(dsp_mult.sum()) * per_dsp,
@@ -111,13 +110,13 @@ def _table(bits: int) -> dict:
 
 
 def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int, pixels: int, io_stream: bool,
-                    clock_ns: float, rf: int) -> dict:
+                    clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
     """Dense-like layers: outputs x terms products by constant weights, adder trees, registers."""
     w = node.get_weights(weight_name)
     w_bits, w_int, _ = _precision(w)
     a_bits, _, _ = _precision(node.get_input_variable())
     out_bits, _, _ = _precision(node.get_output_variable())
-    cost = multiplier_cost(w.data, w_bits - w_int, a_bits)
+    cost = multiplier_cost(w.data, w_bits - w_int, a_bits, dsp_a_bits)
     acc = node.get_attr("accum_t")
     acc_bits = int(getattr(getattr(acc, "precision", None), "width", 0)) or (
         a_bits + w_bits + math.ceil(math.log2(max(terms_per_output, 2))))
@@ -146,7 +145,7 @@ def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool) -> d
             "interval": pixels if io_stream else 1, "multiplications": 0}
 
 
-def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
+def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP_A_BITS) -> dict:
     """One layer's estimate (DSP, LUT, FF, BRAM_18K, latency cycles, interval, multiplications)."""
     cls = type(node).__name__
     rf = int(node.get_attr("reuse_factor", 1) or 1)
@@ -157,12 +156,12 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
         w = node.get_weights("weight").data
         n_in, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
         pixels = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf)
+        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits)
     if "Conv" in cls and "Depthwise" not in cls and "Separable" not in cls:
         w = node.get_weights("weight").data
         terms = int(np.prod(w.shape[:-1]))
         pixels = int(np.prod(shape[:-1]))
-        return _weighted_layer(node, "weight", terms, int(w.shape[-1]), pixels, io_stream, clock_ns, rf)
+        return _weighted_layer(node, "weight", terms, int(w.shape[-1]), pixels, io_stream, clock_ns, rf, dsp_a_bits)
     if "Depthwise" in cls or "Separable" in cls:
         parts = []
         pixels = int(np.prod(shape[:-1]))
@@ -172,11 +171,12 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
                 parts.append(_weighted_layer(node, name, int(np.prod(w.shape[:-2])) if name == "depthwise" else
                                              int(np.prod(w.shape[:-1])), int(np.prod(w.shape[-2:])) if
                                              name == "depthwise" else int(w.shape[-1]), pixels, io_stream, clock_ns,
-                                             rf))
+                                             rf, dsp_a_bits))
         return _sum_layers(parts)
-    if node.get_attr("kind") in kinds.NAMES:  # l1tag's attention, of any registered kind
-        return _attention(node, clock_ns, rf)
-    if cls == "L1tagDynamicTanh":
+    # l1tag's own IR layers, by their exact class (node.class_name drops the backend's wrapper)
+    if node.class_name == "L1tagAttention":  # every attention kind of the registry
+        return _attention(node, clock_ns, rf, dsp_a_bits)
+    if node.class_name == "L1tagDynamicTanh":
         size = int(np.prod(shape))
         out_bits, _, _ = _precision(node.get_output_variable())
         t = _table(node.get_attr("table_size", DEFAULT_TABLE_SIZE) * out_bits)
@@ -206,7 +206,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool) -> dict:
     return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
 
 
-def _attention(node, clock_ns: float, rf: int) -> dict:
+def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
     from l1tag.hls.extension import attention_layer_spec
 
     spec = attention_layer_spec(node)
@@ -220,7 +220,7 @@ def _attention(node, clock_ns: float, rf: int) -> dict:
                                                                          else q_bits)
             copies = {"wq": spec.n, "wk": spec.n, "wv": spec.n, "kproj": spec.head_dim, "vproj": spec.head_dim,
                       "convk": spec.n * spec.m}[name]
-            c = multiplier_cost(w.data, w_bits - w_int, data_bits)
+            c = multiplier_cost(w.data, w_bits - w_int, data_bits, dsp_a_bits)
             parts.append((c["dsp_mults"] * copies, c["lut"] * copies, c["multiplications"] * copies))
     # variable x variable products: Q K'^T, softmax normalisation, A V'
     var_mults = spec.heads * spec.n * spec.m * (2 * spec.head_dim + 1)
@@ -247,18 +247,23 @@ def _sum_layers(parts: list[dict]) -> dict:
     return out
 
 
-def estimate_model(hls_model, part: str | None = None) -> dict:
-    """The hardware section (docs/design.md keys, ``source: 'estimate'``) plus a per-layer table."""
-    from l1tag.hardware.parts import utilization
+def estimate_model(hls_model, part: str | None = None, totals: dict | None = None) -> dict:
+    """The hardware section (docs/design.md keys, ``source: 'estimate'``) plus a per-layer table.
+
+    ``part`` defaults to the project's; its DSP port width comes from the parts table, and
+    ``totals`` (a budget's, for a part not in the table) replace the table's for the utilization."""
+    from l1tag.hardware.parts import device, utilization
 
     cfg = hls_model.config
     clock_ns = float(cfg.get_config_value("ClockPeriod") or 5.0)
     io_stream = cfg.get_config_value("IOType") == "io_stream"
     part = part or cfg.get_config_value("Part") or ""
+    dev = device(part)
+    dsp_a_bits = dev.dsp_a_bits if dev else DSP_A_BITS
     layers, rows = [], []
     nodes = list(hls_model.get_layers())
     for i, node in enumerate(nodes):
-        est = estimate_layer(node, clock_ns, io_stream)
+        est = estimate_layer(node, clock_ns, io_stream, dsp_a_bits)
         out = node.get_output_variable()
         internal = 0 < i < len(nodes) - 1  # the input and output streams are the top-level ports, not FIFOs
         if io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
@@ -276,5 +281,5 @@ def estimate_model(hls_model, part: str | None = None) -> dict:
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,
-        "utilization": utilization(resources, part), "layers": rows,
+        "utilization": utilization(resources, part, totals), "layers": rows,
     }

@@ -1,61 +1,149 @@
-"""FPGA part totals (the "Available" resources of Vivado/Vitis HLS) and utilization fractions.
+"""FPGA parts as data: totals (the "Available" resources of Vivado/Vitis HLS) and device properties.
 
-One table, one row per device, each with its source. A part name matches a row whatever its package,
-speed grade or temperature suffix, with or without the ``xc`` prefix and in any case:
-``xcvu9p-flga2104-2L-e``, ``XCVU9P`` and ``vu9p`` all give the VU9P row; Vivado's own spelling of the
-device (``7z020clg400-1``) works too.
+The table lives in ``l1tag/hardware/parts/<family>.yaml``, one file per device family (as conifer keeps
+one file per board), one row per device with its source in a comment: the device key, a reference part,
+the totals and the DSP slice with its multiplier port widths.  It is read once, on first use.
+
+A part name matches a row whatever its package, speed grade or temperature suffix, with or without the
+``xc`` prefix and in any case: ``xcvu9p-flga2104-2L-e``, ``XCVU9P`` and ``vu9p`` all give the VU9P row;
+Vivado's own spelling of the device (``7z020clg400-1``) works too.  :func:`normalise_part` is the one
+normaliser of part names; budgets compare parts with it too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from l1tag.errors import L1tagError
+
 RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
-
-# device key (lowercase, no "xc" prefix) -> (reference part, totals in RESOURCES order)
-_PARTS: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
-    #                                          LUT        FF         DSP     BRAM_18K  URAM
-    # Source: ../shared/reference/l1t.md, part totals table (VU9P row).
-    "vu9p": ("xcvu9p-flga2104-2L-e", (1_182_240, 2_364_480, 6_840, 4_320, 960)),
-    # Source: l1t.md (U250 row); the same numbers are printed in the "Available" rows of
-    # 6nrp-hls4ml/model_1 and ECE226_CoDesign/model_1 myproject_csynth.xml (Vitis HLS 2022.2 / 2024.1).
-    "u250": ("xcu250-figd2104-2L-e", (1_728_000, 3_456_000, 12_288, 5_376, 1_280)),
-    # Source: l1t.md says the U250 column, "believed equal, not confirmed from a tool report".
-    # Since then confirmed: ML-fpga/model_1 Encoder_csynth.xml (Vivado HLS 2020.1, this part) prints
-    # exactly these Available totals.
-    "vu13p": ("xcvu13p-flga2577-2-e", (1_728_000, 3_456_000, 12_288, 5_376, 1_280)),
-    # Source: hls4ml/test/pytest/test_report/Vivado/myproject_csynth.xml (Vivado HLS 2020.1), Available row;
-    # also DNNonSilicon and Hls-and-bambu (pynq-z2) reports.
-    "7z020": ("xc7z020-clg400-1", (53_200, 106_400, 220, 280, 0)),
-    # Source: conv2d_test/myproject_prj/solution1/syn/report/myproject_csynth.xml (Vivado HLS 2019.2).
-    "zu9eg": ("xczu9eg-ffvb1156-2-e", (274_080, 548_160, 2_520, 1_824, 0)),
-    # Source: ML-fpga/model_2/hls4ml_prj/Encoder_prj/solution1/syn/report/Encoder_csynth.xml (2020.1).
-    "ku15p": ("xcku15p-ffve1517-1-i", (522_720, 1_045_440, 1_968, 1_968, 128)),
-    # Source: ML-fpga/model_3/hls4ml_prj/Encoder_prj/solution1/syn/report/Encoder_csynth.xml (2020.1,
-    # part xc7a200tl-ffg1156-2L; the low-power "l" variant has the same totals as xc7a200t).
-    "7a200t": ("xc7a200tl-ffg1156-2L", (134_600, 269_200, 740, 730, 0)),
-    # Source: Hls-and-bambu/vivadohls/model_single_dense/hls4ml_prj/myproject_prj/solution1/syn/report/
-    # myproject_csynth.xml (Vivado HLS 2019.2).
-    "7vx690t": ("xc7vx690t-ffg1930-3", (433_200, 866_400, 3_600, 2_940, 0)),
-    # Source: HG-DREAM-Pulse-Detection-Project/HLS_models/myproject_prj/solution1/syn/report/
-    # myproject_csynth.xml (Vitis HLS 2023.1).
-    "zu49dr": ("xczu49dr-ffvf1760-2-e", (425_280, 850_560, 4_272, 2_160, 80)),
-}
+PARTS_DIR = Path(__file__).resolve().parent / "parts"
+_ROW_KEYS = ("key", "reference_part", "totals", "dsp")
+_DSP_KEYS = ("slice", "a_bits", "b_bits")
 
 
-def _device_key(part: str) -> str | None:
-    """The table key whose device name starts ``part`` (longest match), or None."""
-    name = part.strip().lower()
-    if name.startswith("xc"):
-        name = name[2:]
+@dataclass(frozen=True)
+class Device:
+    """One row of the parts table: a device, whatever its package and speed grade.
+
+    Attributes:
+        key: the normalised device name (``vu9p``), see :func:`normalise_part`.
+        family: the table file it comes from (``virtex_ultrascale_plus``).
+        reference_part: a full part name of the device (``xcvu9p-flga2104-2L-e``).
+        totals: ``{"LUT", "FF", "DSP", "BRAM_18K", "URAM"}`` ints.
+        dsp: the DSP slice (``DSP48E2`` on UltraScale/UltraScale+, ``DSP48E1`` on 7-series).
+        dsp_a_bits, dsp_b_bits: the widths of the slice's multiplier ports (27 x 18, 25 x 18).
+    """
+
+    key: str
+    family: str
+    reference_part: str
+    totals: dict = dataclasses.field(hash=False)
+    dsp: str
+    dsp_a_bits: int
+    dsp_b_bits: int
+
+
+def _bad_table(file: Path, where: str, problem: str) -> L1tagError:
+    return L1tagError(f"{file}: {where}: {problem} (the parts table ships with l1tag; this is a bug in it)")
+
+
+def _row(file: Path, family: str, i: int, row: object) -> Device:
+    where = f"parts[{i}]"
+    if not isinstance(row, dict) or sorted(row) != sorted(_ROW_KEYS):
+        raise _bad_table(file, where, f"expected the keys {', '.join(_ROW_KEYS)}, got {row!r}")
+    where = f"parts[{i}] ({row['key']})"
+    totals, dsp = row["totals"], row["dsp"]
+    if not isinstance(totals, dict) or sorted(totals) != sorted(RESOURCES) or not all(
+            isinstance(v, int) and v >= 0 for v in totals.values()):
+        raise _bad_table(file, where, f"totals: expected non-negative ints for {', '.join(RESOURCES)}")
+    if not isinstance(dsp, dict) or sorted(dsp) != sorted(_DSP_KEYS) or not all(
+            isinstance(dsp[k], int) and dsp[k] > 0 for k in ("a_bits", "b_bits")):
+        raise _bad_table(file, where, "dsp: expected {slice, a_bits, b_bits} with positive port widths")
+    key, ref = str(row["key"]), normalise_part(row["reference_part"])
+    if normalise_part(key) != key or not _starts_device(ref, key):
+        # the row's own reference part must match it, so key and part name cannot drift apart
+        raise _bad_table(file, where, f"key must be the device name that {row['reference_part']!r} starts with")
+    return Device(key=key, family=family, reference_part=str(row["reference_part"]),
+                  totals={r: totals[r] for r in RESOURCES}, dsp=str(dsp["slice"]),
+                  dsp_a_bits=dsp["a_bits"], dsp_b_bits=dsp["b_bits"])
+
+
+@functools.cache
+def _table() -> dict[str, Device]:
+    """Every row of ``parts/*.yaml`` by device key (read once)."""
+    table: dict[str, Device] = {}
+    for file in sorted(PARTS_DIR.glob("*.yaml")):
+        raw = yaml.safe_load(file.read_text())
+        if not isinstance(raw, dict) or raw.get("family") != file.stem or not isinstance(raw.get("parts"), list):
+            raise _bad_table(file, "top level", f"expected 'family: {file.stem}' and a list 'parts'")
+        for i, row in enumerate(raw["parts"]):
+            dev = _row(file, file.stem, i, row)
+            if dev.key in table:
+                raise _bad_table(file, f"parts[{i}]", f"device '{dev.key}' is also in {table[dev.key].family}.yaml")
+            table[dev.key] = dev
+    if not table:
+        raise L1tagError(f"no FPGA parts found in {PARTS_DIR} (is l1tag installed with its package data?)")
+    return table
+
+
+def normalise_part(part: str | None) -> str:
+    """A part name as the table keys spell devices: ``'XCVU9P-flga2104-2L-e'`` -> ``'vu9p'``.
+
+    Lower case, no ``xc`` prefix, no ``-package-speed-temperature`` suffix.  A package written without a
+    hyphen (Vivado's ``7z020clg400``) stays; :func:`device_key` copes with it.
+    """
+    name = str(part or "").strip().lower()
+    return name.removeprefix("xc").split("-")[0]
+
+
+def _starts_device(name: str, key: str) -> bool:
+    """``name`` is device ``key`` plus perhaps a non-digit suffix (``7a200tl``, ``7z020clg400``)."""
+    return name.startswith(key) and not name[len(key):len(key) + 1].isdigit()
+
+
+def device_key(part: str | None) -> str | None:
+    """The key of the table row whose device name starts ``part`` (longest match), or None.
+
+    The device name must end where the key ends, at a non-digit: ``u25`` must not match ``u250``, while
+    ``7a200tl`` (the low-power variant) and ``7z020clg400`` match ``7a200t`` and ``7z020``.
+    """
+    name = normalise_part(part)
     best = None
-    for key in _PARTS:
-        # The device name must end where the key ends: "u25" must not match "u250".
-        if name.startswith(key) and not name[len(key):len(key) + 1].isdigit():
-            if best is None or len(key) > len(best):
-                best = key
+    for key in _table():
+        if _starts_device(name, key) and (best is None or len(key) > len(best)):
+            best = key
     return best
 
 
-def part_totals(part: str) -> dict | None:
+def devices() -> list[Device]:
+    """Every known device, by family then key."""
+    return sorted(_table().values(), key=lambda d: (d.family, d.key))
+
+
+def device(part: str | None) -> Device | None:
+    """The table row of ``part`` (a fresh copy), or None for an unknown part."""
+    key = device_key(part) if part else None
+    if key is None:
+        return None
+    dev = _table()[key]
+    return dataclasses.replace(dev, totals=dict(dev.totals))
+
+
+def closest_parts(part: str | None, n: int = 3) -> list[str]:
+    """Reference part names of the ``n`` devices whose keys look most like ``part`` (for error messages)."""
+    table = _table()
+    keys = difflib.get_close_matches(normalise_part(part), list(table), n=n, cutoff=0.0)
+    return [table[k].reference_part for k in keys]
+
+
+def part_totals(part: str | None) -> dict | None:
     """Resource totals of an FPGA part.
 
     Args:
@@ -64,18 +152,14 @@ def part_totals(part: str) -> dict | None:
     Returns:
         ``{"LUT", "FF", "DSP", "BRAM_18K", "URAM"}`` ints (a fresh dict), or None for an unknown part.
     """
-    if not part:
-        return None
-    key = _device_key(part)
-    if key is None:
-        return None
-    return dict(zip(RESOURCES, _PARTS[key][1]))
+    dev = device(part)
+    return dev.totals if dev else None
 
 
-def reference_part(part: str) -> str | None:
+def reference_part(part: str | None) -> str | None:
     """The full part name of the table row that ``part`` matches (e.g. ``vu9p`` -> ``xcvu9p-flga2104-2L-e``)."""
-    key = _device_key(part) if part else None
-    return _PARTS[key][0] if key else None
+    dev = device(part)
+    return dev.reference_part if dev else None
 
 
 def fractions(resources: dict, totals: dict | None) -> dict:
@@ -88,16 +172,17 @@ def fractions(resources: dict, totals: dict | None) -> dict:
     return out
 
 
-def utilization(resources: dict, part: str) -> dict:
+def utilization(resources: dict, part: str | None, totals: dict | None = None) -> dict:
     """Fractions of ``part``'s totals used by ``resources``.
 
     Args:
         resources: Used resources, keys among ``RESOURCES`` (missing keys give None).
         part: The part name (matched as in :func:`part_totals`).
+        totals: Explicit totals (a budget file's ``totals:``); when given they are used instead of the
+            table's, so a part missing from the table can still be checked.
 
     Returns:
-        ``{resource: fraction or None}``; every value is None for an unknown part. Fractions above 1
-        mean the design does not fit.
+        ``{resource: fraction or None}``; every value is None for an unknown part without ``totals``.
+        Fractions above 1 mean the design does not fit.
     """
-    return fractions(resources, part_totals(part))
-
+    return fractions(resources, totals if totals is not None else part_totals(part))

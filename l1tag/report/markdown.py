@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from l1tag.files import write_text
+from l1tag.hardware.parts import RESOURCES
 
-RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 SOURCE_WORDS = {
     "estimate": "**Estimate** (l1tag analytic model, not a synthesis result)",
     "vitis_hls": "Parsed from Vitis HLS synthesis report",

@@ -1,20 +1,26 @@
-"""Budget checks against the shipped and hand-written budget files, and report.md rendering."""
+"""Budget checks against the shipped and hand-written budget files, the FPGA parts table they rely on,
+and report.md rendering."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
+import tomllib
 import zlib
 from pathlib import Path
 
 import pytest
 
 from l1tag.config import load_budget
-from l1tag.errors import BudgetViolation
-from l1tag.hardware.budget import check_budget, enforce
+from l1tag.errors import BudgetViolation, L1tagError
+from l1tag.hardware import budget as budget_module
+from l1tag.hardware import parts
+from l1tag.hardware.budget import check_budget, enforce, part_family
 from l1tag.report.markdown import budget_table, hardware_table, write_report_md
 
-BUDGETS = Path(__file__).resolve().parents[2] / "configs" / "budgets"
+REPO = Path(__file__).resolve().parents[2]
+BUDGETS = REPO / "configs" / "budgets"
 
 
 @pytest.fixture
@@ -89,9 +95,120 @@ def test_unknown_part_total_fails_with_note(ii1):
 def test_part_mismatch(ii1):
     section = check_budget(hardware(part="xcku115-flvb2104-2-e"), ii1)
     assert failed(section) == {"part"}
-    assert "xcku115" in by_name(section)["part"]["note"]
-    # Speed grade and case differences do not matter.
+    note = by_name(section)["part"]["note"]
+    assert "xcku115-flvb2104-2-e (device ku115)" in note and "xcvu9p-flga2104-2L-e (device vu9p)" in note
+    # Speed grade, package, case and the xc prefix do not matter.
     assert check_budget(hardware(part="XCVU9P-flgb2104-1-i"), ii1)["pass"]
+    assert check_budget(hardware(part="vu9p"), ii1)["pass"]
+
+
+def test_part_family_uses_the_parts_normaliser():
+    assert part_family("XCVU9P-flgb2104-1-i") == part_family("vu9p") == "vu9p"
+    assert part_family("7z020clg400-1") == part_family("xc7z020-clg400-1") == "7z020"  # Vivado's spelling
+    assert part_family("xc7a200tl-ffg1156-2L") == "7a200t"
+    assert part_family("xcvu19p-fsva3824-2-e") == "vu19p"  # unknown: the normalised name
+    assert part_family("xcvu19p-fsva3824-2-e") != part_family("xcvu13p-flga2577-2-e")
+    assert budget_module.RESOURCES is parts.RESOURCES  # one list of resources
+
+
+def _totals_budget(tmp_path, part: str, **limits) -> object:
+    f = tmp_path / "own.yaml"
+    f.write_text(json.dumps({"name": "own", "part": part, "clock_ns": 5.0,
+                             "totals": {"LUT": 1_000_000, "FF": 2_000_000, "DSP": 1_000, "BRAM_18K": 100},
+                             "limits": {"utilization": limits}}))
+    return load_budget(f)
+
+
+def test_budget_totals_give_the_utilization_of_an_unknown_part(tmp_path):
+    budget = _totals_budget(tmp_path, "xcvu19p-fsva3824-2-e", LUT=0.5, DSP=0.5, URAM=0.5)
+    hw = hardware(part="xcvu19p-fsva3824-2-e", clock_ns=5.0, utilization=dict.fromkeys(parts.RESOURCES),
+                  resources={"LUT": 400_000, "FF": 1, "DSP": 600, "BRAM_18K": 1, "URAM": 0})
+    section = check_budget(hw, budget)
+    checks = by_name(section)
+    assert checks["part"]["pass"] and checks["utilization_LUT"]["value"] == pytest.approx(0.4)
+    assert checks["utilization_DSP"]["value"] == pytest.approx(0.6) and not checks["utilization_DSP"]["pass"]
+    assert checks["utilization_URAM"]["value"] is None and "unknown" in checks["utilization_URAM"]["note"]
+    assert failed(section) == {"utilization_DSP", "utilization_URAM"}
+
+
+def test_budget_totals_replace_the_tables_for_a_known_part(tmp_path):
+    budget = _totals_budget(tmp_path, "xcvu9p-flga2104-2L-e", LUT=0.35)
+    section = check_budget(hardware(clock_ns=5.0), budget)  # 401,499 LUTs: 34 % of a VU9P, 40 % of 1 M
+    assert by_name(section)["utilization_LUT"]["value"] == pytest.approx(0.401499)
+    assert failed(section) == {"utilization_LUT"}
+
+
+# ------------------------------------------------------------------ the parts table (l1tag/hardware/parts/)
+
+def test_the_parts_table_rows_families_and_dsp_slices():
+    rows = {d.key: d for d in parts.devices()}
+    assert set(rows) == {"vu9p", "vu13p", "u250", "ku15p", "zu9eg", "zu49dr", "7z020", "7a200t", "7vx690t"}
+    files = {p.stem for p in parts.PARTS_DIR.glob("*.yaml")}
+    assert {d.family for d in rows.values()} == files
+    for d in rows.values():
+        assert set(d.totals) == set(parts.RESOURCES)
+        assert (d.dsp, d.dsp_a_bits, d.dsp_b_bits) == (
+            ("DSP48E1", 25, 18) if d.family == "7series" else ("DSP48E2", 27, 18)), d
+        assert parts.device(d.reference_part) == d
+    assert rows["vu9p"].totals == {"LUT": 1_182_240, "FF": 2_364_480, "DSP": 6_840, "BRAM_18K": 4_320, "URAM": 960}
+    assert rows["vu13p"].totals == rows["u250"].totals
+    assert rows["vu13p"].family == "virtex_ultrascale_plus" and rows["u250"].family == "alveo"
+
+
+def test_every_row_keeps_its_source_comment():
+    for file in parts.PARTS_DIR.glob("*.yaml"):
+        lines = file.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith("- key:"):
+                top = i
+                while top > 0 and lines[top - 1].lstrip().startswith("#"):
+                    top -= 1
+                assert any("Source:" in c for c in lines[top:i]), (file.name, line)
+
+
+@pytest.mark.parametrize("name, key", [
+    ("xcvu9p-flga2104-2L-e", "vu9p"), ("XCVU9P", "vu9p"), ("vu9p", "vu9p"), ("  xcVU13P-FLGA2577-1-E ", "vu13p"),
+    ("7z020clg400-1", "7z020"), ("xc7a200tl-ffg1156-2L", "7a200t"), ("xcu250-figd2104-2L-e", "u250"),
+    ("xcu25", None), ("xcvu9", None), ("xcvu99p", None), ("", None), (None, None),
+])
+def test_part_names_match_rows(name, key):
+    dev = parts.device(name)
+    assert (dev.key if dev else None) == key == parts.device_key(name)
+    assert parts.reference_part(name) == (dev.reference_part if dev else None)
+    assert parts.part_totals(name) == (dev.totals if dev else None)
+
+
+def test_device_is_frozen_and_copies_its_totals():
+    dev = parts.device("vu9p")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        dev.dsp = "DSP58"
+    dev.totals["LUT"] = 0
+    parts.part_totals("vu9p")["FF"] = 0
+    assert parts.device("vu9p").totals["LUT"] == 1_182_240 and parts.part_totals("vu9p")["FF"] == 2_364_480
+
+
+def test_closest_parts():
+    assert parts.closest_parts("xcvu99p-flga2104-2L-e")[0] == "xcvu9p-flga2104-2L-e"
+    assert parts.closest_parts("xczu7ev", n=2) == ["xczu9eg-ffvb1156-2-e", "xczu49dr-ffvf1760-2-e"]
+    assert len(parts.closest_parts("xc_nonexistent")) == 3
+
+
+def test_utilization_with_explicit_totals():
+    used = {"LUT": 500, "DSP": 10}
+    assert parts.utilization(used, "unknown-part") == dict.fromkeys(parts.RESOURCES)
+    frac = parts.utilization(used, "unknown-part", totals={"LUT": 1000, "DSP": 100, "URAM": 0})
+    assert frac == {"LUT": 0.5, "FF": None, "DSP": 0.1, "BRAM_18K": None, "URAM": None}
+    assert parts.utilization(used, "vu9p", totals={"LUT": 1000})["LUT"] == 0.5  # given totals win
+
+
+def test_the_table_is_read_once_and_ships_with_the_package():
+    parts._table()
+    before = parts._table.cache_info()
+    parts.device("vu9p"), parts.part_totals("xcvu13p"), parts.closest_parts("x")
+    assert parts._table.cache_info().misses == before.misses
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {p for pattern in data["l1tag.hardware"] for p in (REPO / "l1tag" / "hardware").glob(pattern)}
+    assert shipped == set(parts.PARTS_DIR.glob("*.yaml")) and shipped
 
 
 def test_unset_limits_are_skipped(tmp_path):
@@ -163,3 +280,25 @@ def test_tables_label_sources(ii1):
     table = hardware_table(hardware(utilization={"URAM": None}))
     assert table.startswith("**Estimate**") and "n/a (part total unknown)" in table and "34.0 %" in table
     assert "**PASS**" in budget_table(check_budget(hardware(source="vitis_hls"), ii1))
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("family: other\nparts: []\n", "expected 'family: fam' and a list 'parts'"),
+    ("family: fam\nparts:\n  - {key: vu9p, reference_part: xcvu9p-flga2104-2L-e}\n", "expected the keys"),
+    (("family: fam\nparts:\n  - {key: vu9p, reference_part: xcvu9p, dsp: {slice: D, a_bits: 27, b_bits: 18},\n"
+      "     totals: {LUT: 1, FF: 1, DSP: 1, BRAM_18K: 1}}\n"), "totals: expected non-negative ints"),
+    (("family: fam\nparts:\n  - {key: vu13p, reference_part: xcvu9p, dsp: {slice: D, a_bits: 27, b_bits: 18},\n"
+      "     totals: {LUT: 1, FF: 1, DSP: 1, BRAM_18K: 1, URAM: 0}}\n"), "key must be the device name"),
+])
+def test_a_broken_parts_file_is_named(tmp_path, monkeypatch, text, problem):
+    (tmp_path / "fam.yaml").write_text(text)
+    monkeypatch.setattr(parts, "PARTS_DIR", tmp_path)
+    parts._table.cache_clear()
+    try:
+        with pytest.raises(L1tagError) as err:
+            parts.device("vu9p")
+        assert "fam.yaml" in str(err.value) and problem in str(err.value)
+    finally:
+        monkeypatch.undo()
+        parts._table.cache_clear()
+    assert parts.device("vu9p").family == "virtex_ultrascale_plus"

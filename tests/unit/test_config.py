@@ -1,13 +1,20 @@
-"""Config loading: every shipped config, and each class of validation error with its message."""
+"""Config loading: every shipped config, each class of validation error with its message, and the
+load-time checks of what a config refers to (budget file by path or name, FPGA part, input files)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 import yaml
 
-from l1tag.config import Budget, Config, config_from_dict, load_budget, load_config
+import l1tag.config as config_module
+from l1tag.cli import main
+from l1tag.config import Budget, Config, config_from_dict, load_budget, load_config, shipped_budgets
+from l1tag.data.features import PARTICLE_FEATURES
 from l1tag.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +37,9 @@ def test_every_shipped_config_loads(path):
     assert Path(cfg.budget.file).is_absolute()
     budget = load_budget(cfg.budget.file)
     assert isinstance(budget, Budget)
+    # shipped configs name shipped budgets by name, so a copy of them works from any folder
+    raw = yaml.safe_load(path.read_text())
+    assert raw["budget"]["file"] in shipped_budgets()
 
 
 def test_default_config_values():
@@ -64,7 +74,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: {partitions: four}\n", "model.partitions: expected a positive integer, got 'four'"),
         ("name: x\nmodel: {partitions: 0}\n", "model.partitions: expected a positive integer, got 0"),
         ("name: x\nmodel: {partitions: true}\n", "model.partitions: expected a positive integer, got True"),
-        ("name: x\nmodel: {type: cnn}\n", "model.type: expected one of 'salt', 'linformer', 'transformer', 'deepsets', got 'cnn'"),
+        ("name: x\nmodel: {type: cnn}\n", "model.type: expected one of 'salt', 'linformer', 'transformer', 'deepsets'"),
         ("name: x\ntrain: {learning_rate: -1}\n", "train.learning_rate: expected a positive number, got -1"),
         ("name: x\ndata: {split: [0.5, 0.5, 0.5]}\n", "data.split: expected three fractions"),
         ("name: x\ndata: {features: [pt, bogus]}\n", "data.features: expected a non-empty list, each item one of"),
@@ -73,6 +83,13 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: {d_model: 10, heads: 4}\n", "model.d_model (10) must be divisible by model.heads (4)"),
         ("name: x\ndata: {source: hls4ml}\n", "data.path is required when data.source is 'hls4ml'"),
         ("name: x\nhls: 5\n", "hls: expected a mapping of keys, got 5"),
+        ("name: x\nhls: {table_size: 1000}\n", "hls.table_size: expected a power of two in [16, 65536], got 1000"),
+        ("name: x\nhls: {table_size: 8}\n", "hls.table_size: expected a power of two in [16, 65536], got 8"),
+        ("name: x\nhls: {table_size: 131072}\n", "hls.table_size: expected a power of two"),
+        ("name: x\ndata: {path: [a.h5, 3]}\n", "data.path: expected a file path or glob, or a non-empty list of them"),
+        ("name: x\ndata: {source: hls4ml, path: []}\n", "data.path: expected a file path or glob, or a non-empty list"),
+        ("name: x\ndata: {path: [a.h5, b.h5]}\n", "data.path: with data.source 'generate' it is the one file"),
+        ("name: x\ndata: {path: 'jets_*.h5'}\n", "data.path: with data.source 'generate' it is the one file"),
         ("seed: 1\n", "missing required key 'name'"),
         ("name: 'bad name!'\n", "name: expected a name of letters, digits"),
         ("- just\n- a list\n", "top level: expected a mapping of keys"),
@@ -94,9 +111,24 @@ def test_missing_file_names_the_file(tmp_path):
         load_config(tmp_path / "nothere.yaml")
 
 
+def _budget_file(path: Path, part: str = "xcvu9p-flga2104-2L-e", **extra) -> Path:
+    path.write_text(yaml.safe_dump({"name": "b", "part": part, "clock_ns": 5.0, **extra}))
+    return path
+
+
+def _jets(path: Path) -> Path:
+    """A file that only has to exist: config loading checks existence, not contents."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f["jets"] = np.zeros((1, 6))
+    return path
+
+
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     sub = tmp_path / "cfgs"
     sub.mkdir()
+    _budget_file(sub / "b.yaml")
+    _jets(tmp_path / "jets" / "a.h5")
     p = sub / "c.yaml"
     p.write_text(yaml.safe_dump({"name": "c", "data": {"source": "hls4ml", "path": "../jets/*.h5"},
                                  "budget": {"file": "b.yaml"}}))
@@ -105,11 +137,149 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     assert cfg.budget.file == str((sub / "b.yaml").resolve())
 
 
-def test_section_hash_changes_only_with_its_section():
-    a = config_from_dict({"name": "a"})
-    b = config_from_dict({"name": "a", "hls": {"reuse_factor": 2}})
-    assert a.section_hash("model", "train") == b.section_hash("model", "train")
-    assert a.section_hash("hls") != b.section_hash("hls")
+def test_data_path_list_resolves_each_item(tmp_path):
+    _jets(tmp_path / "jets" / "a.h5")
+    _jets(tmp_path / "jets" / "b_0.h5")
+    data = {"source": "hls4ml", "path": ["jets/a.h5", str(tmp_path / "jets" / "b_*.h5")]}
+    p = _write(tmp_path, yaml.safe_dump({"name": "c", "data": data}))
+    cfg = load_config(p)
+    assert cfg.data.path == (str(tmp_path / "jets" / "a.h5"), str(tmp_path / "jets" / "b_*.h5"))
+    assert cfg.to_dict()["data"]["path"] == list(cfg.data.path)
+    assert cfg.data.test_path is None
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("path", "nothere.h5", "nothere.h5: no such file"),
+    ("path", ["jets/a.h5", "jets/nothere.h5"], "nothere.h5: no such file"),
+    ("path", "jets/none_*.h5", "none_*.h5: glob pattern matches no files"),
+    ("path", "jets", "jets: is a directory, not a file"),
+    ("test_path", "test/*.h5", "test/*.h5: glob pattern matches no files"),
+    ("test_path", ["jets/a.h5"], "a.h5 is also in data.path; the fixed test set must not share files"),
+])
+def test_input_files_are_checked_at_load(tmp_path, key, value, problem):
+    _jets(tmp_path / "jets" / "a.h5")
+    data = {"source": "hls4ml", "path": "jets/*.h5", key: value}
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, yaml.safe_dump({"name": "c", "data": data})))
+    msg = str(err.value)
+    assert f"data.{key}: " in msg and problem in msg and "cfg.yaml" in msg and "\n" not in msg
+    assert "relative paths resolve against" in msg or "remove it from one" in msg
+
+
+def test_generate_source_does_not_need_its_output_file(tmp_path):
+    cfg = load_config(_write(tmp_path, "name: c\ndata: {path: out/jets.h5}\n"))
+    assert cfg.data.path == str(tmp_path / "out" / "jets.h5")
+
+
+def test_test_path_resolves_and_may_be_a_list(tmp_path):
+    _jets(tmp_path / "train.h5")
+    _jets(tmp_path / "t1.h5")
+    _jets(tmp_path / "t2.h5")
+    cfg = load_config(_write(tmp_path, yaml.safe_dump(
+        {"name": "c", "data": {"source": "hls4ml", "path": "train.h5", "test_path": ["t1.h5", "t2.h5"]}})))
+    assert cfg.data.test_path == (str(tmp_path / "t1.h5"), str(tmp_path / "t2.h5"))
+
+
+# ------------------------------------------------------------------ budget.file: a path or a shipped name
+
+@pytest.mark.parametrize("value, shipped", [
+    (None, "l1t_200mhz_tm18"),
+    ("l1t_360mhz_ii1", "l1t_360mhz_ii1"),
+    ("l1t_360mhz_ii1.yaml", "l1t_360mhz_ii1"),
+])
+def test_budget_by_name_from_a_config_outside_configs(tmp_path, value, shipped):
+    text = "name: c\n" + (f"budget: {{file: {value}}}\n" if value else "")
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.budget.file == str(config_module.SHIPPED_BUDGETS / f"{shipped}.yaml")
+    assert load_budget(cfg.budget.file).name == shipped
+
+
+def test_budget_next_to_the_config_wins_over_a_shipped_one(tmp_path):
+    _budget_file(tmp_path / "l1t_360mhz_ii1.yaml")
+    cfg = load_config(_write(tmp_path, "name: c\nbudget: {file: l1t_360mhz_ii1.yaml}\n"))
+    assert cfg.budget.file == str(tmp_path / "l1t_360mhz_ii1.yaml")
+
+
+@pytest.mark.parametrize("value, named", [("nope", "'nope'"), ("budgets/nope.yaml", "'budgets/nope.yaml'")])
+def test_missing_budget_names_the_file_and_the_shipped_budgets(tmp_path, value, named):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, f"name: c\nbudget: {{file: {value}}}\n"))
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 'cfg.yaml'}: budget.file: budget file not found: {named}")
+    assert str(tmp_path / value) in msg and "l1t_200mhz_tm18, l1t_360mhz_ii1" in msg
+
+
+def test_invalid_budget_file_fails_at_load(tmp_path):
+    (tmp_path / "b.yaml").write_text("name: b\npart: xcvu9p\nclock_ns: 5\nlimits: {latncy_ns: 100}\n")
+    with pytest.raises(ConfigError, match=r"b.yaml: unknown key 'limits.latncy_ns'; did you mean 'latency_ns'"):
+        load_config(_write(tmp_path, "name: c\nbudget: {file: b.yaml}\n"))
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str, float]:
+    t0 = time.perf_counter()
+    code = main(args)
+    return code, capsys.readouterr().err, time.perf_counter() - t0
+
+
+def test_build_with_a_missing_budget_exits_2_at_once(tmp_path, capsys):
+    cfg = _write(tmp_path, "name: c\nbudget: {file: budgets/l1t_200mhz_tm18.yaml}\n")
+    code, err, seconds = _cli(["build", "-c", str(cfg), "-o", str(tmp_path / "build")], capsys)
+    assert code == 2 and seconds < 10
+    assert "budget.file: budget file not found" in err and "l1t_200mhz_tm18" in err and err.count("\n") == 1
+    assert not (tmp_path / "build").exists(), "nothing is built before the config is valid"
+
+
+# ------------------------------------------------------------------ hls.part against the parts table
+
+def test_unknown_part_exits_2_at_once_with_the_closest_parts(tmp_path, capsys):
+    cfg = _write(tmp_path, "name: c\nhls: {part: xc_nonexistent}\n")
+    code, err, seconds = _cli(["build", "-c", str(cfg), "-o", str(tmp_path / "build")], capsys)
+    assert code == 2 and seconds < 10, err
+    assert err.startswith(f"error: {cfg}: hls.part: unknown FPGA part 'xc_nonexistent'; closest known parts: ")
+    assert "or give the part's totals in the budget file" in err and err.count("\n") == 1
+    assert not (tmp_path / "build").exists()
+
+
+def test_closest_parts_are_named_for_a_typo(tmp_path):
+    with pytest.raises(ConfigError, match=r"closest known parts: xcvu9p-flga2104-2L-e, "):
+        load_config(_write(tmp_path, "name: c\nhls: {part: xcvu99p-flga2104-2L-e}\n"))
+
+
+@pytest.mark.parametrize("part", ["xcvu9p-flgb2104-1-i", "XCVU13P", "xc7z020clg400-1", "ku15p"])
+def test_known_parts_in_any_spelling_load(tmp_path, part):
+    assert load_config(_write(tmp_path, f"name: c\nhls: {{part: {part}}}\n")).hls.part == part
+
+
+def test_unknown_part_is_allowed_when_the_budget_gives_totals(tmp_path):
+    totals = {"LUT": 1_303_680, "FF": 2_607_360, "DSP": 9_024, "BRAM_18K": 4_032, "URAM": 960}
+    _budget_file(tmp_path / "b.yaml", part="xcvu11p-flgc2104-2-e", totals=totals)
+    cfg = load_config(_write(tmp_path, "name: c\nhls: {part: xcvu11p-flgc2104-2-e}\nbudget: {file: b.yaml}\n"))
+    budget = load_budget(cfg.budget.file)
+    assert budget.totals.as_dict() == totals
+    assert load_budget(config_module.SHIPPED_BUDGETS / "l1t_360mhz_ii1.yaml").totals is None
+
+
+def test_budget_totals_validation(tmp_path):
+    p = _budget_file(tmp_path / "b.yaml", totals={"LUT": 100, "FF": 200, "DSP": 0, "BRAM_18K": 4})
+    assert load_budget(p).totals.URAM == 0  # URAM may be left out: many parts have none
+    _budget_file(p, totals={"LUT": 100, "FF": 200, "DSP": 3})
+    with pytest.raises(ConfigError, match=r"missing required key 'totals.BRAM_18K'"):
+        load_budget(p)
+    _budget_file(p, totals={"LUT": 100, "FF": 200, "DSP": 3, "BRAM_18K": 4, "LUTS": 1})
+    with pytest.raises(ConfigError, match=r"unknown key 'totals.LUTS'; did you mean 'LUT'"):
+        load_budget(p)
+    _budget_file(p, totals={"LUT": -1, "FF": 200, "DSP": 3, "BRAM_18K": 4})
+    with pytest.raises(ConfigError, match=r"totals.LUT: expected a positive integer, got -1"):
+        load_budget(p)
+    _budget_file(p, totals=None)
+    assert load_budget(p).totals is None
+
+
+def test_one_particle_feature_list_and_no_dead_code():
+    assert not hasattr(config_module, "HLS4ML_PARTICLE_FEATURES")
+    assert not hasattr(Config, "section_hash")
+    assert config_from_dict({"name": "a", "data": {"features": list(PARTICLE_FEATURES)}}).data.features == \
+        PARTICLE_FEATURES
 
 
 def test_budget_validation(tmp_path):
@@ -120,7 +290,7 @@ def test_budget_validation(tmp_path):
     p.write_text("name: b\npart: xcvu9p\nclock_ns: 5\nlimits: {latncy_ns: 100}\n")
     with pytest.raises(ConfigError, match="did you mean 'latency_ns'"):
         load_budget(p)
-    with pytest.raises(ConfigError, match="budget file not found"):
+    with pytest.raises(ConfigError, match="budget file not found: .*none.yaml .*l1t_200mhz_tm18, l1t_360mhz_ii1"):
         load_budget(tmp_path / "none.yaml")
 
 

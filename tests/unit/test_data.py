@@ -10,8 +10,9 @@ from l1tag.cli import main
 from l1tag.data.features import CLASSES, FEATURE_INDEX, PARTICLE_FEATURES, constituent_features
 from l1tag.data.generate import JET_COLUMNS, generate
 from l1tag.data.inspect import MASS_WINDOWS, inspect_file
-from l1tag.data.preprocess import order_constituents, prepare
-from l1tag.data.readers import read_hls4ml
+from l1tag.data.preprocess import fit_normalisation, order_constituents, prepare, stratified_split
+from l1tag.data.readers import JetSample, read_hls4ml
+from l1tag.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,48 @@ def test_prepare_splits_stratified_and_normalises_on_train_only(generated):
     assert p.x["train"].dtype == np.float32 and p.x["train"].shape[1:] == (16, 3)
     again = prepare(sample, 16, ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
     np.testing.assert_array_equal(again.x["test"], p.x["test"])
+
+
+def _sample(n: int, seed: int) -> JetSample:
+    """n jets of 20 massless constituents, classes in turn (so every class is present)."""
+    rng = np.random.default_rng(seed)
+    p4 = np.zeros((n, 20, 4))
+    for i in range(n):
+        m = int(rng.integers(4, 21))
+        pt = np.sort(rng.exponential(40.0, m) + 1.0)[::-1]
+        eta, phi = rng.normal(0, 0.3, m), rng.normal(0, 0.3, m)
+        p4[i, :m] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
+    return JetSample(constituent_features(p4).astype(np.float32), np.arange(n) % 5)
+
+
+def test_prepare_with_a_fixed_test_set():
+    sample, test = _sample(100, 1), _sample(13, 2)
+    features = ("pt", "etarel", "phirel")
+    p = prepare(sample, 8, features, "kt", 0.0, "robust", (0.5, 0.25, 0.25), seed=4, test_sample=test)
+    # train : val = 0.5 : 0.25 of the main sample, renormalised; the test split is the whole test sample
+    assert {s: len(p.y[s]) for s in p.y} == {"train": 66, "val": 34, "test": 13}
+    np.testing.assert_array_equal(np.sort(np.concatenate([p.index["train"], p.index["val"]])), np.arange(100))
+    np.testing.assert_array_equal(p.y["test"], test.labels)
+    np.testing.assert_array_equal(p.index["test"], np.arange(13))
+    ordered_test = order_constituents(test.constituents, 8, "kt")
+    np.testing.assert_array_equal(p.raw_test, ordered_test)
+    np.testing.assert_array_equal(p.multiplicity_test, (test.constituents[..., FEATURE_INDEX["pt"]] > 0).sum(axis=1))
+    # the normalisation is fitted on the training split only, and applied to the fixed test set
+    cols = [FEATURE_INDEX[f] for f in features]
+    train_raw = order_constituents(sample.constituents, 8, "kt")[p.index["train"]][..., cols]
+    center, scale = fit_normalisation(train_raw, "robust")
+    np.testing.assert_allclose(p.center, center)
+    np.testing.assert_allclose(p.scale, scale)
+    real = np.any(ordered_test[..., cols] != 0, axis=-1)
+    np.testing.assert_allclose(p.x["test"][real], ((ordered_test[..., cols] - center) / scale)[real], rtol=1e-5)
+    assert (p.x["test"][~real] == 0).all()
+
+
+def test_two_way_split_needs_two_jets_per_class():
+    split = stratified_split(np.arange(20) % 5, (0.6, 0.2, 0.2), seed=0, with_test=False)
+    assert set(split) == {"train", "val"} and (len(split["train"]), len(split["val"])) == (15, 5)
+    with pytest.raises(DataError, match="need at least 2 of each class"):
+        stratified_split(np.array([0] * 12 + [1]), (0.6, 0.2, 0.2), seed=0, with_test=False)
 
 
 def test_inspect_cli_and_bad_file(generated, tmp_path, capsys):

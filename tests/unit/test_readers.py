@@ -1,13 +1,18 @@
-"""Dataset readers: hls4ml HDF5 and JetClass ROOT round trips, and each bad-input DataError."""
+"""Dataset readers: hls4ml HDF5 and JetClass ROOT round trips, each bad-input DataError, and the data
+stage reading data.path as a file list or glob and data.test_path as a fixed test set."""
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import yaml
 
+from l1tag.config import load_config
 from l1tag.data.features import (
     CLASSES,
     FEATURE_INDEX,
@@ -16,7 +21,8 @@ from l1tag.data.features import (
     constituent_features,
     jet_kinematics,
 )
-from l1tag.data.readers import JetSample, read_hls4ml, read_jetclass, read_jets
+from l1tag.data.preprocess import normalise, order_constituents, run_data_stage
+from l1tag.data.readers import JetSample, expand_paths, read_hls4ml, read_jetclass, read_jets
 from l1tag.errors import DataError
 
 PT = FEATURE_INDEX["pt"]
@@ -271,3 +277,67 @@ def test_jetclass_errors(tmp_path):
     bad.write_bytes(b"garbage" * 100)
     _raises("garbage.root", "cannot be read as ROOT", call=lambda: read_jetclass(bad, 10))
     _raises("missing.root", "not found", call=lambda: read_jetclass(tmp_path / "missing.root", 10))
+
+
+# ---------------------------------------------------------------- data.path / data.test_path end to end
+
+def test_expand_paths_reads_a_file_named_twice_once(tmp_path):
+    write_hls4ml(tmp_path / "part_0.h5", n=10, seed=1)
+    write_hls4ml(tmp_path / "part_1.h5", n=10, seed=2)
+    files = expand_paths([str(tmp_path / "part_1.h5"), str(tmp_path / "part_*.h5"), tmp_path / "." / "part_0.h5"])
+    assert files == [str(tmp_path / "part_1.h5"), str(tmp_path / "part_0.h5")]
+    assert len(read_hls4ml([tmp_path / "part_0.h5", str(tmp_path / "part_*.h5")])) == 20
+
+
+def _config(tmp_path, data: dict):
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump({"name": "d", "seed": 3, "data": {
+        "source": "hls4ml", "constituents": 16, "features": ["pt", "etarel", "phirel"], **data}}))
+    return load_config(cfg_file)
+
+
+def _write_parts(tmp_path) -> np.ndarray:
+    """Two hls4ml files of 30 and 20 jets, 10 of each class in all; returns the labels in order."""
+    labels = np.arange(50) % 5
+    (tmp_path / "jets").mkdir()
+    write_hls4ml(tmp_path / "jets" / "part_0.h5", n=30, seed=1, labels=labels[:30])
+    write_hls4ml(tmp_path / "jets" / "part_1.h5", n=20, seed=2, labels=labels[30:])
+    return labels
+
+
+def test_data_stage_reads_a_list_or_a_glob_of_files(tmp_path):
+    labels = _write_parts(tmp_path)
+    by_list = run_data_stage(_config(tmp_path, {"path": ["jets/part_0.h5", "jets/part_1.h5"]}),
+                             tmp_path / "b1", progress=False)
+    by_glob = run_data_stage(_config(tmp_path, {"path": "jets/part_*.h5"}), tmp_path / "b2", progress=False)
+    sizes = {s: len(by_list.y[s]) for s in ("train", "val", "test")}
+    assert sizes == {"train": 30, "val": 10, "test": 10}
+    for s in sizes:
+        np.testing.assert_array_equal(by_list.x[s], by_glob.x[s])
+        np.testing.assert_array_equal(by_list.y[s], labels[by_list.index[s]])
+    meta = json.loads((tmp_path / "b1" / "data" / "prepared.json").read_text())
+    assert [Path(f["file"]).name for f in meta["inputs"]] == ["part_0.h5", "part_1.h5"]
+    assert meta["data"]["path"] == [str(tmp_path / "jets" / "part_0.h5"), str(tmp_path / "jets" / "part_1.h5")]
+
+
+def test_data_stage_with_a_fixed_test_set(tmp_path, caplog):
+    _write_parts(tmp_path)
+    test_labels = np.array([0, 1, 2, 3, 4, 4, 3])
+    cons, _, _ = write_hls4ml(tmp_path / "test.h5", n=7, seed=9, labels=test_labels)
+    cfg = _config(tmp_path, {"path": "jets/part_*.h5", "test_path": "test.h5", "split": [0.6, 0.3, 0.1]})
+    with caplog.at_level(logging.INFO, logger="l1tag"):
+        p = run_data_stage(cfg, tmp_path / "b", progress=False)
+    assert "fixed test set: test.h5" in caplog.text
+    # train : val = 0.6 : 0.3 of the 50 jets of data.path; the test split is the 7 jets of test.h5, in order
+    assert {s: len(p.y[s]) for s in p.y} == {"train": 33, "val": 17, "test": 7}
+    np.testing.assert_array_equal(p.y["test"], test_labels)
+    np.testing.assert_array_equal(p.index["test"], np.arange(7))
+    np.testing.assert_allclose(p.raw_test, order_constituents(cons.astype(np.float32), 16, "kt"), rtol=1e-6)
+    cols = [FEATURE_INDEX[f] for f in ("pt", "etarel", "phirel")]
+    np.testing.assert_allclose(p.x["test"], normalise(p.raw_test[..., cols], p.center, p.scale), rtol=1e-6)
+    meta = json.loads((tmp_path / "b" / "data" / "prepared.json").read_text())
+    assert [Path(f["file"]).name for f in meta["test_inputs"]] == ["test.h5"] and meta["test_jets"] == 7
+    # the cache knows the test set: another test file reruns the stage
+    write_hls4ml(tmp_path / "test2.h5", n=5, seed=10, labels=[0, 1, 2, 3, 4])
+    cfg2 = _config(tmp_path, {"path": "jets/part_*.h5", "test_path": ["test2.h5"], "split": [0.6, 0.3, 0.1]})
+    assert len(run_data_stage(cfg2, tmp_path / "b", progress=False).y["test"]) == 5
