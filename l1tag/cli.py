@@ -1,7 +1,8 @@
 """The ``l1tag`` command line.
 
 Exit codes (docs/design.md): 0 done and within budget; 2 bad usage, config or input data; 3 the design
-breaks its L1T budget (outputs still written); 1 anything else.  Every expected failure is an
+breaks its L1T budget; 4 the firmware misses a C-simulation fidelity threshold (3 and 4: every output
+is still written); 1 anything else.  Every expected failure is an
 :class:`~l1tag.errors.L1tagError` and prints one line; heavy imports (TensorFlow, hls4ml) happen inside
 the command handlers so that ``l1tag --help`` and config errors are instant.
 """
@@ -32,6 +33,8 @@ def _setup_logging(verbosity: int) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
+    for handler in log.handlers:  # a later run in one process (tests, notebooks) may have a new stderr;
+        handler.stream = sys.stderr  # assigned, not setStream(): that flushes the old one, maybe closed
     log.setLevel(level)
     log.propagate = False
     # TensorFlow's C++ and Python chatter is noise for a trigger engineer unless asked for.
@@ -40,6 +43,8 @@ def _setup_logging(verbosity: int) -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbosity < 2 else "0")
     if verbosity < 2:
+        # tf.get_logger() is this logger: its retracing warnings are several lines each, and not actionable
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -69,7 +74,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
     \b
     Exit codes: 0 done and within budget; 2 bad usage, config or input data;
-                3 the design breaks its L1T budget (outputs still written); 1 anything else.
+                3 the design breaks its L1T budget; 4 the firmware misses a csim.* fidelity
+                threshold (3 and 4: every output is still written); 1 anything else.
     """
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = -1 if quiet else verbose
@@ -89,17 +95,30 @@ def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool) -> 
     """
     from l1tag.build import format_summary, run_build
     from l1tag.config import load_config
-    from l1tag.errors import BudgetViolation
 
     cfg = load_config(config_file)
     build_dir = out_dir or Path("build") / cfg.name
     try:
         result = run_build(cfg, build_dir, force=force, synth=synth, verbose=_verbosity())
-    except BudgetViolation as exc:
+    except L1tagError as exc:  # a broken budget or fidelity threshold: everything was written, show it
         if getattr(exc, "result", None) is not None:
             click.echo(format_summary(exc.result, cfg))
         raise
     click.echo(format_summary(result, cfg))
+
+
+def _stage(config_file: Path, out_dir: Path | None, stage: str, needs_data: bool = False, synth: bool = False):
+    """Run one stage of the build (always, and record it), after the data stage if it needs data."""
+    from l1tag.build import StageContext, run_stage
+    from l1tag.config import load_config
+
+    cfg = load_config(config_file)
+    ctx = StageContext(cfg, out_dir or Path("build") / cfg.name, _verbosity(), synth)
+    ctx.build_dir.mkdir(parents=True, exist_ok=True)
+    if needs_data:
+        run_stage(ctx, "data")
+    run_stage(ctx, stage, force=True)
+    return ctx
 
 
 @cli.group()
@@ -156,20 +175,7 @@ def data_prepare(config_file: Path, out_dir: Path | None) -> None:
 @out_option
 def train(config_file: Path, out_dir: Path | None) -> None:
     """Train the tagger (float, then quantization-aware) and evaluate it on the test split."""
-    from l1tag.config import load_config
-    from l1tag.data.preprocess import run_data_stage
-    from l1tag.train.trainer import run_train_stage
-
-    cfg = load_config(config_file)
-    build_dir = out_dir or Path("build") / cfg.name
-    verbose = logging.getLogger("l1tag").isEnabledFor(logging.INFO)
-    data = run_data_stage(cfg, build_dir, progress=verbose)
-    metrics = run_train_stage(cfg, build_dir, data, verbose=2 if verbose else 0)
-    from l1tag.report.report_json import quality_summary, update_report
-
-    m = metrics["model"]
-    update_report(build_dir, cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
-                  quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
+    _stage(config_file, out_dir, "train", needs_data=True)
 
 
 @cli.command()
@@ -194,37 +200,37 @@ def convert(config_file: Path, out_dir: Path | None) -> None:
 @config_option
 @out_option
 def csim(config_file: Path, out_dir: Path | None) -> None:
-    """Convert, compile with g++ and C-simulate the test jets; check them bit for bit against the reference."""
-    from l1tag.config import load_config
-    from l1tag.data.preprocess import run_data_stage
-    from l1tag.hls.convert import run_hls_stage
-    from l1tag.report.report_json import CSIM_KEYS, quality_summary, update_report
+    """Convert, compile with g++ and C-simulate the test jets; check them bit for bit against the reference.
 
-    cfg = load_config(config_file)
-    build_dir = out_dir or Path("build") / cfg.name
-    data = run_data_stage(cfg, build_dir, progress=_verbosity() >= 0)
-    section = run_hls_stage(cfg, build_dir, data, _verbosity() >= 2)
-    update_report(build_dir, cfg, csim={k: section[k] for k in CSIM_KEYS},
-                  quality={"firmware": quality_summary(section["quality_firmware"])})
+    Exit 4 when a csim.* fidelity threshold is missed (after everything is written).
+    """
+    import json
+
+    from l1tag.build import check_fidelity
+
+    ctx = _stage(config_file, out_dir, "firmware", needs_data=True)
+    section = json.loads((ctx.build_dir / "csim.json").read_text())
     click.echo(f"C-simulation: {section['jets']} jets, bit-exact fraction {section['bit_exact_fraction']:.4f}, "
                f"argmax agreement with QKeras {section['argmax_agreement_vs_quantized']:.4f}, "
                f"with float {section['argmax_agreement_vs_float']:.4f}")
-    if section["bit_exact_fraction"] < 1.0:
-        raise L1tagError(f"C-simulation differs from the fixed-point reference on "
-                         f"{(1 - section['bit_exact_fraction']) * section['jets']:.0f} jets "
-                         f"(first: {section['first_mismatch']}); this is a bug in l1tag, please report it")
+    check_fidelity(ctx.cfg, section)
 
 
 @cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @click.option("--layers", is_flag=True, help="Include the per-layer table.")
-def estimate(project_dir: Path, layers: bool) -> None:
-    """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml 1.x project directory."""
+@click.option("--top", default=None, metavar="NAME",
+              help="ProjectName of the hls4ml project to estimate when the directory holds several.")
+def estimate(project_dir: Path, layers: bool, top: str | None) -> None:
+    """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml project directory.
+
+    Reads hls4ml_config.yml with the model named by KerasModel (hls4ml 1.x) or KerasJson + KerasH5 (older).
+    """
     import json
 
     from l1tag.hardware.project import estimate_project
 
-    hardware = estimate_project(project_dir)
+    hardware = estimate_project(project_dir, top=top)
     if not layers:
         hardware.pop("layers")
     click.echo(json.dumps(hardware, indent=1))
@@ -232,13 +238,19 @@ def estimate(project_dir: Path, layers: bool) -> None:
 
 @cli.command("parse-report")
 @click.argument("project_dir", type=click.Path(path_type=Path))
-def parse_report(project_dir: Path) -> None:
-    """Print the Vivado HLS / Vitis HLS synthesis-report numbers (JSON) of a project directory."""
+@click.option("--top", default=None, metavar="NAME",
+              help="Top function to report, e.g. 'myproject' for the network of a VivadoAccelerator project "
+                   "whose build script names the wrapper 'myproject_axi' (default: build_prj.tcl's set_top).")
+def parse_report(project_dir: Path, top: str | None) -> None:
+    """Print the Vivado HLS / Vitis HLS synthesis-report numbers (JSON) of a project directory.
+
+    A side report (Vivado utilization) that cannot be read is a warning, listed under "warnings".
+    """
     import json
 
     from l1tag.hardware.vendor import parse_project
 
-    click.echo(json.dumps(parse_project(project_dir), indent=1))
+    click.echo(json.dumps(parse_project(project_dir, top=top), indent=1))
 
 
 @cli.command()
@@ -252,31 +264,18 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     """
     import json
 
-    from l1tag.config import load_budget, load_config
-    from l1tag.data.preprocess import load_prepared
-    from l1tag.hardware.budget import check_budget, enforce
-    from l1tag.hardware.section import hardware_section
-    from l1tag.report.markdown import write_report_html, write_report_md
-    from l1tag.report.plots import make_plots
-    from l1tag.report.report_json import update_report
+    from l1tag.hardware.budget import enforce
+    from l1tag.report.markdown import write_report_html
 
-    cfg = load_config(config_file)
-    budget = load_budget(cfg.budget.file)
-    build_dir = out_dir or Path("build") / cfg.name
-    hardware = hardware_section(build_dir / "hls")
-    (build_dir / "hardware_layers.json").write_text(json.dumps(hardware.pop("layers", []), indent=1))
-    section = check_budget(hardware, budget)
-    full = update_report(build_dir, cfg, hardware=hardware, budget=section)
-    prepared = build_dir / "data" / "prepared.npz"
-    if (build_dir / "model").is_dir() and prepared.exists():
-        make_plots(cfg, build_dir, load_prepared(prepared))
-    md = write_report_md(build_dir, full)
+    ctx = _stage(config_file, out_dir, "report")
+    full = json.loads((ctx.build_dir / "report.json").read_text())
     if html:
-        click.echo(f"wrote {write_report_html(build_dir, full)}")
-    verdict = "PASS" if section["pass"] else "FAIL"
-    click.echo(f"hardware ({hardware['source']}): latency {hardware['latency_cycles']} cycles = "
+        click.echo(f"wrote {write_report_html(ctx.build_dir, full)}")
+    hardware, section = full["hardware"], ctx.budget
+    label = "ESTIMATE" if hardware["source"] == "estimate" else hardware["source"]
+    click.echo(f"hardware ({label}): latency {hardware['latency_cycles']} cycles = "
                f"{hardware['latency_ns']:.0f} ns, II {hardware['ii_cycles']}, {hardware['resources']}; "
-               f"budget {section['name']}: {verdict}; wrote {md}")
+               f"budget {section['name']}: {'PASS' if section['pass'] else 'FAIL'}; wrote {ctx.build_dir / 'report.md'}")
     enforce(section)
 
 
@@ -288,8 +287,6 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
 @out_option
 def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None) -> None:
     """Make or verify the firmware hand-off bundle (<name>-firmware.tar.gz)."""
-    import json
-
     if (config_file is None) == (bundle is None):
         raise click.UsageError("give exactly one of --config (make a bundle) or --verify BUNDLE")
     if bundle is not None:
@@ -299,15 +296,8 @@ def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None)
         click.echo(f"{bundle}: OK ({res['files']} files checked, {res['jets']} test vectors replayed bit-exactly "
                    f"after recompiling; firmware sha256 {res['firmware_sha256'][:16]}...)")
         return
-    from l1tag.config import load_config
-    from l1tag.package.bundle import write_bundle
-
-    cfg = load_config(config_file)
-    build_dir = out_dir or Path("build") / cfg.name
-    iface = build_dir / "interface.json"
-    if not iface.exists():
-        raise StageMissingError(f"{iface} not found: run `l1tag csim` (or `l1tag build`) first")
-    click.echo(f"wrote {write_bundle(cfg, build_dir, json.loads(iface.read_text()))}")
+    ctx = _stage(config_file, out_dir, "bundle")
+    click.echo(f"wrote {ctx.build_dir / (ctx.cfg.name + '-firmware.tar.gz')}")
 
 
 def main(argv: list[str] | None = None) -> int:

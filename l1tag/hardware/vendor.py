@@ -5,7 +5,8 @@ anyone's), prefers the csynth XML and falls back to the ``.rpt`` text, and retur
 ``hardware`` section with ``source`` set to the tool. Both report generations are understood:
 Vivado HLS 2019.x-2020.1 (``<DSP48E>``) and Vitis HLS 2020.2+ (``<DSP>``, extra "Available SLR" rows).
 :func:`parse_vivado_synth` reads the post-synthesis utilization table that hls4ml's ``vivado_synth.tcl``
-(or ``report_utilization``) writes.
+(or ``report_utilization``) writes; when that side report cannot be read, the csynth numbers still stand
+and the problem is listed under ``warnings``.
 
 hls4ml's own ``parse_vivado_report`` is not used: it needs ``project.tcl`` and ``vivado_hls.app``,
 which copied or archived projects often lack.
@@ -13,12 +14,15 @@ which copied or archived projects often lack.
 
 from __future__ import annotations
 
+import logging
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from l1tag.errors import DataError
-from l1tag.hardware.parts import RESOURCES, fractions
+from l1tag.hardware.parts import RESOURCES
+
+log = logging.getLogger("l1tag")
 
 VIVADO_HLS = "vivado_hls"
 VITIS_HLS = "vitis_hls"
@@ -31,6 +35,13 @@ _UNKNOWN = ("?", "undef", "-", "")
 _TIME_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6}
 # Files that may hold Vivado's post-synthesis utilization, best first (see _find_vivado_synth).
 _SYNTH_NAMES = ("vivado_synth.rpt", "post_synth_util.rpt")
+
+
+class NotSynthesized(DataError):
+    """The project holds no C-synthesis report at all: not synthesized yet, so a build uses the estimate.
+
+    A report that is there but cannot be read is a plain :class:`DataError` instead, never hidden.
+    """
 
 
 # --------------------------------------------------------------------------------------------------
@@ -46,8 +57,8 @@ def parse_project(project_dir, top: str | None = None) -> dict:
             (ties: the first by path).
         top: The top function; by default it is read from ``build_prj.tcl``/``project.tcl``
             (``set_top``), else from the ``<name>_prj`` folder hls4ml creates, else from the reports.
-            For VivadoAccelerator projects this picks the core (``myproject``), not the AXI wrapper;
-            pass ``top="myproject_axi"`` for the wrapper.
+            A VivadoAccelerator build script names the AXI wrapper (``myproject_axi``), so pass
+            ``top="myproject"`` for the network alone.
 
     Returns:
         ``source`` ("vivado_hls" | "vitis_hls"), ``tool_version``, ``top``, ``part``, ``clock_ns``
@@ -56,26 +67,32 @@ def parse_project(project_dir, top: str | None = None) -> dict:
         target clock), ``ii_cycles`` (worst interval), ``ii_best_cycles``, ``resources`` and
         ``available`` (``LUT FF DSP BRAM_18K URAM`` ints), ``utilization`` (fractions of the report's
         Available, None where that is 0 or absent), ``vivado_synth`` (:func:`parse_vivado_synth` of
-        the project's post-synthesis report, or None) and ``report_file``. Latencies the tool could
-        not bound ("?") are None.
+        the project's post-synthesis report, or None), ``report_file`` and ``warnings`` (one line per
+        report that was there but could not be used: a broken XML next to a good .rpt, a broken
+        Vivado utilization report; each is also logged). Latencies the tool could not bound ("?")
+        are None.
 
     Raises:
-        DataError: no such directory, no report in it, or a report that cannot be read.
+        NotSynthesized: the directory holds no C-synthesis report at all.
+        DataError: no such directory, an unknown ``top``, or a report there that cannot be read.
     """
     root = Path(project_dir)
     if not root.is_dir():
         raise DataError(f"no HLS project directory at {root}")
     report_dir = _report_dir(root)
     if report_dir is None:
-        raise DataError(f"no Vivado/Vitis HLS synthesis report (*_csynth.xml or *_csynth.rpt) under {root}")
+        raise NotSynthesized(f"no Vivado/Vitis HLS synthesis report (*_csynth.xml or *_csynth.rpt) under {root}: "
+                             f"run C synthesis first")
     top = top or _top_from_tcl(root, report_dir) or _top_from_reports(root, report_dir)
     if top is None:
-        raise DataError(f"cannot tell the top function of the HLS reports in {report_dir}")
+        raise DataError(f"cannot tell the top function of the HLS reports in {report_dir} (tops there: "
+                        f"{', '.join(_tops_in(report_dir)) or 'none readable'}); pass the top function")
     xml_path, rpt_path = _top_reports(report_dir, top)
     if xml_path is None and rpt_path is None:
-        raise DataError(f"no HLS synthesis report for top function '{top}' in {report_dir}")
+        raise DataError(f"no HLS synthesis report for top function '{top}' in {report_dir} (tops there: "
+                        f"{', '.join(_tops_in(report_dir)) or 'none readable'})")
 
-    errors = []
+    errors, warnings = [], []
     data = None
     if xml_path is not None:
         try:
@@ -88,11 +105,22 @@ def parse_project(project_dir, top: str | None = None) -> dict:
             data = parse_csynth_rpt(rpt_path)
         except DataError as exc:
             errors.append(str(exc))
+        else:
+            warnings += [f"{e}; read the numbers from {rpt_path.name} instead" for e in errors]
     if data is None:
-        raise DataError(f"unreadable HLS report in {root}: " + "; ".join(errors))
+        raise DataError(f"unreadable HLS report in {root}: " + "; ".join(errors) +
+                        "; rerun C synthesis, or delete the broken report to fall back to the estimate")
 
+    data["vivado_synth"] = None
     synth = _find_vivado_synth(root, report_dir)
-    data["vivado_synth"] = parse_vivado_synth(synth) if synth is not None else None
+    if synth is not None:
+        try:
+            data["vivado_synth"] = parse_vivado_synth(synth)
+        except DataError as exc:  # a side report: the csynth numbers still stand
+            warnings.append(f"{exc}; post-synthesis numbers left out")
+    for line in warnings:
+        log.warning("%s", line)
+    data["warnings"] = warnings
     return data
 
 
@@ -159,6 +187,13 @@ def _top_from_reports(root: Path, report_dir: Path) -> str | None:
     if guess:
         return guess
     return next(iter(names)) if len(names) == 1 else None
+
+
+def _tops_in(report_dir: Path) -> list[str]:
+    """Every top function that ``report_dir`` holds a report for, to name in an error."""
+    names = {p.name.rsplit("_csynth.", 1)[0] for p in report_dir.glob("*_csynth.*") if _is_csynth(p)}
+    names |= {_xml_top(report_dir / "csynth.xml"), _rpt_top(report_dir / "csynth.rpt")}
+    return sorted(n for n in names if n)
 
 
 def _top_reports(report_dir: Path, top: str) -> tuple[Path | None, Path | None]:
@@ -248,6 +283,12 @@ def _float(text: str | None, what: str, path: Path) -> float:
         raise DataError(f"malformed HLS report {path}: {what} is '{value}', not a number") from None
 
 
+def _fractions(resources: dict, available: dict) -> dict:
+    """Used / Available per resource, of the report's own Available row (None where that is 0 or absent)."""
+    return {res: None if resources.get(res) is None or not available.get(res) else resources[res] / available[res]
+            for res in RESOURCES}
+
+
 def _finish(raw: dict, path: Path) -> dict:
     """Add the derived keys (latency_ns, timing_met, utilization) in the contract's order."""
     resources = {res: raw["resources"].get(res, 0) for res in RESOURCES}
@@ -269,7 +310,7 @@ def _finish(raw: dict, path: Path) -> dict:
         "ii_best_cycles": raw["ii_best_cycles"],
         "resources": resources,
         "available": available,
-        "utilization": fractions(resources, available),
+        "utilization": _fractions(resources, available),
         "vivado_synth": None,
         "report_file": str(path),
     }
