@@ -26,15 +26,26 @@ def _verbosity() -> int:
     return ctx.find_root().obj.get("verbosity", 0) if ctx and ctx.find_root().obj else 0
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes: a later run in the same process (tests,
+    notebooks) may have replaced it, and the one seen first may be closed by then."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ assigns one; the property ignores it
+        pass
+
+
 def _setup_logging(verbosity: int) -> None:
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
     # only l1tag's own logger speaks at INFO: QKeras and TensorFlow log chatter through the root logger
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _CurrentStderrHandler) for h in log.handlers):
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
-    for handler in log.handlers:  # a later run in one process (tests, notebooks) may have a new stderr;
-        handler.stream = sys.stderr  # assigned, not setStream(): that flushes the old one, maybe closed
     log.setLevel(level)
     log.propagate = False
     # TensorFlow's C++ and Python chatter is noise for a trigger engineer unless asked for.
