@@ -1,9 +1,11 @@
 /* ---------------------------------------------------------------------------------------------
- * l1tag_attention.h -- SAL-T partitioned, Linformer and full multi-head attention for io_parallel.
+ * l1tag_attention.h -- the attention core of every l1tag kind (SAL-T partitioned, Linformer, full),
+ * particle-parallel, for io_parallel.
  *
- * Maths (per head h, depth dh = d / H; the NumPy reference l1tag/hls/reference/attention.py defines
- * every rounding and is what the C-simulation is checked against, bit for bit):
- *   Q, K, V = cast<qkv_t>(X Wq), ...                         X: (n, d), W: (d, d), exact accumulation
+ * Q, K, V arrive from three hls4ml Dense layers (constant weights: hls4ml's strategies, distributed
+ * arithmetic included, apply to them); this header holds what no released tool has. Maths (per head
+ * h, depth dh = d / H; the NumPy reference l1tag/hls/reference/attention.py defines every rounding and
+ * is what the C-simulation is checked against, bit for bit):
  *   K'[h,j] = cast<qkv_t>(sum_l wK[h,j,l] K[h, j*c+l])        partitioned (rows past n are zero)
  *   K'[h,j] = cast<qkv_t>(sum_i E[h,j,i] K[h,i])              linformer;  full: K' = K
  *   S[h]    = cast<score_t>(Q[h] K'[h]^T * 2^-score_shift)    (n, m)
@@ -11,16 +13,24 @@
  *   A[h,i]  = softmax over j through exp_table (indexed by the exact integer -(S - max S)/lsb) and
  *             inv_table (indexed linearly over the row sum in [1, m])
  *   Y       = cast<res_T>(A V'), heads concatenated           (n, d)
- * Layouts: x, y row-major (n, d), head h in columns h*dh .. h*dh+dh-1; W (d_in, d_out) row-major;
- * partition weights (H, p, c), Linformer E/F (H, p, n), conv kernel (kh, kw, H) -- all as Keras stores them.
+ * Layouts: q, k, v, y row-major (n, d), head h in columns h*dh .. h*dh+dh-1; partition weights
+ * (H, p, c), Linformer E/F (H, p, n), conv kernel (kh, kw, H) -- all as Keras stores them.
  *
  * Precision: every accumulator type (acc_*_t) is chosen by the converter wide enough to be exact, so
  * the only roundings are the casts above, with the modes of the target types (AP_RND_CONV, AP_SAT
  * from the QKeras quantizers).
  *
- * Pragmas: the whole layer is one pipeline with II = reuse_factor; arrays are partitioned completely
- * (every element a register); ALLOCATION limits the multipliers to ceil(multiplications / reuse_factor),
- * as hls4ml's dense_latency does, so the reuse factor trades DSPs for II.
+ * Particle parallelism (the resource sharing the HLS tools honour: a pipelined loop): the n particles
+ * are processed in n_groups = n / parallel groups of `parallel` particles. Each of the two loops below
+ * is pipelined at II = 1 with trip count n_groups and holds `parallel` unrolled copies of the
+ * per-particle datapath:
+ *   ATTENTION_PROJECT_GROUPS  K', V' accumulate over the particle groups (exact accumulators);
+ *   ATTENTION_CORE_GROUPS     per particle: scores against the m keys, the convolution taps of its
+ *                             row (the kh - 1 neighbouring rows' raw scores are recomputed in each
+ *                             group: a (parallel + kh - 1) / parallel overhead on the score products),
+ *                             the table softmax and A V'.
+ * So one jet takes 2 * n_groups iterations; with parallel = n both loops have one iteration and the
+ * layer is fully unrolled. No ALLOCATION limits: nothing here relies on the tool sharing operators.
  * Measured II/latency: not synthesized here (no vendor tool); see l1tag estimate and bench/.
  * --------------------------------------------------------------------------------------------- */
 #ifndef L1TAG_ATTENTION_H_
@@ -44,9 +54,9 @@ struct attention_config {
     // softmax tables
     static const unsigned table_size = 1024; // entries of exp_table and inv_table
     static const unsigned exp_frac = 16;     // fractional bits of exp_t (its raw 1.0 is 1 << exp_frac)
-    // implementation
-    static const unsigned reuse_factor = 1;         // II of the layer
-    static const unsigned multiplier_limit = 10000; // ceil(multiplications / reuse_factor)
+    // particle parallelism
+    static const unsigned parallel = 2;              // particles per loop iteration (divides n)
+    static const unsigned n_groups = n / parallel;   // trip count of each particle loop
     // types
     typedef ap_fixed<8, 2> weight_t;
     typedef ap_fixed<8, 2> conv_weight_t;
@@ -54,7 +64,6 @@ struct attention_config {
     typedef ap_fixed<8, 4, AP_RND_CONV, AP_SAT> qkv_t;
     typedef ap_fixed<10, 5, AP_RND_CONV, AP_SAT> score_t;
     typedef ap_ufixed<8, 0, AP_RND_CONV, AP_SAT> softmax_t;
-    typedef ap_fixed<32, 12> acc_qkv_t;
     typedef ap_fixed<32, 12> acc_proj_t;
     typedef ap_fixed<32, 12> acc_score_t;
     typedef ap_fixed<32, 12> acc_conv_t;
@@ -65,62 +74,64 @@ struct attention_config {
     typedef ap_ufixed<18, 1> inv_t;
 };
 
-// Q, K, V = X W (each cast to qkv_t).
-template <class data_T, typename CONFIG_T>
-void attention_qkv(const data_T x[CONFIG_T::n * CONFIG_T::d], const typename CONFIG_T::weight_t wq[CONFIG_T::d * CONFIG_T::d],
-                   const typename CONFIG_T::weight_t wk[CONFIG_T::d * CONFIG_T::d],
-                   const typename CONFIG_T::weight_t wv[CONFIG_T::d * CONFIG_T::d],
-                   typename CONFIG_T::qkv_t q[CONFIG_T::n * CONFIG_T::d], typename CONFIG_T::qkv_t k[CONFIG_T::n * CONFIG_T::d],
-                   typename CONFIG_T::qkv_t v[CONFIG_T::n * CONFIG_T::d]) {
-    #pragma HLS INLINE
-ATTENTION_QKV_ROW:
-    for (unsigned i = 0; i < CONFIG_T::n; i++) {
-    ATTENTION_QKV_COL:
-        for (unsigned c = 0; c < CONFIG_T::d; c++) {
-            typename CONFIG_T::acc_qkv_t aq = 0, ak = 0, av = 0;
-        ATTENTION_QKV_SUM:
-            for (unsigned r = 0; r < CONFIG_T::d; r++) {
-                aq += x[i * CONFIG_T::d + r] * wq[r * CONFIG_T::d + c];
-                ak += x[i * CONFIG_T::d + r] * wk[r * CONFIG_T::d + c];
-                av += x[i * CONFIG_T::d + r] * wv[r * CONFIG_T::d + c];
-            }
-            q[i * CONFIG_T::d + c] = aq;
-            k[i * CONFIG_T::d + c] = ak;
-            v[i * CONFIG_T::d + c] = av;
-        }
-    }
-}
-
-// K'[h, j] = sum over the rows of partition j (partitioned) or all rows (linformer) of w * K[h, row].
+// K', V' = the projections of K and V over the particles, accumulated group by group.
 // rows_per_j = c with row = j*c + l (partitioned), or n with row = l (linformer).
-template <typename CONFIG_T, unsigned rows_per_j, bool partitioned>
-void attention_project(const typename CONFIG_T::qkv_t t[CONFIG_T::n * CONFIG_T::d],
-                       const typename CONFIG_T::weight_t w[CONFIG_T::heads * CONFIG_T::m * rows_per_j],
-                       typename CONFIG_T::qkv_t out[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim]) {
+template <class data_T, typename CONFIG_T, unsigned rows_per_j, bool partitioned>
+void attention_project(const data_T k[CONFIG_T::n * CONFIG_T::d], const data_T v[CONFIG_T::n * CONFIG_T::d],
+                       const typename CONFIG_T::weight_t wk[CONFIG_T::heads * CONFIG_T::m * rows_per_j],
+                       const typename CONFIG_T::weight_t wv[CONFIG_T::heads * CONFIG_T::m * rows_per_j],
+                       typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                       typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim]) {
     #pragma HLS INLINE
-ATTENTION_PROJECT_HEAD:
-    for (unsigned h = 0; h < CONFIG_T::heads; h++) {
-    ATTENTION_PROJECT_ROW:
-        for (unsigned j = 0; j < CONFIG_T::m; j++) {
-        ATTENTION_PROJECT_DEPTH:
-            for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
-                typename CONFIG_T::acc_proj_t acc = 0;
-            ATTENTION_PROJECT_SUM:
-                for (unsigned l = 0; l < rows_per_j; l++) {
-                    const unsigned row = partitioned ? j * rows_per_j + l : l;
-                    if (row < CONFIG_T::n) // rows past n are the zero padding of the last partition
-                        acc += w[(h * CONFIG_T::m + j) * rows_per_j + l] *
-                               t[row * CONFIG_T::d + h * CONFIG_T::head_dim + e];
+    const unsigned size = CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim;
+    typename CONFIG_T::acc_proj_t acc_k[size], acc_v[size];
+    #pragma HLS ARRAY_PARTITION variable=acc_k complete
+    #pragma HLS ARRAY_PARTITION variable=acc_v complete
+ATTENTION_PROJECT_INIT:
+    for (unsigned t = 0; t < size; t++) {
+        #pragma HLS UNROLL
+        acc_k[t] = 0;
+        acc_v[t] = 0;
+    }
+ATTENTION_PROJECT_GROUPS:
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II=1
+    ATTENTION_PROJECT_PARTICLE:
+        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+            #pragma HLS UNROLL
+            const unsigned row = g * CONFIG_T::parallel + p;
+        ATTENTION_PROJECT_HEAD:
+            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+                #pragma HLS UNROLL
+            ATTENTION_PROJECT_KEY:
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    // partitioned: only the particle's own partition takes it (weight l = row - j*c)
+                    if (partitioned && row / rows_per_j != j)
+                        continue;
+                    const unsigned w_at = (h * CONFIG_T::m + j) * rows_per_j + (partitioned ? row - j * rows_per_j : row);
+                ATTENTION_PROJECT_DEPTH:
+                    for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+                        #pragma HLS UNROLL
+                        const unsigned col = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
+                        acc_k[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += wk[w_at] * k[col];
+                        acc_v[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += wv[w_at] * v[col];
+                    }
                 }
-                out[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] = acc;
             }
         }
     }
+ATTENTION_PROJECT_CAST:
+    for (unsigned t = 0; t < size; t++) {
+        #pragma HLS UNROLL
+        kp[t] = acc_k[t];
+        vp[t] = acc_v[t];
+    }
 }
 
-// Full attention: K' = K, re-laid out per head.
-template <typename CONFIG_T>
-void attention_identity(const typename CONFIG_T::qkv_t t[CONFIG_T::n * CONFIG_T::d],
+// Full attention: K' = K, V' = V, re-laid out per head (wiring).
+template <class data_T, typename CONFIG_T>
+void attention_identity(const data_T t[CONFIG_T::n * CONFIG_T::d],
                         typename CONFIG_T::qkv_t out[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim]) {
     #pragma HLS INLINE
 ATTENTION_IDENTITY_HEAD:
@@ -130,189 +141,201 @@ ATTENTION_IDENTITY_HEAD:
                 out[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] = t[j * CONFIG_T::d + h * CONFIG_T::head_dim + e];
 }
 
-// S[h, i, j] = cast<score_t>(Q[h, i] . K'[h, j] * 2^-score_shift).
-template <typename CONFIG_T>
-void attention_scores(const typename CONFIG_T::qkv_t q[CONFIG_T::n * CONFIG_T::d],
-                      const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
-                      typename CONFIG_T::score_t s[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m]) {
+// cast<score_t>(Q[h, row] . K'[h, j] * 2^-score_shift)
+template <class data_T, typename CONFIG_T>
+typename CONFIG_T::score_t attention_score(const data_T q[CONFIG_T::n * CONFIG_T::d],
+                                           const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                                           unsigned row, unsigned h, unsigned j) {
     #pragma HLS INLINE
     // 2^-score_shift exactly: a one-bit unsigned fixed-point number whose only bit weighs 2^-shift
     ap_ufixed<1, 1 - CONFIG_T::score_shift> scale;
     scale[0] = 1;
-ATTENTION_SCORES_HEAD:
-    for (unsigned h = 0; h < CONFIG_T::heads; h++) {
-    ATTENTION_SCORES_ROW:
-        for (unsigned i = 0; i < CONFIG_T::n; i++) {
-        ATTENTION_SCORES_COL:
-            for (unsigned j = 0; j < CONFIG_T::m; j++) {
-                typename CONFIG_T::acc_score_t acc = 0;
-            ATTENTION_SCORES_SUM:
-                for (unsigned e = 0; e < CONFIG_T::head_dim; e++)
-                    acc += q[i * CONFIG_T::d + h * CONFIG_T::head_dim + e] * kp[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e];
-                s[(h * CONFIG_T::n + i) * CONFIG_T::m + j] = acc * scale;
-            }
-        }
+    typename CONFIG_T::acc_score_t acc = 0;
+ATTENTION_SCORE_SUM:
+    for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+        #pragma HLS UNROLL
+        acc += q[row * CONFIG_T::d + h * CONFIG_T::head_dim + e] * kp[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e];
     }
+    typename CONFIG_T::score_t s = acc * scale;
+    return s;
 }
 
-// Depthwise 'same' convolution of each head's (n x m) score map, plus a bias per head.
-template <typename CONFIG_T>
-void attention_score_conv(const typename CONFIG_T::score_t s[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m],
-                          const typename CONFIG_T::conv_weight_t kernel[CONFIG_T::conv_kh * CONFIG_T::conv_kw * CONFIG_T::heads],
-                          const typename CONFIG_T::conv_bias_t bias[CONFIG_T::heads],
-                          typename CONFIG_T::score_t out[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m]) {
-    #pragma HLS INLINE
-    const int top = (CONFIG_T::conv_kh - 1) / 2, left = (CONFIG_T::conv_kw - 1) / 2; // Keras 'same' padding
-ATTENTION_CONV_HEAD:
-    for (unsigned h = 0; h < CONFIG_T::heads; h++) {
-    ATTENTION_CONV_ROW:
-        for (int i = 0; i < (int)CONFIG_T::n; i++) {
-        ATTENTION_CONV_COL:
-            for (int j = 0; j < (int)CONFIG_T::m; j++) {
-                typename CONFIG_T::acc_conv_t acc = bias[h];
-            ATTENTION_CONV_TAPS:
-                for (int a = 0; a < (int)CONFIG_T::conv_kh; a++) {
-                    for (int b = 0; b < (int)CONFIG_T::conv_kw; b++) {
-                        const int ii = i + a - top, jj = j + b - left;
-                        if (ii >= 0 && ii < (int)CONFIG_T::n && jj >= 0 && jj < (int)CONFIG_T::m)
-                            acc += kernel[(a * CONFIG_T::conv_kw + b) * CONFIG_T::heads + h] *
-                                   s[(h * CONFIG_T::n + ii) * CONFIG_T::m + jj];
-                    }
-                }
-                out[(h * CONFIG_T::n + i) * CONFIG_T::m + j] = acc;
-            }
-        }
-    }
-}
-
-// Row softmax through the exp and reciprocal tables, then Y = A V'.
+// One row's softmax through the exp and reciprocal tables, then its A V' into y.
 template <class res_T, typename CONFIG_T>
-void attention_softmax_mix(const typename CONFIG_T::score_t s[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m],
-                           const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
-                           const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
-                           const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size],
-                           res_T y[CONFIG_T::n * CONFIG_T::d]) {
+void attention_softmax_mix_row(const typename CONFIG_T::score_t s[CONFIG_T::m],
+                               const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                               const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
+                               const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size], unsigned row, unsigned h,
+                               res_T y[CONFIG_T::n * CONFIG_T::d]) {
     #pragma HLS INLINE
     const unsigned long long one = 1ULL << CONFIG_T::exp_frac;
-ATTENTION_SOFTMAX_HEAD:
-    for (unsigned h = 0; h < CONFIG_T::heads; h++) {
-    ATTENTION_SOFTMAX_ROW:
-        for (unsigned i = 0; i < CONFIG_T::n; i++) {
-            const unsigned base = (h * CONFIG_T::n + i) * CONFIG_T::m;
-            typename CONFIG_T::score_t mx = s[base];
-        ATTENTION_SOFTMAX_MAX:
-            for (unsigned j = 1; j < CONFIG_T::m; j++)
-                if (s[base + j] > mx)
-                    mx = s[base + j];
-            typename CONFIG_T::exp_t e[CONFIG_T::m];
-            #pragma HLS ARRAY_PARTITION variable=e complete
-            typename CONFIG_T::sum_t total = 0;
-        ATTENTION_SOFTMAX_EXP:
-            for (unsigned j = 0; j < CONFIG_T::m; j++) {
-                typename CONFIG_T::diff_t diff = s[base + j] - mx; // <= 0, exact
-                long long k = -raw_signed(diff);                  // in score LSBs
-                if (k > (long long)CONFIG_T::table_size - 1)
-                    k = CONFIG_T::table_size - 1;
-                e[j] = exp_table[k];
-                total += e[j];
+    typename CONFIG_T::score_t mx = s[0];
+ATTENTION_SOFTMAX_MAX:
+    for (unsigned j = 1; j < CONFIG_T::m; j++) {
+        #pragma HLS UNROLL
+        if (s[j] > mx)
+            mx = s[j];
+    }
+    typename CONFIG_T::exp_t e[CONFIG_T::m];
+    #pragma HLS ARRAY_PARTITION variable=e complete
+    typename CONFIG_T::sum_t total = 0;
+ATTENTION_SOFTMAX_EXP:
+    for (unsigned j = 0; j < CONFIG_T::m; j++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::diff_t diff = s[j] - mx; // <= 0, exact
+        long long k = -raw_signed(diff);            // in score LSBs
+        if (k > (long long)CONFIG_T::table_size - 1)
+            k = CONFIG_T::table_size - 1;
+        e[j] = exp_table[k];
+        total += e[j];
+    }
+    unsigned long long idx = 0;
+    if (CONFIG_T::m > 1) {
+        idx = ((raw_unsigned(total) - one) * CONFIG_T::table_size) / ((CONFIG_T::m - 1) * one);
+        if (idx > CONFIG_T::table_size - 1)
+            idx = CONFIG_T::table_size - 1;
+    }
+    const typename CONFIG_T::inv_t inv = inv_table[idx];
+    typename CONFIG_T::softmax_t a[CONFIG_T::m];
+    #pragma HLS ARRAY_PARTITION variable=a complete
+ATTENTION_SOFTMAX_NORM:
+    for (unsigned j = 0; j < CONFIG_T::m; j++) {
+        #pragma HLS UNROLL
+        a[j] = e[j] * inv;
+    }
+ATTENTION_MIX_DEPTH:
+    for (unsigned c = 0; c < CONFIG_T::head_dim; c++) {
+        #pragma HLS UNROLL
+        typename CONFIG_T::acc_mix_t acc = 0;
+    ATTENTION_MIX_SUM:
+        for (unsigned j = 0; j < CONFIG_T::m; j++) {
+            #pragma HLS UNROLL
+            acc += a[j] * vp[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + c];
+        }
+        y[row * CONFIG_T::d + h * CONFIG_T::head_dim + c] = acc;
+    }
+}
+
+// Scores (with the depthwise 'same' score convolution when conv), softmax and A V', particle group by
+// particle group. halo = the rows above and below a group whose raw scores the convolution reads.
+template <class data_T, class res_T, typename CONFIG_T, bool conv>
+void attention_core(const data_T q[CONFIG_T::n * CONFIG_T::d],
+                    const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                    const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                    const typename CONFIG_T::conv_weight_t *convk, const typename CONFIG_T::conv_bias_t *convb,
+                    const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
+                    const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size], res_T y[CONFIG_T::n * CONFIG_T::d]) {
+    #pragma HLS INLINE
+    const int top = conv ? (CONFIG_T::conv_kh - 1) / 2 : 0, left = conv ? (CONFIG_T::conv_kw - 1) / 2 : 0;
+    const unsigned rows = CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0); // the group and its halo
+ATTENTION_CORE_GROUPS:
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II=1
+        typename CONFIG_T::score_t raw[rows * CONFIG_T::heads * CONFIG_T::m];
+        #pragma HLS ARRAY_PARTITION variable=raw complete
+    ATTENTION_CORE_RAW:
+        for (unsigned t = 0; t < rows; t++) {
+            #pragma HLS UNROLL
+            const int row = (int)(g * CONFIG_T::parallel + t) - top;
+            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+                #pragma HLS UNROLL
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    // Keras 'same' padding: rows outside the jet are zero scores
+                    raw[(t * CONFIG_T::heads + h) * CONFIG_T::m + j] =
+                        (row >= 0 && row < (int)CONFIG_T::n) ? attention_score<data_T, CONFIG_T>(q, kp, row, h, j)
+                                                              : typename CONFIG_T::score_t(0);
+                }
             }
-            unsigned long long idx = 0;
-            if (CONFIG_T::m > 1) {
-                idx = ((raw_unsigned(total) - one) * CONFIG_T::table_size) / ((CONFIG_T::m - 1) * one);
-                if (idx > CONFIG_T::table_size - 1)
-                    idx = CONFIG_T::table_size - 1;
-            }
-            const typename CONFIG_T::inv_t inv = inv_table[idx];
-            typename CONFIG_T::softmax_t a[CONFIG_T::m];
-            #pragma HLS ARRAY_PARTITION variable=a complete
-        ATTENTION_SOFTMAX_NORM:
-            for (unsigned j = 0; j < CONFIG_T::m; j++)
-                a[j] = e[j] * inv;
-        ATTENTION_MIX_DEPTH:
-            for (unsigned c = 0; c < CONFIG_T::head_dim; c++) {
-                typename CONFIG_T::acc_mix_t acc = 0;
-            ATTENTION_MIX_SUM:
-                for (unsigned j = 0; j < CONFIG_T::m; j++)
-                    acc += a[j] * vp[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + c];
-                y[i * CONFIG_T::d + h * CONFIG_T::head_dim + c] = acc;
+        }
+    ATTENTION_CORE_PARTICLE:
+        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+            #pragma HLS UNROLL
+            const unsigned row = g * CONFIG_T::parallel + p;
+        ATTENTION_CORE_HEAD:
+            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+                #pragma HLS UNROLL
+                typename CONFIG_T::score_t s[CONFIG_T::m];
+                #pragma HLS ARRAY_PARTITION variable=s complete
+            ATTENTION_CORE_KEY:
+                for (int j = 0; j < (int)CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    if (!conv) {
+                        s[j] = raw[(p * CONFIG_T::heads + h) * CONFIG_T::m + j];
+                        continue;
+                    }
+                    typename CONFIG_T::acc_conv_t acc = convb[h];
+                ATTENTION_CORE_TAPS:
+                    for (int a = 0; a < (int)CONFIG_T::conv_kh; a++) {
+                        #pragma HLS UNROLL
+                        for (int b = 0; b < (int)CONFIG_T::conv_kw; b++) {
+                            #pragma HLS UNROLL
+                            const int jj = j + b - left; // raw row p + a is particle row + a - top
+                            if (jj >= 0 && jj < (int)CONFIG_T::m)
+                                acc += convk[(a * CONFIG_T::conv_kw + b) * CONFIG_T::heads + h] *
+                                       raw[((p + a) * CONFIG_T::heads + h) * CONFIG_T::m + jj];
+                        }
+                    }
+                    s[j] = acc;
+                }
+                attention_softmax_mix_row<res_T, CONFIG_T>(s, vp, exp_table, inv_table, row, h, y);
             }
         }
     }
 }
-
-#define L1TAG_ATTENTION_LOCALS                                                                                            \
-    typename CONFIG_T::qkv_t q[CONFIG_T::n * CONFIG_T::d], k[CONFIG_T::n * CONFIG_T::d], v[CONFIG_T::n * CONFIG_T::d];    \
-    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];                                      \
-    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];                                      \
-    typename CONFIG_T::score_t s[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m];                                            \
-    _Pragma("HLS ARRAY_PARTITION variable=q complete") _Pragma("HLS ARRAY_PARTITION variable=k complete")                \
-    _Pragma("HLS ARRAY_PARTITION variable=v complete") _Pragma("HLS ARRAY_PARTITION variable=kp complete")              \
-    _Pragma("HLS ARRAY_PARTITION variable=vp complete") _Pragma("HLS ARRAY_PARTITION variable=s complete")
 
 // SAL-T: partitioned attention with the depthwise score convolution.
 template <class data_T, class res_T, typename CONFIG_T>
-void partitioned_attention(const data_T x[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
-                           const typename CONFIG_T::weight_t wq[CONFIG_T::d * CONFIG_T::d],
-                           const typename CONFIG_T::weight_t wk[CONFIG_T::d * CONFIG_T::d],
-                           const typename CONFIG_T::weight_t wv[CONFIG_T::d * CONFIG_T::d],
+void partitioned_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                           const data_T v[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
                            const typename CONFIG_T::weight_t kproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
                            const typename CONFIG_T::weight_t vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
                            const typename CONFIG_T::conv_weight_t convk[CONFIG_T::conv_kh * CONFIG_T::conv_kw * CONFIG_T::heads],
                            const typename CONFIG_T::conv_bias_t convb[CONFIG_T::heads],
                            const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                            const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
-    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
-    L1TAG_ATTENTION_LOCALS
-    typename CONFIG_T::score_t sc[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m];
-    #pragma HLS ARRAY_PARTITION variable=sc complete
-    attention_qkv<data_T, CONFIG_T>(x, wq, wk, wv, q, k, v);
-    attention_project<CONFIG_T, CONFIG_T::chunk, true>(k, kproj, kp);
-    attention_project<CONFIG_T, CONFIG_T::chunk, true>(v, vproj, vp);
-    attention_scores<CONFIG_T>(q, kp, s);
-    attention_score_conv<CONFIG_T>(s, convk, convb, sc);
-    attention_softmax_mix<res_T, CONFIG_T>(sc, vp, exp_table, inv_table, y);
+    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    #pragma HLS ARRAY_PARTITION variable=kp complete
+    #pragma HLS ARRAY_PARTITION variable=vp complete
+    attention_project<data_T, CONFIG_T, CONFIG_T::chunk, true>(k, v, kproj, vproj, kp, vp);
+    attention_core<data_T, res_T, CONFIG_T, true>(q, kp, vp, convk, convb, exp_table, inv_table, y);
 }
 
 // Linformer: dense projections E, F of the n rows to m.
 template <class data_T, class res_T, typename CONFIG_T>
-void linformer_attention(const data_T x[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
-                         const typename CONFIG_T::weight_t wq[CONFIG_T::d * CONFIG_T::d],
-                         const typename CONFIG_T::weight_t wk[CONFIG_T::d * CONFIG_T::d],
-                         const typename CONFIG_T::weight_t wv[CONFIG_T::d * CONFIG_T::d],
+void linformer_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                         const data_T v[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
                          const typename CONFIG_T::weight_t kproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::n],
                          const typename CONFIG_T::weight_t vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::n],
                          const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                          const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
-    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
-    L1TAG_ATTENTION_LOCALS
-    attention_qkv<data_T, CONFIG_T>(x, wq, wk, wv, q, k, v);
-    attention_project<CONFIG_T, CONFIG_T::n, false>(k, kproj, kp);
-    attention_project<CONFIG_T, CONFIG_T::n, false>(v, vproj, vp);
-    attention_scores<CONFIG_T>(q, kp, s);
-    attention_softmax_mix<res_T, CONFIG_T>(s, vp, exp_table, inv_table, y);
+    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    #pragma HLS ARRAY_PARTITION variable=kp complete
+    #pragma HLS ARRAY_PARTITION variable=vp complete
+    attention_project<data_T, CONFIG_T, CONFIG_T::n, false>(k, v, kproj, vproj, kp, vp);
+    const typename CONFIG_T::conv_weight_t no_kernel[1] = {0}; // never read: no score convolution
+    const typename CONFIG_T::conv_bias_t no_bias[1] = {0};
+    attention_core<data_T, res_T, CONFIG_T, false>(q, kp, vp, no_kernel, no_bias, exp_table, inv_table, y);
 }
 
 // Full multi-head attention: (n x n) scores per head.
 template <class data_T, class res_T, typename CONFIG_T>
-void full_attention(const data_T x[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
-                    const typename CONFIG_T::weight_t wq[CONFIG_T::d * CONFIG_T::d],
-                    const typename CONFIG_T::weight_t wk[CONFIG_T::d * CONFIG_T::d],
-                    const typename CONFIG_T::weight_t wv[CONFIG_T::d * CONFIG_T::d],
+void full_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                    const data_T v[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
                     const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                     const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
-    #pragma HLS PIPELINE II=CONFIG_T::reuse_factor
-    #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
-    L1TAG_ATTENTION_LOCALS
-    attention_qkv<data_T, CONFIG_T>(x, wq, wk, wv, q, k, v);
-    attention_identity<CONFIG_T>(k, kp);
-    attention_identity<CONFIG_T>(v, vp);
-    attention_scores<CONFIG_T>(q, kp, s);
-    attention_softmax_mix<res_T, CONFIG_T>(s, vp, exp_table, inv_table, y);
+    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    #pragma HLS ARRAY_PARTITION variable=kp complete
+    #pragma HLS ARRAY_PARTITION variable=vp complete
+    attention_identity<data_T, CONFIG_T>(k, kp);
+    attention_identity<data_T, CONFIG_T>(v, vp);
+    const typename CONFIG_T::conv_weight_t no_kernel[1] = {0}; // never read: no score convolution
+    const typename CONFIG_T::conv_bias_t no_bias[1] = {0};
+    attention_core<data_T, res_T, CONFIG_T, false>(q, kp, vp, no_kernel, no_bias, exp_table, inv_table, y);
 }
-
-#undef L1TAG_ATTENTION_LOCALS
 
 } // namespace l1tag
 

@@ -330,10 +330,14 @@ class HLSConfig:
                    "if the budget file gives its totals")
     clock_period_ns: float = _f(5.0, number(0.0, open_min=True), "target clock period (ns)")
     io_type: str = _f("io_parallel", choice("io_parallel"), "hls4ml IO type")
-    strategy: str = _f("Latency", choice("Latency", "Resource"),
-                       "hls4ml strategy of its own layers (Dense); l1tag's attention and DynamicTanh kernels are "
-                       "always pipelined at II = reuse_factor")
-    reuse_factor: int = _f(1, integer(1), "multiplier reuse factor")
+    strategy: str = _f("distributed_arithmetic", choice("distributed_arithmetic", "Latency", "Resource"),
+                       "how hls4ml builds the constant-weight (Dense) layers: distributed_arithmetic (da4ml adder "
+                       "graphs, no DSPs), Latency (multipliers) or Resource (multipliers shared reuse_factor ways); "
+                       "l1tag's own kernels are particle loops in every case")
+    parallelization_factor: int = _f(8, integer(1),
+                                     "P: particles processed per clock in every per-particle layer (Dense, l1tag's "
+                                     "attention and DynamicTanh); P divides data.constituents, II = n / P")
+    reuse_factor: int = _f(1, integer(1), "multiplier sharing of the Resource strategy (must be 1 otherwise)")
     table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
     project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
 
@@ -461,6 +465,18 @@ def _cross_checks(cfg: Config, origin: str) -> None:
             isinstance(cfg.data.path, tuple) or _is_glob(cfg.data.path)):
         raise ConfigError(f"{origin}: data.path: with data.source 'generate' it is the one file the jets are "
                           f"written to, not a list or glob; got {cfg.data.path!r}")
+    h, n = cfg.hls, cfg.data.constituents
+    if n % h.parallelization_factor:
+        divisors = [p for p in range(1, n + 1) if n % p == 0]
+        raise ConfigError(f"{origin}: hls.parallelization_factor ({h.parallelization_factor}) must divide "
+                          f"data.constituents ({n}): one of {', '.join(map(str, divisors))}")
+    if h.reuse_factor > 1 and h.strategy != "Resource":
+        why = ("the Latency strategy's ALLOCATION limit is routinely not honoured by Vivado/Vitis HLS, so it "
+               "would not save the resources it claims" if h.strategy == "Latency" else
+               "hls4ml's distributed arithmetic needs reuse factor 1")
+        raise ConfigError(f"{origin}: hls.reuse_factor {h.reuse_factor} with hls.strategy {h.strategy}: {why}; "
+                          f"share hardware with hls.parallelization_factor (particles per clock) instead, or use "
+                          f"hls.strategy: Resource")
     q = cfg.quantization
     for name in ("input", "weights", "bias", "activations", "scores", "softmax"):
         qc: QuantizerConfig = getattr(q, name)

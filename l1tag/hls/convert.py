@@ -51,7 +51,8 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
     import hls4ml
 
     register_all()
-    lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size)
+    lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size,
+                    getattr(hls_cfg, "parallelization_factor", 1))
     project_dir = Path(project_dir)
     if project_dir.exists():
         shutil.rmtree(project_dir)

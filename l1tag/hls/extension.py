@@ -17,7 +17,6 @@ layer, one handler and one pair of templates serve them all.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -111,17 +110,18 @@ def attention_dims(kind: kinds.Kind, cfg: dict, n: int) -> dict:
 
 
 def parse_attention(keras_layer, input_names, input_shapes, data_reader):
-    """Keras-v2 handler for the QKeras layer of every attention kind in the registry."""
+    """Keras-v2 handler for ``AttentionCore`` (the lowered attention of every kind): inputs Q, K, V."""
     from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
 
     layer = parse_default_keras_layer(keras_layer, input_names)
-    cfg, name = keras_layer["config"], layer["name"]
-    kind = kinds.by_keras_layer(keras_layer["class_name"])
+    name = layer["name"]
+    kind = kinds.get(keras_layer["config"]["kind"])
+    cfg = keras_layer["config"]["attention_config"]  # the QKeras attention layer's own config
     n, d = int(input_shapes[0][1]), int(input_shapes[0][2])
     layer.update(n=n, d=d, **attention_dims(kind, cfg, n))
     layer["types"] = attention_types(name, cfg)
-    raw = {w: data_reader.get_weights_data(name, w) for w in keras_weight_names(kind, cfg)}
-    for var, data in attention_firmware_weights(kind, cfg, raw, layer["types"]).items():
+    raw = {w: data_reader.get_weights_data(name, w) for w in keras_weight_names(kind, cfg)[3:]}
+    for var, data in kind.firmware_weights(cfg, raw, layer["types"], quantize).items():
         layer[f"{var}_data"] = data
     return layer, [input_shapes[0][0], n, d]
 
@@ -132,6 +132,16 @@ def attention_layer_spec(node) -> AttentionSpec:
     return attention_spec(node.get_attr("kind"), node.get_attr("n"), node.get_attr("d"), node.get_attr("heads"),
                           node.get_attr("m"), node.get_attr("conv"), x_t, node.get_attr("types"),
                           node.get_attr("table_size"))
+
+
+def particles_per_iteration(node, n: int) -> int:
+    """P of an l1tag layer over n particles: its ``parallelization_factor`` attribute (n, fully parallel,
+    when absent); P must divide n, the trip count of the particle loops being n / P."""
+    p = node.get_attr("parallelization_factor")
+    p = n if p is None else int(p)
+    if p < 1 or n % p:
+        raise ConversionError(f"layer '{node.name}': hls.parallelization_factor {p} must divide the {n} particles")
+    return p
 
 
 def _ir_classes():
@@ -147,9 +157,9 @@ def _ir_classes():
             spec = attention_layer_spec(self)
             if spec.table_size & (spec.table_size - 1):
                 raise ConversionError(f"layer '{self.name}': hls.table_size {spec.table_size} must be a power of two")
+            particles_per_iteration(self, spec.n)
             self.add_output_variable(shape=[spec.n, spec.d], precision=to_hls(spec.out_t))
-            weight_types = {"wq": spec.w_t, "wk": spec.w_t, "wv": spec.w_t, "kproj": spec.w_t, "vproj": spec.w_t,
-                            "convk": spec.conv_w_t, "convb": spec.conv_b_t}
+            weight_types = {"kproj": spec.w_t, "vproj": spec.w_t, "convk": spec.conv_w_t, "convb": spec.conv_b_t}
             for var, t in weight_types.items():
                 if self.get_attr(f"{var}_data") is not None:  # already quantized by the handler
                     self._add(var, self.get_attr(f"{var}_data"), t)
@@ -168,6 +178,7 @@ def _ir_classes():
                 self.set_attr("table_size", DEFAULT_TABLE_SIZE)
             spec = dynamic_tanh_layer_spec(self)
             shape = self.get_input_variable().shape
+            particles_per_iteration(self, shape[0] if len(shape) > 1 else 1)
             self.add_output_variable(shape=list(shape), precision=to_hls(spec.out_t))
             for var in ("alpha", "beta"):
                 data = quantize(np.reshape(self.get_attr(f"{var}_data"), (1,)), spec.param_t)
@@ -219,15 +230,14 @@ attention_config_template = """struct config{index} : l1tag::attention_config {{
     static const int score_shift = {shift};
     static const unsigned table_size = {table_size};
     static const unsigned exp_frac = {exp_frac};
-    static const unsigned reuse_factor = {reuse_factor};
-    static const unsigned multiplier_limit = {multiplier_limit};
+    static const unsigned parallel = {parallel};
+    static const unsigned n_groups = {n_groups};
     typedef {weight_t} weight_t;
     typedef {conv_weight_t} conv_weight_t;
     typedef {conv_bias_t} conv_bias_t;
     typedef {qkv_t} qkv_t;
     typedef {score_t} score_t;
     typedef {softmax_t} softmax_t;
-    typedef {acc_qkv_t} acc_qkv_t;
     typedef {acc_proj_t} acc_proj_t;
     typedef {acc_score_t} acc_score_t;
     typedef {acc_conv_t} acc_conv_t;
@@ -237,8 +247,8 @@ attention_config_template = """struct config{index} : l1tag::attention_config {{
     typedef {sum_t} sum_t;
     typedef {inv_t} inv_t;
 }};\n"""
-# the kind's C++ function and its weights past Wq, Wk, Wv come from the registry
-attention_function_template = ("{function}<{input_t}, {output_t}, {config}>({input}, {output}, {wq}, {wk}, {wv}, "
+# the kind's C++ function and its weights come from the registry; Q, K, V are the outputs of three Dense layers
+attention_function_template = ("{function}<{input_t}, {output_t}, {config}>({q}, {k}, {v}, {output}, "
                                "{kind_weights}{exp_table}, {inv_table});")
 attention_include_list = ["nnet_utils/l1tag_attention.h"]
 
@@ -247,8 +257,8 @@ dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_con
     static const unsigned table_size = {table_size};
     static const int index_shift = {index_shift};
     static const int arg_frac = {arg_frac};
-    static const unsigned reuse_factor = {reuse_factor};
-    static const unsigned multiplier_limit = {multiplier_limit};
+    static const unsigned n_groups = {n_groups};
+    static const unsigned group_size = {group_size};
     typedef {param_t} param_t;
     typedef {arg_t} arg_t;
     typedef {table_t} table_t;
@@ -259,7 +269,7 @@ dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
 
 
 def kind_weight_args(kind: kinds.Kind) -> list[str]:
-    """Firmware weight arguments of a kind's C++ function past Wq, Wk, Wv, in call order."""
+    """Firmware weight arguments of a kind's C++ function, in call order (before the two tables)."""
     return [fw for _, fw in kind.projection_weights] + (["convk", "convb"] if kind.score_conv else [])
 
 
@@ -273,25 +283,25 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
 
         def format(self, node):
             spec = attention_layer_spec(node)
-            rf = int(node.get_attr("reuse_factor", 1))
+            parallel = particles_per_iteration(node, spec.n)
             kh, kw = spec.conv if spec.conv else (1, 1)
-            types = {"weight_t": node.get_weights("wq").type.name, "qkv_t": spec.qkv_t.cpp(),
+            weight_t = node.get_weights("kproj").type.name if "kproj" in node.weights else spec.w_t.cpp()
+            types = {"weight_t": weight_t, "qkv_t": spec.qkv_t.cpp(),
                      "score_t": spec.score_t.cpp(), "softmax_t": spec.softmax_t.cpp(),
-                     "acc_qkv_t": spec.acc_qkv_t.cpp(), "acc_score_t": spec.acc_score_t.cpp(),
+                     "acc_score_t": spec.acc_score_t.cpp(),
                      "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp(),
                      "exp_t": node.get_weights("exp_table").type.name, "inv_t": node.get_weights("inv_table").type.name}
-            types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.projection_terms else spec.acc_qkv_t.cpp()
+            types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.projection_terms else spec.qkv_t.cpp()
             if kinds.get(spec.kind).score_conv:
                 types.update(conv_weight_t=node.get_weights("convk").type.name,
                              conv_bias_t=node.get_weights("convb").type.name, acc_conv_t=spec.acc_conv_t.cpp())
             else:  # unused by kernels without a score convolution
                 types.update(conv_weight_t=types["weight_t"], conv_bias_t=types["weight_t"],
-                             acc_conv_t=spec.acc_qkv_t.cpp())
+                             acc_conv_t=spec.score_t.cpp())
             return self.template.format(
                 index=node.index, n=spec.n, d=spec.d, heads=spec.heads, head_dim=spec.head_dim, m=spec.m,
                 chunk=max(spec.chunk, 1), conv_kh=kh, conv_kw=kw, shift=spec.shift, table_size=spec.table_size,
-                exp_frac=EXP_T.frac, reuse_factor=rf,
-                multiplier_limit=math.ceil(spec.multiplications() / rf), **types)
+                exp_frac=EXP_T.frac, parallel=parallel, n_groups=spec.n // parallel, **types)
 
     class AttentionFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
@@ -300,8 +310,9 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
         def format(self, node):
             params = self._default_function_params(node)
             kind = kinds.get(node.get_attr("kind"))
-            for var in ("wq", "wk", "wv", "exp_table", "inv_table"):
+            for var in ("exp_table", "inv_table"):
                 params[var] = node.get_weights(var).name
+            params["q"], params["k"], params["v"] = (node.get_input_variable(i).name for i in node.inputs)
             params["function"] = kind.cpp_function
             params["kind_weights"] = "".join(f"{node.get_weights(v).name}, " for v in kind_weight_args(kind))
             return attention_function_template.format(**params)
@@ -315,11 +326,13 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
             spec = dynamic_tanh_layer_spec(node)
             if spec.arg_t.frac < spec.index_shift:
                 raise ConversionError(f"layer '{node.name}': too few fractional bits for a {spec.table_size}-entry table")
-            n_in = int(np.prod(node.get_input_variable().shape))
-            rf = int(node.get_attr("reuse_factor", 1))
+            shape = node.get_input_variable().shape
+            n_in = int(np.prod(shape))
+            n = int(shape[0]) if len(shape) > 1 else 1
+            n_groups = n // particles_per_iteration(node, n)
             return self.template.format(
                 index=node.index, n_in=n_in, table_size=spec.table_size, index_shift=spec.index_shift,
-                arg_frac=spec.arg_t.frac, reuse_factor=rf, multiplier_limit=math.ceil(n_in / rf),
+                arg_frac=spec.arg_t.frac, n_groups=n_groups, group_size=n_in // n_groups,
                 param_t=node.get_weights("alpha").type.name, arg_t=spec.arg_t.cpp(),
                 table_t=node.get_weights("tanh_table").type.name)
 
@@ -352,11 +365,11 @@ def register_all() -> None:
 
     attention_cls, tanh_cls = _ir_classes()
     templates = _template_classes(attention_cls, tanh_cls)
-    handlers = {**{k.keras_layer: parse_attention for k in kinds.attention_kinds()}, "QDynamicTanh": parse_dynamic_tanh}
-    for keras_name, handler in handlers.items():
+    handlers = {"AttentionCore": (parse_attention, attention_cls), "QDynamicTanh": (parse_dynamic_tanh, tanh_cls)}
+    for keras_name, (handler, ir_cls) in handlers.items():
         if keras_name not in get_supported_keras_layers():
             register_keras_v2_layer_handler(keras_name, handler)
-        register_layer(keras_name, tanh_cls if keras_name == "QDynamicTanh" else attention_cls)
+        register_layer(keras_name, ir_cls)
     for backend_name in BACKENDS:
         backend = hls4ml.backends.get_backend(backend_name)
         for template in templates:

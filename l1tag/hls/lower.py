@@ -29,10 +29,14 @@ import numpy as np
 from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.extension import attention_dims, attention_firmware_weights, attention_types, quantizer_type
+from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, keras_weight_names,
+                                 quantizer_type)
 from l1tag.hls.fixed_point import FixedType, accumulator, quantize
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
+
+
+DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml: constant multiplications as adder graphs
 
 
 @dataclass
@@ -76,11 +80,12 @@ def _consumers(model) -> dict[str, list]:
     return out
 
 
-def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE) -> Lowered:
+def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE,
+          parallelization_factor: int = 1) -> Lowered:
     """Walk the QKeras model once; see the module docstring for the rules."""
     import tensorflow as tf
 
-    from l1tag.models.layers import QDynamicTanh
+    from l1tag.models.layers import AttentionCore, QDynamicTanh
 
     consumers = _consumers(model)
     tensors: dict[str, object] = {}  # Keras layer name -> lowered Keras tensor
@@ -89,6 +94,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     ops: list[Op] = []
     expected: dict[str, FixedType] = {}  # hls4ml node name -> the result type it must get
     layer_cfg: dict[str, dict] = {}
+    dense_layers: list[str] = []  # constant-weight layers: the strategy and the particle parallelization apply
     new_weights: dict[str, list] = {}
 
     def src(layer) -> list[str]:
@@ -132,6 +138,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             new_weights[layer.name] = [kernel, bias]
             types[layer.name] = result_t
             precision(layer.name, weight=w_t, bias=b_t, accum=acc_t, result=result_t)
+            dense_layers.append(layer.name)
             # hls4ml adds '<name>_linear' for Keras' implicit linear activation: an identity cast here
             precision(f"{layer.name}_linear", result=result_t)
             expected[f"{layer.name}_linear"] = result_t
@@ -160,17 +167,35 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             precision(layer.name, result=types[ins[0]])
             ops.append(Op("maxpool", layer.name, ins, types[ins[0]]))
         elif kinds.by_keras_layer(cls) is not None:
+            # Q, K, V become three hls4ml Dense layers (constant weights: the strategy and the particle
+            # parallelization apply); l1tag's kernel keeps the projections, scores, softmax and A V'
             kind, cfg, x_t = kinds.by_keras_layer(cls), layer.get_config(), types[ins[0]]
             n, d = (int(v) for v in layer.input_shape[1:])
             dims = attention_dims(kind, cfg, n)
             ftypes = attention_types(layer.name, cfg)
             spec = attention_spec(dims["kind"], n, d, dims["heads"], dims["m"], dims["conv"], x_t, ftypes, table_size)
             short = {w.name.split("/")[-1].split(":")[0]: v for w, v in zip(layer.weights, layer.get_weights())}
-            tensors[layer.name] = type(layer).from_config(cfg)(tensors[ins[0]])
-            new_weights[layer.name] = layer.get_weights()
-            layer_cfg.setdefault(layer.name, {})["table_size"] = table_size
-            ops.append(Op("attention", layer.name, ins, spec.out_t,
-                          attention_firmware_weights(kind, cfg, short, ftypes), spec))
+            fw = attention_firmware_weights(kind, cfg, short, ftypes)
+            qkv_names = []
+            for part in ("q", "k", "v"):
+                name = f"{layer.name}_{part}"
+                tensors[name] = tf.keras.layers.Dense(d, use_bias=False, name=name)(tensors[ins[0]])
+                new_weights[name] = [fw[f"w{part}"]]
+                types[name] = spec.qkv_t
+                precision(name, weight=spec.w_t, bias=spec.w_t, accum=spec.acc_qkv_t, result=spec.qkv_t)
+                precision(f"{name}_linear", result=spec.qkv_t)
+                expected[f"{name}_linear"] = spec.qkv_t
+                dense_layers.append(name)
+                ops.append(Op("dense", name, ins, spec.qkv_t, {"kernel": fw[f"w{part}"], "bias": np.zeros(d)}))
+                qkv_names.append(name)
+            kernel_weights = {k: v for k, v in short.items() if k in keras_weight_names(kind, cfg)[3:]}
+            core = AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()}, name=layer.name)
+            tensors[layer.name] = core([tensors[q] for q in qkv_names])
+            new_weights[layer.name] = list(kernel_weights.values())
+            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
+                                                        parallelization_factor=parallelization_factor)
+            ops.append(Op("attention", layer.name, qkv_names, spec.out_t,
+                          {k: v for k, v in fw.items() if k not in ("wq", "wk", "wv")}, spec))
             types[layer.name] = spec.out_t
         elif isinstance(layer, QDynamicTanh):
             spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),
@@ -178,7 +203,8 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             alpha, beta = (float(quantize(v, spec.param_t)) for v in layer.get_weights())
             tensors[layer.name] = QDynamicTanh.from_config(layer.get_config())(tensors[ins[0]])
             new_weights[layer.name] = layer.get_weights()
-            layer_cfg.setdefault(layer.name, {})["table_size"] = table_size
+            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
+                                                        parallelization_factor=parallelization_factor)
             ops.append(Op("dynamic_tanh", layer.name, ins, spec.out_t, {"alpha": alpha, "beta": beta}, spec))
             types[layer.name] = spec.out_t
         elif cls == "Activation" and layer.get_config().get("activation") == "softmax" and not after:
@@ -197,8 +223,12 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
         plain.get_layer(name).set_weights(weights)
     for name in layer_cfg:
         layer_cfg[name]["ReuseFactor"] = reuse_factor
-        layer_cfg[name]["Strategy"] = strategy
-    hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": strategy},
+        # hls4ml's distributed arithmetic exists for Dense/Conv only; every other layer is a plain pipeline
+        layer_cfg[name]["Strategy"] = strategy if name in dense_layers or strategy != DA else "Latency"
+        if name in dense_layers:
+            layer_cfg[name]["ParallelizationFactor"] = parallelization_factor
+    model_strategy = "Latency" if strategy == DA else strategy
+    hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": model_strategy},
                   "LayerName": layer_cfg}
     expected.update({op.name: op.result_t for op in ops})
     return Lowered(plain, hls_config, ops, input_t, output_name, expected)

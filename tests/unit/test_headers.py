@@ -15,18 +15,18 @@ PROGRAMS = {
     "l1tag_attention.h": """
 #include "l1tag_attention.h"
 typedef l1tag::attention_config C;
-struct F : C { static const unsigned m = 8; };  // full attention: m = n
+struct F : C { static const unsigned m = 8; };  // full attention: m = n (2 groups of 4 particles)
 int main() {
-    ap_fixed<12, 4> x[C::n * C::d] = {};
+    C::qkv_t x[C::n * C::d] = {};
     ap_fixed<8, 4> y[C::n * C::d];
-    C::weight_t w[C::d * C::d] = {}, p[C::heads * C::m * C::chunk] = {}, e[C::heads * C::m * C::n] = {};
+    C::weight_t p[C::heads * C::m * C::chunk] = {}, e[C::heads * C::m * C::n] = {};
     C::conv_weight_t k[C::conv_kh * C::conv_kw * C::heads] = {};
     C::conv_bias_t b[C::heads] = {};
     C::exp_t et[C::table_size] = {};
     C::inv_t it[C::table_size] = {};
-    l1tag::partitioned_attention<ap_fixed<12, 4>, ap_fixed<8, 4>, C>(x, y, w, w, w, p, p, k, b, et, it);
-    l1tag::linformer_attention<ap_fixed<12, 4>, ap_fixed<8, 4>, C>(x, y, w, w, w, e, e, et, it);
-    l1tag::full_attention<ap_fixed<12, 4>, ap_fixed<8, 4>, F>(x, y, w, w, w, et, it);
+    l1tag::partitioned_attention<C::qkv_t, ap_fixed<8, 4>, C>(x, x, x, y, p, p, k, b, et, it);
+    l1tag::linformer_attention<C::qkv_t, ap_fixed<8, 4>, C>(x, x, x, y, e, e, et, it);
+    l1tag::full_attention<C::qkv_t, ap_fixed<8, 4>, F>(x, x, x, y, et, it);
     return y[0] == 0 ? 0 : 1;  // all-zero weights and inputs give zero output
 }
 """,

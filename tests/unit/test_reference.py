@@ -14,7 +14,7 @@ import tensorflow as tf
 from l1tag import kinds
 from l1tag.hls.extension import attention_dims
 from l1tag.hls.fixed_point import FixedType, quantize
-from l1tag.hls.reference.attention import attention_reference, attention_spec
+from l1tag.hls.reference.attention import attention_reference, attention_spec, qkv_reference
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
 from l1tag.models.layers import QDynamicTanh
 
@@ -52,7 +52,8 @@ def test_attention_reference_tracks_the_float_layer(kind):
     types = {"weight": WIDE, "qkv": WIDE, "score": score, "softmax": WIDE_U, "out": WIDE, "conv_w": WIDE,
              "conv_b": WIDE}
     spec = attention_spec(kind.name, n, d, 2, dims["m"], dims["conv"], FixedType(16, 4), types, table_size=1 << 17)
-    y_ref = np.stack([attention_reference(j, _weights(layer, kind), spec) for j in x])
+    w = _weights(layer, kind)
+    y_ref = np.stack([attention_reference(*qkv_reference(j, w, spec), w, spec) for j in x])
     np.testing.assert_allclose(y_ref, y_keras, atol=2e-3)
 
 

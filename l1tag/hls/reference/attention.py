@@ -2,7 +2,8 @@
 
 This *is* the specification of the firmware arithmetic; the C++ must equal it bit for bit::
 
-    Q, K, V  = cast<qkv_t>(X W)                         exact accumulation in acc_qkv_t
+    Q, K, V  = cast<qkv_t>(X W)                         three hls4ml Dense layers (exact accumulation in
+                                                        acc_qkv_t); the l1tag kernel starts here:
     K', V'   = cast<qkv_t>(project(K, V))               the kind's projection (l1tag/kinds/<kind>.py):
                                                         salt: rows j*c .. j*c+c-1 (zero past n);
                                                         linformer: all n rows; transformer: K' = K, V' = V
@@ -132,14 +133,20 @@ def _conv(s: np.ndarray, kernel: np.ndarray, bias: np.ndarray, spec: AttentionSp
     return quantize(acc + bias[:, None, None], spec.score_t)
 
 
-def attention_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> np.ndarray:
-    """One jet: x (n, d) in x_t -> (n, d) in out_t.  ``w``: wq, wk, wv, [kproj, vproj], [convk, convb]."""
+def qkv_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> tuple[np.ndarray, ...]:
+    """Q, K, V of one jet (or a batch): cast<qkv_t>(x W) for W = wq, wk, wv (the three Dense layers)."""
+    return tuple(quantize(x @ w[name], spec.qkv_t) for name in ("wq", "wk", "wv"))
+
+
+def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray],
+                        spec: AttentionSpec) -> np.ndarray:
+    """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb]."""
     n, d, heads, dh = spec.n, spec.d, spec.heads, spec.head_dim
 
     def split(t):  # (n, d) -> (heads, n, dh)
         return t.reshape(n, heads, dh).transpose(1, 0, 2)
 
-    q, k, v = (split(quantize(x @ w[name], spec.qkv_t)) for name in ("wq", "wk", "wv"))
+    q, k, v = split(q), split(k), split(v)
     kp, vp = (quantize(t, spec.qkv_t) for t in kinds.get(spec.kind).project(k, v, w, spec))
     s = quantize(np.einsum("hid,hjd->hij", q, kp) * 2.0**-spec.shift, spec.score_t)
     if spec.conv:

@@ -33,7 +33,7 @@ def run_reference(ops, x: np.ndarray, trace: bool = False):
         elif op.kind == "maxpool":
             out = quantize(ins[0].max(axis=1), op.result_t)
         elif op.kind == "attention":
-            out = np.stack([attention_reference(jet, op.weights, op.spec) for jet in ins[0]])
+            out = np.stack([attention_reference(q, k, v, op.weights, op.spec) for q, k, v in zip(*ins)])
         elif op.kind == "dynamic_tanh":
             out = dynamic_tanh_reference(ins[0], op.weights["alpha"], op.weights["beta"], op.spec)
         else:

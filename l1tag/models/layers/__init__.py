@@ -4,8 +4,9 @@ The attention layers are listed by the registry of kinds (``l1tag.kinds``); they
 here too for convenience.
 """
 
-from l1tag.models.layers.attention import QLinformerAttention, QMultiHeadAttention, QPartitionedAttention
+from l1tag.models.layers.attention import (AttentionCore, QLinformerAttention, QMultiHeadAttention,
+                                          QPartitionedAttention)
 from l1tag.models.layers.dynamic_tanh import QDynamicTanh
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
-__all__ = ["QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention", "QPartitionedAttention"]
+__all__ = ["AttentionCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention", "QPartitionedAttention"]

@@ -204,3 +204,35 @@ class QMultiHeadAttention(QAttentionBase):
     """Full multi-head self-attention: (n x n) scores per head; cost grows as n^2."""
 
     kind = "transformer"
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class AttentionCore(tf.keras.layers.Layer):
+    """What l1tag's attention kernel computes, for the model handed to hls4ml: [Q, K, V] -> output.
+
+    The lowering (``l1tag/hls/lower.py``) splits each attention layer into three Dense layers (Q, K, V:
+    constant weights, so hls4ml's strategies apply to them) and this core. It carries the kind, the
+    quantizer strings and the kind's projection / convolution weights under their Keras names; its
+    ``call`` only gives hls4ml the output shape (the firmware's numbers come from the NumPy reference).
+    """
+
+    def __init__(self, kind: str, attention_config: dict, weight_shapes: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.kind = kind
+        self.attention_config = dict(attention_config)
+        self.weight_shapes = {k: tuple(v) for k, v in weight_shapes.items()}
+
+    def build(self, input_shape):
+        for name, shape in self.weight_shapes.items():  # the kind's weights, by their Keras names
+            setattr(self, name, self.add_weight(name=name, shape=shape, initializer="zeros", trainable=False))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs[0]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "attention_config": self.attention_config,
+                "weight_shapes": {k: list(v) for k, v in self.weight_shapes.items()}}
