@@ -334,9 +334,10 @@ class HLSConfig:
                        "how hls4ml builds the constant-weight (Dense) layers: distributed_arithmetic (da4ml adder "
                        "graphs, no DSPs), Latency (multipliers) or Resource (multipliers shared reuse_factor ways); "
                        "l1tag's own kernels are particle loops in every case")
-    parallelization_factor: int = _f(8, integer(1),
-                                     "P: particles processed per clock in every per-particle layer (Dense, l1tag's "
-                                     "attention and DynamicTanh); P divides data.constituents, II = n / P")
+    parallelization_factor: int | None = _f(None, optional(integer(1)),
+                                            "P: particles processed per clock in every per-particle layer (Dense, "
+                                            "l1tag's attention and DynamicTanh); P divides data.constituents, II = n / P; "
+                                            "null: all n at once (fully parallel)")
     reuse_factor: int = _f(1, integer(1), "multiplier sharing of the Resource strategy (must be 1 otherwise)")
     table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
     project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
@@ -466,7 +467,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: data.path: with data.source 'generate' it is the one file the jets are "
                           f"written to, not a list or glob; got {cfg.data.path!r}")
     h, n = cfg.hls, cfg.data.constituents
-    if n % h.parallelization_factor:
+    if h.parallelization_factor is not None and n % h.parallelization_factor:
         divisors = [p for p in range(1, n + 1) if n % p == 0]
         raise ConfigError(f"{origin}: hls.parallelization_factor ({h.parallelization_factor}) must divide "
                           f"data.constituents ({n}): one of {', '.join(map(str, divisors))}")

@@ -51,8 +51,9 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
     import hls4ml
 
     register_all()
+    n = int(model.input_shape[1]) if len(model.input_shape) > 2 else 1
     lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size,
-                    getattr(hls_cfg, "parallelization_factor", 1))
+                    hls_cfg.parallelization_factor or n)
     project_dir = Path(project_dir)
     if project_dir.exists():
         shutil.rmtree(project_dir)

@@ -12,6 +12,7 @@ The maximum |difference| of the logits is recorded as a test property and printe
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -34,13 +35,13 @@ def data(tmp_path_factory):
     return prepare(read_hls4ml(str(out)), 8, ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), 8)
 
 
-def tiny_config(kind: str, backend: str = "Vitis"):
+def tiny_config(kind: str, backend: str = "Vitis", strategy: str = "distributed_arithmetic", parallel: int = 2):
     return config_from_dict({
         "name": f"tiny_{kind}", "seed": 8, "data": {"constituents": 8},
         "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8],
                   "phi_dims": [8, 8]},
         "train": {"epochs": 6, "qat_epochs": 3, "batch_size": 64, "patience": 3},
-        "hls": {"backend": backend}, "csim": {"jets": 100},
+        "hls": {"backend": backend, "strategy": strategy, "parallelization_factor": parallel}, "csim": {"jets": 100},
     })
 
 
@@ -94,16 +95,29 @@ def test_vivado_csim_is_bit_exact(trained, data, tmp_path):
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
 
 
-def test_reuse_factor_reaches_the_kernels(trained, tmp_path):
+@pytest.mark.parametrize("strategy, parallel", [("Latency", 1), ("Latency", 8), ("distributed_arithmetic", 4)])
+def test_every_strategy_and_parallelization_is_bit_exact(strategy, parallel, trained, data, tmp_path):
+    """SAL-T with particle loops of 8, 1 and 2 iterations, with multipliers and with adder graphs."""
     cfg, _, qat_model = trained["salt"]
-    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, reuse_factor=4))
+    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, strategy=strategy, parallelization_factor=parallel))
+    s = run_csim(convert_model(qat_model, cfg.hls, tmp_path / "hls"), data.x["test"][:60], qat_model)
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+
+
+@pytest.mark.parametrize("parallel", [1, 2, 8])
+def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
+    """The shared hardware is a pipelined particle loop: every per-particle layer's trip count is n / P."""
+    cfg, _, qat_model = trained["salt"]
+    cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, strategy="Latency", parallelization_factor=parallel))
     convert_model(qat_model, cfg.hls, tmp_path / "hls")
     params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
-    block = params[params.index("l1tag::attention_config"):]
-    assert "static const unsigned reuse_factor = 4;" in block
-    limit = int(block.split("multiplier_limit = ")[1].split(";")[0])
-    cfg1 = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, reuse_factor=1))
-    convert_model(qat_model, cfg1.hls, tmp_path / "hls1")
-    params1 = (tmp_path / "hls1" / "firmware" / "parameters.h").read_text()
-    limit1 = int(params1[params1.index("l1tag::attention_config"):].split("multiplier_limit = ")[1].split(";")[0])
-    assert limit == -(-limit1 // 4)
+    trips = [int(t) for t in re.findall(r"static const unsigned (?:n_partitions|n_groups) = (\d+);", params)]
+    # hls4ml's Dense layers on (n, d): embedding, Q, K, V, FFN up and down; l1tag's attention and 2 DynamicTanh
+    assert len(trips) == 6 + 1 + 2 and set(trips) == {8 // parallel}
+    assert f"static const unsigned parallel = {parallel};" in params
+    kernel = (tmp_path / "hls" / "firmware" / "nnet_utils" / "l1tag_attention.h").read_text()
+    for loop in ("ATTENTION_PROJECT_GROUPS", "ATTENTION_CORE_GROUPS"):
+        body = kernel[kernel.index(f"{loop}:"):]
+        assert body.split("\n")[1].strip().startswith("for (unsigned g = 0; g < CONFIG_T::n_groups; g++)")
+        assert body.split("\n")[2].strip() == "#pragma HLS PIPELINE II=1"
+    assert "#pragma HLS ALLOCATION" not in kernel  # no sharing that relies on the tool honouring a limit

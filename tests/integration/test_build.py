@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ TINY = {
     "data": {"jets": 250, "constituents": 8, "generate_jobs": 2},
     "model": {"type": "salt", "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8]},
     "train": {"epochs": 4, "qat_epochs": 2, "batch_size": 64, "patience": 2},
+    "hls": {"parallelization_factor": 2},  # the default strategy (distributed arithmetic), 4-iteration loops
     "csim": {"jets": 50},
 }
 CONTRACT = {
@@ -100,10 +102,10 @@ def test_same_config_and_seed_give_identical_weights_and_firmware(built):
     assert manifests[0]["firmware_sha256"] == manifests[1]["firmware_sha256"]
 
 
-def test_changing_the_reuse_factor_reruns_only_the_firmware_stages(built, capsys):
+def test_changing_the_parallelization_reruns_only_the_firmware_stages(built, capsys):
     root, _ = built
     raw = yaml.safe_load((root / "c.yaml").read_text())
-    raw["hls"] = {"reuse_factor": 2}
+    raw["hls"] = {**raw.get("hls", {}), "parallelization_factor": 4}
     (root / "rf.yaml").write_text(yaml.safe_dump(raw))
     cfg = root / "rf.yaml"
     capsys.readouterr()

@@ -29,10 +29,11 @@ def test_multiplier_cost_by_hand():
     assert narrow["dsp_mults"] == 0 and narrow["lut_mults"] == 4
 
 
-def _convert(model, out, io_type="io_parallel"):
+def _convert(model, out, io_type="io_parallel", parallelization: dict | None = None):
     import hls4ml
 
-    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"}}
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 1, "Strategy": "Latency"},
+           "LayerName": {name: {"ParallelizationFactor": p} for name, p in (parallelization or {}).items()}}
     with contextlib.redirect_stdout(io.StringIO()):
         return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, io_type=io_type, backend="Vitis",
                                                           output_dir=str(out))
@@ -62,24 +63,37 @@ def test_zero_weights_reduce_dsps(tmp_path):
     assert {r["layer"]: r for r in est["layers"]}["fc"]["multiplications"] == 2
 
 
-def test_conv_counts_per_pixel_in_parallel_and_once_in_stream(tmp_path):
+def test_conv_counts_per_pixel_in_flight_and_once_in_stream(tmp_path):
+    """io_parallel: hls4ml's PartitionLoop computes out_width / n_partitions positions per iteration
+    (ParallelizationFactor 1, its default: one position, three iterations); io_stream: one kernel."""
     inp = tf.keras.Input((4, 1))
     conv = tf.keras.layers.Conv1D(1, 2, name="conv")
     model = tf.keras.Model(inp, conv(inp))
     conv.set_weights([np.array([0.6875, 0.3]).reshape(2, 1, 1), np.zeros(1)])
-    parallel = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "p"))["layers"]}["conv"]
+    serial = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "p"))["layers"]}["conv"]
+    parallel = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "a", parallelization={"conv": 3})
+                                                      )["layers"]}["conv"]
     stream = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "s", "io_stream"))["layers"]}["conv"]
-    assert parallel["DSP"] == 3 * 2  # three output positions, two DSP constants each
+    assert serial["DSP"] == 2 and serial["interval"] == 3  # one position in flight, two DSP constants
+    assert parallel["DSP"] == 3 * 2 and parallel["interval"] == 1  # all three output positions at once
     assert stream["DSP"] == 2 and stream["interval"] == 3  # one kernel, one position per cycle
 
 
-def test_reuse_factor_divides_dsps(tmp_path):
+def _convert_rf(model, out, strategy: str, rf: int):
     import hls4ml
 
-    model = _dense(np.full((4, 2), 0.6875))
-    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": 4, "Strategy": "Latency"}}
+    cfg = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": rf, "Strategy": strategy}}
     with contextlib.redirect_stdout(io.StringIO()):
-        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend="Vitis",
-                                                        output_dir=str(tmp_path))
-    est = estimate_model(hm)
-    assert est["resources"]["DSP"] == 2 and est["ii_cycles"] == 4
+        return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend="Vitis",
+                                                          output_dir=str(out))
+
+
+def test_reuse_factor_divides_dsps_only_under_resource(tmp_path):
+    """Latency: R is an ALLOCATION limit the tools do not honour (resources kept, II = R); Resource:
+    hls4ml's kernel really shares each multiplier R ways."""
+    model = _dense(np.full((4, 2), 0.6875))  # eight 3-digit constants: eight DSPs unrolled
+    latency = estimate_model(_convert_rf(model, tmp_path / "l", "Latency", 4))
+    assert latency["resources"]["DSP"] == 8 and latency["ii_cycles"] == 4
+    hm = _convert_rf(model, tmp_path / "r", "Resource", 4)
+    rf = int(hm.graph["fc"].get_attr("reuse_factor"))  # hls4ml may move R to a valid one
+    assert estimate_model(hm)["resources"]["DSP"] == -(-8 // rf)
