@@ -29,8 +29,11 @@
  *                             row (the kh - 1 neighbouring rows' raw scores are recomputed in each
  *                             group: a (parallel + kh - 1) / parallel overhead on the score products),
  *                             the table softmax and A V'.
- * So one jet takes 2 * n_groups iterations; with parallel = n both loops have one iteration and the
- * layer is fully unrolled. No ALLOCATION limits: nothing here relies on the tool sharing operators.
+ * The two loops are the processes of a DATAFLOW region (K', V' pass between them in ping-pong
+ * buffers), so a new jet enters every n_groups cycles while the previous one is in the core loop:
+ * II = n_groups, latency = 2 * n_groups + the pipeline depths. With parallel = n both loops have one
+ * iteration and the layer is fully unrolled. No ALLOCATION limits: nothing here relies on the tool
+ * sharing operators.
  * Measured II/latency: not synthesized here (no vendor tool); see l1tag estimate and bench/.
  * --------------------------------------------------------------------------------------------- */
 #ifndef L1TAG_ATTENTION_H_
@@ -294,6 +297,7 @@ void partitioned_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data
                            const typename CONFIG_T::conv_bias_t convb[CONFIG_T::heads],
                            const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                            const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
+    #pragma HLS DATAFLOW
     typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     #pragma HLS ARRAY_PARTITION variable=kp complete
@@ -310,6 +314,7 @@ void linformer_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T
                          const typename CONFIG_T::weight_t vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::n],
                          const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                          const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
+    #pragma HLS DATAFLOW
     typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     #pragma HLS ARRAY_PARTITION variable=kp complete
@@ -326,6 +331,7 @@ void full_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CO
                     const data_T v[CONFIG_T::n * CONFIG_T::d], res_T y[CONFIG_T::n * CONFIG_T::d],
                     const typename CONFIG_T::exp_t exp_table[CONFIG_T::table_size],
                     const typename CONFIG_T::inv_t inv_table[CONFIG_T::table_size]) {
+    #pragma HLS DATAFLOW
     typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
     #pragma HLS ARRAY_PARTITION variable=kp complete

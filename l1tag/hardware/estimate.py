@@ -1,29 +1,72 @@
 """An analytic ESTIMATE of latency, II and resources of an hls4ml 1.x model (never a synthesis result).
 
-The model of the hardware, per layer of the converted hls4ml graph:
+The model of the hardware, per layer of the converted hls4ml graph, follows the C++ hls4ml writes:
 
-* **Multiplications** are counted from the actual quantized weights. A weight w in a type with F
-  fractional bits is the integer k = w 2^F. k = 0 costs nothing; a power of two (one nonzero digit in
-  its canonical signed-digit form) is a shift and costs nothing; two digits make one shifted
+* **Top function.**  hls4ml makes the top ``#pragma HLS DATAFLOW`` for io_stream, when any Conv has
+  ``n_partitions != 1`` (a Dense on an (n, d) tensor is a pointwise Conv1D, ``n_partitions = n /
+  ParallelizationFactor``) or under the Resource strategy; otherwise one ``PIPELINE``
+  (``hls_model.config.pipeline_style``, hls4ml's ``SetPipelineStyle``).  A PIPELINE top unrolls every
+  loop beneath it: each layer is then fully parallel (n_partitions = 1, l1tag's P = n).  Under
+  DATAFLOW each layer is a process and the layers pass fully partitioned arrays (ping-pong buffers:
+  2 x elements x bits FF per internal array; io_stream: FIFOs, below).  Either way the model's II is
+  the slowest layer's interval and its latency the sum of the layer latencies.
+* **Particle loops** (io_parallel Conv, ``conv_1d_latency_cl`` / ``nnet_da_wrappers.h``): a
+  ``PartitionLoop`` of n_partitions iterations pipelined at II = R (reuse factor; ``rewind``), each
+  computing n_pixels = pixels / n_partitions pixels with unrolled copies of the kernel.  So the
+  resources are n_pixels copies of one pixel's, interval = n_partitions x R, latency = (n_partitions
+  - 1) x R + the depth of one iteration.  Under the Resource strategy that loop is not pipelined
+  (``conv_1d_resource_cl``): latency = interval = n_partitions x depth.
+* **Multiplications** by constant weights are counted from the quantized weights. A weight w in a type
+  with F fractional bits is the integer k = w 2^F. k = 0 costs nothing; a power of two (one nonzero
+  digit in its canonical signed-digit form) is a shift and costs nothing; two digits make one shifted
   add/subtract in LUTs; three or more digits make a real multiplier, bound to a DSP when the data is
-  at least ``DSP_MIN_BITS`` wide, else built from (digits - 1) LUT adders as wide as the data.  Products of two variables (attention scores, A V') always use the data widths.
-  With reuse factor R every multiplier (DSP or LUT-built) is shared R ways: ceil(multiplications / R).
+  at least ``DSP_MIN_BITS`` wide, else built from (digits - 1) LUT adders as wide as the data.
+  Products of two variables (attention scores, A V') use the data widths.
+* **Reuse factor R.**  Under the Resource strategy hls4ml really shares each multiplier R ways:
+  ceil(multipliers / R), LUTs and FFs / R.  Under the Latency strategy R is an ``ALLOCATION`` limit,
+  which Vivado/Vitis HLS routinely do not honour in io_parallel (hls4ml issue #566): there resources
+  are never divided and R only sets the II.  io_stream keeps the division: each layer is its own
+  dataflow process, and the shared Vivado HLS report at R = 16 (DNNonSilicon) shows its Dense
+  layers shared about R ways.  l1tag's own kernels are never divided (ALLOCATION, or no sharing).
+* **Distributed arithmetic** (strategy ``distributed_arithmetic``, R = 1): hls4ml solves each kernel
+  with da4ml and keeps da4ml's cost of one kernel instance (``da_kernel_cost``, LUTs of its adders).
+  LUT = ceil(n_pixels x da_kernel_cost) (a Dense on a vector: one copy), DSP = 0; the adder depth is
+  the largest ``// <latency>`` comment of the generated adder graph (``da_codegen``), in adder levels.
 * **Adders**: each output sums its nonzero products with an adder tree of (terms - 1) adders as wide
   as the accumulator, one LUT per bit.
-* **Latency** (io_parallel): each layer is a pipeline of one multiplier stage and ceil(log2(terms))
-  adder levels; the stage delays (``T_MULT_DSP_NS``, ``T_MULT_LUT_NS``, ``T_ADD_NS`` per level) are
-  packed into clock cycles of the period less the clock uncertainty, plus one register stage per layer;
-  layers run one after the other.  io_stream: a layer processes one pixel per R cycles, so its interval
-  is pixels x R; the dataflow interval is the slowest layer's and the latency the sum of depths plus
-  that interval.
-* **FF**: every pipeline stage registers the layer's outputs at accumulator width, plus one register
-  per LUT-built product.
+* **Depth** of one iteration: one multiplier stage and ceil(log2(terms)) adder levels (DA: its adder
+  depth, no multiplier); the stage delays (``T_MULT_DSP_NS``, ``T_MULT_LUT_NS``, ``T_ADD_NS`` per
+  level) are packed into clock cycles of the period less the clock uncertainty, plus one register
+  stage, plus R - 1.  io_stream: a layer processes one pixel per R cycles, so its interval is pixels
+  x R and its latency depth + pixels x R.
+* **FF**: every pipeline stage registers the layer's outputs in flight at accumulator width (DA: at
+  the output width), plus one register per LUT-built product.
+* **l1tag attention** (``L1tagAttention``) with P = its ``parallelization_factor`` (absent: P = n;
+  the legacy kernel that still holds Wq, Wk, Wv is one fully parallel pipeline at II = R): two particle
+  loops of n / P iterations at II = 1 run in sequence, the K'/V' projection (SAL-T: each particle
+  weighted once into its partition; Linformer: into all m rows; accumulated over the iterations) and
+  the core (per particle: its scores against the m keys of every head, the score-convolution taps of
+  its row, the table softmax, A V').  Resources are P copies of the per-particle datapath (the
+  scores of the kh - 1 halo rows the convolution reads are recomputed: P + kh - 1 score rows), the
+  products counted from ``AttentionSpec.macs()`` without the Q/K/V term; projection weights are
+  constants when the loop is unrolled (n / P = 1) and ROM reads (variable products) otherwise; one
+  exp and one reciprocal table per row-head in flight (heads x P); K'/V' accumulators held across
+  the iterations.  Latency = 2 x (n / P) + the depth of one iteration (legacy kernel: + R - 1);
+  interval = n / P: the two loops are the processes of a DATAFLOW region in the kernel (K', V' in
+  ping-pong buffers), so the next jet's projection overlaps this jet's core loop; II when n / P = 1.
+* **l1tag DynamicTanh** (``L1tagDynamicTanh``): P x d elements per iteration, n / P iterations at
+  II = 1 (absent attribute: all elements, II = R); one tanh table per element in flight.
 * **Tables** (softmax, tanh, l1tag's exp/inverse/tanh tables): BRAM_18K when larger than
-  ``TABLE_LUTRAM_MAX_BITS``, else LUTs (one per 64 bits, as LUTRAM).
+  ``TABLE_LUTRAM_MAX_BITS``, else LUTs (one per 64 bits, as LUTRAM); l1tag's as many copies as
+  above, hls4ml's softmax tables once.
+* **Elementwise** hls4ml layers (activations, Add/Merge, pooling, batch normalisation) are fully
+  unrolled.
 * **io_stream FIFOs**: every layer output is a stream of (pixels) words of (channels x bits); up to
-  two words it is registers, up to ``SRL_MAX_DEPTH`` a shift register in LUTs, deeper it takes the fewest BRAM_18K of any
-  aspect ratio (36 x 512 ... 1 x 16384).
+  two words it is registers, up to ``SRL_MAX_DEPTH`` a shift register in LUTs, deeper it takes the
+  fewest BRAM_18K of any aspect ratio (36 x 512 ... 1 x 16384).
 
+Each layer row also gives ``copies`` (datapath copies in flight) and ``iterations`` (loop trips per
+jet).  ``multiplications`` counts real (non-shift) products per jet (io_stream: per pixel).
 Its error against real Vivado/Vitis HLS reports is measured by ``bench/estimator_accuracy.py`` and
 published in the README.  The constants below are properties of the tools and devices, not fits to
 single reports.
@@ -32,6 +75,7 @@ single reports.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -46,6 +90,7 @@ T_ADD_NS = 0.65  # one carry-chain adder level (~16-24 bits)
 CLOCK_UNCERTAINTY = 0.27  # hls4ml's default for Vitis (../shared/reference/l1t.md)
 TABLE_LUTRAM_MAX_BITS = 4096
 BRAM_BITS = 18 * 1024
+DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml
 
 
 def csd_digits(k: np.ndarray) -> np.ndarray:
@@ -84,9 +129,26 @@ def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a
     }
 
 
-def _stage_cycles(mult_ns: float, levels: int, clock_ns: float) -> int:
+def _var_products(count: int, a_bits: int, b_bits: int) -> tuple[int, int]:
+    """(DSP, LUT) of ``count`` products of two variables: DSPs when both are wide enough, else LUTs."""
+    if min(a_bits, b_bits) >= DSP_MIN_BITS:
+        return count, 0
+    return 0, count * a_bits * b_bits // 2
+
+
+def _stage_cycles(mult_ns: float, levels: float, clock_ns: float) -> int:
     usable = clock_ns * (1 - CLOCK_UNCERTAINTY)
     return 1 + max(1, math.ceil((mult_ns + levels * T_ADD_NS) / usable))
+
+
+_DA_LATENCY = re.compile(r"//\s*(-?\d+(?:\.\d*)?)\s*$")
+
+
+def da_adder_depth(source) -> float:
+    """Adder depth of a da4ml kernel: the largest ``// <latency>`` comment of its generated C++ lines."""
+    code = getattr(source, "code", source) or ""
+    depths = [float(m.group(1)) for line in str(code).splitlines() if (m := _DA_LATENCY.search(line))]
+    return max(depths, default=0.0)
 
 
 BRAM18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # width x depth
@@ -109,9 +171,33 @@ def _table(bits: int) -> dict:
     return {"BRAM_18K": 0, "LUT": math.ceil(bits / 64)}
 
 
+def _strategy(node) -> str:
+    """The layer's hls4ml strategy, lower case (the model's for layers that keep none)."""
+    s = node.get_attr("strategy")
+    if s is None:
+        cfg = getattr(getattr(node, "model", None), "config", None)
+        s = cfg.get_strategy(node) if cfg is not None else "latency"
+    return str(s).lower()
+
+
+def _share(node, rf: int, io_stream: bool) -> int:
+    """How many ways a multiplier is really shared: R under the Resource strategies; under Latency R
+    in io_stream only (each layer its own dataflow process, whose ALLOCATION Vivado HLS honoured in
+    the shared reports), 1 in io_parallel (ALLOCATION not honoured, hls4ml issue #566)."""
+    return rf if io_stream or _strategy(node).startswith("resource") else 1
+
+
+def _loop(iterations: int, ii: int, depth: int, pipelined: bool = True) -> tuple[int, int]:
+    """(latency, interval) of a loop of ``iterations`` trips of ``depth`` cycles each."""
+    if not pipelined:
+        return iterations * depth, iterations * depth
+    return (iterations - 1) * ii + depth, iterations * ii
+
+
 def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int, pixels: int, io_stream: bool,
-                    clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
-    """Dense-like layers: outputs x terms products by constant weights, adder trees, registers."""
+                    clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, partitions: int = 1) -> dict:
+    """Dense-like layers: outputs x terms products by constant weights, adder trees, registers; in
+    io_parallel pixels / partitions copies of the kernel, one partition per iteration."""
     w = node.get_weights(weight_name)
     w_bits, w_int, _ = _precision(w)
     a_bits, _, _ = _precision(node.get_input_variable())
@@ -121,17 +207,41 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
     acc_bits = int(getattr(getattr(acc, "precision", None), "width", 0)) or (
         a_bits + w_bits + math.ceil(math.log2(max(terms_per_output, 2))))
     adders = max(0, int(np.count_nonzero(w.data)) - outputs)  # each output sums its nonzero terms
-    # io_parallel instantiates the kernel once per pixel; io_stream reuses one kernel over the pixels
-    copies = 1 if io_stream else pixels
-    dsp = math.ceil(cost["dsp_mults"] * copies / rf)
-    lut = (cost["lut"] + adders * acc_bits) * copies // rf
+    # io_parallel instantiates the kernel once per pixel of a partition; io_stream reuses one over the pixels
+    copies = 1 if io_stream else pixels // partitions
+    share = _share(node, rf, io_stream)
+    dsp = math.ceil(cost["dsp_mults"] * copies / share)
+    lut = (cost["lut"] + adders * acc_bits) * copies // share
     levels = math.ceil(math.log2(max(terms_per_output, 2)))
     mult_ns = T_MULT_DSP_NS if cost["dsp_mults"] else T_MULT_LUT_NS
     depth = _stage_cycles(mult_ns, levels, clock_ns) + (rf - 1)
-    ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // rf
-    interval = pixels * rf if io_stream else rf
-    return {"DSP": dsp, "LUT": lut, "FF": ff, "BRAM_18K": 0, "latency": depth + (pixels * rf if io_stream else 0),
-            "interval": interval, "multiplications": cost["multiplications"] * copies, "out_bits": out_bits}
+    ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // share
+    if io_stream:
+        latency, interval = depth + pixels * rf, pixels * rf
+    else:  # the Resource strategy's PartitionLoop is not pipelined (conv_1d_resource_cl)
+        latency, interval = _loop(partitions, rf, depth, pipelined=not _strategy(node).startswith("resource"))
+    return {"DSP": dsp, "LUT": lut, "FF": ff, "BRAM_18K": 0, "latency": latency, "interval": interval,
+            "multiplications": cost["multiplications"] * (1 if io_stream else pixels), "out_bits": out_bits,
+            "copies": copies, "iterations": pixels if io_stream else partitions}
+
+
+def _da_layer(node, pixels: int, partitions: int, io_stream: bool, clock_ns: float) -> dict:
+    """Distributed arithmetic: n_pixels copies of da4ml's kernel (its own LUT cost), no DSP, the adder
+    depth of the generated adder graph."""
+    cost = float(node.get_attr("da_kernel_cost"))
+    levels = da_adder_depth(node.get_attr("da_codegen"))
+    out = node.get_output_variable()
+    out_bits, _, _ = _precision(out)
+    outputs = int(out.shape[-1])
+    copies = 1 if io_stream else pixels // partitions
+    depth = _stage_cycles(0.0, levels, clock_ns)
+    if io_stream:
+        latency, interval = depth + pixels, pixels
+    else:
+        latency, interval = _loop(partitions, 1, depth)
+    return {"DSP": 0, "LUT": math.ceil(copies * cost), "FF": outputs * copies * out_bits * max(1, depth - 1),
+            "BRAM_18K": 0, "latency": latency, "interval": interval, "multiplications": 0,
+            "copies": copies, "iterations": pixels if io_stream else partitions, "adder_depth": levels}
 
 
 def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool) -> dict:
@@ -145,45 +255,58 @@ def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool) -> d
             "interval": pixels if io_stream else 1, "multiplications": 0}
 
 
-def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP_A_BITS) -> dict:
-    """One layer's estimate (DSP, LUT, FF, BRAM_18K, latency cycles, interval, multiplications)."""
+def _particles(node, n: int, unroll: bool) -> int:
+    """P, particles per iteration of an l1tag layer: its ``parallelization_factor`` (absent: n); a
+    PIPELINE top unrolls the particle loop whatever P is."""
+    p = node.get_attr("parallelization_factor")
+    if p is None or unroll:
+        return n
+    p = int(p)
+    if p < 1 or n % p:
+        raise ValueError(f"layer '{node.name}': parallelization_factor {p} does not divide its {n} particles")
+    return p
+
+
+def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
+    """One layer's estimate (DSP, LUT, FF, BRAM_18K, latency cycles, interval, multiplications).
+
+    ``unroll``: the top function is one PIPELINE, which unrolls every loop of the layer."""
     cls = type(node).__name__
     rf = int(node.get_attr("reuse_factor", 1) or 1)
     shape = list(node.get_output_variable().shape) if node.get_output_variable() is not None else []
+    pixels = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    partitions = 1 if io_stream or unroll else int(node.get_attr("n_partitions", 1) or 1)
     if "Input" in cls:
         return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
+    if _strategy(node) == DA and node.get_attr("da_kernel_cost") is not None:
+        return _da_layer(node, pixels if "Conv" in cls else 1, partitions, io_stream, clock_ns)
+    if _strategy(node) == DA and "weight" not in node.weights:
+        raise ValueError(f"layer '{node.name}': distributed arithmetic without hls4ml's da_kernel_cost (its "
+                         f"DistributedArithmeticCodegen pass has not run) and without weights to count")
     if cls.endswith("Dense") or "PointwiseConv" in cls:
         w = node.get_weights("weight").data
         n_in, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
-        pixels = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
-        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits)
+        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits, partitions)
     if "Conv" in cls and "Depthwise" not in cls and "Separable" not in cls:
         w = node.get_weights("weight").data
         terms = int(np.prod(w.shape[:-1]))
-        pixels = int(np.prod(shape[:-1]))
-        return _weighted_layer(node, "weight", terms, int(w.shape[-1]), pixels, io_stream, clock_ns, rf, dsp_a_bits)
+        return _weighted_layer(node, "weight", terms, int(w.shape[-1]), pixels, io_stream, clock_ns, rf, dsp_a_bits,
+                               partitions)
     if "Depthwise" in cls or "Separable" in cls:
         parts = []
-        pixels = int(np.prod(shape[:-1]))
         for name in ("depthwise", "pointwise", "weight"):
             if name in node.weights:
                 w = node.get_weights(name).data
                 parts.append(_weighted_layer(node, name, int(np.prod(w.shape[:-2])) if name == "depthwise" else
                                              int(np.prod(w.shape[:-1])), int(np.prod(w.shape[-2:])) if
                                              name == "depthwise" else int(w.shape[-1]), pixels, io_stream, clock_ns,
-                                             rf, dsp_a_bits))
+                                             rf, dsp_a_bits, partitions))
         return _sum_layers(parts)
     # l1tag's own IR layers, by their exact class (node.class_name drops the backend's wrapper)
     if node.class_name == "L1tagAttention":  # every attention kind of the registry
-        return _attention(node, clock_ns, rf, dsp_a_bits)
+        return _attention(node, clock_ns, rf, dsp_a_bits, unroll)
     if node.class_name == "L1tagDynamicTanh":
-        size = int(np.prod(shape))
-        out_bits, _, _ = _precision(node.get_output_variable())
-        t = _table(node.get_attr("table_size", DEFAULT_TABLE_SIZE) * out_bits)
-        a_bits, _, _ = _precision(node.get_input_variable())
-        return {"DSP": 0, "LUT": size * (a_bits + 8) // rf + t["LUT"] * size, "FF": size * out_bits * 2,
-                "BRAM_18K": t["BRAM_18K"], "latency": _stage_cycles(T_MULT_LUT_NS, 1, clock_ns), "interval": rf,
-                "multiplications": size}
+        return _dynamic_tanh(node, shape, clock_ns, rf, unroll)
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
                             ("softmax", "tanh", "sigmoid")):
         size = int(np.prod(shape))
@@ -197,7 +320,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     if "BatchNormalization" in cls:
         r = _elementwise(node, 1.0, 2, io_stream)
         size = int(shape[-1]) if io_stream else int(np.prod(shape))
-        r["DSP"] = math.ceil(size / rf)
+        r["DSP"] = math.ceil(size / _share(node, rf, io_stream))
         r["multiplications"] = size
         return r
     if "Pooling" in cls or cls in ("Merge", "Add", "Concatenate", "Resize"):
@@ -206,45 +329,96 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
 
 
-def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
+def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool) -> dict:
+    """P x d elements per iteration (absent P: all of them, at II = R), one table per element in flight."""
+    size = int(np.prod(shape))
+    p = _particles(node, int(shape[0]) if len(shape) > 1 else 1, unroll)
+    iterations = (int(shape[0]) if len(shape) > 1 else 1) // p
+    elements = size // iterations
+    ii = rf if node.get_attr("parallelization_factor") is None else 1
+    out_bits, _, _ = _precision(node.get_output_variable())
+    a_bits, _, _ = _precision(node.get_input_variable())
+    t = _table(node.get_attr("table_size", DEFAULT_TABLE_SIZE) * out_bits)
+    latency, interval = _loop(iterations, ii, _stage_cycles(T_MULT_LUT_NS, 1, clock_ns))
+    return {"DSP": 0, "LUT": elements * (a_bits + 8) + t["LUT"] * elements, "FF": elements * out_bits * 2,
+            "BRAM_18K": t["BRAM_18K"] * elements, "latency": latency, "interval": interval,
+            "multiplications": size, "copies": p, "iterations": iterations}
+
+
+def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
+    """P copies of the per-particle datapath, two particle loops of n / P iterations (module docstring)."""
     from l1tag.hls.extension import attention_layer_spec
 
     spec = attention_layer_spec(node)
+    n, heads, m, dh = spec.n, spec.heads, spec.m, spec.head_dim
+    p = _particles(node, n, unroll)
+    iterations = n // p
+    has_qkv = "wq" in node.weights  # the legacy kernel: Q, K, V inside, one pipeline at II = R
+    ii = rf if has_qkv else 1
+    macs = spec.macs()
     q_bits, s_bits = spec.qkv_t.width, spec.softmax_t.width
-    parts = []
-    for name in ("wq", "wk", "wv", "kproj", "vproj", "convk"):
+    kh = spec.conv[0] if spec.conv else 1
+    score_rows = min(n, p + kh - 1)  # the convolution's halo rows are recomputed in every iteration
+    in_flight = {"qkv": macs["qkv"] if has_qkv else 0, "projection": math.ceil(macs["projection"] * p / n),
+                 "scores": heads * score_rows * m * dh, "conv": macs["conv"] * p // n, "mix": heads * p * m * dh,
+                 "softmax": heads * p * m}
+    # constant weights: (name, data bits, copies in flight); the projection's only while its loop is unrolled
+    constants = [(name, spec.x_t.width, n) for name in ("wq", "wk", "wv")] + [("convk", spec.score_t.width, p * m)]
+    if iterations == 1:
+        constants += [("kproj", q_bits, dh), ("vproj", q_bits, dh)]
+    dsp = lut = 0
+    for name, data_bits, copies in constants:
         if name in node.weights:
             w = node.get_weights(name)
             w_bits, w_int, _ = _precision(w)
-            data_bits = spec.x_t.width if name in ("wq", "wk", "wv") else (spec.score_t.width if name == "convk"
-                                                                         else q_bits)
-            copies = {"wq": spec.n, "wk": spec.n, "wv": spec.n, "kproj": spec.head_dim, "vproj": spec.head_dim,
-                      "convk": spec.n * spec.m}[name]
             c = multiplier_cost(w.data, w_bits - w_int, data_bits, dsp_a_bits)
-            parts.append((c["dsp_mults"] * copies, c["lut"] * copies, c["multiplications"] * copies))
-    # variable x variable products: Q K'^T, softmax normalisation, A V'
-    var_mults = spec.heads * spec.n * spec.m * (2 * spec.head_dim + 1)
-    var_dsp = var_mults if min(q_bits, s_bits) >= DSP_MIN_BITS else 0
-    var_lut = 0 if var_dsp else var_mults * q_bits * s_bits // 2
-    dsp = math.ceil((sum(p[0] for p in parts) + var_dsp) / rf)
-    # with reuse factor R the ALLOCATION pragma shares every multiplier R ways, LUT-built ones included
-    lut = (sum(p[1] for p in parts) + var_lut + spec.multiplications() * spec.acc_mix_t.width // 2) // rf
-    tables = _table(spec.table_size * 35)  # exp (17 bits) + inverse (18 bits) tables, per row in parallel
-    rows = spec.heads * spec.n
-    lut += tables["LUT"] * rows + rows * spec.m * spec.score_t.width * 2  # max and subtract per row
-    levels = (math.ceil(math.log2(max(spec.d, 2))) + math.ceil(math.log2(max(spec.head_dim, 2))) +
-              math.ceil(math.log2(max(spec.m, 2))) * 3 +
-              (math.ceil(math.log2(spec.projection_terms)) if spec.projection_terms else 0))
-    latency = _stage_cycles(4 * (T_MULT_DSP_NS if dsp else T_MULT_LUT_NS), levels, clock_ns) + 2 + (rf - 1)
-    ff = (3 * spec.n * spec.d * q_bits + rows * spec.m * (spec.score_t.width + 35)) * max(1, latency // 2)
+            dsp, lut = dsp + c["dsp_mults"] * copies, lut + c["lut"] * copies
+    # variable x variable products: Q K'^T, softmax normalisation, A V'; a projection weight read per iteration
+    for count, a_bits, b_bits in ((in_flight["scores"] + in_flight["softmax"] + in_flight["mix"], q_bits, s_bits),
+                                  (in_flight["projection"] if iterations > 1 else 0, q_bits, spec.w_t.width)):
+        d_, l_ = _var_products(count, a_bits, b_bits)
+        dsp, lut = dsp + d_, lut + l_
+    lut += sum(in_flight.values()) * spec.acc_mix_t.width // 2  # adders
+    tables = _table(spec.table_size * 35)  # exp (17 bits) + inverse (18 bits) tables, per row-head in flight
+    rows = heads * p
+    lut += tables["LUT"] * rows + rows * m * spec.score_t.width * 2  # max and subtract per row
+    terms = spec.projection_terms if iterations == 1 else min(p, spec.projection_terms) + 1  # + the running sum
+    levels = ((math.ceil(math.log2(max(spec.d, 2))) if has_qkv else 0) + math.ceil(math.log2(max(dh, 2))) +
+              math.ceil(math.log2(max(m, 2))) * 3 + (math.ceil(math.log2(terms)) if spec.projection_terms else 0))
+    stages = 4 if has_qkv else 3
+    depth = _stage_cycles(stages * (T_MULT_DSP_NS if dsp else T_MULT_LUT_NS), levels, clock_ns) + 2 + (ii - 1)
+    latency = 2 * (iterations - 1) * ii + depth  # projection loop, then core loop
+    interval = iterations * ii  # the two loops are DATAFLOW processes: they overlap across jets
+    ff = (3 * p * spec.d * q_bits + rows * m * (spec.score_t.width + 35)) * max(1, depth // 2)
+    if iterations > 1:  # K', V' accumulate over the iterations and wait for the core loop
+        ff += 2 * heads * m * dh * (spec.acc_proj_t.width + q_bits)
     return {"DSP": dsp, "LUT": int(lut), "FF": int(ff), "BRAM_18K": tables["BRAM_18K"] * rows, "latency": latency,
-            "interval": rf, "multiplications": spec.multiplications()}
+            "interval": interval, "multiplications": spec.multiplications() - (0 if has_qkv else macs["qkv"]),
+            "copies": p, "iterations": iterations}
 
 
 def _sum_layers(parts: list[dict]) -> dict:
     out = {k: sum(p[k] for p in parts) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "multiplications")}
     out["interval"] = max(p["interval"] for p in parts)
+    out["copies"] = max(p.get("copies", 1) for p in parts)
+    out["iterations"] = max(p.get("iterations", 1) for p in parts)
     return out
+
+
+def pipeline_style(hls_model) -> str:
+    """'dataflow' or 'pipeline': the top function's pragma, as hls4ml's SetPipelineStyle chose it."""
+    cfg = hls_model.config
+    style = str(getattr(cfg, "pipeline_style", None) or "auto").lower()
+    if style in ("pipeline", "dataflow"):
+        return style
+    if cfg.get_config_value("IOType") == "io_stream":
+        return "dataflow"
+    for node in hls_model.get_layers():  # hls4ml's 'auto' rule, for a model whose pass has not run
+        if type(node).__name__.endswith(("Conv1D", "Conv2D")) and int(node.get_attr("n_partitions", 1) or 1) != 1:
+            return "dataflow"
+        if _strategy(node) == "resource":
+            return "dataflow"
+    return "pipeline"
 
 
 def estimate_model(hls_model, part: str | None = None, totals: dict | None = None) -> dict:
@@ -257,25 +431,30 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
     cfg = hls_model.config
     clock_ns = float(cfg.get_config_value("ClockPeriod") or 5.0)
     io_stream = cfg.get_config_value("IOType") == "io_stream"
+    style = pipeline_style(hls_model)
     part = part or cfg.get_config_value("Part") or ""
     dev = device(part)
     dsp_a_bits = dev.dsp_a_bits if dev else DSP_A_BITS
     layers, rows = [], []
     nodes = list(hls_model.get_layers())
     for i, node in enumerate(nodes):
-        est = estimate_layer(node, clock_ns, io_stream, dsp_a_bits)
+        est = estimate_layer(node, clock_ns, io_stream, dsp_a_bits, unroll=style == "pipeline" and not io_stream)
         out = node.get_output_variable()
-        internal = 0 < i < len(nodes) - 1  # the input and output streams are the top-level ports, not FIFOs
+        internal = 0 < i < len(nodes) - 1  # the input and output are the top-level ports, not channels
         if io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
             bits, _, _ = _precision(out)
             fifo = stream_fifo(int(np.prod(out.shape[:-1])), int(out.shape[-1]) * bits)
             est = {**est, **{k: est[k] + fifo[k] for k in ("BRAM_18K", "LUT", "FF")}}
+        elif style == "dataflow" and not io_stream and internal and out is not None and \
+                "Inplace" not in type(out).__name__:  # a fully partitioned ping-pong array between two processes
+            bits, _, _ = _precision(out)
+            est = {**est, "FF": est["FF"] + 2 * int(np.prod(out.shape)) * bits}
         layers.append(est)
         rows.append({"layer": node.name, "class": type(node).__name__,
-                     **{k: int(est[k]) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
-                                                 "multiplications")}})
+                     **{k: int(est.get(k, 1)) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
+                                                        "multiplications", "copies", "iterations")}})
     resources = {k: int(sum(e.get(k, 0) for e in layers)) for k in RESOURCES}  # no layer model uses URAM
-    # layers run one after the other (io_stream latencies already include their pixel loops)
+    # pipeline or dataflow, layers run one after the other (io_stream latencies already include their pixel loops)
     interval = max(e["interval"] for e in layers)
     latency = sum(e["latency"] for e in layers)
     return {
