@@ -421,6 +421,19 @@ def pipeline_style(hls_model) -> str:
     return "pipeline"
 
 
+def critical_path(nodes: list, latencies: list[int]) -> int:
+    """Longest input-to-output path of the layer graph, each layer weighted by its latency (nodes in
+    hls4ml's order, which is topological)."""
+    producer = {}  # output variable name -> finish time of the layer that writes it
+    finish = 0
+    for node, lat in zip(nodes, latencies):
+        start = max((producer.get(name, 0) for name in node.inputs), default=0)
+        finish = start + lat
+        for name in node.outputs:
+            producer[name] = finish
+    return max(producer.values(), default=finish)
+
+
 def estimate_model(hls_model, part: str | None = None, totals: dict | None = None) -> dict:
     """The hardware section (docs/design.md keys, ``source: 'estimate'``) plus a per-layer table.
 
@@ -454,9 +467,10 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
                      **{k: int(est.get(k, 1)) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
                                                         "multiplications", "copies", "iterations")}})
     resources = {k: int(sum(e.get(k, 0) for e in layers)) for k in RESOURCES}  # no layer model uses URAM
-    # pipeline or dataflow, layers run one after the other (io_stream latencies already include their pixel loops)
+    # pipeline or dataflow, a layer starts when its inputs are complete: the latency is the longest path
+    # through the graph (parallel branches, e.g. Q, K and V, overlap; io_stream latencies include their pixels)
     interval = max(e["interval"] for e in layers)
-    latency = sum(e["latency"] for e in layers)
+    latency = critical_path(nodes, [e["latency"] for e in layers])
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,
