@@ -237,6 +237,8 @@ def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]
             model = build_model(m_cfg, n, n_features, cfg.quantization)
             flops.append(model_cost(model)["flops"])
             with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-                luts.append(estimate_model(convert_model(model, cfg.hls, Path(tmp) / "hls").hls_model)["resources"]["LUT"])
+                # the build's P where it divides n (gcd: always a divisor of n)
+                hls = dataclasses.replace(cfg.hls, parallelization_factor=math.gcd(cfg.hls.parallelization_factor or n, n))
+                luts.append(estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)["resources"]["LUT"])
         table[kind] = {"FLOPs": flops, "LUT (estimate)": luts}
     return table

@@ -299,3 +299,21 @@ def test_readme_config_reference_matches_the_schema():
 
     assert config_reference_markdown() in (REPO / "README.md").read_text(), \
         "README.md's config reference is stale: regenerate it with l1tag.config.config_reference_markdown()"
+
+
+def test_parallelization_factor_must_divide_the_particles():
+    cfg = config_from_dict({"name": "p", "data": {"constituents": 32}, "hls": {"parallelization_factor": 8}})
+    assert cfg.hls.parallelization_factor == 8
+    assert config_from_dict({"name": "p"}).hls.parallelization_factor is None  # fully parallel
+    with pytest.raises(ConfigError, match=r"hls.parallelization_factor \(6\) must divide data.constituents \(32\): "
+                                          r"one of 1, 2, 4, 8, 16, 32"):
+        config_from_dict({"name": "p", "data": {"constituents": 32}, "hls": {"parallelization_factor": 6}})
+
+
+@pytest.mark.parametrize("strategy, why", [("Latency", "ALLOCATION limit is routinely not honoured"),
+                                           ("distributed_arithmetic", "needs reuse factor 1")])
+def test_reuse_factor_only_with_the_resource_strategy(strategy, why):
+    with pytest.raises(ConfigError, match=f"hls.reuse_factor 4 with hls.strategy {strategy}: .*{why}.*"
+                                          f"hls.parallelization_factor"):
+        config_from_dict({"name": "r", "hls": {"strategy": strategy, "reuse_factor": 4}})
+    assert config_from_dict({"name": "r", "hls": {"strategy": "Resource", "reuse_factor": 4}}).hls.reuse_factor == 4
