@@ -12,7 +12,9 @@ passes, l1tag hands hls4ml a model without QKeras stock layers, and states every
 * ``QDense`` alone (the logits)                  -> Dense with its exact accumulator as result;
 * ``Add``                                        -> Add with the exact sum type;
 * ``GlobalMaxPooling1D``                         -> the same, result = input type;
-* l1tag's attention and DynamicTanh layers       -> unchanged: l1tag's own handlers read their quantizers;
+* l1tag's attention layer (any kind)             -> three bias-free Dense layers Q, K, V (result qkv_t) and
+  an ``AttentionCore`` on [Q, K, V] that l1tag's own handler converts (projections, scores, softmax, A V');
+* DynamicTanh                                    -> unchanged: l1tag's own handler reads its quantizers;
 * the final softmax                              -> dropped: the firmware outputs the logits (argmax and
   ordering are the same; quality numbers apply the softmax in software).
 
@@ -82,7 +84,11 @@ def _consumers(model) -> dict[str, list]:
 
 def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE,
           parallelization_factor: int = 1) -> Lowered:
-    """Walk the QKeras model once; see the module docstring for the rules."""
+    """Walk the QKeras model once; see the module docstring for the rules.
+
+    ``strategy`` applies to the Dense layers (hls4ml's distributed arithmetic exists for them only);
+    ``parallelization_factor`` P, the particles per clock, to every per-particle layer: hls4ml's
+    ``ParallelizationFactor`` of the Dense layers on (n, d) and the attention / DynamicTanh kernels'."""
     import tensorflow as tf
 
     from l1tag.models.layers import AttentionCore, QDynamicTanh
