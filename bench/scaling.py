@@ -2,10 +2,10 @@
 
 Usage: python bench/scaling.py [--n 8 16 32 64 128 150] [--out bench/results]
 
-For SAL-T, Linformer and the full Transformer at the default config's width and bits (d = 16, H = 4,
-p = 4, 8-bit QAT, io_parallel, reuse factor 1), each model is built with its initial weights (seeded),
-converted with l1tag's hls4ml extension and estimated (``l1tag.hardware.estimate``: an estimate, not a
-synthesis result).  Writes a log-log plot (scaling.png) and prints the table and the fitted exponents
+For SAL-T, Linformer and the full Transformer at the default config's width, bits and strategy (d = 16,
+H = 4, p = 4, 8-bit QAT, io_parallel) and fully parallel (P = n, II = 1), each model is built with its
+initial weights (seeded), converted with l1tag's hls4ml extension and estimated
+(``l1tag.hardware.estimate``: an estimate, not a synthesis result).  Writes a log-log plot (scaling.png) and prints the table and the fitted exponents
 b of cost ~ n^b, which the README quotes.
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     for kind in TYPES:
         for n in args.n:
             cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
-                                      hls=dataclasses.replace(base.hls, reuse_factor=1))  # fully parallel, II = 1
+                                      hls=dataclasses.replace(base.hls, reuse_factor=1, parallelization_factor=None))
             tf.keras.utils.set_random_seed(base.seed)  # the same initial weights on every run
             model = build_model(cfg.model, n, 3, cfg.quantization)
             with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
@@ -50,7 +50,8 @@ def main() -> None:
                 results[kind][q].append(est["resources"][q])
             results[kind]["latency_cycles"].append(est["latency_cycles"])
     ns = np.array(args.n, dtype=float)
-    print("ESTIMATES (l1tag analytic model), d = 16, H = 4, p = 4, 8-bit, II = 1\n")
+    print(f"ESTIMATES (l1tag analytic model), d = 16, H = 4, p = 4, 8-bit, fully parallel (P = n, II = 1), "
+          f"strategy {base.hls.strategy}\n")
     print("| model | quantity | " + " | ".join(f"n={n}" for n in args.n) + " | exponent b (cost ~ n^b) |")
     print("|---|---|" + "---|" * len(args.n) + "---|")
     fits = {}
