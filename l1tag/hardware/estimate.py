@@ -9,7 +9,8 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
   loop beneath it: each layer is then fully parallel (n_partitions = 1, l1tag's P = n).  Under
   DATAFLOW each layer is a process and the layers pass fully partitioned arrays (ping-pong buffers:
   2 x elements x bits FF per internal array; io_stream: FIFOs, below).  Either way the model's II is
-  the slowest layer's interval and its latency the sum of the layer latencies.
+  the slowest layer's interval, and a layer starts when its inputs are complete: the latency is the
+  longest path through the layer graph (parallel branches such as Q, K and V overlap).
 * **Particle loops** (io_parallel Conv, ``conv_1d_latency_cl`` / ``nnet_da_wrappers.h``): a
   ``PartitionLoop`` of n_partitions iterations pipelined at II = R (reuse factor; ``rewind``), each
   computing n_pixels = pixels / n_partitions pixels with unrolled copies of the kernel.  So the
