@@ -16,6 +16,8 @@ from l1tag.errors import DataError
 from l1tag.hardware.estimate import estimate_model
 
 # hls4ml's Layer._validate_attributes message for a config value it does not accept.
+# the exception types (exactly these, not subclasses) hls4ml raises when it refuses a model or attribute
+HLS4ML_REFUSALS = (Exception, ValueError, RuntimeError, NotImplementedError)
 _BAD_ATTRIBUTE = re.compile(r'Unexpected value of attribute "(?P<attr>[^"]+)" of layer "(?P<layer>[^"]+)" '
                             r'\((?P<cls>[^)]+)\)\. Expected .*, got .* \((?P<value>.*)\)$')
 
@@ -162,8 +164,7 @@ def load_project(project_dir, top: str | None = None) -> object:
                 io_type=cfg.get("IOType", "io_parallel"), part=cfg.get("Part") or cfg.get("XilinxPart"),
                 clock_period=cfg.get("ClockPeriod", 5))
         except Exception as exc:
-            # hls4ml says "unsupported" with these types; anything else is a bug and keeps its traceback
-            if type(exc) not in (Exception, ValueError, RuntimeError, NotImplementedError):
+            if type(exc) not in HLS4ML_REFUSALS:  # anything else is a bug and keeps its traceback
                 raise
             raise _conversion_error(exc, cfg, backend) from None
 

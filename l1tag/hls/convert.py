@@ -51,9 +51,8 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
     import hls4ml
 
     register_all()
-    n = int(model.input_shape[1]) if len(model.input_shape) > 2 else 1
     lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size,
-                    hls_cfg.parallelization_factor or n)
+                    hls_cfg.parallelization_factor)
     project_dir = Path(project_dir)
     if project_dir.exists():
         shutil.rmtree(project_dir)

@@ -96,10 +96,11 @@ def attention_firmware_weights(kind: kinds.Kind, cfg: dict, weights: dict[str, n
     return out
 
 
-def keras_weight_names(kind: kinds.Kind, cfg: dict) -> list[str]:
-    """The Keras weights an attention layer of ``kind`` has (short names)."""
+def kernel_weight_names(kind: kinds.Kind, cfg: dict) -> list[str]:
+    """The Keras weights (short names) that l1tag's kernel keeps: projections and score convolution;
+    Wq, Wk, Wv go to the three Dense layers."""
     conv = ["convk", "convb"] if kind.score_conv and cfg.get("conv_kernel") else []
-    return ["wq", "wk", "wv"] + [k for k, _ in kind.projection_weights] + conv
+    return [k for k, _ in kind.projection_weights] + conv
 
 
 def attention_dims(kind: kinds.Kind, cfg: dict, n: int) -> dict:
@@ -120,7 +121,7 @@ def parse_attention(keras_layer, input_names, input_shapes, data_reader):
     n, d = int(input_shapes[0][1]), int(input_shapes[0][2])
     layer.update(n=n, d=d, **attention_dims(kind, cfg, n))
     layer["types"] = attention_types(name, cfg)
-    raw = {w: data_reader.get_weights_data(name, w) for w in keras_weight_names(kind, cfg)[3:]}
+    raw = {w: data_reader.get_weights_data(name, w) for w in kernel_weight_names(kind, cfg)}
     for var, data in kind.firmware_weights(cfg, raw, layer["types"], quantize).items():
         layer[f"{var}_data"] = data
     return layer, [input_shapes[0][0], n, d]

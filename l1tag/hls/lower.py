@@ -31,8 +31,8 @@ import numpy as np
 from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, keras_weight_names,
-                                 quantizer_type)
+from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, kernel_weight_names,
+                                 kind_weight_args, quantizer_type)
 from l1tag.hls.fixed_point import FixedType, accumulator, quantize
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
@@ -83,12 +83,13 @@ def _consumers(model) -> dict[str, list]:
 
 
 def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE,
-          parallelization_factor: int = 1) -> Lowered:
+          parallelization_factor: int | None = None) -> Lowered:
     """Walk the QKeras model once; see the module docstring for the rules.
 
     ``strategy`` applies to the Dense layers (hls4ml's distributed arithmetic exists for them only);
     ``parallelization_factor`` P, the particles per clock, to every per-particle layer: hls4ml's
-    ``ParallelizationFactor`` of the Dense layers on (n, d) and the attention / DynamicTanh kernels'."""
+    ``ParallelizationFactor`` of the Dense layers on (n, d) and the attention / DynamicTanh kernels'
+    (None: all n particles at once, as ``hls.parallelization_factor: null``)."""
     import tensorflow as tf
 
     from l1tag.models.layers import AttentionCore, QDynamicTanh
@@ -118,6 +119,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
                               "convert the QAT model (quantization.enabled: true), not the float one")
     input_t = _qtype(follow[0], "activation")
     shape = input_layer.input_shape[0][1:] if isinstance(input_layer.input_shape, list) else input_layer.input_shape[1:]
+    parallel = parallelization_factor or (int(shape[0]) if len(shape) > 1 else 1)  # P, particles per clock
     inp = tf.keras.Input(shape, name=input_layer.name)
     tensors[input_layer.name], types[input_layer.name] = inp, input_t
     alias[follow[0].name] = input_layer.name
@@ -194,14 +196,14 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
                 dense_layers.append(name)
                 ops.append(Op("dense", name, ins, spec.qkv_t, {"kernel": fw[f"w{part}"], "bias": np.zeros(d)}))
                 qkv_names.append(name)
-            kernel_weights = {k: v for k, v in short.items() if k in keras_weight_names(kind, cfg)[3:]}
+            kernel_weights = {k: short[k] for k in kernel_weight_names(kind, cfg)}
             core = AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()}, name=layer.name)
             tensors[layer.name] = core([tensors[q] for q in qkv_names])
             new_weights[layer.name] = list(kernel_weights.values())
             layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
-                                                        parallelization_factor=parallelization_factor)
+                                                        parallelization_factor=parallel)
             ops.append(Op("attention", layer.name, qkv_names, spec.out_t,
-                          {k: v for k, v in fw.items() if k not in ("wq", "wk", "wv")}, spec))
+                          {k: fw[k] for k in kind_weight_args(kind)}, spec))
             types[layer.name] = spec.out_t
         elif isinstance(layer, QDynamicTanh):
             spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),
@@ -210,7 +212,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             tensors[layer.name] = QDynamicTanh.from_config(layer.get_config())(tensors[ins[0]])
             new_weights[layer.name] = layer.get_weights()
             layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
-                                                        parallelization_factor=parallelization_factor)
+                                                        parallelization_factor=parallel)
             ops.append(Op("dynamic_tanh", layer.name, ins, spec.out_t, {"alpha": alpha, "beta": beta}, spec))
             types[layer.name] = spec.out_t
         elif cls == "Activation" and layer.get_config().get("activation") == "softmax" and not after:
@@ -232,7 +234,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
         # hls4ml's distributed arithmetic exists for Dense/Conv only; every other layer is a plain pipeline
         layer_cfg[name]["Strategy"] = strategy if name in dense_layers or strategy != DA else "Latency"
         if name in dense_layers:
-            layer_cfg[name]["ParallelizationFactor"] = parallelization_factor
+            layer_cfg[name]["ParallelizationFactor"] = parallel
     model_strategy = "Latency" if strategy == DA else strategy
     hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": model_strategy},
                   "LayerName": layer_cfg}

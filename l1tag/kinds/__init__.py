@@ -10,8 +10,7 @@ A kind is a value of ``model.type``.  Its module (``l1tag/kinds/<name>.py``) def
 * its shape (projected length m, partition size c) and, through :class:`AttentionShape`, its
   multiply-accumulate and multiplication counts.
 
-Cost counters, the converter and its multiplier limit, the estimator, the plots and the config
-validation ask this registry; nothing dispatches on class names.  How to add a kind: docs/design.md,
+Cost counters, the converter, the estimator, the plots and the config validation ask this registry; nothing dispatches on class names.  How to add a kind: docs/design.md,
 "Adding an attention kind".
 """
 
