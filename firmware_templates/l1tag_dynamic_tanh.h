@@ -30,6 +30,22 @@ struct dynamic_tanh_config {
     typedef ap_fixed<8, 1, AP_RND_CONV, AP_SAT> table_t; // table entries (= output type)
 };
 
+// One element: the table lookup (also called per particle inside l1tag's fused particle loops).
+template <class data_T, class res_T, typename CONFIG_T>
+res_T dynamic_tanh_element(const data_T x, const typename CONFIG_T::param_t alpha,
+                           const typename CONFIG_T::param_t beta,
+                           const typename CONFIG_T::table_t table[CONFIG_T::table_size]) {
+    #pragma HLS INLINE
+    typename CONFIG_T::arg_t t = alpha * x + beta;
+    // floor(t * 2^index_shift): an arithmetic shift of t's raw integer (t * 2^arg_frac)
+    long long idx = (raw_signed(t) >> (CONFIG_T::arg_frac - CONFIG_T::index_shift)) + CONFIG_T::table_size / 2;
+    if (idx < 0)
+        idx = 0;
+    if (idx > (long long)CONFIG_T::table_size - 1)
+        idx = CONFIG_T::table_size - 1;
+    return table[idx];
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void dynamic_tanh(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_in], const typename CONFIG_T::param_t alpha[1],
                   const typename CONFIG_T::param_t beta[1], const typename CONFIG_T::table_t table[CONFIG_T::table_size]) {
@@ -37,18 +53,11 @@ DYNAMIC_TANH_GROUPS:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II=1
     DYNAMIC_TANH_ELEMENT:
-      for (unsigned u = 0; u < CONFIG_T::group_size; u++) {
-        #pragma HLS UNROLL
-        const unsigned i = g * CONFIG_T::group_size + u;
-        typename CONFIG_T::arg_t t = alpha[0] * x[i] + beta[0];
-        // floor(t * 2^index_shift): an arithmetic shift of t's raw integer (t * 2^arg_frac)
-        long long idx = (raw_signed(t) >> (CONFIG_T::arg_frac - CONFIG_T::index_shift)) + CONFIG_T::table_size / 2;
-        if (idx < 0)
-            idx = 0;
-        if (idx > (long long)CONFIG_T::table_size - 1)
-            idx = CONFIG_T::table_size - 1;
-        y[i] = table[idx];
-      }
+        for (unsigned u = 0; u < CONFIG_T::group_size; u++) {
+            #pragma HLS UNROLL
+            const unsigned i = g * CONFIG_T::group_size + u;
+            y[i] = dynamic_tanh_element<data_T, res_T, CONFIG_T>(x[i], alpha[0], beta[0], table);
+        }
     }
 }
 

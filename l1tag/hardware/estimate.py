@@ -55,6 +55,13 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
   the iterations.  Latency = 2 x (n / P) + the depth of one iteration (legacy kernel: + R - 1);
   interval = n / P: the two loops are the processes of a DATAFLOW region in the kernel (K', V' in
   ping-pong buffers), so the next jet's projection overlaps this jet's core loop; II when n / P = 1.
+* **l1tag's fused particle loops** (``l1tag/hls/particle_loops.py``; a project whose hls4ml_config.yml
+  says ``L1tagParticleLoops: true``): a chain of per-particle layers is one process, a loop of n / P
+  iterations at II = 1.  Its resources are its members' (elementwise members: P copies, not n); only
+  the values it hands to other processes are ping-pong arrays; latency = n / P - 1 + the depth of one
+  iteration, in which the members' combinational delays (``delay_ns``: adder levels, multiplier, a
+  LUT level) chain along the longest path and are packed into clock cycles as for one layer, plus one
+  cycle per BRAM table read on that path (a synchronous read).
 * **l1tag DynamicTanh** (``L1tagDynamicTanh``): P x d elements per iteration, n / P iterations at
   II = 1 (absent attribute: all elements, II = R); one tanh table per element in flight.
 * **Tables** (softmax, tanh, l1tag's exp/inverse/tanh tables): BRAM_18K when larger than
@@ -82,12 +89,15 @@ import numpy as np
 
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.hardware.parts import RESOURCES
+from l1tag.hls import particle_loops
+from l1tag.hls.particle_loops import layer_strategy, pipeline_style  # noqa: F401 (pipeline_style: re-exported)
 
 DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
 DSP_A_BITS = 27  # DSP48E2's A port, for a part not in the table (l1tag/hardware/parts/*.yaml has each device's)
 T_MULT_DSP_NS = 2.5  # a registered DSP48 multiply
 T_MULT_LUT_NS = 1.6  # a small LUT multiplier / shift-add
 T_ADD_NS = 0.65  # one carry-chain adder level (~16-24 bits)
+T_LUT_NS = 0.5  # one LUT level and its routing (a ReLU's select, a LUTRAM read)
 CLOCK_UNCERTAINTY = 0.27  # hls4ml's default for Vitis (../shared/reference/l1t.md)
 TABLE_LUTRAM_MAX_BITS = 4096
 BRAM_BITS = 18 * 1024
@@ -172,20 +182,11 @@ def _table(bits: int) -> dict:
     return {"BRAM_18K": 0, "LUT": math.ceil(bits / 64)}
 
 
-def _strategy(node) -> str:
-    """The layer's hls4ml strategy, lower case (the model's for layers that keep none)."""
-    s = node.get_attr("strategy")
-    if s is None:
-        cfg = getattr(getattr(node, "model", None), "config", None)
-        s = cfg.get_strategy(node) if cfg is not None else "latency"
-    return str(s).lower()
-
-
 def _share(node, rf: int, io_stream: bool) -> int:
     """How many ways a multiplier is really shared: R under the Resource strategies; under Latency R
     in io_stream only (each layer its own dataflow process, whose ALLOCATION Vivado HLS honoured in
     the shared reports), 1 in io_parallel (ALLOCATION not honoured, hls4ml issue #566)."""
-    return rf if io_stream or _strategy(node).startswith("resource") else 1
+    return rf if io_stream or layer_strategy(node).startswith("resource") else 1
 
 
 def _loop(iterations: int, ii: int, depth: int, pipelined: bool = True) -> tuple[int, int]:
@@ -220,10 +221,11 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
     if io_stream:
         latency, interval = depth + pixels * rf, pixels * rf
     else:  # the Resource strategy's PartitionLoop is not pipelined (conv_1d_resource_cl)
-        latency, interval = _loop(partitions, rf, depth, pipelined=not _strategy(node).startswith("resource"))
+        latency, interval = _loop(partitions, rf, depth, pipelined=not layer_strategy(node).startswith("resource"))
     return {"DSP": dsp, "LUT": lut, "FF": ff, "BRAM_18K": 0, "latency": latency, "interval": interval,
             "multiplications": cost["multiplications"] * (1 if io_stream else pixels), "out_bits": out_bits,
-            "copies": copies, "iterations": pixels if io_stream else partitions}
+            "copies": copies, "iterations": pixels if io_stream else partitions,
+            "delay_ns": mult_ns + levels * T_ADD_NS}
 
 
 def _da_layer(node, pixels: int, partitions: int, io_stream: bool, clock_ns: float) -> dict:
@@ -242,10 +244,11 @@ def _da_layer(node, pixels: int, partitions: int, io_stream: bool, clock_ns: flo
         latency, interval = _loop(partitions, 1, depth)
     return {"DSP": 0, "LUT": math.ceil(copies * cost), "FF": outputs * copies * out_bits * max(1, depth - 1),
             "BRAM_18K": 0, "latency": latency, "interval": interval, "multiplications": 0,
-            "copies": copies, "iterations": pixels if io_stream else partitions, "adder_depth": levels}
+            "copies": copies, "iterations": pixels if io_stream else partitions, "adder_depth": levels,
+            "delay_ns": levels * T_ADD_NS}
 
 
-def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool) -> dict:
+def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool, delay_ns: float = 0.0) -> dict:
     shape = node.get_output_variable().shape
     size = int(np.prod(shape))
     bits, _, _ = _precision(node.get_output_variable())
@@ -253,7 +256,7 @@ def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool) -> d
     return {"DSP": 0, "LUT": int(size / pixels * bits * per_element_lut) if io_stream else int(size * bits *
                                                                                                   per_element_lut),
             "FF": size * bits if depth else 0, "BRAM_18K": 0, "latency": depth + (pixels if io_stream else 0),
-            "interval": pixels if io_stream else 1, "multiplications": 0}
+            "interval": pixels if io_stream else 1, "multiplications": 0, "delay_ns": delay_ns}
 
 
 def _particles(node, n: int, unroll: bool) -> int:
@@ -279,9 +282,9 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     partitions = 1 if io_stream or unroll else int(node.get_attr("n_partitions", 1) or 1)
     if "Input" in cls:
         return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
-    if _strategy(node) == DA and node.get_attr("da_kernel_cost") is not None:
+    if layer_strategy(node) == DA and node.get_attr("da_kernel_cost") is not None:
         return _da_layer(node, pixels if "Conv" in cls else 1, partitions, io_stream, clock_ns)
-    if _strategy(node) == DA and "weight" not in node.weights:
+    if layer_strategy(node) == DA and "weight" not in node.weights:
         raise ValueError(f"layer '{node.name}': distributed arithmetic without hls4ml's da_kernel_cost (its "
                          f"DistributedArithmeticCodegen pass has not run) and without weights to count")
     if cls.endswith("Dense") or "PointwiseConv" in cls:
@@ -317,7 +320,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
                 "BRAM_18K": tables["BRAM_18K"], "latency": 4 if not io_stream else 4 + size,
                 "interval": 1, "multiplications": n_mult}
     if cls in ("Activation", "ReLU", "ParametrizedActivation", "LeakyReLU") or "Activation" in cls:
-        return _elementwise(node, 0.5, 1, io_stream)
+        return _elementwise(node, 0.5, 1, io_stream, T_LUT_NS)
     if "BatchNormalization" in cls:
         r = _elementwise(node, 1.0, 2, io_stream)
         size = int(shape[-1]) if io_stream else int(np.prod(shape))
@@ -325,7 +328,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
         r["multiplications"] = size
         return r
     if "Pooling" in cls or cls in ("Merge", "Add", "Concatenate", "Resize"):
-        return _elementwise(node, 1.0, 1, io_stream)
+        return _elementwise(node, 1.0, 1, io_stream, T_ADD_NS)
     # reshapes, flatten, zero padding, transposes: wiring
     return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
 
@@ -343,7 +346,10 @@ def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool) -> 
     latency, interval = _loop(iterations, ii, _stage_cycles(T_MULT_LUT_NS, 1, clock_ns))
     return {"DSP": 0, "LUT": elements * (a_bits + 8) + t["LUT"] * elements, "FF": elements * out_bits * 2,
             "BRAM_18K": t["BRAM_18K"] * elements, "latency": latency, "interval": interval,
-            "multiplications": size, "copies": p, "iterations": iterations}
+            "multiplications": size, "copies": p, "iterations": iterations,
+            # t = alpha x + beta, then the lookup: a BRAM read is a clock edge, a LUTRAM read a LUT level
+            "delay_ns": T_MULT_LUT_NS + T_ADD_NS + (0.0 if t["BRAM_18K"] else T_LUT_NS),
+            "table_reads": 1 if t["BRAM_18K"] else 0}
 
 
 def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
@@ -406,33 +412,35 @@ def _sum_layers(parts: list[dict]) -> dict:
     return out
 
 
-def pipeline_style(hls_model) -> str:
-    """'dataflow' or 'pipeline': the top function's pragma, as hls4ml's SetPipelineStyle chose it."""
-    cfg = hls_model.config
-    style = str(getattr(cfg, "pipeline_style", None) or "auto").lower()
-    if style in ("pipeline", "dataflow"):
-        return style
-    if cfg.get_config_value("IOType") == "io_stream":
-        return "dataflow"
-    for node in hls_model.get_layers():  # hls4ml's 'auto' rule, for a model whose pass has not run
-        if type(node).__name__.endswith(("Conv1D", "Conv2D")) and int(node.get_attr("n_partitions", 1) or 1) != 1:
-            return "dataflow"
-        if _strategy(node) == "resource":
-            return "dataflow"
-    return "pipeline"
-
-
-def critical_path(nodes: list, latencies: list[int]) -> int:
-    """Longest input-to-output path of the layer graph, each layer weighted by its latency (nodes in
-    hls4ml's order, which is topological)."""
-    producer = {}  # output variable name -> finish time of the layer that writes it
+def critical_path(processes: list[tuple]) -> int:
+    """Longest input-to-output path of the process graph: (inputs, outputs, latency) per process, in
+    hls4ml's order (topological)."""
+    producer = {}  # output variable name -> finish time of the process that writes it
     finish = 0
-    for node, lat in zip(nodes, latencies):
-        start = max((producer.get(name, 0) for name in node.inputs), default=0)
+    for inputs, outputs, lat in processes:
+        start = max((producer.get(name, 0) for name in inputs), default=0)
         finish = start + lat
-        for name in node.outputs:
+        for name in outputs:
             producer[name] = finish
     return max(producer.values(), default=finish)
+
+
+def loop_latency(loop, estimates: dict, clock_ns: float) -> int:
+    """Latency of a fused particle loop: (iterations - 1) + the depth of one iteration, the members'
+    combinational delays chained along the longest path (the tool schedules the loop body as one
+    pipeline) plus one cycle per synchronous (BRAM) table read on it."""
+    usable = clock_ns * (1 - CLOCK_UNCERTAINTY)
+    arrival: dict[str, tuple[float, int]] = {}  # value -> (ns, table reads) of its longest path
+
+    def cost(a):
+        return a[0] + a[1] * usable
+
+    for m in loop.members:
+        est = estimates[m.name]
+        start = max((arrival.get(name, (0.0, 0)) for name in m.inputs), key=cost)
+        arrival[m.outputs[0]] = (start[0] + est.get("delay_ns", 0.0), start[1] + est.get("table_reads", 0))
+    ns, reads = max(arrival.values(), key=cost)
+    return loop.iterations - 1 + _stage_cycles(ns, 0, clock_ns) + reads
 
 
 def estimate_model(hls_model, part: str | None = None, totals: dict | None = None) -> dict:
@@ -449,31 +457,52 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
     part = part or cfg.get_config_value("Part") or ""
     dev = device(part)
     dsp_a_bits = dev.dsp_a_bits if dev else DSP_A_BITS
+    loops = particle_loops.plan(hls_model) if particle_loops.is_fused(hls_model) else []
+    loop_of = {m.name: loop for loop in loops for m in loop.members}
     layers, rows = [], []
     nodes = list(hls_model.get_layers())
     for i, node in enumerate(nodes):
         est = estimate_layer(node, clock_ns, io_stream, dsp_a_bits, unroll=style == "pipeline" and not io_stream)
         out = node.get_output_variable()
+        loop = loop_of.get(node.name)
         internal = 0 < i < len(nodes) - 1  # the input and output are the top-level ports, not channels
+        if loop is not None and particle_loops.member_role(node) in ("relu", "add"):
+            # an elementwise layer inside a particle loop: P particles' worth of copies, not n
+            est = {**est, **{k: est[k] * loop.parallel // loop.n for k in ("LUT", "FF")}}
+        channel = loop is None or node.outputs[0] in loop.outputs  # a loop's internal values are wires
         if io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
             bits, _, _ = _precision(out)
             fifo = stream_fifo(int(np.prod(out.shape[:-1])), int(out.shape[-1]) * bits)
             est = {**est, **{k: est[k] + fifo[k] for k in ("BRAM_18K", "LUT", "FF")}}
-        elif style == "dataflow" and not io_stream and internal and out is not None and \
+        elif style == "dataflow" and not io_stream and internal and channel and out is not None and \
                 "Inplace" not in type(out).__name__:  # a fully partitioned ping-pong array between two processes
             bits, _, _ = _precision(out)
             est = {**est, "FF": est["FF"] + 2 * int(np.prod(out.shape)) * bits}
         layers.append(est)
         rows.append({"layer": node.name, "class": type(node).__name__,
                      **{k: int(est.get(k, 1)) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
-                                                        "multiplications", "copies", "iterations")}})
+                                                        "multiplications", "copies", "iterations")},
+                     **({"particle_loop": loop.name} if loop is not None else {})})
     resources = {k: int(sum(e.get(k, 0) for e in layers)) for k in RESOURCES}  # no layer model uses URAM
-    # pipeline or dataflow, a layer starts when its inputs are complete: the latency is the longest path
-    # through the graph (parallel branches, e.g. Q, K and V, overlap; io_stream latencies include their pixels)
+    # pipeline or dataflow, a process starts when its inputs are complete: the latency is the longest path
+    # through the graph of processes (parallel branches, e.g. Q, K and V, overlap; io_stream latencies
+    # include their pixels); a fused particle loop is one process
+    by_name = dict(zip((n.name for n in nodes), layers))
+    processes, seen, loop_rows = [], set(), []
+    for node, est in zip(nodes, layers):
+        loop = loop_of.get(node.name)
+        if loop is None:
+            processes.append((node.inputs, node.outputs, est["latency"]))
+        elif loop.name not in seen:
+            seen.add(loop.name)
+            lat = loop_latency(loop, by_name, clock_ns)
+            processes.append((loop.inputs, loop.outputs, lat))
+            loop_rows.append({"name": loop.name, "layers": loop.member_names, "parallel": loop.parallel,
+                              "iterations": loop.iterations, "latency": lat, "interval": loop.iterations})
     interval = max(e["interval"] for e in layers)
-    latency = critical_path(nodes, [e["latency"] for e in layers])
+    latency = critical_path(processes)
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,
-        "utilization": utilization(resources, part, totals), "layers": rows,
+        "utilization": utilization(resources, part, totals), "layers": rows, "particle_loops": loop_rows,
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from l1tag.errors import DataError
 from l1tag.hardware.estimate import estimate_model
+from l1tag.hls import particle_loops
 
 # hls4ml's Layer._validate_attributes message for a config value it does not accept.
 # the exception types (exactly these, not subclasses) hls4ml raises when it refuses a model or attribute
@@ -159,7 +160,7 @@ def load_project(project_dir, top: str | None = None) -> object:
     backend = {"VivadoAccelerator": "Vivado"}.get(cfg.get("Backend", "Vivado"), cfg.get("Backend", "Vivado"))
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            return hls4ml.converters.convert_from_keras_model(
+            hls_model = hls4ml.converters.convert_from_keras_model(
                 model, hls_config=cfg.get("HLSConfig", {}), output_dir=tmp, backend=backend,
                 io_type=cfg.get("IOType", "io_parallel"), part=cfg.get("Part") or cfg.get("XilinxPart"),
                 clock_period=cfg.get("ClockPeriod", 5))
@@ -167,6 +168,9 @@ def load_project(project_dir, top: str | None = None) -> object:
             if type(exc) not in HLS4ML_REFUSALS:  # anything else is a bug and keeps its traceback
                 raise
             raise _conversion_error(exc, cfg, backend) from None
+    # an l1tag project's C++ runs its per-particle layers in fused loops (l1tag/hls/particle_loops.py)
+    hls_model.config.config[particle_loops.CONFIG_KEY] = bool(cfg.get(particle_loops.CONFIG_KEY, False))
+    return hls_model
 
 
 def estimate_project(project_dir, top: str | None = None) -> dict:

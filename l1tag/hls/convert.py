@@ -23,6 +23,7 @@ from l1tag.files import atomic_path, write_json
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.fixed_point import quantize
 from l1tag.hls.lower import Lowered, lower
+from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.hls.reference.model import run_reference
 
 log = logging.getLogger("l1tag")
@@ -67,6 +68,7 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
     except Exception as exc:
         raise ConversionError(f"hls4ml could not convert the model: {type(exc).__name__}: {exc}") from None
     _verify(hls_model, lowered)
+    fuse_particle_loops(hls_model)
     with _quiet(verbose):
         hls_model.write()
     return Converted(hls_model, lowered, project_dir, hls_cfg.backend)

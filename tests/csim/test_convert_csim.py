@@ -121,3 +121,15 @@ def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
         assert body.split("\n")[1].strip().startswith("for (unsigned g = 0; g < CONFIG_T::n_groups; g++)")
         assert body.split("\n")[2].strip() == "#pragma HLS PIPELINE II=1"
     assert "#pragma HLS ALLOCATION" not in kernel  # no sharing that relies on the tool honouring a limit
+    # the per-particle layers between the attention and the pooling run as l1tag's fused loops
+    # (l1tag/hls/particle_loops.py): n / P iterations at II = 1, P particles unrolled; with P = n the top
+    # is one PIPELINE and every layer keeps its own call
+    top = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+    loops = re.findall(r"struct (particle_loop\d+) \{.*?for \(unsigned g = 0; g < (\d+); g\+\+\) \{\s*"
+                       r"#pragma HLS PIPELINE II=1.*?for \(unsigned p = 0; p < (\d+); p\+\+\)", params, re.S)
+    if parallel == 8:
+        assert loops == [] and "particle_loop" not in top
+    else:  # embedding -> Q, K, V; residual add -> DynamicTanh -> FFN -> add -> DynamicTanh
+        assert [(int(g), int(q)) for _, g, q in loops] == [(8 // parallel, parallel)] * 2
+        assert all(f"{name}::run(" in top for name, _, _ in loops)
+        assert "nnet::pointwise_conv_1d" not in top and "nnet::relu<" in top  # only the head's ReLU is a call

@@ -243,3 +243,39 @@ def test_dynamic_tanh_elements_per_iteration():
         row = tanh(p)
         assert row["copies"] == p and row["interval"] == N // p
         assert (row["LUT"], row["BRAM_18K"], row["FF"]) == tuple(full[k] * p // N for k in ("LUT", "BRAM_18K", "FF"))
+
+
+def test_fused_particle_loop_is_one_process_with_chained_delays(tmp_path):
+    """l1tag's fused loop (fc -> relu -> fc2 for one particle, n / P iterations): one process whose depth
+    chains the members' delays, no ping-pong array inside it, elementwise layers P copies; the project's
+    hls4ml_config.yml records it, so an estimate from disk agrees; a plain hls4ml project is not fused."""
+    from l1tag.hardware.estimate import T_LUT_NS, loop_latency
+    from l1tag.hardware.project import estimate_project
+    from l1tag.hls import particle_loops
+
+    layers = {name: {"ParallelizationFactor": 2} for name in ("fc", "fc2")}
+    plain = _convert(_particles_model(), tmp_path / "plain", layers)
+    fused = _convert(_particles_model(), tmp_path / "fused", layers)
+    loops = particle_loops.fuse(fused)
+    assert [(lp.member_names, lp.iterations, lp.parallel) for lp in loops] == [(["fc", "relu", "fc2"], N // 2, 2)]
+    assert particle_loops.is_fused(fused) and not particle_loops.is_fused(plain)
+    p, f = estimate_model(plain), estimate_model(fused)
+    assert p["particle_loops"] == [] and p["latency_cycles"] == sum(r["latency"] for r in p["layers"])
+    rows = {r["layer"]: r for r in p["layers"]}
+    delays = [estimate_layer(fused.graph[name], 5.0, False)["delay_ns"] for name in ("fc", "relu", "fc2")]
+    assert delays[1] == T_LUT_NS
+    want = N // 2 - 1 + _stage_cycles(sum(delays), 0, 5.0)
+    assert loop_latency(loops[0], {n: estimate_layer(fused.graph[n], 5.0, False) for n in ("fc", "relu", "fc2")},
+                        5.0) == want
+    assert f["latency_cycles"] == want < p["latency_cycles"] and f["ii_cycles"] == p["ii_cycles"] == N // 2
+    assert f["particle_loops"][0]["latency"] == want
+    relu = fused.graph["relu"].get_output_variable()
+    relu_bits = relu.type.precision.width
+    fused_rows = {r["layer"]: r for r in f["layers"]}
+    # the relu's P = 2 copies instead of N, and no ping-pong array behind it
+    assert fused_rows["relu"]["FF"] == (rows["relu"]["FF"] - 2 * N * 2 * relu_bits) * 2 // N
+    assert fused_rows["fc"]["DSP"] == rows["fc"]["DSP"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        fused.write()
+    from_disk = estimate_project(tmp_path / "fused")
+    assert (from_disk["latency_cycles"], from_disk["resources"]) == (f["latency_cycles"], f["resources"])
