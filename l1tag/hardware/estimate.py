@@ -327,7 +327,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
         r["DSP"] = math.ceil(size / _share(node, rf, io_stream))
         r["multiplications"] = size
         return r
-    if "Pooling" in cls or cls in ("Merge", "Add", "Concatenate", "Resize"):
+    if "Pooling" in cls or node.class_name in ("Merge", "Add", "Resize"):  # class_name: without the backend's prefix
         return _elementwise(node, 1.0, 1, io_stream, T_ADD_NS)
     # reshapes, flatten, zero padding, transposes: wiring
     return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}

@@ -74,7 +74,9 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
     assert s["argmax_agreement_vs_float"] >= 0.70
     cpp = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
     if kind != "deepsets":
-        assert "l1tag::" in cpp and "l1tag::dynamic_tanh" in cpp
+        params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
+        assert "l1tag::" in cpp  # the attention; DynamicTanh is called inside a fused particle loop (P < n)
+        assert "l1tag::dynamic_tanh_element<" in params and "particle_loop" in cpp
         assert (tmp_path / "hls" / "firmware" / "nnet_utils" / "l1tag_attention.h").exists()
 
 
