@@ -38,7 +38,7 @@ def main() -> None:
     for kind in kinds.NAMES:
         cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
                                   hls=dataclasses.replace(base.hls, backend=args.backend))
-        model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization)
+        model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization, table_size=cfg.hls.table_size)
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             converted = convert_model(model, cfg.hls, Path(tmp) / "hls")

@@ -43,7 +43,7 @@ def main() -> None:
             cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
                                       hls=dataclasses.replace(base.hls, reuse_factor=1, parallelization_factor=None))
             tf.keras.utils.set_random_seed(base.seed)  # the same initial weights on every run
-            model = build_model(cfg.model, n, 3, cfg.quantization)
+            model = build_model(cfg.model, n, 3, cfg.quantization, table_size=cfg.hls.table_size)
             with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
                 est = estimate_model(convert_model(model, cfg.hls, Path(tmp) / "hls").hls_model)
             for q in ("LUT", "DSP"):

@@ -345,10 +345,19 @@ class HLSConfig:
 
 @dataclass(frozen=True)
 class CsimConfig:
-    jets: int = _f(1000, integer(1), "test jets run through the C simulation")
-    min_argmax_agreement_quantized: float = _f(0.95, number(0.0, 1.0),
-                                                "below this argmax agreement of the firmware with the QKeras model "
-                                                "the run exits 4 (after writing everything)")
+    jets: int | None = _f(None, optional(integer(1)), "test jets run through the C simulation (null: the whole "
+                          "test split, so that every quality number is on the same jets)")
+    # fidelity checks (exit 4 below them, after writing everything; see `l1tag.build.fidelity_checks`)
+    min_bit_exact_fraction: float = _f(1.0, number(0.0, 1.0), "below this fraction of jets on which the C "
+                                       "simulation equals the fixed-point reference bit for bit, the run exits 4")
+    min_argmax_agreement_quantized: float = _f(0.999, number(0.0, 1.0),
+                                               "below this argmax agreement of the firmware with the QKeras model "
+                                               "the run exits 4 (after writing everything)")
+    min_argmax_agreement_float: float = _f(0.85, number(0.0, 1.0),
+                                           "below this argmax agreement of the firmware with the float model the "
+                                           "run exits 4")
+    max_accuracy_drop_float: float = _f(2.0, number(0.0), "above this drop of accuracy, float model -> firmware, in "
+                                        "percentage points on the same jets, the run exits 4")
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import numpy as np
 from l1tag.errors import ConversionError
 from l1tag.files import atomic_path, write_json
 from l1tag.hls.extension import from_hls, register_all
-from l1tag.hls.fixed_point import quantize
-from l1tag.hls.lower import Lowered, lower
+from l1tag.numerics.fixed_point import quantize
+from l1tag.hls.lower import Lowered, float32_inexact, lower
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.hls.reference.model import run_reference
 
@@ -105,15 +105,18 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, verbose: bool = False) -> dict:
+def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, verbose: bool = False,
+             rewrite: bool = True) -> dict:
     """Compile, run ``x`` (normalised test inputs) through the C++, and compare; returns the csim section
-    (plus ``_outputs``, ``_reference`` and ``_inputs`` arrays for the caller to pop)."""
+    (plus ``_outputs``, ``_reference``, ``_inputs``, ``_quantized`` and ``_float`` arrays for the caller to
+    pop).  ``rewrite=False`` compiles the project as it is on disk (hls4ml's ``_compile``: a hand-edited
+    copy, e.g.) instead of writing it again first."""
     lowered = converted.lowered
     xq = quantize(x, lowered.input_t)  # the firmware's input type; exact in float64
     t0 = time.perf_counter()
     try:
         with _quiet(verbose):
-            converted.hls_model.compile()
+            converted.hls_model.compile() if rewrite else converted.hls_model._compile()
     except Exception as exc:
         raise ConversionError(f"g++ failed to compile the generated project in {converted.project_dir}: {exc}") from None
     compile_s = time.perf_counter() - t0
@@ -135,6 +138,8 @@ def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, v
         "csim_seconds": csim_s,
         "jets_per_second": float(len(xq) / csim_s) if csim_s > 0 else None,
         "backend": converted.backend,
+        # sums the QKeras model computes in float32 that may round (none: its forward pass is exact)
+        "float32_inexact_sums": float32_inexact(lowered),
     }
     if float_model is not None:
         y_f = np.asarray(logits_model(float_model).predict(x.astype(np.float32), batch_size=2048, verbose=0))
@@ -144,6 +149,25 @@ def run_csim(converted: Converted, x: np.ndarray, qat_model, float_model=None, v
         bad = int(np.argmin(exact))
         section["first_mismatch"] = {"jet": bad, "csim": y_fw[bad].tolist(), "reference": y_ref[bad].tolist()}
     section["_outputs"], section["_reference"], section["_inputs"] = y_fw, y_ref, xq
+    section["_quantized"] = y_q
+    if float_model is not None:
+        section["_float"] = y_f
+    return section
+
+
+def add_qualities(section: dict, outputs: np.ndarray, y: np.ndarray) -> dict:
+    """Every model's quality on the same (C-simulated) jets, for the fidelity checks, the summary and the
+    fidelity bench: ``quality_float`` / ``_quantized`` / ``_firmware`` (``evaluate`` of their softmax;
+    ``y`` integer labels), ``accuracy_*`` and ``accuracy_drop_float_points``."""
+    from l1tag.train.metrics import evaluate
+
+    for name, logits in (("float", section.pop("_float", None)), ("quantized", section.pop("_quantized")),
+                         ("firmware", outputs)):
+        if logits is not None:
+            section[f"quality_{name}"] = evaluate(y, softmax(logits))
+            section[f"accuracy_{name}"] = section[f"quality_{name}"]["accuracy"]
+    if "accuracy_float" in section:
+        section["accuracy_drop_float_points"] = 100.0 * (section["accuracy_float"] - section["accuracy_firmware"])
     return section
 
 
@@ -171,7 +195,6 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> tuple[di
     """The convert + C-sim stage of a build: project in build/<name>/hls; returns the csim section (also
     saved as csim.json) and the converted model (for the estimator)."""
     from l1tag.models.builders import load_model
-    from l1tag.train.metrics import evaluate
 
     model_dir = Path(build_dir) / "model"
     qat_file = model_dir / "qat.h5"
@@ -179,12 +202,15 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> tuple[di
         raise ConversionError(f"{qat_file} not found: run `l1tag train` first, with quantization.enabled: true")
     qat_model, float_model = load_model(qat_file), load_model(model_dir / "float.h5")
     converted = convert_model(qat_model, cfg.hls, Path(build_dir) / "hls", verbose)
-    n = min(cfg.csim.jets, len(data.y["test"]))
+    n = min(cfg.csim.jets or len(data.y["test"]), len(data.y["test"]))  # null: the whole test split
     x, y = data.x["test"][:n], data.y["test"][:n]
     section = run_csim(converted, x, qat_model, float_model, verbose)
     outputs, reference, inputs = (section.pop(k) for k in ("_outputs", "_reference", "_inputs"))
     write_test_vectors(converted.project_dir, inputs, reference)
-    section["quality_firmware"] = evaluate(y, softmax(outputs))
+    add_qualities(section, outputs, y)
+    if section["float32_inexact_sums"]:
+        log.warning("the QKeras model computes these sums in float32, which may round them (its logits can then "
+                    "differ from the firmware's): %s", ", ".join(section["float32_inexact_sums"]))
     write_json(Path(build_dir) / "csim.json", section)
     with atomic_path(Path(build_dir) / "csim_outputs.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, outputs)  # firmware logits of the first csim.jets test jets (the report's plots reuse them)

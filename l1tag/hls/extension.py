@@ -24,8 +24,9 @@ import numpy as np
 from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.fixed_point import FixedType, from_qkeras, quantize
-from l1tag.hls.reference.attention import EXP_T, INV_T, AttentionSpec, attention_spec
+from l1tag.numerics.fixed_point import FixedType, from_qkeras, quantize
+from l1tag.hls.reference.attention import AttentionSpec, attention_spec
+from l1tag.numerics.tables import EXP_T, INV_T
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 
 FIRMWARE_TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"

@@ -33,7 +33,7 @@ from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, kernel_weight_names,
                                  kind_weight_args, quantizer_type)
-from l1tag.hls.fixed_point import FixedType, accumulator, quantize
+from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 
@@ -61,6 +61,17 @@ class Lowered:
     input_t: FixedType
     output_name: str
     expected_types: dict[str, FixedType]  # every hls4ml node -> its planned result type
+    # the exact sums the QKeras model computes in float32, by name -> bits: float32 holds any sum of at
+    # most FLOAT32_EXACT_BITS bits exactly, so the model's forward pass equals the firmware's when all fit
+    float32_sums: dict[str, int] = field(default_factory=dict)
+
+
+FLOAT32_EXACT_BITS = 25  # a 24-bit significand and the sign: every k * 2^-F with |k| <= 2^24
+
+
+def float32_inexact(lowered: Lowered) -> list[str]:
+    """The sums of the QKeras model that float32 may round (wider than FLOAT32_EXACT_BITS), as 'name (bits)'."""
+    return [f"{name} ({bits} bits)" for name, bits in lowered.float32_sums.items() if bits > FLOAT32_EXACT_BITS]
 
 
 def _qtype(layer, key: str) -> FixedType:
@@ -103,11 +114,19 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     layer_cfg: dict[str, dict] = {}
     dense_layers: list[str] = []  # constant-weight layers: the strategy and the particle parallelization apply
     new_weights: dict[str, list] = {}
+    float32_sums: dict[str, int] = {}
 
     def src(layer) -> list[str]:
         inbound = layer._inbound_nodes[0].inbound_layers
         names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
         return [alias.get(n, n) for n in names]
+
+    def trained_tables(layer) -> None:
+        """The model computes through tables of its own size: the firmware's must be the same."""
+        trained = layer.get_config().get("table_size", table_size)
+        if int(trained) != int(table_size):
+            raise ConversionError(f"layer '{layer.name}' was trained with lookup tables of {trained} entries but "
+                                  f"hls.table_size is {table_size}: set hls.table_size: {trained}, or retrain")
 
     def precision(name, **kinds):
         layer_cfg.setdefault(name, {}).setdefault("Precision", {}).update({k: t.cpp() for k, t in kinds.items()})
@@ -138,6 +157,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
             x_t = types[ins[0]]
             acc_t = accumulator(x_t, w_t, kernel.shape[0], extra=b_t)
+            float32_sums[layer.name] = acc_t.width
             act = after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None
             act_q = act.get_config()["activation"] if act else None
             relu = act is not None and str(act_q).startswith("quantized_relu")
@@ -178,6 +198,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             # Q, K, V become three hls4ml Dense layers (constant weights: the strategy and the particle
             # parallelization apply); l1tag's kernel keeps the projections, scores, softmax and A V'
             kind, cfg, x_t = kinds.by_keras_layer(cls), layer.get_config(), types[ins[0]]
+            trained_tables(layer)
             n, d = (int(v) for v in layer.input_shape[1:])
             dims = attention_dims(kind, cfg, n)
             ftypes = attention_types(layer.name, cfg)
@@ -196,6 +217,8 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
                 dense_layers.append(name)
                 ops.append(Op("dense", name, ins, spec.qkv_t, {"kernel": fw[f"w{part}"], "bias": np.zeros(d)}))
                 qkv_names.append(name)
+            for part in ("qkv", "proj", "score", "mix") + (("conv",) if spec.conv else ()):
+                float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64
             kernel_weights = {k: short[k] for k in kernel_weight_names(kind, cfg)}
             core = AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()}, name=layer.name)
             tensors[layer.name] = core([tensors[q] for q in qkv_names])
@@ -206,9 +229,11 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
                           {k: fw[k] for k in kind_weight_args(kind)}, spec))
             types[layer.name] = spec.out_t
         elif isinstance(layer, QDynamicTanh):
+            trained_tables(layer)
             spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),
                                    table_size)
             alpha, beta = (float(quantize(v, spec.param_t)) for v in layer.get_weights())
+            float32_sums[layer.name] = spec.arg_t.width  # alpha x + beta
             tensors[layer.name] = QDynamicTanh.from_config(layer.get_config())(tensors[ins[0]])
             new_weights[layer.name] = layer.get_weights()
             layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
@@ -239,4 +264,4 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": model_strategy},
                   "LayerName": layer_cfg}
     expected.update({op.name: op.result_t for op in ops})
-    return Lowered(plain, hls_config, ops, input_t, output_name, expected)
+    return Lowered(plain, hls_config, ops, input_t, output_name, expected, float32_sums)

@@ -22,6 +22,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense
 
 from l1tag import kinds
+from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.models.layers import QDynamicTanh
 
 
@@ -68,10 +69,10 @@ def _dense(x, units: int, qz: Quantizers, name: str, relu: bool):
     return _act(x, qz.relu if relu else qz.act, f"{name}_act", relu)
 
 
-def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str):
+def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str, table_size: int):
     return kind.layer_class()(
         heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
-        softmax_quantizer=qz.softmax, output_quantizer=qz.act, name=name,
+        softmax_quantizer=qz.softmax, output_quantizer=qz.act, table_size=table_size, name=name,
         **kind.layer_arguments(model_cfg, qz.weight, qz.bias))
 
 
@@ -81,8 +82,12 @@ def _pool(x, kind: str):
     return tf.keras.layers.GlobalAveragePooling1D(name="pool")(x)
 
 
-def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None) -> tf.keras.Model:
-    """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float."""
+def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None,
+                table_size: int = DEFAULT_TABLE_SIZE) -> tf.keras.Model:
+    """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float.
+
+    Quantized, its softmax and DynamicTanh run through the firmware's tables of ``table_size`` entries
+    (``hls.table_size``), so that its forward pass is the firmware's."""
     qz = Quantizers.from_config(quant)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
@@ -94,13 +99,15 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
         d = model_cfg.d_model
         x = _dense(x, d, qz, "embed", relu=True)
         for b in range(model_cfg.blocks):
-            a = _attention(kind, model_cfg, qz, f"att{b}")(x)
+            a = _attention(kind, model_cfg, qz, f"att{b}", table_size)(x)
             x = tf.keras.layers.Add(name=f"att{b}_add")([x, a])
-            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, name=f"att{b}_dyt")(x)
+            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, table_size=table_size,
+                             name=f"att{b}_dyt")(x)
             f = _dense(x, model_cfg.ffn_dim, qz, f"ffn{b}_up", relu=True)
             f = _dense(f, d, qz, f"ffn{b}_down", relu=False)
             x = tf.keras.layers.Add(name=f"ffn{b}_add")([x, f])
-            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, name=f"ffn{b}_dyt")(x)
+            x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, table_size=table_size,
+                             name=f"ffn{b}_dyt")(x)
     x = _pool(x, model_cfg.pooling)
     for i, h in enumerate(model_cfg.head_dims):
         x = _dense(x, h, qz, f"head{i}", relu=True)

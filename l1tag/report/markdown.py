@@ -19,9 +19,14 @@ SOURCE_WORDS = {
 CSIM_ROWS = (
     ("jets", "jets simulated"),
     ("bit_exact_fraction", "bit-exact vs fixed-point reference"),
-    ("max_abs_diff_vs_quantized", "max |diff| vs quantized model"),
+    ("max_abs_diff_vs_quantized", "max |logit diff| vs quantized model"),
+    ("max_abs_diff_vs_float", "max |logit diff| vs float model"),
     ("argmax_agreement_vs_float", "argmax agreement vs float model"),
     ("argmax_agreement_vs_quantized", "argmax agreement vs quantized model"),
+    ("accuracy_float", "accuracy of the float model, these jets"),
+    ("accuracy_quantized", "accuracy of the quantized model, these jets"),
+    ("accuracy_firmware", "accuracy of the firmware, these jets"),
+    ("accuracy_drop_float_points", "accuracy drop float -> firmware (points)"),
 )
 
 
@@ -115,6 +120,16 @@ def _csim_section(csim: dict) -> str:
     return _table(["quantity", "value"], [[label, _num(csim[key])] for key, label in CSIM_ROWS if key in csim])
 
 
+def fidelity_table(section: dict) -> str:
+    """The csim.* fidelity checks: one row each (threshold, value, PASS/FAIL) and a verdict line."""
+    rows = [[f"`{c['threshold']}`", _num(c["limit"]), c.get("shown") or _num(c["value"]),
+             "PASS" if c["pass"] else "**FAIL**"] for c in section.get("checks", [])]
+    failed = [c["threshold"] for c in section.get("checks", []) if not c["pass"]]
+    verdict = ("**PASS**: the C-simulated firmware meets every fidelity threshold." if not failed else
+               f"**FAIL**: the firmware misses {', '.join(failed)} (the build exits 4).")
+    return _table(["check", "limit", "value", "result"], rows) + "\n\n" + verdict
+
+
 PLOT_CAPTIONS = {
     "roc": "One-vs-rest ROC curves per class on the test split (float, quantized and, when the C-simulation "
            "covered the whole split, firmware).",
@@ -143,7 +158,8 @@ def render_report_md(build_dir: Path, report: dict) -> str:
     if report.get("l1tag_version"):
         parts.append(f"l1tag {report['l1tag_version']}")
     sections = (("model", "Model", _model_section), ("quality", "Quality", _quality_section),
-                ("csim", "C-simulation", _csim_section), ("hardware", "Hardware", hardware_table),
+                ("csim", "C-simulation", _csim_section), ("fidelity", "Fidelity checks", fidelity_table),
+                ("hardware", "Hardware", hardware_table),
                 ("budget", "Budget", budget_table))
     for key, title, render in sections:
         if isinstance(report.get(key), dict):

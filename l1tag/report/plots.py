@@ -234,7 +234,7 @@ def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]
         m_cfg = dataclasses.replace(cfg.model, type=kind)
         flops, luts = [], []
         for n in ns:
-            model = build_model(m_cfg, n, n_features, cfg.quantization)
+            model = build_model(m_cfg, n, n_features, cfg.quantization, table_size=cfg.hls.table_size)
             flops.append(model_cost(model)["flops"])
             with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
                 # the build's P where it divides n (gcd: always a divisor of n)

@@ -9,8 +9,9 @@ from l1tag import __version__
 from l1tag.files import write_json
 
 QUALITY_KEYS = ("accuracy", "auc_macro", "rejection_at_tpr_0p5")
-CSIM_KEYS = ("jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "argmax_agreement_vs_float",
-             "argmax_agreement_vs_quantized")
+CSIM_KEYS = ("jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "max_abs_diff_vs_float",
+             "argmax_agreement_vs_float", "argmax_agreement_vs_quantized", "accuracy_float", "accuracy_quantized",
+             "accuracy_firmware", "accuracy_drop_float_points", "float32_inexact_sums")
 
 
 def quality_summary(metrics: dict) -> dict:

@@ -59,7 +59,8 @@ def train_models(cfg, data, verbose: int = 0):
     history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
-        qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat")
+        qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
+                                table_size=cfg.hls.table_size)
         qat_model.set_weights(float_model.get_weights())
         if cfg.train.qat_epochs:
             t0 = time.perf_counter()

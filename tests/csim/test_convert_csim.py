@@ -1,11 +1,10 @@
 """Each tagger type, tiny and briefly trained on generated jets: convert with l1tag's hls4ml extension,
 compile with g++, C-simulate, and check bit for bit against the NumPy fixed-point reference.
 
-Thresholds (argmax agreement of the firmware with the models, on the test jets):
-* vs the quantized (QKeras) model >= 0.85: the firmware computes softmax and tanh through tables
-  (at most one LSB from QKeras' float functions followed by the same quantizer), so a jet flips only
-  when its two largest logits are within a few LSBs -- common for models trained for seconds;
-* vs the float model >= 0.70: on top of that, the QAT model itself differs from its float twin.
+Fidelity (the csim.* checks of l1tag.build, on the test jets):
+* vs the quantized (QKeras) model: identical logits -- its forward pass runs the firmware's tables and
+  casts (l1tag/models/layers/firmware_ops.py), so agreement is 1.0 and the largest difference 0;
+* vs the float model >= 0.70 and an accuracy drop <= 15 points: loose, for models trained for seconds.
 The maximum |difference| of the logits is recorded as a test property and printed with -s.
 """
 
@@ -13,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -22,7 +22,9 @@ from l1tag.config import config_from_dict
 from l1tag.data.generate import generate
 from l1tag.data.preprocess import prepare
 from l1tag.data.readers import read_hls4ml
-from l1tag.hls.convert import convert_model, run_csim
+from l1tag.build import check_fidelity, fidelity_checks
+from l1tag.errors import FidelityError
+from l1tag.hls.convert import add_qualities, convert_model, run_csim
 from l1tag.train.trainer import train_models
 
 TYPES = kinds.NAMES  # every registered kind
@@ -36,12 +38,15 @@ def data(tmp_path_factory):
 
 
 def tiny_config(kind: str, backend: str = "Vitis", strategy: str = "distributed_arithmetic", parallel: int = 2):
+    """A model trained for seconds: the fidelity checks run with the default thresholds for the firmware
+    against the reference and the QKeras model, and loose ones against the float model."""
     return config_from_dict({
         "name": f"tiny_{kind}", "seed": 8, "data": {"constituents": 8},
         "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8],
                   "phi_dims": [8, 8]},
         "train": {"epochs": 6, "qat_epochs": 3, "batch_size": 64, "patience": 3},
-        "hls": {"backend": backend, "strategy": strategy, "parallelization_factor": parallel}, "csim": {"jets": 100},
+        "hls": {"backend": backend, "strategy": strategy, "parallelization_factor": parallel},
+        "csim": {"jets": 100, "min_argmax_agreement_float": 0.70, "max_accuracy_drop_float": 15.0},
     })
 
 
@@ -63,6 +68,7 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
     s = run_csim(converted, x, qat_model, float_model)
     outputs = s.pop("_outputs")
     np.testing.assert_array_equal(outputs, s.pop("_reference"))
+    add_qualities(s, outputs, data.y["test"][:100])
     for key in ("max_abs_diff_vs_quantized", "max_abs_diff_vs_float", "argmax_agreement_vs_quantized",
                 "argmax_agreement_vs_float"):
         record_property(key, s[key])
@@ -70,8 +76,13 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
     assert s["jets"] == 100
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
     assert np.std(outputs) > 0, "trivial firmware output"
-    assert s["argmax_agreement_vs_quantized"] >= 0.85
-    assert s["argmax_agreement_vs_float"] >= 0.70
+    # the QKeras model runs the firmware's tables and casts: the same logits, bit for bit
+    assert s["max_abs_diff_vs_quantized"] == 0.0 and s["argmax_agreement_vs_quantized"] == 1.0
+    assert s["accuracy_quantized"] == s["accuracy_firmware"]
+    assert [c["threshold"] for c in fidelity_checks(cfg, s)] == [
+        "csim.min_bit_exact_fraction", "csim.min_argmax_agreement_quantized", "csim.min_argmax_agreement_float",
+        "csim.max_accuracy_drop_float"]
+    check_fidelity(cfg, s)  # every threshold met, float agreement and accuracy drop included
     cpp = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
     if kind != "deepsets":
         params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
@@ -135,3 +146,38 @@ def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
         assert [(int(g), int(q)) for _, g, q in loops] == [(8 // parallel, parallel)] * 2
         assert all(f"{name}::run(" in top for name, _, _ in loops)
         assert "nnet::pointwise_conv_1d" not in top and "nnet::relu<" in top  # only the head's ReLU is a call
+
+
+def _mutate_exp_table(firmware):
+    """exp(0) = 1 is read by every softmax row (its largest score): make it 0.5 in the copy."""
+    for f in list(firmware.glob("weights/exp_table*.txt")) + list(firmware.glob("weights/exp_table*.h")):
+        text = f.read_text()
+        at = text.index("1.0000000000000000")
+        f.write_text(text[:at] + "0.5000000000000000" + text[at + 18:])
+
+
+def _mutate_rounding(firmware):
+    """The embedding ReLU's output type (the second typedef) truncates instead of rounding to nearest."""
+    defines = firmware / "defines.h"
+    text = defines.read_text()
+    at = text.index("AP_RND_CONV", text.index("AP_RND_CONV") + 1)
+    defines.write_text(text[:at] + "AP_TRN" + text[at + len("AP_RND_CONV"):])
+
+
+@pytest.mark.parametrize("mutate", [_mutate_exp_table, _mutate_rounding], ids=["table_entry", "rounding_mode"])
+def test_a_single_changed_table_entry_or_rounding_mode_fails_the_fidelity_check(mutate, trained, data, tmp_path):
+    """The checks can fail: the same project, with one table entry or one rounding mode changed in a copy,
+    is no longer bit-exact with the reference and the build's check exits 4."""
+    cfg, float_model, qat_model = trained["salt"]
+    converted = convert_model(qat_model, cfg.hls, tmp_path / "hls")
+    x = data.x["test"][:100]
+    assert run_csim(converted, x, qat_model)["bit_exact_fraction"] == 1.0
+    copy = tmp_path / "mutated"
+    shutil.copytree(converted.project_dir, copy)
+    mutate(copy / "firmware")
+    converted.hls_model.config.config["OutputDir"] = str(copy)
+    s = run_csim(converted, x, qat_model, float_model, rewrite=False)
+    assert s["bit_exact_fraction"] < 1.0
+    with pytest.raises(FidelityError, match=r"below csim\.min_bit_exact_fraction = 1\.0") as exc:
+        check_fidelity(cfg, s)
+    assert exc.value.exit_code == 4

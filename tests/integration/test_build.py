@@ -21,13 +21,16 @@ TINY = {
     "model": {"type": "salt", "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8, "head_dims": [8]},
     "train": {"epochs": 4, "qat_epochs": 2, "batch_size": 64, "patience": 2},
     "hls": {"parallelization_factor": 2},  # the default strategy (distributed arithmetic), 4-iteration loops
-    "csim": {"jets": 50},
+    # a model trained for seconds on 150 jets: loose float thresholds (the defaults are for real builds)
+    "csim": {"jets": 50, "min_argmax_agreement_float": 0.3, "max_accuracy_drop_float": 30.0},
 }
 CONTRACT = {
     "model": {"type", "parameters", "flops", "bops"},
     "quality": {"float", "quantized", "firmware"},
     "csim": {"jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "argmax_agreement_vs_float",
-             "argmax_agreement_vs_quantized"},
+             "argmax_agreement_vs_quantized", "max_abs_diff_vs_float", "accuracy_float", "accuracy_quantized",
+             "accuracy_firmware", "accuracy_drop_float_points"},
+    "fidelity": {"pass", "checks"},
     "hardware": {"source", "part", "clock_ns", "latency_cycles", "latency_ns", "ii_cycles", "resources",
                  "utilization"},
     "budget": {"name", "pass", "checks"},
@@ -61,6 +64,10 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     for section, keys in CONTRACT.items():
         assert keys <= set(report[section]), section
     assert report["csim"]["bit_exact_fraction"] == 1.0
+    # the QKeras model computes what the firmware computes (tables, casts): same logits, same accuracy
+    assert report["csim"]["max_abs_diff_vs_quantized"] == 0.0
+    assert report["csim"]["accuracy_quantized"] == report["csim"]["accuracy_firmware"]
+    assert report["fidelity"]["pass"] is True and len(report["fidelity"]["checks"]) == 4
     assert report["hardware"]["source"] == "estimate" and report["budget"]["pass"] is True
     for path in ("data/prepared.npz", "model/qat.h5", "hls/build_prj.tcl", "hls/tb_data/tb_input_features.dat",
                  "report.md", "tiny-firmware.tar.gz"):
@@ -170,3 +177,20 @@ def test_verify_refuses_members_escaping_the_bundle(tmp_path, name, link):
             tar.addfile(info, io.BytesIO(b"x"))
     with pytest.raises(DataError, match="refused"):
         verify_bundle(bad)
+
+
+def test_an_unreachable_fidelity_threshold_exits_4_after_writing_everything(built, capsys):
+    """csim.min_argmax_agreement_float: 0.999 cannot be met: only the report stage reruns (the thresholds
+    are checked, not re-simulated), report.json and report.md mark the failed check, and the exit is 4."""
+    root, _ = built
+    strict = _config(root, "strict.yaml", csim={"min_argmax_agreement_float": 0.999})
+    capsys.readouterr()
+    assert main(["build", "-c", str(strict), "-o", str(root / "b1")]) == 4
+    captured = capsys.readouterr()
+    assert "ran report, bundle; up to date: data, train, firmware" in captured.out
+    assert "below csim.min_argmax_agreement_float = 0.999" in captured.err
+    report = json.loads((root / "b1" / "report.json").read_text())
+    failed = [c["threshold"] for c in report["fidelity"]["checks"] if not c["pass"]]
+    assert report["fidelity"]["pass"] is False and failed == ["csim.min_argmax_agreement_float"]
+    md = (root / "b1" / "report.md").read_text()
+    assert "| `csim.min_argmax_agreement_float` | 0.999 |" in md and "**FAIL**: the firmware misses" in md

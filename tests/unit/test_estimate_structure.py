@@ -191,7 +191,7 @@ class _Node:
 def _attention(p: int | None, n: int = N, heads: int = 2, m: int = 4, d: int = 8, rf: int = 1, qkv: bool = False):
     """A Linformer attention node: wide (12-bit) Q/K/V and softmax, so every variable product is a DSP;
     projection weights 0.5 (shifts), so only the variable products cost DSPs."""
-    from l1tag.hls.fixed_point import FixedType
+    from l1tag.numerics.fixed_point import FixedType
 
     wide, narrow = FixedType(12, 4, True), FixedType(8, 2, True)
     types = {"weight": narrow, "qkv": wide, "score": wide, "softmax": FixedType(12, 1, False), "out": wide}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l1tag.hls.fixed_point import FixedType, accumulator, from_qkeras, parse_cpp_type, quantize
+from l1tag.numerics.fixed_point import FixedType, accumulator, from_qkeras, parse_cpp_type, quantize
 
 
 @pytest.mark.parametrize("t, x, expected", [

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from l1tag import kinds
 from l1tag.hls.extension import attention_dims
-from l1tag.hls.fixed_point import FixedType, quantize
+from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.hls.reference.attention import attention_reference, attention_spec, qkv_reference
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
 from l1tag.models.layers import QDynamicTanh

@@ -19,16 +19,15 @@ converter, so that reference and C++ use the same numbers.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from l1tag import kinds
-from l1tag.hls.fixed_point import FixedType, accumulator, quantize
 from l1tag.kinds import AttentionShape, score_shift
-EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional bits
-INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
+from l1tag.numerics import tables
+from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
+
 
 
 @dataclass(frozen=True)
@@ -75,19 +74,15 @@ class AttentionSpec(AttentionShape):
 
     @property
     def sum_t(self) -> FixedType:
-        bits = max(1, math.ceil(math.log2(self.m + 1)))
-        return FixedType(EXP_T.frac + bits, bits, signed=False)
+        return tables.sum_type(self.m)
 
     def exp_table(self) -> np.ndarray:
-        """exp(-k * lsb(score)) for k = 0 .. T-1, in EXP_T (entry 0 is exactly 1)."""
-        k = np.arange(self.table_size, dtype=np.float64)
-        return quantize(np.round(np.exp(-k * self.score_t.lsb) * 2**EXP_T.frac) / 2**EXP_T.frac, EXP_T)
+        """exp(-k * lsb(score)) for k = 0 .. T-1, in EXP_T (l1tag/numerics/tables.py)."""
+        return tables.exp_table(self.score_t, self.table_size)
 
     def inv_table(self) -> np.ndarray:
         """1 / s at the centre of each of T bins spanning s in [1, m], in INV_T."""
-        j = np.arange(self.table_size, dtype=np.float64)
-        s = 1.0 + (j + 0.5) * (self.m - 1) / self.table_size
-        return quantize(np.round(2**INV_T.frac / s) / 2**INV_T.frac, INV_T)
+        return tables.inv_table(self.m, self.table_size)
 
 
 def attention_spec(kind: str, n: int, d: int, heads: int, m: int, conv, x_t: FixedType, types: dict[str, FixedType],
@@ -101,22 +96,6 @@ def attention_spec(kind: str, n: int, d: int, heads: int, m: int, conv, x_t: Fix
         conv_w_t=types.get("conv_w") if conv else None, conv_b_t=types.get("conv_b") if conv else None,
         table_size=table_size,
     )
-
-
-def _softmax_rows(s: np.ndarray, spec: AttentionSpec) -> np.ndarray:
-    """Table softmax over the last axis of scores ``s`` (already in score_t)."""
-    exp_table, inv_table = spec.exp_table(), spec.inv_table()
-    diff = s - s.max(axis=-1, keepdims=True)  # exact in diff_t
-    k = np.minimum(np.rint(-diff / spec.score_t.lsb).astype(np.int64), spec.table_size - 1)
-    e = exp_table[k]
-    total = e.sum(axis=-1, keepdims=True)  # exact in sum_t
-    if spec.m > 1:
-        one = 2**EXP_T.frac
-        raw = np.rint(total * one).astype(np.int64)
-        idx = np.minimum(((raw - one) * spec.table_size) // ((spec.m - 1) * one), spec.table_size - 1)
-    else:
-        idx = np.zeros_like(total, dtype=np.int64)
-    return quantize(e * inv_table[idx], spec.softmax_t)
 
 
 def _conv(s: np.ndarray, kernel: np.ndarray, bias: np.ndarray, spec: AttentionSpec) -> np.ndarray:
@@ -151,6 +130,6 @@ def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str
     s = quantize(np.einsum("hid,hjd->hij", q, kp) * 2.0**-spec.shift, spec.score_t)
     if spec.conv:
         s = _conv(s, w["convk"], w["convb"], spec)
-    a = _softmax_rows(s, spec)
+    a = tables.table_softmax(s, spec.score_t, spec.softmax_t, spec.table_size)
     o = quantize(np.einsum("hij,hjd->hid", a, vp), spec.out_t)
     return o.transpose(1, 0, 2).reshape(n, d)

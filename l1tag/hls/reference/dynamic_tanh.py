@@ -2,7 +2,7 @@
 
     t = alpha * x + beta                       exact in arg_t
     i = clamp(floor(t * T / (2 R)) + T / 2, 0, T - 1)      R = TANH_RANGE, T a power of two
-    y = tanh_table[i]                          tanh at the bin centre, in out_t
+    y = tanh_table[i]                          tanh at the bin centre, in out_t (l1tag/numerics/tables.py)
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l1tag.hls.fixed_point import FixedType, quantize
-
-TANH_RANGE = 4.0  # tanh(4) = 0.99933: beyond it every 8-bit output saturates anyway
+from l1tag.numerics import tables
+from l1tag.numerics.fixed_point import FixedType
 
 
 @dataclass(frozen=True)
@@ -40,16 +39,11 @@ class DynamicTanhSpec:
     @property
     def index_shift(self) -> int:
         """log2(T / (2 R)): the index is floor(t * 2^index_shift) + T/2."""
-        return int(round(math.log2(self.table_size / (2 * TANH_RANGE))))
+        return tables.tanh_index_shift(self.table_size)
 
     def table(self) -> np.ndarray:
-        i = np.arange(self.table_size, dtype=np.float64)
-        centre = (i + 0.5 - self.table_size / 2) * 2.0**-self.index_shift
-        return quantize(np.tanh(centre), FixedType(self.out_t.width, self.out_t.integer, self.out_t.signed,
-                                                   "AP_RND_CONV", "AP_SAT"))
+        return tables.tanh_table(self.out_t, self.table_size)
 
 
 def dynamic_tanh_reference(x: np.ndarray, alpha: float, beta: float, spec: DynamicTanhSpec) -> np.ndarray:
-    t = alpha * np.asarray(x, dtype=np.float64) + beta
-    idx = np.floor(t * 2.0**spec.index_shift).astype(np.int64) + spec.table_size // 2
-    return spec.table()[np.clip(idx, 0, spec.table_size - 1)]
+    return tables.table_tanh(alpha * np.asarray(x, dtype=np.float64) + beta, spec.out_t, spec.table_size)

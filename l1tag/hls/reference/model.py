@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1tag.hls.fixed_point import quantize
+from l1tag.numerics.fixed_point import quantize
 from l1tag.hls.reference.attention import attention_reference
 from l1tag.hls.reference.dynamic_tanh import dynamic_tanh_reference
 

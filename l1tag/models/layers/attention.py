@@ -29,8 +29,11 @@ import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
+from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.kinds import AttentionShape, get, score_shift
+from l1tag.models.layers import firmware_ops
 from l1tag.models.layers.score_conv import QAttentionScoreConv
+from l1tag.numerics.fixed_point import from_qkeras
 
 def _identity(x):
     return x
@@ -42,15 +45,21 @@ class QAttentionBase(tf.keras.layers.Layer):
     kind = ""  # the registry name (l1tag/kinds/<kind>.py)
 
     def __init__(self, heads: int, kernel_quantizer=None, qkv_quantizer=None, score_quantizer=None,
-                 softmax_quantizer=None, output_quantizer=None, **kwargs):
+                 softmax_quantizer=None, output_quantizer=None, table_size: int = DEFAULT_TABLE_SIZE, **kwargs):
         super().__init__(**kwargs)
         self.heads = int(heads)
+        self.table_size = int(table_size)
         self.quantizer_strings = {
             "kernel_quantizer": kernel_quantizer, "qkv_quantizer": qkv_quantizer,
             "score_quantizer": score_quantizer, "softmax_quantizer": softmax_quantizer,
             "output_quantizer": output_quantizer,
         }
         self.q = {k: (get_quantizer(v) if v else _identity) for k, v in self.quantizer_strings.items()}
+        # quantized: the firmware's table softmax (l1tag/numerics/tables.py), float softmax's gradient
+        self._softmax_types = None
+        if score_quantizer and softmax_quantizer:
+            self._softmax_types = (from_qkeras(score_quantizer, f"{self.name}: score_quantizer"),
+                                   from_qkeras(softmax_quantizer, f"{self.name}: softmax_quantizer"))
 
     # -- weights ------------------------------------------------------------------------------
     def build(self, input_shape):
@@ -95,10 +104,17 @@ class QAttentionBase(tf.keras.layers.Layer):
         s = self.q["score_quantizer"](tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim))
         return s, vp
 
+    def softmax(self, s):
+        """The float softmax, or (quantized) the firmware's table softmax with the float gradient."""
+        if self._softmax_types is None:
+            return self.q["softmax_quantizer"](tf.nn.softmax(s, axis=-1))
+        m = s.shape[-1] if s.shape[-1] is not None else self.n  # full attention: the n keys
+        return firmware_ops.table_softmax(s, *self._softmax_types, self.table_size, int(m))
+
     def call(self, x):
         s, vp = self.scores(x)
         s = self._conv(s)
-        a = self.q["softmax_quantizer"](tf.nn.softmax(s, axis=-1))
+        a = self.softmax(s)
         o = self.q["output_quantizer"](tf.matmul(a, vp))  # (B, H, n, dh)
         b = tf.shape(x)[0]
         return tf.reshape(tf.transpose(o, (0, 2, 1, 3)), (b, -1, self.d))
@@ -107,7 +123,7 @@ class QAttentionBase(tf.keras.layers.Layer):
         """Per-head maps for plots: scores before and after the convolution, and the softmax output."""
         raw, _ = self.scores(x)
         conv = self._conv(raw)
-        soft = self.q["softmax_quantizer"](tf.nn.softmax(conv, axis=-1))
+        soft = self.softmax(conv)
         return {"scores": raw.numpy(), "scores_conv": conv.numpy(), "softmax": soft.numpy()}
 
     def compute_output_shape(self, input_shape):
@@ -118,7 +134,7 @@ class QAttentionBase(tf.keras.layers.Layer):
         return get(self.kind).shape(self.n, self.d, self.get_config())
 
     def get_config(self):
-        return {**super().get_config(), "heads": self.heads, **self.quantizer_strings}
+        return {**super().get_config(), "heads": self.heads, **self.quantizer_strings, "table_size": self.table_size}
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")

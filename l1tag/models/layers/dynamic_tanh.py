@@ -5,17 +5,25 @@ from __future__ import annotations
 import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
+from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.models.layers import firmware_ops
+from l1tag.numerics.fixed_point import from_qkeras
+
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
 class QDynamicTanh(tf.keras.layers.Layer):
-    """tanh(alpha * x + beta) with alpha = 1, beta = 0 at start; alpha and beta quantized like weights."""
+    """tanh(alpha * x + beta) with alpha = 1, beta = 0 at start; alpha and beta quantized like weights.
 
-    def __init__(self, param_quantizer=None, output_quantizer=None, **kwargs):
+    Quantized (an output quantizer), tanh is the firmware's table of ``table_size`` entries (values in
+    the output type; l1tag/numerics/tables.py) with tanh's gradient; float, it is tf.tanh."""
+
+    def __init__(self, param_quantizer=None, output_quantizer=None, table_size: int = DEFAULT_TABLE_SIZE, **kwargs):
         super().__init__(**kwargs)
         self.param_quantizer = param_quantizer
         self.output_quantizer = output_quantizer
+        self.table_size = int(table_size)
         self._qp = get_quantizer(param_quantizer) if param_quantizer else (lambda w: w)
-        self._qo = get_quantizer(output_quantizer) if output_quantizer else (lambda w: w)
+        self._out_t = from_qkeras(output_quantizer, f"{self.name}: output_quantizer") if output_quantizer else None
 
     def build(self, input_shape):
         self.alpha = self.add_weight(name="alpha", shape=(), initializer="ones")
@@ -23,8 +31,11 @@ class QDynamicTanh(tf.keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
-        return self._qo(tf.tanh(self._qp(self.alpha) * x + self._qp(self.beta)))
+        t = self._qp(self.alpha) * x + self._qp(self.beta)  # exact: 8-bit parameters times the input
+        if self._out_t is None:
+            return tf.tanh(t)
+        return firmware_ops.table_tanh(t, self._out_t, self.table_size)
 
     def get_config(self):
         return {**super().get_config(), "param_quantizer": self.param_quantizer,
-                "output_quantizer": self.output_quantizer}
+                "output_quantizer": self.output_quantizer, "table_size": self.table_size}

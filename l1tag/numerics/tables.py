@@ -1,0 +1,91 @@
+"""The firmware's lookup-table functions, in NumPy: the softmax (exp and reciprocal tables) and tanh.
+
+One definition serves the three places that must agree bit for bit: the tables written into the
+firmware as weights (``l1tag/hls/extension.py``), the NumPy reference of the firmware
+(``l1tag/hls/reference/``), and the QKeras model's forward pass (``l1tag/models/layers/firmware_ops.py``,
+which runs the same indices and entries in TensorFlow).
+
+Softmax over the last axis of scores S already in ``score_t`` (m columns, T entries per table)::
+
+    k   = min(-(S - max S) / lsb(score_t), T - 1)   exact integer (S - max S is exact)
+    e   = exp_table[k]                              exp(-k lsb) in EXP_T
+    idx = min(((raw(sum e) - 1.0) * T) // ((m - 1) * 1.0), T - 1)    sum e in [1, m], raw = its integer in EXP_T
+    A   = cast<softmax_t>(e * inv_table[idx])       1 / sum at the bin centre, in INV_T
+
+tanh of t (exact in its own type), T entries spanning [-TANH_RANGE, TANH_RANGE)::
+
+    i = clamp(floor(t * 2^index_shift) + T / 2, 0, T - 1),  y = tanh_table[i]   (bin centres, in out_t)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from l1tag.numerics.fixed_point import FixedType, quantize
+
+EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional bits
+INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
+TANH_RANGE = 4.0  # tanh(4) = 0.99933: beyond it every 8-bit output saturates anyway
+
+
+def check_table_size(table_size: int) -> None:
+    if table_size & (table_size - 1) or table_size < 16:
+        raise ValueError(f"table size {table_size} must be a power of two >= 16")
+
+
+def exp_table(score_t: FixedType, table_size: int) -> np.ndarray:
+    """exp(-k * lsb(score_t)) for k = 0 .. T-1, in EXP_T (entry 0 is exactly 1)."""
+    k = np.arange(table_size, dtype=np.float64)
+    return quantize(np.round(np.exp(-k * score_t.lsb) * 2**EXP_T.frac) / 2**EXP_T.frac, EXP_T)
+
+
+def inv_table(m: int, table_size: int) -> np.ndarray:
+    """1 / s at the centre of each of T bins spanning s in [1, m], in INV_T."""
+    j = np.arange(table_size, dtype=np.float64)
+    s = 1.0 + (j + 0.5) * (m - 1) / table_size
+    return quantize(np.round(2**INV_T.frac / s) / 2**INV_T.frac, INV_T)
+
+
+def sum_type(m: int) -> FixedType:
+    """The exact type of a sum of m exp-table entries (each <= 1)."""
+    bits = max(1, math.ceil(math.log2(m + 1)))
+    return FixedType(EXP_T.frac + bits, bits, signed=False)
+
+
+def table_softmax(s: np.ndarray, score_t: FixedType, softmax_t: FixedType, table_size: int) -> np.ndarray:
+    """The firmware's softmax over the last axis of ``s`` (values already in score_t)."""
+    m = s.shape[-1]
+    exp_t, inv_t = exp_table(score_t, table_size), inv_table(m, table_size)
+    diff = s - s.max(axis=-1, keepdims=True)  # exact
+    k = np.minimum(np.rint(-diff / score_t.lsb).astype(np.int64), table_size - 1)
+    e = exp_t[k]
+    total = e.sum(axis=-1, keepdims=True)  # exact in sum_type(m)
+    if m > 1:
+        one = 2**EXP_T.frac
+        raw = np.rint(total * one).astype(np.int64)
+        idx = np.minimum(((raw - one) * table_size) // ((m - 1) * one), table_size - 1)
+    else:
+        idx = np.zeros_like(total, dtype=np.int64)
+    return quantize(e * inv_t[idx], softmax_t)
+
+
+def tanh_index_shift(table_size: int) -> int:
+    """log2(T / (2 R)): the tanh table index is floor(t * 2^index_shift) + T / 2."""
+    return int(round(math.log2(table_size / (2 * TANH_RANGE))))
+
+
+def tanh_table(out_t: FixedType, table_size: int) -> np.ndarray:
+    """tanh at the centre of each of the T bins, in out_t with rounding to nearest and saturation."""
+    check_table_size(table_size)
+    shift = tanh_index_shift(table_size)
+    i = np.arange(table_size, dtype=np.float64)
+    centre = (i + 0.5 - table_size / 2) * 2.0**-shift
+    return quantize(np.tanh(centre), FixedType(out_t.width, out_t.integer, out_t.signed, "AP_RND_CONV", "AP_SAT"))
+
+
+def table_tanh(t: np.ndarray, out_t: FixedType, table_size: int) -> np.ndarray:
+    """The firmware's tanh of ``t`` (exact values) through the table."""
+    idx = np.floor(np.asarray(t, dtype=np.float64) * 2.0**tanh_index_shift(table_size)).astype(np.int64)
+    return tanh_table(out_t, table_size)[np.clip(idx + table_size // 2, 0, table_size - 1)]
