@@ -1,4 +1,5 @@
-"""Slow: every tagger type at the default config's shapes (n = 32, d = 16, H = 4, p = 4) is bit-exact.
+"""Slow: every tagger type at the default config's shapes (n = 32, d = 16, H = 4, p = 4) is bit-exact, and
+its QKeras model gives the firmware's logits exactly.
 
 Run with `make test-slow`.  The CI tests use tiny shapes; this one covers the table sizes, the chunk
 padding (32 / 4) and the accumulator widths of the shipped configs.
@@ -27,8 +28,10 @@ def test_default_shapes_are_bit_exact(kind, backend, tmp_path):
     base = load_config(REPO / "configs" / "salt_l1.yaml")
     cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
                               hls=dataclasses.replace(base.hls, backend=backend))
-    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization)
+    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization, table_size=cfg.hls.table_size)
     x = np.random.default_rng(1).normal(size=(300, cfg.data.constituents, 3)).astype(np.float32) * 2
     s = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), x, model)
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
     assert np.std(s["_outputs"]) > 0
+    # the QKeras model computes the firmware's numbers (tables, casts; no float32 sum too wide)
+    assert s["max_abs_diff_vs_quantized"] == 0.0 and s["float32_inexact_sums"] == []
