@@ -1,0 +1,121 @@
+"""Trace the firmware's arithmetic with da4ml: the lowered ops (``l1tag/hls/lower.py``) as adder graphs.
+
+The NumPy reference (``l1tag/hls/reference/model.py``) runs the lowered ops with ap_fixed semantics;
+here the same ops are traced with da4ml's ``FixedVariableArray`` (constant matmuls become adder graphs,
+ReLU and max become muxes, DynamicTanh's table a ROM), so that da4ml can emit Verilog for them and
+its interpreters can be checked against the reference bit for bit.
+
+da4ml 0.5.2 rounds only by truncation (``TRN``) or half up (``RND``); the QKeras quantizers round half
+to even (``AP_RND_CONV``).  ``cast`` builds that exactly from the supported operations:
+floor(y + 1/2 - eps + b eps), eps one source LSB and b the kept LSB (a bit select) -- ties go to the
+even neighbour, everything else to the nearest (measured: docs/notes/da4ml-rtl-yosys-verilator.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from l1tag.numerics import tables
+from l1tag.numerics.fixed_point import FixedType
+
+_OVERFLOW = {"AP_SAT": "SAT", "AP_WRAP": "WRAP", "AP_SAT_SYM": "SAT_SYM"}
+
+
+def kif(t: FixedType) -> tuple[int, int, int]:
+    """da4ml's (keep_negative, integer bits without the sign, fractional bits) of an ap_fixed type."""
+    return (1, t.integer - 1, t.frac) if t.signed else (0, t.integer, t.frac)
+
+
+def _round_half_even(v, t: FixedType):
+    """One traced variable cast to ``t`` with AP_RND_CONV: floor(y + 1/2 - eps + b eps), then the overflow."""
+    from da4ml.trace import FixedVariable
+
+    k, i, f = kif(t)
+    if v.low == v.high:  # a constant: round it here
+        q = int((Decimal(v.low) * Decimal(2) ** f).to_integral_value(rounding="ROUND_HALF_EVEN"))
+        lo, hi = (-(2 ** (i + f)) if k else 0), 2 ** (i + f) - 1
+        q = min(max(q, lo), hi) if t.overflow != "AP_WRAP" else q
+        return FixedVariable.from_const(Decimal(q) * Decimal(2) ** -f, v.hwconf)
+    source_frac = v.kif[2]
+    if source_frac > f:
+        kept_lsb = v.quantize(0, 1 - f, f)  # the bit of weight 2^-f: wiring
+        v = (v + (2.0 ** (-f - 1) - 2.0**-source_frac)) + kept_lsb * 2.0 ** (f - source_frac)
+    return v.quantize(k, i, f, _OVERFLOW[t.overflow], "TRN")
+
+
+def cast(x, t: FixedType):
+    """An ap_fixed assignment of the traced array ``x`` to ``t`` (its rounding and overflow modes)."""
+    from da4ml.trace import FixedVariableArray
+
+    k, i, f = kif(t)
+    if t.rounding in ("AP_TRN", "AP_RND"):
+        return x.quantize(k, i, f, _OVERFLOW[t.overflow], t.rounding[3:])
+    if t.rounding != "AP_RND_CONV":
+        raise ValueError(f"rounding {t.rounding} has no da4ml trace here (supported: AP_TRN, AP_RND, AP_RND_CONV)")
+    flat = np.array([_round_half_even(v, t) for v in x._vars.ravel()], dtype=object)
+    return FixedVariableArray(flat.reshape(x.shape), x.solver_options)
+
+
+def _dynamic_tanh(x, op):
+    """t = alpha x + beta (exact), index = floor(t 2^shift) clipped to the table, y = the table entry."""
+    spec = op.spec
+    size = spec.table_size
+    shift = tables.tanh_index_shift(size)
+    t = x * op.weights["alpha"] + op.weights["beta"]
+    bits = int(np.log2(size)) - 1  # the index runs over [-T/2, T/2 - 1]: floor and saturate
+    index = (t * 2.0**shift).quantize(1, bits, 0, "SAT", "TRN")
+    table = spec.table()
+    k, i, f = kif(spec.out_t)
+    return index.apply(lambda v: table[np.rint(np.asarray(v, dtype=np.float64)).astype(np.int64) + size // 2]) \
+        .quantize(k, i, f, "SAT", "RND_CONV")
+
+
+SUPPORTED = ("input", "dense", "relu", "add", "maxpool", "dynamic_tanh")
+
+
+def trace_ops(ops, inputs: dict) -> dict:
+    """Trace ``ops`` (lowered ops, in order) given traced arrays for the values they read from outside
+    (``inputs``: name -> FixedVariableArray, e.g. one particle's row); returns every traced value by name.
+
+    Arrays are (rows, features): a Dense acts on every row, max pooling reduces over the rows."""
+    values = dict(inputs)
+    for op in ops:
+        if op.kind == "input":
+            continue
+        ins = [values[name] for name in op.inputs]
+        if op.kind == "dense":
+            out = cast(ins[0] @ op.weights["kernel"] + op.weights["bias"], op.result_t)
+        elif op.kind == "relu":
+            out = cast(ins[0].relu(), op.result_t)
+        elif op.kind == "add":
+            out = cast(ins[0] + ins[1], op.result_t)
+        elif op.kind == "maxpool":
+            out = cast(np.max(ins[0], axis=0), op.result_t)
+        elif op.kind == "dynamic_tanh":
+            out = _dynamic_tanh(ins[0], op)
+        else:
+            raise ValueError(f"op '{op.name}' ({op.kind}) cannot be traced yet (supported: {', '.join(SUPPORTED)})")
+        values[op.name] = out
+    return values
+
+
+def input_array(shape: tuple, t: FixedType):
+    """A traced input of ``shape`` in the firmware type ``t``."""
+    from da4ml.trace import FixedVariableArray, HWConfig
+
+    k, i, f = kif(t)
+    full = np.ones(shape, dtype=np.int64)
+    return FixedVariableArray.from_kif(k * full, i * full, f * full, HWConfig(1, -1, -1))
+
+
+def comb_solution(inputs, outputs):
+    """da4ml's combinational solution of ``outputs`` over ``inputs`` (arrays, or lists of them)."""
+    from da4ml.trace import comb_trace
+
+    def flat(a):
+        items = a if isinstance(a, (list, tuple)) else [a]
+        return [v for item in items for v in item._vars.ravel()]
+
+    return comb_trace(flat(inputs), flat(outputs))

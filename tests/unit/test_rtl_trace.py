@@ -1,0 +1,65 @@
+"""da4ml traces of the firmware's arithmetic equal the NumPy fixed-point reference bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from l1tag.config import config_from_dict
+from l1tag.hls.lower import lower
+from l1tag.hls.reference.model import run_reference
+from l1tag.models.builders import build_model
+from l1tag.numerics.fixed_point import FixedType, quantize
+from l1tag.rtl.trace import cast, comb_solution, input_array, kif, trace_ops
+
+pytest.importorskip("da4ml")
+
+
+@pytest.mark.parametrize("t", [FixedType(8, 3, False, "AP_RND_CONV", "AP_SAT"), FixedType(8, 4, True, "AP_RND_CONV", "AP_SAT"),
+                               FixedType(6, 2, True, "AP_TRN", "AP_WRAP"), FixedType(7, 3, True, "AP_RND", "AP_SAT")])
+def test_cast_is_the_ap_fixed_assignment(t):
+    """Every value of a wider type (ties included) cast as ap_fixed does: l1tag.numerics' quantize."""
+    src = FixedType(13, 6, True)
+    x = input_array((1,), src)
+    sol = comb_solution(x, cast(x, t))
+    grid = np.arange(-(2 ** 12), 2 ** 12) * src.lsb  # all 8,192 values of the source type
+    assert kif(src) == (1, 5, 7)
+    np.testing.assert_array_equal(sol.predict(grid[:, None])[:, 0], quantize(grid, t))
+
+
+def _model(kind: str, seed: int = 3):
+    cfg = config_from_dict({"name": "t", "data": {"constituents": 8},
+                            "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8,
+                                      "head_dims": [8], "phi_dims": [8, 8]}})
+    model = build_model(cfg.model, 8, 3, cfg.quantization)
+    rng = np.random.default_rng(seed)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
+    return lower(model)
+
+
+def test_a_whole_deep_sets_jet_traced_equals_the_reference():
+    """Input -> per-particle Dense/ReLU -> max pooling -> head -> logits, the whole jet in one adder graph."""
+    lowered = _model("deepsets")
+    first = lowered.ops[0]
+    x = input_array((8, 3), lowered.input_t)
+    values = trace_ops(lowered.ops, {first.name: x})
+    sol = comb_solution(x, values[lowered.output_name])
+    jets = quantize(np.random.default_rng(0).normal(0, 2, (500, 8, 3)), lowered.input_t)
+    np.testing.assert_array_equal(sol.predict(jets.reshape(500, -1)), run_reference(lowered.ops, jets))
+
+
+def test_a_salt_particle_chain_traced_equals_the_reference():
+    """One particle through the SAL-T's fused loop after the attention: add -> DynamicTanh (its table) ->
+    FFN -> add -> DynamicTanh, from the reference's own intermediate values."""
+    lowered = _model("salt")
+    jets = quantize(np.random.default_rng(1).normal(0, 2, (300, 8, 3)), lowered.input_t)
+    _, trace = run_reference(lowered.ops, jets, trace=True)
+    ops = {op.name: op for op in lowered.ops}
+    chain = [ops[name] for name in ("att0_add", "att0_dyt", "ffn0_up", "ffn0_up_act", "ffn0_down", "ffn0_add",
+                                    "ffn0_dyt")]
+    outside = [name for name in chain[0].inputs]  # the embedding's ReLU and the attention's output
+    inputs = {name: input_array((1, 8), ops[name].result_t) for name in outside}
+    values = trace_ops(chain, inputs)
+    sol = comb_solution([inputs[n] for n in outside], values["ffn0_dyt"])
+    rows = np.concatenate([trace[n].reshape(-1, 8) for n in outside], axis=1)  # every particle of every jet
+    np.testing.assert_array_equal(sol.predict(rows), trace["ffn0_dyt"].reshape(-1, 8))
