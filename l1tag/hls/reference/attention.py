@@ -29,7 +29,6 @@ from l1tag.numerics import tables
 from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
 
 
-
 @dataclass(frozen=True)
 class AttentionSpec(AttentionShape):
     """The shape (from the registry of kinds) and every fixed-point type of one attention layer."""
