@@ -2,8 +2,11 @@
 
 The NumPy reference (``l1tag/hls/reference/model.py``) runs the lowered ops with ap_fixed semantics;
 here the same ops are traced with da4ml's ``FixedVariableArray`` (constant matmuls become adder graphs,
-ReLU and max become muxes, DynamicTanh's table a ROM), so that da4ml can emit Verilog for them and
-its interpreters can be checked against the reference bit for bit.
+ReLU and max become muxes, DynamicTanh's table a ROM; the attention's scores and A V' are variable
+products, its exp and reciprocal tables ROMs, and the reciprocal's bin index -- an integer division
+in the C++ -- an exact constant multiply and shift), so that da4ml can emit Verilog for them and its
+interpreters can be checked against the reference bit for bit.  Sums over object arrays (einsum) are
+traced as chains, not balanced trees: right for the values, pessimistic for da4ml's adder depth.
 
 da4ml 0.5.2 rounds only by truncation (``TRN``) or half up (``RND``); the QKeras quantizers round half
 to even (``AP_RND_CONV``).  ``cast`` builds that exactly from the supported operations:
@@ -72,7 +75,89 @@ def _dynamic_tanh(x, op):
         .quantize(k, i, f, "SAT", "RND_CONV")
 
 
-SUPPORTED = ("input", "dense", "relu", "add", "maxpool", "dynamic_tanh")
+def _wrap(objects, like):
+    from da4ml.trace import FixedVariableArray
+
+    return FixedVariableArray(np.asarray(objects, dtype=object), like.solver_options)
+
+
+def exact_division(numerator_max: int, scale: int, divisor: int) -> tuple[int, int]:
+    """(M, s) with floor(r * scale / divisor) == (r * M) >> s for every integer r in [0, numerator_max]:
+    the softmax's bin index as a constant multiply and a truncation, checked on the whole range."""
+    r = np.arange(numerator_max + 1, dtype=np.int64)
+    want = (r * scale) // divisor
+    for shift in range(64 - int(numerator_max).bit_length()):
+        mult = -(-(scale << shift) // divisor)  # ceil(scale 2^s / divisor)
+        if np.array_equal((r * mult) >> shift, want):
+            return mult, shift
+    raise ValueError(f"no exact multiply-shift for floor(r * {scale} / {divisor}) up to r = {numerator_max}")
+
+
+def _softmax_row(row, spec):
+    """The firmware's table softmax of one row of m scores (l1tag/numerics/tables.py), traced."""
+    size, m = spec.table_size, row.shape[0]
+    exp_table, inv_table = spec.exp_table(), spec.inv_table()
+    index_bits = int(np.log2(size))
+    diff = row - np.max(row)  # <= 0, exact
+    k = (-diff * 2.0**spec.score_t.frac).quantize(0, index_bits, 0, "SAT", "TRN")  # an exact integer, clipped
+    e = k.apply(lambda v: exp_table[np.rint(np.asarray(v, dtype=np.float64)).astype(np.int64)]) \
+        .quantize(*kif(tables.EXP_T), "SAT", "RND_CONV")
+    if m > 1:
+        one = 2**tables.EXP_T.frac
+        mult, shift = exact_division((m - 1) * one, size, (m - 1) * one)
+        raw = (np.sum(e, keepdims=True) - 1.0) * float(one)  # the sum's integer, minus 1.0
+        idx = (raw * float(mult) * 2.0**-shift).quantize(0, index_bits, 0, "SAT", "TRN")
+        inv = idx.apply(lambda v: inv_table[np.rint(np.asarray(v, dtype=np.float64)).astype(np.int64)]) \
+            .quantize(*kif(tables.INV_T), "SAT", "RND_CONV")
+        products = _wrap([v * inv._vars[0] for v in e._vars], e)
+    else:
+        products = e * float(inv_table[0])
+    return cast(products, spec.softmax_t)
+
+
+def _attention(q, k, v, op):
+    """The attention kernel of one jet (l1tag/hls/reference/attention.py), traced: the kind's projection,
+    scores, the score convolution, the table softmax, A V'."""
+    from l1tag import kinds
+
+    spec, w = op.spec, op.weights
+    n, d, heads, dh = spec.n, spec.d, spec.heads, spec.head_dim
+
+    def split(t):  # (n, d) -> (heads, n, dh)
+        return t._vars.reshape(n, heads, dh).transpose(1, 0, 2)
+
+    qh, kh, vh = split(q), split(k), split(v)
+    if spec.kind == "salt":  # the partition collapse, on object arrays (rows past n are zero)
+        c, p = spec.chunk, spec.m
+        padded = [np.zeros((heads, p * c, dh), dtype=object) for _ in range(2)]
+        for t, src in zip(padded, (kh, vh)):
+            t[:, :n] = src
+        kp, vp = (np.einsum("hjld,hjl->hjd", t.reshape(heads, p, c, dh), w[name])
+                  for t, name in zip(padded, ("kproj", "vproj")))
+    else:
+        kp, vp = kinds.get(spec.kind).project(kh, vh, w, spec)
+    kp, vp = cast(_wrap(kp, q), spec.qkv_t)._vars, cast(_wrap(vp, q), spec.qkv_t)._vars
+    s = cast(_wrap(np.einsum("hid,hjd->hij", qh, kp), q) * 2.0**-spec.shift, spec.score_t)
+    if spec.conv:
+        kh_, kw_ = spec.conv
+        top, left = (kh_ - 1) // 2, (kw_ - 1) // 2
+        m = s.shape[-1]
+        pad = np.zeros((heads, n + kh_ - 1, m + kw_ - 1), dtype=object)
+        pad[:, top:top + n, left:left + m] = s._vars
+        acc = np.zeros((heads, n, m), dtype=object)
+        for a in range(kh_):
+            for b in range(kw_):
+                acc = acc + w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + n, b:b + m]
+        s = cast(_wrap(acc + w["convb"][:, None, None], q), spec.score_t)
+    a = np.empty(s.shape, dtype=object)
+    for h in range(heads):
+        for i in range(n):
+            a[h, i] = _softmax_row(_wrap(s._vars[h, i], q), spec)._vars
+    o = cast(_wrap(np.einsum("hij,hjd->hid", a, vp), q), spec.out_t)
+    return _wrap(o._vars.transpose(1, 0, 2).reshape(n, d), q)
+
+
+SUPPORTED = ("input", "dense", "relu", "add", "maxpool", "dynamic_tanh", "attention")
 
 
 def trace_ops(ops, inputs: dict) -> dict:
@@ -95,6 +180,8 @@ def trace_ops(ops, inputs: dict) -> dict:
             out = cast(np.max(ins[0], axis=0), op.result_t)
         elif op.kind == "dynamic_tanh":
             out = _dynamic_tanh(ins[0], op)
+        elif op.kind == "attention":
+            out = _attention(*ins, op)
         else:
             raise ValueError(f"op '{op.name}' ({op.kind}) cannot be traced yet (supported: {', '.join(SUPPORTED)})")
         values[op.name] = out

@@ -10,7 +10,7 @@ from l1tag.hls.lower import lower
 from l1tag.hls.reference.model import run_reference
 from l1tag.models.builders import build_model
 from l1tag.numerics.fixed_point import FixedType, quantize
-from l1tag.rtl.trace import cast, comb_solution, input_array, kif, trace_ops
+from l1tag.rtl.trace import cast, comb_solution, exact_division, input_array, kif, trace_ops
 
 pytest.importorskip("da4ml")
 
@@ -37,15 +37,26 @@ def _model(kind: str, seed: int = 3):
     return lower(model)
 
 
-def test_a_whole_deep_sets_jet_traced_equals_the_reference():
-    """Input -> per-particle Dense/ReLU -> max pooling -> head -> logits, the whole jet in one adder graph."""
-    lowered = _model("deepsets")
+@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
+def test_a_whole_jet_traced_equals_the_reference(kind):
+    """Every kind, the whole tiny model as one adder graph (attention included: the kind's projection,
+    variable products, the score convolution, the table softmax with its exact bin index, A V')."""
+    lowered = _model(kind)
     first = lowered.ops[0]
     x = input_array((8, 3), lowered.input_t)
     values = trace_ops(lowered.ops, {first.name: x})
     sol = comb_solution(x, values[lowered.output_name])
-    jets = quantize(np.random.default_rng(0).normal(0, 2, (500, 8, 3)), lowered.input_t)
-    np.testing.assert_array_equal(sol.predict(jets.reshape(500, -1)), run_reference(lowered.ops, jets))
+    jets = quantize(np.random.default_rng(0).normal(0, 2, (300, 8, 3)), lowered.input_t)
+    np.testing.assert_array_equal(sol.predict(jets.reshape(300, -1)), run_reference(lowered.ops, jets))
+
+
+@pytest.mark.parametrize("m, size", [(4, 1024), (2, 1024), (8, 256), (32, 1024)])
+def test_the_softmax_bin_index_is_an_exact_multiply_and_shift(m, size):
+    """floor(r T / ((m - 1) 2^16)) == (r M) >> s on the sum's whole range (checked inside, asserted here)."""
+    one = 2**16
+    mult, shift = exact_division((m - 1) * one, size, (m - 1) * one)
+    r = np.arange((m - 1) * one + 1, dtype=np.int64)
+    np.testing.assert_array_equal((r * mult) >> shift, (r * size) // ((m - 1) * one))
 
 
 def test_a_salt_particle_chain_traced_equals_the_reference():
