@@ -5,8 +5,7 @@ here the same ops are traced with da4ml's ``FixedVariableArray`` (constant matmu
 ReLU and max become muxes, DynamicTanh's table a ROM; the attention's scores and A V' are variable
 products, its exp and reciprocal tables ROMs, and the reciprocal's bin index -- an integer division
 in the C++ -- an exact constant multiply and shift), so that da4ml can emit Verilog for them and its
-interpreters can be checked against the reference bit for bit.  Sums over object arrays (einsum) are
-traced as chains, not balanced trees: right for the values, pessimistic for da4ml's adder depth.
+interpreters can be checked against the reference bit for bit.  Every sum is a balanced adder tree.
 
 da4ml 0.5.2 rounds only by truncation (``TRN``) or half up (``RND``); the QKeras quantizers round half
 to even (``AP_RND_CONV``).  ``cast`` builds that exactly from the supported operations:
@@ -81,6 +80,12 @@ def _wrap(objects, like):
     return FixedVariableArray(np.asarray(objects, dtype=object), like.solver_options)
 
 
+def _contract(products: str, a, b, like):
+    """einsum of two object arrays whose products keep the summed index as the last axis (``products``,
+    e.g. 'hid,hjd->hijd'), summed by da4ml as a balanced adder tree."""
+    return np.sum(_wrap(np.einsum(products, a, b), like), axis=-1)._vars
+
+
 def exact_division(numerator_max: int, scale: int, divisor: int) -> tuple[int, int]:
     """(M, s) with floor(r * scale / divisor) == (r * M) >> s for every integer r in [0, numerator_max]:
     the softmax's bin index as a constant multiply and a truncation, checked on the whole range."""
@@ -132,28 +137,29 @@ def _attention(q, k, v, op):
         padded = [np.zeros((heads, p * c, dh), dtype=object) for _ in range(2)]
         for t, src in zip(padded, (kh, vh)):
             t[:, :n] = src
-        kp, vp = (np.einsum("hjld,hjl->hjd", t.reshape(heads, p, c, dh), w[name])
+        kp, vp = (_contract("hjld,hjl->hjdl", t.reshape(heads, p, c, dh), w[name], q)
                   for t, name in zip(padded, ("kproj", "vproj")))
+    elif spec.kind == "linformer":  # E K, F V over all n rows
+        kp, vp = (_contract("hjn,hnd->hjdn", w[name], t, q) for t, name in ((kh, "kproj"), (vh, "vproj")))
     else:
         kp, vp = kinds.get(spec.kind).project(kh, vh, w, spec)
     kp, vp = cast(_wrap(kp, q), spec.qkv_t)._vars, cast(_wrap(vp, q), spec.qkv_t)._vars
-    s = cast(_wrap(np.einsum("hid,hjd->hij", qh, kp), q) * 2.0**-spec.shift, spec.score_t)
+    s = cast(_wrap(_contract("hid,hjd->hijd", qh, kp, q), q) * 2.0**-spec.shift, spec.score_t)
     if spec.conv:
         kh_, kw_ = spec.conv
         top, left = (kh_ - 1) // 2, (kw_ - 1) // 2
         m = s.shape[-1]
         pad = np.zeros((heads, n + kh_ - 1, m + kw_ - 1), dtype=object)
         pad[:, top:top + n, left:left + m] = s._vars
-        acc = np.zeros((heads, n, m), dtype=object)
-        for a in range(kh_):
-            for b in range(kw_):
-                acc = acc + w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + n, b:b + m]
+        taps = [w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + n, b:b + m]
+                for a in range(kh_) for b in range(kw_)]
+        acc = np.sum(_wrap(np.stack(taps, axis=-1), q), axis=-1)._vars
         s = cast(_wrap(acc + w["convb"][:, None, None], q), spec.score_t)
     a = np.empty(s.shape, dtype=object)
     for h in range(heads):
         for i in range(n):
             a[h, i] = _softmax_row(_wrap(s._vars[h, i], q), spec)._vars
-    o = cast(_wrap(np.einsum("hij,hjd->hid", a, vp), q), spec.out_t)
+    o = cast(_wrap(_contract("hij,hjd->hidj", a, vp, q), q), spec.out_t)
     return _wrap(o._vars.transpose(1, 0, 2).reshape(n, d), q)
 
 
