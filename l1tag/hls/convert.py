@@ -21,10 +21,10 @@ import numpy as np
 from l1tag.errors import ConversionError
 from l1tag.files import atomic_path, write_json
 from l1tag.hls.extension import from_hls, register_all
-from l1tag.numerics.fixed_point import quantize
 from l1tag.hls.lower import Lowered, float32_inexact, lower
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.hls.reference.model import run_reference
+from l1tag.numerics.fixed_point import quantize
 
 log = logging.getLogger("l1tag")
 

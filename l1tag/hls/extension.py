@@ -24,10 +24,10 @@ import numpy as np
 from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.numerics.fixed_point import FixedType, from_qkeras, quantize
 from l1tag.hls.reference.attention import AttentionSpec, attention_spec
-from l1tag.numerics.tables import EXP_T, INV_T
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
+from l1tag.numerics.fixed_point import FixedType, from_qkeras, quantize
+from l1tag.numerics.tables import EXP_T, INV_T
 
 FIRMWARE_TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 HEADERS = ("l1tag_common.h", "l1tag_attention.h", "l1tag_dynamic_tanh.h")

@@ -33,9 +33,9 @@ from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, kernel_weight_names,
                                  kind_weight_args, quantizer_type)
-from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
+from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
 
 
 DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml: constant multiplications as adder graphs
