@@ -138,9 +138,7 @@ def plan(hls_model) -> list[ParticleLoop]:
         if run and (n != key[0] or (p is not None and key[1] is not None and p != key[1])):
             close()
             run, key = [], None
-        if not run:
-            key = (n, p)
-        elif key[1] is None:
+        if not run or (key[1] is None and p is not None):  # the run's P: its first looping member's
             key = (n, p)
         run.append(node)
     close()
