@@ -160,8 +160,8 @@ def report_stage(ctx: StageContext) -> None:
     if budget.totals is not None:  # a part outside the parts table: the budget file gives its totals
         hardware["utilization"] = fractions(hardware["resources"], dataclasses.asdict(budget.totals))
     ctx.budget = check_budget(hardware, budget)
-    csim = json.loads((build_dir / "report.json").read_text()).get("csim") if (build_dir / "report.json").exists() \
-        else None
+    report_file = build_dir / "report.json"  # the firmware stage's csim section (it may have run earlier)
+    csim = json.loads(report_file.read_text()).get("csim") if report_file.exists() else None
     fidelity = {"checks": fidelity_checks(cfg, csim)} if csim else None
     if fidelity:
         fidelity["pass"] = all(c["pass"] for c in fidelity["checks"])
@@ -241,7 +241,7 @@ def fidelity_checks(cfg, csim: dict) -> list[dict]:
             continue
         ok = value >= limit if how == "min" else value <= limit
         checks.append({"name": key, "threshold": f"csim.{threshold}", "limit": limit, "value": value, "pass": ok,
-                       "shown": fmt.format(value)})
+                       "shown": fmt.format(value), "missed_if": "below" if how == "min" else "above"})
     return checks
 
 
@@ -250,8 +250,7 @@ def check_fidelity(cfg, csim: dict) -> None:
     failed = [c for c in fidelity_checks(cfg, csim or {}) if not c["pass"]]
     if not failed:
         return
-    lines = [f"{c['name']} = {c['shown']}, {'below' if c['threshold'].split('.')[1].startswith('min') else 'above'} "
-             f"{c['threshold']} = {c['limit']}" for c in failed]
+    lines = [f"{c['name']} = {c['shown']}, {c['missed_if']} {c['threshold']} = {c['limit']}" for c in failed]
     hint = "retrain, widen the quantizers, or change the threshold"
     if any(c["name"] == "bit_exact_fraction" for c in failed):
         hint = (f"the C++ differs from l1tag's fixed-point reference (first mismatch: {csim.get('first_mismatch')}): "

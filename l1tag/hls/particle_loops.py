@@ -162,10 +162,6 @@ def _loop(members: list, n: int, p: int, consumers: dict, model_outputs: set) ->
 # ------------------------------------------------------------------------------------------
 
 
-def _var(node, name: str):
-    return node.get_input_variable(name) if name in node.inputs else node.get_output_variable()
-
-
 def loop_cpp(loop: ParticleLoop, hls_model) -> tuple[str, str]:
     """(the loop's C++ struct, the call line of the top function)."""
     by_output = {}

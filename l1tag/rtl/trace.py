@@ -20,7 +20,7 @@ from decimal import Decimal
 import numpy as np
 
 from l1tag.numerics import tables
-from l1tag.numerics.fixed_point import FixedType
+from l1tag.numerics.fixed_point import FixedType, quantize
 
 _OVERFLOW = {"AP_SAT": "SAT", "AP_WRAP": "WRAP", "AP_SAT_SYM": "SAT_SYM"}
 
@@ -35,11 +35,8 @@ def _round_half_even(v, t: FixedType):
     from da4ml.trace import FixedVariable
 
     k, i, f = kif(t)
-    if v.low == v.high:  # a constant: round it here
-        q = int((Decimal(v.low) * Decimal(2) ** f).to_integral_value(rounding="ROUND_HALF_EVEN"))
-        lo, hi = (-(2 ** (i + f)) if k else 0), 2 ** (i + f) - 1
-        q = min(max(q, lo), hi) if t.overflow != "AP_WRAP" else q
-        return FixedVariable.from_const(Decimal(q) * Decimal(2) ** -f, v.hwconf)
+    if v.low == v.high:  # a constant: cast it here, with the reference's own ap_fixed semantics
+        return FixedVariable.from_const(Decimal(float(quantize(float(v.low), t))), v.hwconf)
     source_frac = v.kif[2]
     if source_frac > f:
         kept_lsb = v.quantize(0, 1 - f, f)  # the bit of weight 2^-f: wiring
