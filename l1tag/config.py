@@ -361,6 +361,22 @@ class CsimConfig:
 
 
 @dataclass(frozen=True)
+class RtlConfig:
+    """The open-synth stage (``l1tag/rtl``): da4ml Verilog of every block, Verilator, Yosys."""
+
+    enabled: bool = _f(True, boolean(), "run the open-synth stage in `l1tag build` (da4ml Verilog of each block, "
+                       "Verilator bit-exactness, Yosys counts); skipped with a warning when da4ml, Verilator or "
+                       "Yosys is missing")
+    jets: int = _f(1000, integer(1), "test jets whose block inputs (from the fixed-point reference) Verilator "
+                   "simulates on every block")
+    latency_cutoff: int = _f(5, integer(1), "adder levels per register stage of da4ml's pipelined Verilog (da4ml's "
+                             "delay unit, not a timed clock: no timing closure is run)")
+    max_piece_cost: int = _f(40000, integer(100), "a block whose da4ml cost (~LUTs) exceeds this is simulated and "
+                             "synthesized in pieces (its outputs split into groups), to bound Yosys' time and memory")
+    workers: int = _f(2, integer(1), "blocks built, simulated and synthesized at once")
+
+
+@dataclass(frozen=True)
 class BudgetConfig:
     file: str = _f("l1t_200mhz_tm18", Check("a shipped budget's name or a file path", path().fn),
                    "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
@@ -377,6 +393,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     hls: HLSConfig = field(default_factory=HLSConfig)
     csim: CsimConfig = field(default_factory=CsimConfig)
+    rtl: RtlConfig = field(default_factory=RtlConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     source_file: str | None = field(default=None, metadata={"internal": True})
 

@@ -117,47 +117,83 @@ def _softmax_row(row, spec):
     return cast(products, spec.softmax_t)
 
 
-def _attention(q, k, v, op):
-    """The attention kernel of one jet (l1tag/hls/reference/attention.py), traced: the kind's projection,
-    scores, the score convolution, the table softmax, A V'."""
+def _heads(t, spec):
+    """(rows, d) object array -> (heads, rows, dh)."""
+    return t.reshape(t.shape[0], spec.heads, spec.head_dim).transpose(1, 0, 2)
+
+
+def trace_project(k, v, op):
+    """K', V' (heads, m, dh object arrays, in qkv_t) of one jet's traced k, v (n, d): the kind's projection
+    (l1tag/hls/reference/attention.py project_reference), a constant-weight adder graph."""
     from l1tag import kinds
 
     spec, w = op.spec, op.weights
-    n, d, heads, dh = spec.n, spec.d, spec.heads, spec.head_dim
-
-    def split(t):  # (n, d) -> (heads, n, dh)
-        return t._vars.reshape(n, heads, dh).transpose(1, 0, 2)
-
-    qh, kh, vh = split(q), split(k), split(v)
+    n, heads, dh = spec.n, spec.heads, spec.head_dim
+    kh, vh = _heads(k._vars, spec), _heads(v._vars, spec)
     if spec.kind == "salt":  # the partition collapse, on object arrays (rows past n are zero)
         c, p = spec.chunk, spec.m
         padded = [np.zeros((heads, p * c, dh), dtype=object) for _ in range(2)]
         for t, src in zip(padded, (kh, vh)):
             t[:, :n] = src
-        kp, vp = (_contract("hjld,hjl->hjdl", t.reshape(heads, p, c, dh), w[name], q)
+        kp, vp = (_contract("hjld,hjl->hjdl", t.reshape(heads, p, c, dh), w[name], k)
                   for t, name in zip(padded, ("kproj", "vproj")))
     elif spec.kind == "linformer":  # E K, F V over all n rows
-        kp, vp = (_contract("hjn,hnd->hjdn", w[name], t, q) for t, name in ((kh, "kproj"), (vh, "vproj")))
+        kp, vp = (_contract("hjn,hnd->hjdn", w[name], t, k) for t, name in ((kh, "kproj"), (vh, "vproj")))
     else:
         kp, vp = kinds.get(spec.kind).project(kh, vh, w, spec)
-    kp, vp = cast(_wrap(kp, q), spec.qkv_t)._vars, cast(_wrap(vp, q), spec.qkv_t)._vars
-    s = cast(_wrap(_contract("hid,hjd->hijd", qh, kp, q), q) * 2.0**-spec.shift, spec.score_t)
+    return cast(_wrap(kp, k), spec.qkv_t)._vars, cast(_wrap(vp, k), spec.qkv_t)._vars
+
+
+def trace_scores(q, kp, op):
+    """The raw scores (heads, rows, m) in score_t of traced query rows q (rows, d) against K': variable
+    products summed as balanced trees (reference: scores_reference)."""
+    spec = op.spec
+    return cast(_wrap(_contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift,
+                spec.score_t)._vars
+
+
+def trace_mix(raw, vp, op, like):
+    """Rows of the attention output (rows, d) from raw scores (heads, rows + kh - 1, m when the kind has a
+    score convolution: the rows and their halo, zero outside the jet) and V': the convolution, the table
+    softmax, A V' (reference: mix_reference)."""
+    spec, w = op.spec, op.weights
+    heads = spec.heads
+    s = _wrap(raw, like)
     if spec.conv:
         kh_, kw_ = spec.conv
-        top, left = (kh_ - 1) // 2, (kw_ - 1) // 2
-        m = s.shape[-1]
-        pad = np.zeros((heads, n + kh_ - 1, m + kw_ - 1), dtype=object)
-        pad[:, top:top + n, left:left + m] = s._vars
-        taps = [w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + n, b:b + m]
+        left = (kw_ - 1) // 2
+        rows, m = raw.shape[1] - (kh_ - 1), raw.shape[2]
+        pad = np.zeros((heads, rows + kh_ - 1, m + kw_ - 1), dtype=object)
+        pad[:, :, left:left + m] = raw
+        taps = [w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + rows, b:b + m]
                 for a in range(kh_) for b in range(kw_)]
-        acc = np.sum(_wrap(np.stack(taps, axis=-1), q), axis=-1)._vars
-        s = cast(_wrap(acc + w["convb"][:, None, None], q), spec.score_t)
+        acc = np.sum(_wrap(np.stack(taps, axis=-1), like), axis=-1)._vars
+        s = cast(_wrap(acc + w["convb"][:, None, None], like), spec.score_t)
+    rows = s.shape[1]
     a = np.empty(s.shape, dtype=object)
     for h in range(heads):
-        for i in range(n):
-            a[h, i] = _softmax_row(_wrap(s._vars[h, i], q), spec)._vars
-    o = cast(_wrap(_contract("hij,hjd->hidj", a, vp, q), q), spec.out_t)
-    return _wrap(o._vars.transpose(1, 0, 2).reshape(n, d), q)
+        for i in range(rows):
+            a[h, i] = _softmax_row(_wrap(s._vars[h, i], like), spec)._vars
+    o = cast(_wrap(_contract("hij,hjd->hidj", a, vp, like), like), spec.out_t)
+    return _wrap(o._vars.transpose(1, 0, 2).reshape(rows, spec.d), like)
+
+
+def halo_rows(raw, spec):
+    """(heads, n, m) raw scores -> (heads, n + kh - 1, m) with the convolution's zero rows above and below."""
+    if not spec.conv:
+        return raw
+    kh_ = spec.conv[0]
+    top = (kh_ - 1) // 2
+    pad = np.zeros((raw.shape[0], raw.shape[1] + kh_ - 1, raw.shape[2]), dtype=raw.dtype)
+    pad[:, top:top + raw.shape[1]] = raw
+    return pad
+
+
+def _attention(q, k, v, op):
+    """The attention kernel of one jet (l1tag/hls/reference/attention.py), traced: the kind's projection,
+    scores, the score convolution, the table softmax, A V'."""
+    kp, vp = trace_project(k, v, op)
+    return trace_mix(halo_rows(trace_scores(q, kp, op), op.spec), vp, op, q)
 
 
 SUPPORTED = ("input", "dense", "relu", "add", "maxpool", "dynamic_tanh", "attention")

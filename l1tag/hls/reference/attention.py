@@ -116,19 +116,33 @@ def qkv_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) 
     return tuple(quantize(x @ w[name], spec.qkv_t) for name in ("wq", "wk", "wv"))
 
 
-def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray],
-                        spec: AttentionSpec) -> np.ndarray:
-    """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb]."""
-    n, d, heads, dh = spec.n, spec.d, spec.heads, spec.head_dim
+def _split(t: np.ndarray, spec: AttentionSpec) -> np.ndarray:
+    """(n, d) -> (heads, n, dh)."""
+    return t.reshape(spec.n, spec.heads, spec.head_dim).transpose(1, 0, 2)
 
-    def split(t):  # (n, d) -> (heads, n, dh)
-        return t.reshape(n, heads, dh).transpose(1, 0, 2)
 
-    q, k, v = split(q), split(k), split(v)
-    kp, vp = (quantize(t, spec.qkv_t) for t in kinds.get(spec.kind).project(k, v, w, spec))
-    s = quantize(np.einsum("hid,hjd->hij", q, kp) * 2.0**-spec.shift, spec.score_t)
+def project_reference(k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec):
+    """K', V' (heads, m, dh) in qkv_t of one jet's k, v (n, d): the kind's reduction over the particles."""
+    return tuple(quantize(t, spec.qkv_t) for t in kinds.get(spec.kind).project(_split(k, spec), _split(v, spec), w,
+                                                                               spec))
+
+
+def scores_reference(q: np.ndarray, kp: np.ndarray, spec: AttentionSpec) -> np.ndarray:
+    """The raw scores (heads, n, m) in score_t: cast<score_t>((Q . K') 2^-shift), before any convolution."""
+    return quantize(np.einsum("hid,hjd->hij", _split(q, spec), kp) * 2.0**-spec.shift, spec.score_t)
+
+
+def mix_reference(s: np.ndarray, vp: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> np.ndarray:
+    """From the raw scores (heads, n, m) and V': the score convolution, the table softmax, A V' -> (n, d)."""
     if spec.conv:
         s = _conv(s, w["convk"], w["convb"], spec)
     a = tables.table_softmax(s, spec.score_t, spec.softmax_t, spec.table_size)
     o = quantize(np.einsum("hij,hjd->hid", a, vp), spec.out_t)
-    return o.transpose(1, 0, 2).reshape(n, d)
+    return o.transpose(1, 0, 2).reshape(spec.n, spec.d)
+
+
+def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray],
+                        spec: AttentionSpec) -> np.ndarray:
+    """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb]."""
+    kp, vp = project_reference(k, v, w, spec)
+    return mix_reference(scores_reference(q, kp, spec), vp, w, spec)
