@@ -1,4 +1,5 @@
-"""``l1tag build``: data -> train (QAT) -> convert + C-sim -> hardware report + budget -> bundle.
+"""``l1tag build``: data -> train (QAT) -> convert + C-sim -> open synthesis (da4ml RTL, Verilator, Yosys)
+-> hardware report + budget -> bundle.
 
 Each stage has a key: the sha256 of the config sections it reads and of the upstream files it
 consumes.  A stage whose key matches the one recorded in ``build/<name>/.stages/<stage>.json`` (and
@@ -33,11 +34,12 @@ from l1tag.package.bundle import path_digest
 
 log = logging.getLogger("l1tag")
 
-STAGES = ("data", "train", "firmware", "report", "bundle")
+STAGES = ("data", "train", "firmware", "rtl", "report", "bundle")
 SECTIONS = {
     "data": ("seed", "data"),
     "train": ("seed", "data", "model", "quantization", "train", "hls.table_size"),  # the QAT model runs the tables
     "firmware": ("hls", "csim.jets"),
+    "rtl": ("hls", "rtl"),  # P (hls.parallelization_factor) sets the instance counts
     "report": ("hls", "budget", "csim"),  # report.md shows the fidelity checks of csim.*
     "bundle": ("name", "hls"),
 }
@@ -45,8 +47,9 @@ UPSTREAM = {  # files (or folders) whose contents feed each stage
     "data": (),
     "train": ("data/prepared.npz",),
     "firmware": ("model/weights_qat.h5", "model/weights_float.h5", "data/prepared.npz"),
-    "report": ("hls/firmware", "model/weights_qat.h5", "csim.json"),
-    "bundle": ("hls/firmware", "hls/tb_data", "report.json"),
+    "rtl": ("model/weights_qat.h5", "data/prepared.npz"),
+    "report": ("hls/firmware", "model/weights_qat.h5", "csim.json", "rtl/rtl.json"),
+    "bundle": ("hls/firmware", "hls/tb_data", "report.json", "rtl"),
 }
 
 
@@ -92,6 +95,10 @@ def stage_key(cfg, stage: str, build_dir: Path) -> str:
                "upstream": {u: path_digest(build_dir / u) for u in UPSTREAM[stage]}}
     if stage == "report":
         payload["budget_file"] = path_digest(Path(cfg.budget.file))
+    if stage == "rtl":  # installing the tools (or another version of them) reruns it
+        from l1tag.rtl.open_synth import missing_tools, tool_versions
+
+        payload["tools"] = {"versions": tool_versions(), "missing": missing_tools()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -141,6 +148,30 @@ def firmware_stage(ctx: StageContext) -> None:
                   quality={"firmware": quality_summary(section["quality_firmware"])})
 
 
+def rtl_stage(ctx: StageContext) -> None:
+    """Open synthesis: each block as da4ml Verilog, Verilator-checked against the reference, Yosys-counted
+    (``l1tag/rtl/open_synth.py``); skipped with a warning when a tool is missing, off with rtl.enabled."""
+    from l1tag.report.report_json import update_report
+    from l1tag.rtl.open_synth import missing_tools, run_open_synth_stage
+
+    cfg, build_dir = ctx.cfg, ctx.build_dir
+    update_report(build_dir, cfg, open_synthesis=None)  # replaced whole, never merged with a previous run's
+    why = "rtl.enabled is false" if not cfg.rtl.enabled else missing_tools()
+    if why:
+        shutil.rmtree(build_dir / "rtl", ignore_errors=True)  # no stale RTL in the bundle
+        (log.info if not cfg.rtl.enabled else log.warning)("[rtl] open synthesis skipped: %s", why)
+        update_report(build_dir, cfg, open_synthesis={"skipped": why})
+        return
+    lowered = ctx.converted.lowered if ctx.converted is not None else None
+    section = run_open_synth_stage(cfg, build_dir, ctx.prepared(), lowered, progress=ctx.verbose >= 0)
+    update_report(build_dir, cfg, open_synthesis=section)
+    t = section["total"]
+    log.info("open synthesis (Yosys %s): LUT %d, FF %d (+%d SRL), DSP %d, CARRY4 %d; Verilator bit-exact %.4f on "
+             "%d jets' block inputs; %.0f s, Yosys memory peak %s MB", section["yosys_version"].split()[1], t["LUT"],
+             t["FF"], t["SRL"], t["DSP"], t["CARRY"], section["bit_exact_fraction"], section["jets"],
+             section["seconds"]["wall"], section["memory_peak_mb"]["yosys"])
+
+
 def report_stage(ctx: StageContext) -> None:
     """Hardware numbers (vendor report, else the estimate of the in-memory model), budget, plots, report.md."""
     from l1tag.config import load_budget
@@ -161,8 +192,9 @@ def report_stage(ctx: StageContext) -> None:
         hardware["utilization"] = fractions(hardware["resources"], dataclasses.asdict(budget.totals))
     ctx.budget = check_budget(hardware, budget)
     report_file = build_dir / "report.json"  # the firmware stage's csim section (it may have run earlier)
-    csim = json.loads(report_file.read_text()).get("csim") if report_file.exists() else None
-    fidelity = {"checks": fidelity_checks(cfg, csim)} if csim else None
+    previous = json.loads(report_file.read_text()) if report_file.exists() else {}
+    csim = previous.get("csim")
+    fidelity = {"checks": fidelity_checks(cfg, csim, previous.get("open_synthesis"))} if csim else None
     if fidelity:
         fidelity["pass"] = all(c["pass"] for c in fidelity["checks"])
     report = update_report(build_dir, cfg, hardware=hardware, budget=ctx.budget, fidelity=fidelity)
@@ -180,8 +212,8 @@ def bundle_stage(ctx: StageContext) -> None:
     write_bundle(ctx.cfg, ctx.build_dir, json.loads(iface.read_text()))
 
 
-STAGE_FUNCTIONS = {"data": data_stage, "train": train_stage, "firmware": firmware_stage, "report": report_stage,
-                   "bundle": bundle_stage}
+STAGE_FUNCTIONS = {"data": data_stage, "train": train_stage, "firmware": firmware_stage, "rtl": rtl_stage,
+                   "report": report_stage, "bundle": bundle_stage}
 
 
 def run_stage(ctx: StageContext, stage: str, force: bool = False) -> bool:
@@ -222,19 +254,23 @@ def enforce_checks(cfg, report: dict) -> None:
 
     if report.get("budget"):
         enforce(report["budget"])
-    check_fidelity(cfg, report.get("csim", {}))
+    check_fidelity(cfg, report.get("csim", {}), report.get("open_synthesis"))
 
 
 # (csim key, config threshold, "min" or "max", how the value is shown)
 FIDELITY = (("bit_exact_fraction", "min_bit_exact_fraction", "min", "{:.4f}"),
+            ("rtl_bit_exact_fraction", "min_bit_exact_fraction", "min", "{:.4f}"),  # Verilator, every RTL block
             ("argmax_agreement_vs_quantized", "min_argmax_agreement_quantized", "min", "{:.4f}"),
             ("argmax_agreement_vs_float", "min_argmax_agreement_float", "min", "{:.4f}"),
             ("accuracy_drop_float_points", "max_accuracy_drop_float", "max", "{:.2f} points"))
 
 
-def fidelity_checks(cfg, csim: dict) -> list[dict]:
-    """The C-simulation fidelity checks of ``csim.*``: one row per threshold whose value was measured."""
+def fidelity_checks(cfg, csim: dict, open_synthesis: dict | None = None) -> list[dict]:
+    """The C-simulation fidelity checks of ``csim.*``: one row per threshold whose value was measured, and
+    the RTL simulation's bit-exactness (held to ``csim.min_bit_exact_fraction`` too) when it ran."""
     checks = []
+    rtl = (open_synthesis or {}).get("bit_exact_fraction")
+    csim = dict(csim, rtl_bit_exact_fraction=rtl) if rtl is not None else csim
     for key, threshold, how, fmt in FIDELITY:
         value, limit = csim.get(key), getattr(cfg.csim, threshold)
         if value is None:
@@ -245,9 +281,9 @@ def fidelity_checks(cfg, csim: dict) -> list[dict]:
     return checks
 
 
-def check_fidelity(cfg, csim: dict) -> None:
-    """Exit 4 (FidelityError) naming every ``csim.*`` threshold the C-simulation misses."""
-    failed = [c for c in fidelity_checks(cfg, csim or {}) if not c["pass"]]
+def check_fidelity(cfg, csim: dict, open_synthesis: dict | None = None) -> None:
+    """Exit 4 (FidelityError) naming every ``csim.*`` threshold the C-simulation (or the RTL) misses."""
+    failed = [c for c in fidelity_checks(cfg, csim or {}, open_synthesis) if not c["pass"]]
     if not failed:
         return
     lines = [f"{c['name']} = {c['shown']}, {c['missed_if']} {c['threshold']} = {c['limit']}" for c in failed]
@@ -255,6 +291,10 @@ def check_fidelity(cfg, csim: dict) -> None:
     if any(c["name"] == "bit_exact_fraction" for c in failed):
         hint = (f"the C++ differs from l1tag's fixed-point reference (first mismatch: {csim.get('first_mismatch')}): "
                 f"this is a bug in l1tag, please report it")
+    if any(c["name"] == "rtl_bit_exact_fraction" for c in failed):
+        bad = next(b for b in open_synthesis["blocks"] if b["bit_exact_fraction"] < 1.0)
+        hint = (f"the Verilator simulation of RTL block {bad['name']} differs from l1tag's fixed-point reference "
+                f"(first mismatch: {bad['first_mismatch']}): this is a bug in l1tag's RTL tracing, please report it")
     raise FidelityError(f"C-simulation fidelity check failed: {'; '.join(lines)}; every output was written (see "
                         f"report.md): {hint}")
 
@@ -273,6 +313,17 @@ def run_vendor_synthesis(cfg, hls_dir: Path) -> None:
     (hls_dir / "synthesis.log").write_text(res.stdout + res.stderr)
     if res.returncode != 0:
         raise L1tagError(f"{tool} failed (exit {res.returncode}); see {hls_dir / 'synthesis.log'}")
+
+
+def _open_synth_line(section: dict | None) -> str:
+    if not section:
+        return "  open synth not run"
+    if "skipped" in section:
+        return f"  open synth skipped: {section['skipped']}"
+    t = section["total"]
+    return (f"  open synth (Yosys, of da4ml RTL; not timed) LUT {t['LUT']}, FF {t['FF']} (+{t['SRL']} SRL), DSP {t['DSP']}, "
+            f"CARRY4 {t['CARRY']}; Verilator bit-exact {section['bit_exact_fraction']:.4f} on {len(section['blocks'])} "
+            f"blocks, {section['jets']} jets")
 
 
 def format_summary(result: BuildResult, cfg) -> str:
@@ -295,6 +346,7 @@ def format_summary(result: BuildResult, cfg) -> str:
         f"  hardware   ({label}) latency {hw.get('latency_cycles', '?')} cycles = {hw.get('latency_ns', 0):.0f} ns, "
         f"II {hw.get('ii_cycles', '?')}, LUT {hw.get('resources', {}).get('LUT', '?')}, "
         f"DSP {hw.get('resources', {}).get('DSP', '?')}, FF {hw.get('resources', {}).get('FF', '?')}",
+        _open_synth_line(r.get("open_synthesis")),
         f"  budget     {b.get('name', '?')}: {'PASS' if b.get('pass') else 'FAIL'}",
         f"  bundle     {result.build_dir / (cfg.name + '-firmware.tar.gz')}",
     ]

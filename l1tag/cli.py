@@ -98,16 +98,23 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @out_option
 @click.option("--synth", is_flag=True, help="Run vitis-run / vivado_hls if on PATH and use its reports.")
 @click.option("--force", is_flag=True, help="Rerun every stage even if its inputs are unchanged.")
-def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool) -> None:
-    """Run the whole flow: data, QAT training, conversion, C-sim, hardware report, budget, bundle.
+@click.option("--open-synth/--no-open-synth", "open_synth", default=None,
+              help="Run (or skip) the open synthesis: da4ml Verilog, Verilator, Yosys. Default: rtl.enabled.")
+def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool, open_synth: bool | None) -> None:
+    """Run the whole flow: data, QAT training, conversion, C-sim, open synthesis, hardware report, budget,
+    bundle.
 
     Stages whose inputs did not change are skipped (--force reruns them). Exit 3 when the design breaks
-    its L1T budget (every output is still written).
+    its L1T budget, 4 when it misses a fidelity threshold (every output is still written).
     """
+    import dataclasses
+
     from l1tag.build import format_summary, run_build
     from l1tag.config import load_config
 
     cfg = load_config(config_file)
+    if open_synth is not None:
+        cfg = dataclasses.replace(cfg, rtl=dataclasses.replace(cfg.rtl, enabled=open_synth))
     build_dir = out_dir or Path("build") / cfg.name
     try:
         result = run_build(cfg, build_dir, force=force, synth=synth, verbose=_verbosity())
@@ -118,12 +125,13 @@ def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool) -> 
     click.echo(format_summary(result, cfg))
 
 
-def _stage(config_file: Path, out_dir: Path | None, stage: str, needs_data: bool = False, synth: bool = False):
+def _stage(config_file: Path, out_dir: Path | None, stage: str, needs_data: bool = False, synth: bool = False,
+           cfg=None):
     """Run one stage of the build (always, and record it), after the data stage if it needs data."""
     from l1tag.build import StageContext, run_stage
     from l1tag.config import load_config
 
-    cfg = load_config(config_file)
+    cfg = cfg or load_config(config_file)
     ctx = StageContext(cfg, out_dir or Path("build") / cfg.name, _verbosity(), synth)
     ctx.build_dir.mkdir(parents=True, exist_ok=True)
     if needs_data:
@@ -227,6 +235,38 @@ def csim(config_file: Path, out_dir: Path | None) -> None:
     check_fidelity(ctx.cfg, section)
 
 
+@cli.command("open-synth")
+@config_option
+@out_option
+def open_synth_command(config_file: Path, out_dir: Path | None) -> None:
+    """Open synthesis of a trained build: each block as da4ml Verilog, simulated by Verilator on the block
+    inputs of rtl.jets test jets (bit for bit against the reference), counted by Yosys for UltraScale+.
+
+    Writes build/<name>/rtl/ and the open_synthesis section of report.json (run `l1tag report` to show it
+    in report.md). Exit 4 when an RTL block differs from the reference.
+    """
+    import dataclasses
+    import json
+
+    from l1tag.build import check_fidelity
+    from l1tag.config import load_config
+    from l1tag.rtl.open_synth import missing_tools
+
+    cfg = load_config(config_file)
+    why = missing_tools()
+    if why:
+        raise L1tagError(f"open synthesis cannot run: {why}")
+    cfg = dataclasses.replace(cfg, rtl=dataclasses.replace(cfg.rtl, enabled=True))
+    ctx = _stage(config_file, out_dir, "rtl", needs_data=True, cfg=cfg)
+    section = json.loads((ctx.build_dir / "report.json").read_text())["open_synthesis"]
+    t = section["total"]
+    click.echo(f"open synthesis ({section['yosys_version'].split(' (')[0]}, da4ml {section['tools']['da4ml']}): "
+               f"LUT {t['LUT']:,}, FF {t['FF']:,} (+{t['SRL']:,} SRL), DSP {t['DSP']:,}, CARRY4 {t['CARRY']:,} over "
+               f"{len(section['blocks'])} blocks; Verilator bit-exact {section['bit_exact_fraction']:.4f} on the block "
+               f"inputs of {section['jets']} test jets; {section['seconds']['wall']:.0f} s; wrote {ctx.build_dir / 'rtl'}")
+    check_fidelity(ctx.cfg, {}, section)
+
+
 @cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @click.option("--layers", is_flag=True, help="Include the per-layer table.")
@@ -296,16 +336,21 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
 @click.option("--verify", "bundle", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Check a bundle's checksums and replay its test vectors bit-exactly.")
 @out_option
-def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None) -> None:
+@click.option("--rtl/--no-rtl", "rtl", default=True, show_default=True,
+              help="With --verify: also re-simulate the bundled RTL blocks with Verilator (when installed).")
+def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None, rtl: bool) -> None:
     """Make or verify the firmware hand-off bundle (<name>-firmware.tar.gz)."""
     if (config_file is None) == (bundle is None):
         raise click.UsageError("give exactly one of --config (make a bundle) or --verify BUNDLE")
     if bundle is not None:
         from l1tag.package.bundle import verify_bundle
 
-        res = verify_bundle(bundle)
+        res = verify_bundle(bundle, rtl=rtl)
+        rtl = res.get("rtl")
+        rtl_words = ("" if rtl is None else f"; RTL not re-simulated: {rtl['skipped']}" if "skipped" in rtl else
+                     f"; {rtl['blocks']} RTL blocks re-simulated by Verilator, {rtl['vectors']:,} vectors bit-exact")
         click.echo(f"{bundle}: OK ({res['files']} files checked, {res['jets']} test vectors replayed bit-exactly "
-                   f"after recompiling; firmware sha256 {res['firmware_sha256'][:16]}...)")
+                   f"after recompiling{rtl_words}; firmware sha256 {res['firmware_sha256'][:16]}...)")
         return
     ctx = _stage(config_file, out_dir, "bundle")
     click.echo(f"wrote {ctx.build_dir / (ctx.cfg.name + '-firmware.tar.gz')}")

