@@ -155,7 +155,7 @@ def open_synthesis_section(section: dict, layer_rows: list[dict], hardware: dict
              f"(trace {secs['trace']:.0f} s, Verilator {secs['verilator']:.0f} s, Yosys {secs['yosys']:.0f} s over "
              f"{len(section['blocks'])} blocks); memory peak {mem['yosys']} MB (Yosys), {mem['l1tag_process']} MB (the l1tag process).",
              ""]
-    rows = [[b["name"], ROLE_WORDS.get(b["role"], b["role"]), _num(b["instances"]), _num(b["da4ml_cost"]),
+    rows = [[b["name"], ROLE_WORDS.get(b["role"], b["role"]), _num(b["instances"]), _num(round(b["da4ml_cost"])),
              _num(b["stages"]), _num(b["LUT"]), _num(b["FF"]), _num(b["SRL"]), _num(b["DSP"]), _num(b["CARRY"]),
              _num(b["vectors"]), f"{b['bit_exact_fraction']:.4f}"] for b in section["blocks"]]
     rows.append(["**total** (counts × copies)", "", "", "", "", *(f"**{t[k]:,}**" for k in

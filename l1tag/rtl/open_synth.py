@@ -50,6 +50,8 @@ CAVEATS = (
     "to LUTs",
     "the projection block is one constant-weight adder graph over the whole jet; the HLS kernel "
     "accumulates it over n/P iterations with run-time-selected weights (multipliers)",
+    "the pooling block is a whole-jet max tree (n - 1 comparisons per feature), as an unrolled max over "
+    "the n particles is",
     "a block larger than rtl.max_piece_cost is synthesized in pieces (outputs split in groups); logic "
     "shared between pieces is counted in each",
 )
