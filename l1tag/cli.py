@@ -253,6 +253,9 @@ def open_synth_command(config_file: Path, out_dir: Path | None) -> None:
     from l1tag.rtl.open_synth import missing_tools
 
     cfg = load_config(config_file)
+    qat = (out_dir or Path("build") / cfg.name) / "model" / "qat.h5"
+    if not qat.exists():
+        raise StageMissingError(f"{qat} not found: run `l1tag train --config {config_file}` (or `l1tag build`) first")
     why = missing_tools()
     if why:
         raise L1tagError(f"open synthesis cannot run: {why}")

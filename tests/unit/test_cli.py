@@ -24,7 +24,8 @@ def test_console_script_help_lists_the_commands():
     assert exe.exists(), "the l1tag console script is not installed (pip install -e .)"
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0
-    for cmd in ("build", "data", "train", "convert", "csim", "estimate", "parse-report", "report", "package"):
+    for cmd in ("build", "data", "train", "convert", "csim", "open-synth", "estimate", "parse-report", "report",
+                "package"):
         assert cmd in res.stdout
 
 
@@ -90,3 +91,11 @@ def test_estimate_and_parse_report_reject_a_missing_directory(tmp_path, capsys):
         assert main([cmd, str(tmp_path / "nothing")]) == 2
         err = capsys.readouterr().err
         assert "nothing" in err and "Traceback" not in err
+
+
+def test_open_synth_before_training_names_the_missing_model(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: t\n")
+    code, _, err = run(["open-synth", "-c", str(cfg), "-o", str(tmp_path / "b")], capsys)
+    assert code == 1 and "model/qat.h5 not found: run `l1tag train --config" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "b" / "data").exists()
