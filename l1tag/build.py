@@ -185,8 +185,12 @@ def report_stage(ctx: StageContext) -> None:
     cfg, build_dir = ctx.cfg, ctx.build_dir
     if ctx.synth:
         run_vendor_synthesis(cfg, build_dir / "hls")
-    hardware = hardware_section(build_dir / "hls", hls_model=ctx.converted.hls_model if ctx.converted else None)
-    write_json(build_dir / "hardware_layers.json", hardware.pop("layers", []))
+    hls_model = ctx.converted.hls_model if ctx.converted else None
+    hardware = hardware_section(build_dir / "hls", hls_model=hls_model)
+    if hardware["source"] != "estimate":  # a vendor report: the estimate too, for report.md's side by side
+        hardware["estimate"] = estimate_beside(build_dir / "hls", hls_model)
+    write_json(build_dir / "hardware_layers.json",
+               hardware.pop("layers", None) or (hardware.get("estimate") or {}).pop("layers", []))
     budget = load_budget(cfg.budget.file)
     if budget.totals is not None:  # a part outside the parts table: the budget file gives its totals
         hardware["utilization"] = fractions(hardware["resources"], dataclasses.asdict(budget.totals))
@@ -201,6 +205,19 @@ def report_stage(ctx: StageContext) -> None:
     if (build_dir / "model").is_dir() and (build_dir / "data" / "prepared.npz").exists():
         make_plots(cfg, build_dir, ctx.prepared())
     write_report_md(build_dir, report)
+
+
+def estimate_beside(hls_dir: Path, hls_model=None) -> dict | None:
+    """l1tag's estimate of a project that also has a vendor report (None, with a warning, if it fails)."""
+    from l1tag.hardware.estimate import estimate_model
+    from l1tag.hardware.project import estimate_project
+
+    try:
+        est = estimate_model(hls_model) if hls_model is not None else estimate_project(hls_dir)
+    except L1tagError as exc:
+        log.warning("the estimate beside the vendor report failed: %s", exc)
+        return None
+    return {k: est[k] for k in ("latency_cycles", "latency_ns", "ii_cycles", "resources", "layers") if k in est}
 
 
 def bundle_stage(ctx: StageContext) -> None:

@@ -162,7 +162,18 @@ def open_synthesis_section(section: dict, layer_rows: list[dict], hardware: dict
                  ("LUT", "FF", "SRL", "DSP", "CARRY")), "", ""])
     lines.append(_table(["block", "what", "copies", "da4ml cost", "stages", "LUT", "FF", "SRL", "DSP", "CARRY4",
                          "vectors", "bit-exact"], rows))
-    label = SOURCE_LABELS.get((hardware or {}).get("source"), (hardware or {}).get("source", "l1tag"))
+    hardware = hardware or {}
+    vendor = hardware if hardware.get("source") not in (None, "estimate") else None
+    estimate = (hardware.get("estimate") or {}).get("resources") if vendor else hardware.get("resources")
+    columns = [("ESTIMATE", estimate or {})] + ([(SOURCE_LABELS.get(vendor["source"], vendor["source"]),
+                                                  vendor.get("resources", {}))] if vendor else [])
+    yosys = {"LUT": t["LUT"], "FF": t["FF"] + t["SRL"], "DSP": t["DSP"], "BRAM_18K": 0}
+    side = [[q, *(_num(res.get(q)) for _, res in columns[:1]), _num(yosys[q]),
+             *(_num(res.get(q)) for _, res in columns[1:])] for q in ("LUT", "FF", "DSP", "BRAM_18K")]
+    side.append(["CARRY4", "—", _num(t["CARRY"]), *(["—"] if vendor else [])])
+    lines += ["", "Totals side by side (Yosys FF includes SRLs; Yosys builds the tables as LUTs, so it has no BRAM):",
+              "", _table(["resource", "ESTIMATE", "Yosys", *([columns[1][0]] if vendor else [])], side)]
+    label = "ESTIMATE"
     cmp = compare(section, layer_rows)
     rows = [[r["group"] if r["group"] != "total" else "**total**", _num(r["l1tag_LUT"]), _num(r["yosys_LUT"]),
              _err(r["error_LUT"]), _num(r["CARRY"]), _num(r["l1tag_FF"]), _num(r["yosys_FF"]), _err(r["error_FF"]),

