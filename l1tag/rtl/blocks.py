@@ -55,6 +55,11 @@ class Block:
     outputs: list[str] = field(default_factory=list)  # the model values it produces (op blocks)
     ops: list = field(default_factory=list)  # the lowered ops it runs (op blocks)
     attention: object = None  # the attention op (scores, mix, projection)
+    graph: object = None  # op blocks: the model graph they were cut from (for their sub-blocks)
+
+    def sub_block(self, members: list, name: str) -> "Block":
+        """The block of a consecutive run of this op block's ops (a piece of a large chain)."""
+        return self.graph.op_block(name, self.role, members, self.instances)
 
     def trace(self):
         """(traced inputs, traced outputs): lists of da4ml arrays, flattened in this order by comb_solution."""
@@ -116,49 +121,61 @@ def attention_values(ops, values: dict) -> dict:
     return out
 
 
-def split_blocks(lowered, n: int, parallel: int, shapes: dict) -> list[Block]:
-    """The blocks of a lowered model on n particles with P = ``parallel`` per clock; ``shapes``: the
-    reference's value shapes of one jet (name -> shape without the jet axis)."""
-    ops = [op for op in lowered.ops if op.kind != "input"]
-    by_name = {op.name: op for op in lowered.ops}
-    segment, pooled = {}, {}
-    for op in lowered.ops:  # segment: reductions crossed so far; pooled: after the pooling
-        ins = [by_name[i] for i in op.inputs]
-        segment[op.name] = max([segment[i.name] + (i.kind in REDUCTIONS) for i in ins], default=0)
-        pooled[op.name] = op.kind == "maxpool" or any(pooled[i.name] for i in ins)
-    consumers: dict[str, list[str]] = {}
-    for op in lowered.ops:
-        for i in op.inputs:
-            consumers.setdefault(i, []).append(op.name)
+class _Graph:
+    """What cutting op blocks out of a lowered model needs: its ops by name, their consumers, the values'
+    per-jet shapes and the model's output."""
 
-    def op_block(name, role, members, instances):
+    def __init__(self, lowered, shapes: dict):
+        self.by_name = {op.name: op for op in lowered.ops}
+        self.shapes, self.output_name = shapes, lowered.output_name
+        self.consumers: dict[str, list[str]] = {}
+        for op in lowered.ops:
+            for i in op.inputs:
+                self.consumers.setdefault(i, []).append(op.name)
+
+    def op_block(self, name: str, role: str, members: list, instances: int) -> Block:
+        """A block of ``members`` (ops in graph order): its inputs are the values it reads from outside,
+        its outputs the values read outside it (or the model's output)."""
         inside = {m.name for m in members}
         inputs = []
         for m in members:
             for i in m.inputs:
                 if i not in inside and i not in [p.name for p in inputs]:
-                    shape = (1,) + shapes[i][1:] if role == "per_particle" else shapes[i]
-                    inputs.append(Port(i, shape, by_name[i].result_t))
-        outputs = [m.name for m in members if m.name == lowered.output_name
-                   or any(c not in inside for c in consumers.get(m.name, []))]
-        return Block(name, role, [m.name for m in members], instances, inputs, outputs, members)
+                    shape = (1,) + self.shapes[i][1:] if role == "per_particle" else self.shapes[i]
+                    inputs.append(Port(i, shape, self.by_name[i].result_t))
+        outputs = [m.name for m in members if m.name == self.output_name
+                   or any(c not in inside for c in self.consumers.get(m.name, []))]
+        block = Block(name, role, [m.name for m in members], instances, inputs, outputs, list(members))
+        block.graph = self
+        return block
 
+
+def split_blocks(lowered, n: int, parallel: int, shapes: dict) -> list[Block]:
+    """The blocks of a lowered model on n particles with P = ``parallel`` per clock; ``shapes``: the
+    reference's value shapes of one jet (name -> shape without the jet axis)."""
+    ops = [op for op in lowered.ops if op.kind != "input"]
+    graph = _Graph(lowered, shapes)
+    segment, pooled = {}, {}
+    for op in lowered.ops:  # segment: reductions crossed so far; pooled: after the pooling
+        ins = [graph.by_name[i] for i in op.inputs]
+        segment[op.name] = max([segment[i.name] + (i.kind in REDUCTIONS) for i in ins], default=0)
+        pooled[op.name] = op.kind == "maxpool" or any(pooled[i.name] for i in ins)
     blocks, chains = [], {}
     for op in ops:
         if op.kind in PER_PARTICLE and not pooled[op.name]:
             chains.setdefault(segment[op.name], []).append(op)
     for seg, members in sorted(chains.items()):
-        blocks.append(op_block(f"particle_chain{seg}", "per_particle", members, parallel))
+        blocks.append(graph.op_block(f"particle_chain{seg}", "per_particle", members, parallel))
     for op in ops:
         if op.kind == "maxpool":
-            blocks.append(op_block(f"{op.name}_pooling", "pooling", [op], 1))
+            blocks.append(graph.op_block(f"{op.name}_pooling", "pooling", [op], 1))
         elif op.kind == "attention":
             blocks += _attention_blocks(op, parallel)
         elif op.kind not in PER_PARTICLE:
             raise ValueError(f"op '{op.name}' ({op.kind}) has no RTL block (supported: {', '.join(tr.SUPPORTED)})")
     head = [op for op in ops if pooled[op.name] and op.kind != "maxpool"]
     if head:
-        blocks.append(op_block("head", "head", head, 1))
+        blocks.append(graph.op_block("head", "head", head, 1))
     return blocks
 
 

@@ -94,20 +94,45 @@ class Piece:
     solution: object
     x: np.ndarray
     y: np.ndarray
+    run: int = 0  # a chain cut between layers: which run of layers (runs are in series, their stages add)
 
 
-def _pieces(block, x, y, max_cost: int) -> list[Piece]:
+def _pieces(block, values: dict, max_cost: int) -> list[Piece]:
+    """``block`` as one piece, or, when its da4ml cost exceeds ``max_cost``, as several: a chain of layers
+    is cut between layers (every layer in exactly one piece, intermediate values as the pieces' ports,
+    so nothing is counted twice); one large layer or attention block is cut into groups of outputs
+    (logic shared between groups is then counted in each)."""
+    from da4ml.trace import comb_trace
+
     from l1tag.rtl.trace import comb_solution
 
+    x, y = block.vectors(values)
     ins, outs = block.trace()
     whole = comb_solution(ins, outs)
     if whole.cost <= max_cost:
         return [Piece(block, block.name, whole, x, y)]
+    if len(block.ops) > 1:
+        runs, run, run_cost = [], [], 0.0
+        for op in block.ops:
+            cost = comb_solution(*block.sub_block([op], op.name).trace()).cost
+            if run and run_cost + cost > max_cost:
+                runs.append(run)
+                run, run_cost = [], 0.0
+            run, run_cost = run + [op], run_cost + cost
+        runs.append(run)
+        pieces = []
+        for k, members in enumerate(runs):
+            for p in _pieces(block.sub_block(members, f"{block.name}_piece{k}"), values, max_cost):
+                p.block, p.run = block, k
+                pieces.append(p)
+        return pieces
     flat_in = [v for a in ins for v in a._vars.ravel()]
     flat_out = [v for a in outs for v in a._vars.ravel()]
-    groups = np.array_split(np.arange(len(flat_out)), min(len(flat_out), math.ceil(whole.cost / max_cost)))
-    from da4ml.trace import comb_trace
-
+    count = math.ceil(whole.cost / max_cost)
+    heads = block.attention.spec.heads if block.attention is not None else 0
+    if count <= heads:  # whole heads per piece (outputs are head-major): a head's softmax is built once
+        count = min(k for k in range(count, heads + 1) if heads % k == 0)
+    groups = np.array_split(np.arange(len(flat_out)), min(len(flat_out), count))
     return [Piece(block, f"{block.name}_piece{k}", comb_trace(flat_in, [flat_out[i] for i in g]), x, y[:, g])
             for k, g in enumerate(groups)]
 
@@ -163,10 +188,11 @@ def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_
     t_start = time.perf_counter()
     values = block_values(lowered, x_test)
     blocks = split_blocks(lowered, n, parallel, {k: v.shape[1:] for k, v in values.items()})
-    pieces = []
+    pieces, ports = [], {}
     for block in tqdm(blocks, desc="tracing RTL blocks", unit="block", disable=not progress):
+        pieces += _pieces(block, values, rtl_cfg.max_piece_cost)
         x, y = block.vectors(values)
-        pieces += _pieces(block, x, y, rtl_cfg.max_piece_cost)
+        ports[block.name] = (int(x.shape[1]), int(y.shape[1]))
     trace_s = time.perf_counter() - t_start
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -189,13 +215,14 @@ def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_
                "blocks": [], "total": dict.fromkeys(COUNTS, 0)}
     for block in blocks:
         mine = [r for p, r in zip(pieces, results) if p.block is block]
-        parts = [p for p in pieces if p.block is block]
+        runs = [p.run for p in pieces if p.block is block]
         wrong = np.any([r.pop("wrong") for r in mine], axis=0)
         row = {"name": block.name, "role": block.role, "layers": block.layers, "instances": block.instances,
-               "inputs": int(parts[0].x.shape[1]), "outputs": int(sum(p.y.shape[1] for p in parts)),
+               "inputs": ports[block.name][0], "outputs": ports[block.name][1],
                "pieces": [{k: v for k, v in r.items() if k not in ("first_mismatch",)} for r in mine],
                "da4ml_cost": round(sum(r["da4ml_cost"] for r in mine), 1),
-               "stages": max(r["stages"] or 0 for r in mine), "vectors": int(len(wrong)),
+               "stages": sum(max(r["stages"] or 0 for r, k in zip(mine, runs) if k == run) for run in set(runs)),
+               "vectors": int(len(wrong)),
                "bit_exact_fraction": float(1.0 - wrong.mean()),
                "first_mismatch": next((r["first_mismatch"] for r in mine if r["first_mismatch"]), None),
                **{k: int(sum(r[k] for r in mine)) for k in COUNTS}}

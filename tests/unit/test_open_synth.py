@@ -27,11 +27,12 @@ def deepsets(tmp_path_factory):
     cfg = config_from_dict({"name": "t", "rtl": {"max_piece_cost": 1500}})
     x = np.random.default_rng(4).normal(0, 2, (60, 8, 3))
     out = tmp_path_factory.mktemp("rtl") / "rtl"
-    return open_synth(_model("deepsets"), x, 8, 4, cfg.rtl, out, progress=False), out
+    lowered = _model("deepsets")
+    return open_synth(lowered, x, 8, 4, cfg.rtl, out, progress=False), out, lowered, x
 
 
 def test_every_block_is_verilator_bit_exact_and_the_total_is_counts_times_copies(deepsets):
-    section, out = deepsets
+    section, out = deepsets[:2]
     blocks = {b["name"]: b for b in section["blocks"]}
     assert list(blocks) == ["particle_chain0", "pool_pooling", "head"]
     assert [blocks[n]["instances"] for n in blocks] == [4, 1, 1]
@@ -47,10 +48,19 @@ def test_every_block_is_verilator_bit_exact_and_the_total_is_counts_times_copies
 
 
 def test_a_block_over_the_piece_size_is_split_and_its_pieces_sum(deepsets):
-    section, out = deepsets
+    section, out = deepsets[:2]
+    from l1tag.rtl.blocks import split_blocks
+    from l1tag.rtl.open_synth import _pieces, block_values
+
     head = next(b for b in section["blocks"] if b["name"] == "head")
     assert len(head["pieces"]) >= 2 and head["outputs"] == 5
     assert head["LUT"] == sum(p["LUT"] for p in head["pieces"])
+    # a chain is cut between layers: every layer in one piece, so the pieces cost what the whole does
+    lowered, x = deepsets[2:]
+    values = block_values(lowered, x)
+    whole = next(b for b in split_blocks(lowered, 8, 4, {k: v.shape[1:] for k, v in values.items()})
+                 if b.name == "head")
+    assert head["da4ml_cost"] == pytest.approx(_pieces(whole, values, 10**9)[0].solution.cost, rel=0.05)
     for p in head["pieces"]:
         assert (out / p["name"] / "src" / f"{p['name']}.v").is_file()
         assert (out / p["name"] / "yosys" / "stat.json").is_file()
@@ -60,7 +70,7 @@ def test_a_block_over_the_piece_size_is_split_and_its_pieces_sum(deepsets):
 def test_resimulation_replays_the_vectors_and_catches_a_changed_output(deepsets, tmp_path):
     from l1tag.rtl.synth import resimulate
 
-    section, out = deepsets
+    section, out = deepsets[:2]
     name = "pool_pooling"
     copy = tmp_path / name
     shutil.copytree(out / name, copy)
