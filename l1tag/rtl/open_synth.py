@@ -144,7 +144,11 @@ def _run_piece(piece: Piece, root: Path, latency_cutoff: int) -> dict:
     where = root / piece.name
     t0 = time.perf_counter()
     model = verilog_model(piece.solution, piece.name, where, latency_cutoff)
-    got = simulate(model, piece.x)
+    try:
+        got = simulate(model, piece.x)
+    except RuntimeError as exc:  # da4ml's make of the Verilator emulator
+        raise L1tagError(f"open synthesis: Verilator could not build RTL block {piece.name} in {where / 'sim'} "
+                         f"({exc}; da4ml printed the compiler's output above)") from None
     verilator_s = time.perf_counter() - t0
     try:
         wrong = mismatched_rows(got, piece.y, piece.solution)
@@ -152,7 +156,10 @@ def _run_piece(piece: Piece, root: Path, latency_cutoff: int) -> dict:
         raise L1tagError(f"RTL block {piece.name}: {exc}; this is a limit of l1tag's open-synth stage, please "
                          f"report it") from None
     np.savez_compressed(where / "vectors.npz", inputs=piece.x, outputs=piece.y)
-    counts = synthesize(where, piece.name, where / "yosys")
+    try:
+        counts = synthesize(where, piece.name, where / "yosys")
+    except RuntimeError as exc:
+        raise L1tagError(f"open synthesis of RTL block {piece.name}: {exc}") from None
     for lib in (where / "sim").glob("*.so"):  # the emulator binary: rebuilt from the Verilog by --verify
         lib.unlink()
     meta = json.loads((where / "metadata.json").read_text())
