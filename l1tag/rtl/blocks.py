@@ -70,9 +70,9 @@ class Block:
         op, like = self.attention, ins[0]
         if self.role == "projection":
             kp, vp = tr.trace_project(ins[0], ins[1], op)
-            return ins, [tr._wrap(kp, like), tr._wrap(vp, like)]
+            return ins, [tr.wrap(kp, like), tr.wrap(vp, like)]
         if self.role == "scores":
-            return ins, [tr._wrap(tr.trace_scores(ins[0], ins[1]._vars, op), like)]
+            return ins, [tr.wrap(tr.trace_scores(ins[0], ins[1]._vars, op), like)]
         return ins, [tr.trace_mix(ins[0]._vars, ins[1]._vars, op, like)]  # mix
 
     def vectors(self, values: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -71,7 +71,8 @@ def _dynamic_tanh(x, op):
         .quantize(k, i, f, "SAT", "RND_CONV")
 
 
-def _wrap(objects, like):
+def wrap(objects, like):
+    """An object array of traced variables (and constants) as da4ml's array, with ``like``'s solver options."""
     from da4ml.trace import FixedVariableArray
 
     return FixedVariableArray(np.asarray(objects, dtype=object), like.solver_options)
@@ -80,7 +81,7 @@ def _wrap(objects, like):
 def _contract(products: str, a, b, like):
     """einsum of two object arrays whose products keep the summed index as the last axis (``products``,
     e.g. 'hid,hjd->hijd'), summed by da4ml as a balanced adder tree."""
-    return np.sum(_wrap(np.einsum(products, a, b), like), axis=-1)._vars
+    return np.sum(wrap(np.einsum(products, a, b), like), axis=-1)._vars
 
 
 def exact_division(numerator_max: int, scale: int, divisor: int) -> tuple[int, int]:
@@ -111,7 +112,7 @@ def _softmax_row(row, spec):
         idx = (raw * float(mult) * 2.0**-shift).quantize(0, index_bits, 0, "SAT", "TRN")
         inv = idx.apply(lambda v: inv_table[np.rint(np.asarray(v, dtype=np.float64)).astype(np.int64)]) \
             .quantize(*kif(tables.INV_T), "SAT", "RND_CONV")
-        products = _wrap([v * inv._vars[0] for v in e._vars], e)
+        products = wrap([v * inv._vars[0] for v in e._vars], e)
     else:
         products = e * float(inv_table[0])
     return cast(products, spec.softmax_t)
@@ -141,14 +142,14 @@ def trace_project(k, v, op):
         kp, vp = (_contract("hjn,hnd->hjdn", w[name], t, k) for t, name in ((kh, "kproj"), (vh, "vproj")))
     else:
         kp, vp = kinds.get(spec.kind).project(kh, vh, w, spec)
-    return cast(_wrap(kp, k), spec.qkv_t)._vars, cast(_wrap(vp, k), spec.qkv_t)._vars
+    return cast(wrap(kp, k), spec.qkv_t)._vars, cast(wrap(vp, k), spec.qkv_t)._vars
 
 
 def trace_scores(q, kp, op):
     """The raw scores (heads, rows, m) in score_t of traced query rows q (rows, d) against K': variable
     products summed as balanced trees (reference: scores_reference)."""
     spec = op.spec
-    return cast(_wrap(_contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift,
+    return cast(wrap(_contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift,
                 spec.score_t)._vars
 
 
@@ -158,7 +159,7 @@ def trace_mix(raw, vp, op, like):
     softmax, A V' (reference: mix_reference)."""
     spec, w = op.spec, op.weights
     heads = spec.heads
-    s = _wrap(raw, like)
+    s = wrap(raw, like)
     if spec.conv:
         kh_, kw_ = spec.conv
         left = (kw_ - 1) // 2
@@ -167,15 +168,15 @@ def trace_mix(raw, vp, op, like):
         pad[:, :, left:left + m] = raw
         taps = [w["convk"][a, b, :, 0][:, None, None] * pad[:, a:a + rows, b:b + m]
                 for a in range(kh_) for b in range(kw_)]
-        acc = np.sum(_wrap(np.stack(taps, axis=-1), like), axis=-1)._vars
-        s = cast(_wrap(acc + w["convb"][:, None, None], like), spec.score_t)
+        acc = np.sum(wrap(np.stack(taps, axis=-1), like), axis=-1)._vars
+        s = cast(wrap(acc + w["convb"][:, None, None], like), spec.score_t)
     rows = s.shape[1]
     a = np.empty(s.shape, dtype=object)
     for h in range(heads):
         for i in range(rows):
-            a[h, i] = _softmax_row(_wrap(s._vars[h, i], like), spec)._vars
-    o = cast(_wrap(_contract("hij,hjd->hidj", a, vp, like), like), spec.out_t)
-    return _wrap(o._vars.transpose(1, 0, 2).reshape(rows, spec.d), like)
+            a[h, i] = _softmax_row(wrap(s._vars[h, i], like), spec)._vars
+    o = cast(wrap(_contract("hij,hjd->hidj", a, vp, like), like), spec.out_t)
+    return wrap(o._vars.transpose(1, 0, 2).reshape(rows, spec.d), like)
 
 
 def halo_rows(raw, spec):
