@@ -194,7 +194,7 @@ def report_stage(ctx: StageContext) -> None:
     budget = load_budget(cfg.budget.file)
     if budget.totals is not None:  # a part outside the parts table: the budget file gives its totals
         hardware["utilization"] = fractions(hardware["resources"], dataclasses.asdict(budget.totals))
-    ctx.budget = check_budget(hardware, budget)
+    ctx.budget = check_budget(hardware, budget, cfg.budget.require_margin)
     report_file = build_dir / "report.json"  # the firmware stage's csim section (it may have run earlier)
     previous = json.loads(report_file.read_text()) if report_file.exists() else {}
     csim = previous.get("csim")
@@ -346,8 +346,8 @@ def _open_synth_line(section: dict | None) -> str:
 def format_summary(result: BuildResult, cfg) -> str:
     r = result.summary
     q, c, hw, b = r.get("quality", {}), r.get("csim", {}), r.get("hardware", {}), r.get("budget", {})
-    src = hw.get("source", "?")
-    label = "ESTIMATE" if src == "estimate" else src
+    from l1tag.hardware.error_band import hardware_words
+
     lines = [
         f"l1tag build {cfg.name}: ran {', '.join(result.ran) or 'nothing'}"
         + (f"; up to date: {', '.join(result.skipped)}" if result.skipped else ""),
@@ -360,9 +360,7 @@ def format_summary(result: BuildResult, cfg) -> str:
         f"with float {c.get('argmax_agreement_vs_float', float('nan')):.4f}",
         f"  fidelity   {'PASS' if (r.get('fidelity') or {}).get('pass') else 'FAIL'} "
         f"({len((r.get('fidelity') or {}).get('checks', []))} csim.* checks)",
-        f"  hardware   ({label}) latency {hw.get('latency_cycles', '?')} cycles = {hw.get('latency_ns', 0):.0f} ns, "
-        f"II {hw.get('ii_cycles', '?')}, LUT {hw.get('resources', {}).get('LUT', '?')}, "
-        f"DSP {hw.get('resources', {}).get('DSP', '?')}, FF {hw.get('resources', {}).get('FF', '?')}",
+        f"  hardware   {hardware_words(hw)}",
         _open_synth_line(r.get("open_synthesis")),
         f"  budget     {b.get('name', '?')}: {'PASS' if b.get('pass') else 'FAIL'}",
         f"  bundle     {result.build_dir / (cfg.name + '-firmware.tar.gz')}",

@@ -319,6 +319,7 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     import json
 
     from l1tag.hardware.budget import enforce
+    from l1tag.hardware.error_band import hardware_words
     from l1tag.report.markdown import write_report_html
 
     ctx = _stage(config_file, out_dir, "report")
@@ -326,10 +327,8 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
     if html:
         click.echo(f"wrote {write_report_html(ctx.build_dir, full)}")
     hardware, section = full["hardware"], ctx.budget
-    label = "ESTIMATE" if hardware["source"] == "estimate" else hardware["source"]
-    click.echo(f"hardware ({label}): latency {hardware['latency_cycles']} cycles = "
-               f"{hardware['latency_ns']:.0f} ns, II {hardware['ii_cycles']}, {hardware['resources']}; "
-               f"budget {section['name']}: {'PASS' if section['pass'] else 'FAIL'}; wrote {ctx.build_dir / 'report.md'}")
+    click.echo(f"hardware {hardware_words(hardware)}; budget {section['name']}: "
+               f"{'PASS' if section['pass'] else 'FAIL'}; wrote {ctx.build_dir / 'report.md'}")
     enforce(section)
 
 

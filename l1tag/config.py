@@ -381,6 +381,10 @@ class BudgetConfig:
     file: str = _f("l1t_200mhz_tm18", Check("a shipped budget's name or a file path", path().fn),
                    "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
                    f"in configs/budgets/ ({', '.join(shipped_budgets())})", resolve=_resolve_budget)
+    require_margin: str | None = _f(None, optional(choice("error_band")),
+                                    "error_band: an ESTIMATED latency, II or utilization passes only with its "
+                                    "typical error (l1tag/hardware/error_band.json, the median of real designs) "
+                                    "added; null: the value itself")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from l1tag.config import Budget
 from l1tag.errors import BudgetViolation
+from l1tag.hardware.error_band import band_of
 from l1tag.hardware.parts import RESOURCES, device_key, normalise_part, utilization
 
 CLOCK_TOLERANCE_NS = 1e-9
@@ -40,14 +41,22 @@ def _check(name: str, limit: Any, value: Any, ok: bool, margin: float | None, so
 
 
 def _upper_limit(name: str, limit: float, value: Any, source: str | None, missing: str,
-                 tolerance: float = 0.0) -> dict:
-    """A ``value <= limit`` check; a missing value fails with ``missing`` as its note."""
+                 tolerance: float = 0.0, band: dict | None = None) -> dict:
+    """A ``value <= limit`` check; a missing value fails with ``missing`` as its note.  With ``band`` (the
+    estimate's error band, budget.require_margin: error_band) the value must fit with the band added."""
     if value is None:
         return _check(name, limit, None, False, None, source, missing)
+    if band:
+        padded = value * (1 + band["median_abs_pct"] / 100)
+        check = _check(name, limit, value, padded <= limit + tolerance, _margin(limit, padded), source,
+                       f"with its error band (±{band['median_abs_pct']:.0f} %) added: {_fmt(padded)} "
+                       f"(budget.require_margin: error_band)")
+        check["value_with_margin"] = padded
+        return check
     return _check(name, limit, value, value <= limit + tolerance, _margin(limit, value), source)
 
 
-def check_budget(hardware: dict, budget: Budget) -> dict:
+def check_budget(hardware: dict, budget: Budget, require_margin: str | None = None) -> dict:
     """The contract's ``budget`` section: every limit set in ``budget`` checked against ``hardware``.
 
     Checks, in order: ``part`` (same device family), ``clock_ns`` (period no longer than the
@@ -55,9 +64,15 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
     the budget file are skipped.  When the budget file gives the part's ``totals``, the utilization is
     recomputed from ``hardware["resources"]`` and those totals (the limits are fractions of them);
     otherwise ``hardware["utilization"]`` is used.  A utilization of None (part total unknown) fails with
-    a ``note``.
+    a ``note``.  ``require_margin='error_band'``: an estimated latency, II or utilization must fit with its
+    measured error band (l1tag/hardware/error_band.py) added.
     """
     source = hardware.get("source")
+    bands = hardware.get("error_band") if require_margin == "error_band" and source == "estimate" else None
+
+    def band(name):
+        return band_of(name, bands) if bands else None
+
     part = hardware.get("part")
     checks = []
 
@@ -74,10 +89,10 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
     limits = budget.limits
     if limits.latency_ns is not None:
         checks.append(_upper_limit("latency_ns", limits.latency_ns, hardware.get("latency_ns"), source,
-                                   "hardware report has no latency"))
+                                   "hardware report has no latency", band=band("latency_ns")))
     if limits.ii_cycles is not None:
         checks.append(_upper_limit("ii_cycles", limits.ii_cycles, hardware.get("ii_cycles"), source,
-                                   "hardware report has no initiation interval"))
+                                   "hardware report has no initiation interval", band=band("ii_cycles")))
 
     if budget.totals is not None:
         used = utilization(hardware.get("resources") or {}, part, totals=budget.totals.as_dict())
@@ -89,7 +104,8 @@ def check_budget(hardware: dict, budget: Budget) -> dict:
             continue
         checks.append(_upper_limit(
             f"utilization_{res}", limit, used.get(res), source,
-            f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked"))
+            f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked",
+            band=band(f"utilization_{res}")))
 
     return {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}
 
@@ -107,6 +123,8 @@ def _describe(check: dict) -> str:
         return f"part {value} is not {limit}"
     if value is None:
         return f"{name} unknown ({check.get('note', 'no value')})"
+    if "value_with_margin" in check:
+        return f"{name} {_fmt(value)} + its error band = {_fmt(check['value_with_margin'])} > {_fmt(limit)}"
     return f"{name} {_fmt(value)} > {_fmt(limit)}"
 
 

@@ -73,6 +73,16 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
   two words it is registers, up to ``SRL_MAX_DEPTH`` a shift register in LUTs, deeper it takes the
   fewest BRAM_18K of any aspect ratio (36 x 512 ... 1 x 16384).
 
+* **Per tool** (``ToolRules``, picked from the backend: ``vivado_hls`` for Vivado / VivadoAccelerator,
+  ``vitis_hls`` for Vitis): clock uncertainty, io_stream conv II, FIFO binding, ROM words, softmax table
+  copies and where constant products are registered differ; each field of ``ToolRules`` names its source.
+  io_stream tops are DATAFLOW regions over FIFOs: latency = the slowest process's interval + each process's
+  own depth along the longest path.  hls4ml's ``multiplier_limit`` (ALLOCATION on ``mul`` only) caps DSPs in
+  io_stream Latency layers at R > 1; adders are never shared.  The Resource strategy (R > 1) has
+  DIV_ROUNDUP(n_in n_out, R) variable x variable multipliers fed from a ROM (BRAM above 1024 bits).  LUTs are
+  HLS's own operator prices (an adder w + 7, a compare, a select) per nonzero term; AP_RND / AP_SAT
+  accumulators add ``ToolRules.sat_lut_per_bit`` LUTs per product per accumulator bit (measured).
+
 Each layer row also gives ``copies`` (datapath copies in flight) and ``iterations`` (loop trips per
 jet).  ``multiplications`` counts real (non-shift) products per jet (io_stream: per pixel).
 Its error against real Vivado/Vitis HLS reports is measured by ``bench/estimator_accuracy.py`` and
@@ -82,12 +92,15 @@ single reports.
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import math
 import re
 
 import numpy as np
 
 from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.hardware.error_band import error_band
 from l1tag.hardware.parts import RESOURCES
 from l1tag.hls import particle_loops
 from l1tag.hls.particle_loops import layer_strategy, pipeline_style  # noqa: F401 (pipeline_style: re-exported)
@@ -102,6 +115,137 @@ CLOCK_UNCERTAINTY = 0.27  # hls4ml's default for Vitis (../shared/reference/l1t.
 TABLE_LUTRAM_MAX_BITS = 4096
 BRAM_BITS = 18 * 1024
 DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml
+
+# ---- per-tool rules (issue: separate vivado_hls / vitis_hls models) ------------------------------------------
+VIVADO_HLS, VITIS_HLS = "vivado_hls", "vitis_hls"
+ALL_RULES = frozenset({"unc", "act_merge", "stream_dataflow", "stream_conv", "alloc", "resource", "lut_ops",
+                       "sat", "fifo", "softmax", "ff", "ff_stream_fix", "transposed"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolRules:
+    """What differs between Vivado HLS 2019-2020 and Vitis HLS 2022+ (each field: its source).
+
+    clock_uncertainty: hls4ml's default ClockUncertainty: 12.5 % (VivadoBackend.create_initial_config) and
+        27 % (VitisBackend.create_initial_config); the reports print 0.62 ns / 1.25 ns at 5 / 10 ns (Vivado) and
+        1.35 ns at 5 ns (Vitis).
+    stream_conv_ii: cycles per input pixel of an io_stream Latency Conv1D/2D at R = 1 (hls4ml asks II = R in
+        conv_1d_cl's ReadInputWidth loop).  Vivado HLS reaches it; Vitis HLS 2023.1/2024.1 schedule the
+        INLINE-OFF compute_output_buffer_1d (static line-buffer counters) at II = 3 (HG-DREAM conv config2: 249
+        cycles for 82 pixels; ECE226: 390 for 130, 'II' issue in csynth.rpt); hls4ml PR #1141 reports the same
+        Vitis io_stream II misses for pooling / zero padding.
+    fifo_per_element: Vivado HLS splits an nnet::array stream into one FIFO per element ('layerN_out_V_data_K_V'
+        rows in every Vivado report); Vitis HLS keeps one packed FIFO ('layerN_out_U').
+    fifo_srl_max_bits: a FIFO of at most this many bits (depth x width) is a shift register, deeper ones take
+        BRAM_18K.  Vitis: UG1399 config_storage fifo -auto_srl_max_bits (default 1024).  Vivado HLS 2019/2020:
+        measured, every FIFO in the Vivado reports: <= 448 bits SRL (16 x 28, 25 x 16, 9 x 16), >= 768 bits BRAM
+        (32 x 24, 35 x 24, 66 x 16 ...), so 512.
+    rom_parity_bits: Vitis HLS stores a ROM without the RAMB18's parity bits (1K x 16 a BRAM_18K): 6nrp's
+        Bind Storage report, an 18-bit 1024-entry exp/invert table copy = 2 BRAM_18K; Vivado HLS uses them
+        (DNNonSilicon softmax: 2 tables, 2 BRAM_18K).
+    softmax_parallel_lookups: Vitis HLS unrolls softmax's N exp-table reads onto a multi-port ROM, one
+        dual-port copy per two reads (6nrp Bind Storage: exp_table rom_np 6 = 3 copies x 2 for N = 5);
+        Vivado HLS's io_stream softmax reads them one after the other (DNNonSilicon: 1 copy).
+    registered_products: Vivado HLS binds a constant multiplication with its output register(s) (products
+        registered: bambu 1605 FF = 64 products x 25 bits at latency 2); Vitis HLS binds them with latency 0
+        (6nrp Bind Op report: every mul 'Latency 0'), the first register cuts the adder tree.
+    """
+
+    tool: str
+    clock_uncertainty: float
+    stream_conv_ii: int
+    fifo_per_element: bool
+    fifo_srl_max_bits: int
+    rom_parity_bits: bool
+    softmax_parallel_lookups: bool
+    registered_products: bool
+    sat_lut_per_bit: float | None = 10.9  # LUTs per product instance per accumulator bit, AP_RND*/AP_SAT acc
+    resource_pixel_overhead: int = 11  # cycles per input pixel of a Resource io_stream conv beyond its R
+    zeropad_lut: int = 299  # LUTs of an io_stream zero-padding process
+    rules: frozenset = ALL_RULES
+
+
+TOOL_RULES = {
+    VIVADO_HLS: ToolRules(VIVADO_HLS, 0.125, 1, True, 512, True, False, True),
+    VITIS_HLS: ToolRules(VITIS_HLS, 0.27, 3, False, 1024, False, True, False),
+}
+_RULES: contextvars.ContextVar = contextvars.ContextVar("l1tag_estimate_rules", default=TOOL_RULES[VITIS_HLS])
+
+
+def _tr() -> ToolRules:
+    return _RULES.get()
+
+
+def _on(rule: str) -> bool:
+    return rule in _tr().rules
+
+
+def tool_of(hls_model) -> str:
+    """'vitis_hls' for hls4ml's Vitis backend, 'vivado_hls' for Vivado / VivadoAccelerator."""
+    backend = getattr(hls_model.config, "backend", None)
+    name = str(getattr(backend, "name", None) or hls_model.config.get_config_value("Backend") or "Vitis")
+    return VITIS_HLS if "vitis" in name.lower() else VIVADO_HLS
+
+
+def _uncertainty(cfg, clock_ns: float) -> float:
+    """The clock uncertainty as a fraction of the period: the config's ClockUncertainty (hls4ml writes it into
+    build_prj.tcl), else the tool's hls4ml default."""
+    if not _on("unc"):
+        return CLOCK_UNCERTAINTY
+    value = cfg.get_config_value("ClockUncertainty")
+    try:
+        text = str(value).strip()
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        if value is not None:
+            return float(text) / clock_ns
+    except ValueError:
+        pass
+    return _tr().clock_uncertainty
+
+
+_UNC: contextvars.ContextVar = contextvars.ContextVar("l1tag_estimate_uncertainty", default=CLOCK_UNCERTAINTY)
+
+
+# HLS's own cost of an operator, as its csynth reports print it in the Expression tables (Vivado HLS 2019.2,
+# Hls-and-bambu myproject_axi_csynth.rpt: '+' 16 bits 23 LUT, 32 bits 39, 64 bits 71; 'icmp' 16 bits 13, 32 bits
+# 18, 63 bits 29; 'select' w bits w LUT).
+def hls_add_lut(bits: int) -> int:
+    return int(bits) + 7
+
+
+def hls_icmp_lut(bits: int) -> int:
+    return 7 + math.ceil(int(bits) / 3)
+
+
+def hls_select_lut(bits: int) -> int:
+    return int(bits)
+
+
+def _modes(precision) -> tuple[str, str]:
+    """(quantization, overflow) mode names of an hls4ml precision, upper case ('TRN', 'WRAP' when absent)."""
+    q = str(getattr(getattr(precision, "rounding_mode", None), "name", getattr(precision, "rounding_mode", "")) or "")
+    o = str(getattr(getattr(precision, "saturation_mode", None), "name", getattr(precision, "saturation_mode", "")) or "")
+    return (q.upper() or "TRN"), (o.upper() or "WRAP")
+
+
+def _costly_cast(precision) -> bool:
+    """A type whose assignment rounds (AP_RND*) or saturates (AP_SAT*): extra logic on every write."""
+    q, o = _modes(precision)
+    return q.startswith("RND") or o.startswith("SAT")
+
+
+def cast_lut(precision, in_bits: int) -> int:
+    """LUTs of one assignment into ``precision`` from a wider value: rounding = an incrementer, saturation =
+    an overflow compare and two selects (ap_fixed_base.h's quantization / overflow code as HLS prices it)."""
+    w = int(getattr(precision, "width", 16))
+    q, o = _modes(precision)
+    lut = 0
+    if q.startswith("RND"):
+        lut += hls_add_lut(w)
+    if o.startswith("SAT"):
+        lut += hls_icmp_lut(max(1, in_bits - w)) + 2 * hls_select_lut(w)
+    return lut
 
 
 def csd_digits(k: np.ndarray) -> np.ndarray:
@@ -148,7 +292,7 @@ def _var_products(count: int, a_bits: int, b_bits: int) -> tuple[int, int]:
 
 
 def _stage_cycles(mult_ns: float, levels: float, clock_ns: float) -> int:
-    usable = clock_ns * (1 - CLOCK_UNCERTAINTY)
+    usable = clock_ns * (1 - _UNC.get())
     return 1 + max(1, math.ceil((mult_ns + levels * T_ADD_NS) / usable))
 
 
@@ -176,6 +320,26 @@ def stream_fifo(depth: int, width: int) -> dict:
     return {"BRAM_18K": bram, "LUT": 0, "FF": 0}
 
 
+def stream_fifo_tool(depth: int, channels: int, bits: int) -> dict:
+    """An io_stream channel of ``depth`` words of ``channels`` x ``bits`` under the tool's FIFO rules
+    (ToolRules.fifo_per_element, fifo_srl_max_bits): a shift register up to the SRL limit (HLS prints its
+    LUTs as 0 and a few FFs of control), else ceil(width / 18) BRAM_18K per 1024 words (RAMB18 1K x 18; every
+    BRAM FIFO in the reports: 16-bit 1, 24/28-bit 2 (Vivado, per element); 864-bit 48, 1408-bit 79, 20-bit 2
+    (Vitis 2023.1, HG-DREAM))."""
+    t = _tr()
+    fifos, width = (channels, bits) if t.fifo_per_element else (1, channels * bits)
+    # FFs as the reports print them: Vivado 5 per depth-1 / SRL FIFO and ~30 + 2 log2(depth) per BRAM FIFO
+    # (control only); Vitis a depth-1 FIFO holds two words (ECE226 layer5_out: 516 FF at 256 bits), a BRAM FIFO
+    # ~150 FF (HG-DREAM, 8 FIFOs: 153-160)
+    log_depth = math.ceil(math.log2(max(depth, 2)))
+    if depth <= 1:
+        return {"BRAM_18K": 0, "LUT": 0, "FF": fifos * 5 if t.fifo_per_element else 2 * width + 4}
+    if depth * width <= t.fifo_srl_max_bits:
+        return {"BRAM_18K": 0, "LUT": 0, "FF": fifos * (log_depth + 3)}
+    return {"BRAM_18K": fifos * math.ceil(width / 18) * math.ceil(depth / 1024), "LUT": 0,
+            "FF": fifos * (2 * log_depth + (30 if t.fifo_per_element else 140))}
+
+
 def _table(bits: int) -> dict:
     if bits > TABLE_LUTRAM_MAX_BITS:
         return {"BRAM_18K": math.ceil(bits / BRAM_BITS), "LUT": 0}
@@ -197,35 +361,132 @@ def _loop(iterations: int, ii: int, depth: int, pipelined: bool = True) -> tuple
 
 
 def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int, pixels: int, io_stream: bool,
-                    clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, partitions: int = 1) -> dict:
+                    clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, partitions: int = 1,
+                    in_pixels: int | None = None, limit_size: int | None = None, is_conv: bool = False) -> dict:
     """Dense-like layers: outputs x terms products by constant weights, adder trees, registers; in
-    io_parallel pixels / partitions copies of the kernel, one partition per iteration."""
+    io_parallel pixels / partitions copies of the kernel, one partition per iteration.
+
+    ``in_pixels``: the (padded) input pixels an io_stream conv reads, one per loop iteration;
+    ``limit_size``: the product count in hls4ml's multiplier_limit (its config template's n_in x n_out,
+    kernel_size x n_chan x n_filt)."""
     w = node.get_weights(weight_name)
     w_bits, w_int, _ = _precision(w)
     a_bits, _, _ = _precision(node.get_input_variable())
     out_bits, _, _ = _precision(node.get_output_variable())
+    strategy = layer_strategy(node)
     cost = multiplier_cost(w.data, w_bits - w_int, a_bits, dsp_a_bits)
     acc = node.get_attr("accum_t")
-    acc_bits = int(getattr(getattr(acc, "precision", None), "width", 0)) or (
+    acc_prec = getattr(acc, "precision", None)
+    acc_bits = int(getattr(acc_prec, "width", 0)) or (
         a_bits + w_bits + math.ceil(math.log2(max(terms_per_output, 2))))
-    adders = max(0, int(np.count_nonzero(w.data)) - outputs)  # each output sums its nonzero terms
+    k = np.rint(np.asarray(w.data, dtype=np.float64) * 2.0 ** (w_bits - w_int)).astype(np.int64).ravel()
+    nonzero = int(np.count_nonzero(k))
+    digits = csd_digits(k)
+    sig = np.ceil(np.log2(np.abs(k[k != 0]) + 1)).astype(int) + 1  # the constant's own signed width
+    pw = a_bits + (int(np.mean(sig)) if sig.size else w_bits)  # product width HLS gives it (mul_16s_10s_26)
+    adders = max(0, nonzero - outputs)  # each output sums its nonzero terms
     # io_parallel instantiates the kernel once per pixel of a partition; io_stream reuses one over the pixels
     copies = 1 if io_stream else pixels // partitions
-    share = _share(node, rf, io_stream)
-    dsp = math.ceil(cost["dsp_mults"] * copies / share)
-    lut = (cost["lut"] + adders * acc_bits) * copies // share
+    t = _tr()
     levels = math.ceil(math.log2(max(terms_per_output, 2)))
-    mult_ns = T_MULT_DSP_NS if cost["dsp_mults"] else T_MULT_LUT_NS
-    depth = _stage_cycles(mult_ns, levels, clock_ns) + (rf - 1)
-    ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // share
+    usable = clock_ns * (1 - _UNC.get())
+    per_dsp = 1 if a_bits <= dsp_a_bits else 2
+    # an AP_RND* / AP_SAT* accumulator: every product is cast into it (rounding, saturation) and every
+    # addition saturates (hls4ml's acc[j] += mult[i] in accum_t)
+    sat = _on("sat") and acc_prec is not None and _costly_cast(acc_prec)
+    if not sat:
+        sat_lut = 0
+    elif t.sat_lut_per_bit is not None:  # measured: LUTs per product per accumulator bit (LOO median)
+        sat_lut = t.sat_lut_per_bit * acc_bits
+    else:  # HLS's operator prices: the cast, then the overflow test and two selects of the saturating add
+        sat_lut = cast_lut(acc_prec, pw) + (hls_icmp_lut(2) + 2 * hls_select_lut(acc_bits)
+                                            if _modes(acc_prec)[1].startswith("SAT") else 0)
+    distinct = np.unique(np.abs(k[k != 0]))
+    resource = _on("resource") and strategy.startswith("resource") and rf > 1
+    rom_const = distinct.size <= 1  # one weight value: HLS folds the ROM into a constant (conv2d_test)
+    bram = 0
+    if resource:
+        # hls4ml dense_resource: block_factor = DIV_ROUNDUP(n_in * n_out, R) multipliers, each fed from the
+        # weights ARRAY_RESHAPEd into R words of block_factor weights (ROM_nP_BRAM): variable x variable
+        # products (no constant folding), on DSPs (ML-fpga model_2/3: 24-bit x 8-bit -> 512 / 160 / 80 / 40 DSP =
+        # block_factor exactly)
+        block = math.ceil(k.size / rf)
+        if rom_const:  # a constant operand: a shift (1 CSD digit), a LUT add (2) or a DSP (3+)
+            const_digits = int(csd_digits(distinct)[0]) if distinct.size else 0
+            on_dsp = const_digits >= 3 and a_bits >= DSP_MIN_BITS
+            lut_mult = block * max(0, const_digits - 1) * hls_add_lut(pw) if not on_dsp else 0
+        else:
+            on_dsp = max(a_bits, w_bits) >= DSP_MIN_BITS
+            lut_mult = 0 if on_dsp else block * a_bits * w_bits // 2
+        dsp = block * per_dsp * copies if on_dsp else 0
+        lut = (block * (hls_add_lut(acc_bits) + sat_lut) + lut_mult) * copies
+        rom_width, rom_bits = block * w_bits, block * w_bits * rf
+        if rom_const:
+            pass
+        elif rom_bits > 1024:  # ML-fpga: 2 x 1280-bit ROM 36 BRAM_18K, 2 x 640-bit 18, 2 x 320-bit none (LUTs)
+            bram = math.ceil(rom_width / 36) * math.ceil(rf / 512) * copies
+        else:
+            lut += math.ceil(rom_bits / 64) * copies
+        # registers per multiplier: the ROM word, the operand, the product and the value cast to accum_t --
+        # ReuseLoop is PIPELINE II=1 with acc[out_index] carried across iterations, so everything before the
+        # accumulation is pipelined ahead of it; then the accumulators
+        ff = (block * ((0 if rom_const else w_bits) + a_bits + pw + acc_bits) + outputs * acc_bits) * copies
+        mult_ns = T_MULT_DSP_NS
+        depth = _stage_cycles(mult_ns, 1, clock_ns) + (2 if sat else 0)  # one MAC per cycle, II = 1
+        mults = block
+    else:
+        csd_dsp = cost["dsp_mults"]
+        if io_stream and rf > 1 and _on("alloc"):
+            # ALLOCATION instances=mul limit=multiplier_limit = DIV_ROUNDUP(limit_size, R) - n_zeros / R
+            # (hls4ml's config templates) is honoured in a dataflow process (DNNonSilicon R = 16: dense 96 and
+            # 15 DSP, depthwise min(limit, CSD) 6 / 224 / 465 with hls4ml's kernel x n_chan x n_filt limit)
+            limit = math.ceil((limit_size or k.size) / rf) - (k.size - nonzero) // rf
+            dsp = min(limit * per_dsp, csd_dsp)
+        elif io_stream and not _on("alloc"):
+            dsp = math.ceil(csd_dsp / _share(node, rf, io_stream))
+        else:
+            dsp = math.ceil(csd_dsp * copies / _share(node, rf, io_stream))
+        if _on("lut_ops"):
+            # one HLS adder per nonzero term at accumulator width (bias included), one per extra CSD digit of a
+            # LUT-built product at product width; ALLOCATION limits mul only, so adders are never shared
+            lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= DSP_MIN_BITS))
+            lut_products = int(((digits[lut_mult_mask] - 1)).sum()) * hls_add_lut(pw)
+            lut = (nonzero * (hls_add_lut(acc_bits) + sat_lut) + lut_products) * copies
+        else:
+            lut = (cost["lut"] + adders * acc_bits) * copies // _share(node, rf, io_stream)
+        mult_ns = T_MULT_DSP_NS if cost["dsp_mults"] else T_MULT_LUT_NS
+        depth = _stage_cycles(mult_ns, levels, clock_ns) + (rf - 1)
+        if _on("ff"):
+            if t.registered_products:  # every nonzero product registered once, then the output register
+                ff = (nonzero * pw + outputs * acc_bits) * copies
+            else:  # latency-0 multipliers: the first register cuts the tree after the DSP's post-adder and the
+                # fabric levels that fit in the rest of the period
+                cut = 1 + max(0, int((usable - mult_ns) / T_ADD_NS))
+                ff = (math.ceil(nonzero / 2 ** min(cut, levels)) * pw + outputs * acc_bits) * copies
+        else:
+            ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // \
+                _share(node, rf, io_stream)
+        mults = cost["multiplications"]
+    if resource and not _on("ff"):
+        ff = (outputs * copies * acc_bits * max(1, depth - 1)) // rf
     if io_stream:
-        latency, interval = depth + pixels * rf, pixels * rf
+        if is_conv and _on("stream_conv") and in_pixels:
+            if strategy.startswith("resource"):  # conv_1d_cl's ReadInputWidthSerial: not pipelined, each pixel
+                # runs dense_resource to its end: R MAC cycles + a fixed overhead (measured, ToolRules)
+                per_pixel = rf + t.resource_pixel_overhead
+            else:  # ReadInputWidth, PIPELINE II = R, per input pixel (the tool's II at R = 1)
+                per_pixel = rf * t.stream_conv_ii
+            latency, interval = depth + in_pixels * per_pixel, in_pixels * per_pixel
+        elif resource:
+            latency, interval = depth + pixels * rf, pixels * (rf + depth)
+        else:
+            latency, interval = depth + pixels * rf, pixels * rf
     else:  # the Resource strategy's PartitionLoop is not pipelined (conv_1d_resource_cl)
-        latency, interval = _loop(partitions, rf, depth, pipelined=not layer_strategy(node).startswith("resource"))
-    return {"DSP": dsp, "LUT": lut, "FF": ff, "BRAM_18K": 0, "latency": latency, "interval": interval,
-            "multiplications": cost["multiplications"] * (1 if io_stream else pixels), "out_bits": out_bits,
+        latency, interval = _loop(partitions, rf, depth, pipelined=not strategy.startswith("resource"))
+    return {"DSP": int(dsp), "LUT": int(lut), "FF": int(ff), "BRAM_18K": int(bram), "latency": latency,
+            "interval": interval, "multiplications": mults * (1 if io_stream else pixels), "out_bits": out_bits,
             "copies": copies, "iterations": pixels if io_stream else partitions,
-            "delay_ns": mult_ns + levels * T_ADD_NS}
+            "delay_ns": mult_ns + levels * T_ADD_NS, "weighted": True}
 
 
 def _da_layer(node, pixels: int, partitions: int, io_stream: bool, clock_ns: float) -> dict:
@@ -255,7 +516,8 @@ def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool, dela
     pixels = int(np.prod(shape[:-1])) if io_stream and len(shape) > 1 else 1
     return {"DSP": 0, "LUT": int(size / pixels * bits * per_element_lut) if io_stream else int(size * bits *
                                                                                                   per_element_lut),
-            "FF": size * bits if depth else 0, "BRAM_18K": 0, "latency": depth + (pixels if io_stream else 0),
+            "FF": (size // pixels if io_stream and _on("ff_stream_fix") else size) * bits if depth else 0,
+            "BRAM_18K": 0, "latency": depth + (pixels if io_stream else 0),
             "interval": pixels if io_stream else 1, "multiplications": 0, "delay_ns": delay_ns}
 
 
@@ -287,24 +549,40 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     if layer_strategy(node) == DA and "weight" not in node.weights:
         raise ValueError(f"layer '{node.name}': distributed arithmetic without hls4ml's da_kernel_cost (its "
                          f"DistributedArithmeticCodegen pass has not run) and without weights to count")
+    in_var = node.get_input_variable() if getattr(node, "inputs", None) else None
+    in_pixels = int(np.prod(list(in_var.shape)[:-1])) if in_var is not None and len(in_var.shape) > 1 else 1
+    kernel = int(node.get_attr("filt_width", 1) or 1) * int(node.get_attr("filt_height", 1) or 1)
     if cls.endswith("Dense") or "PointwiseConv" in cls:
         w = node.get_weights("weight").data
         n_in, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
-        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits, partitions)
+        if _on("transposed"):  # the Resource strategy stores the weights transposed: read the layer's own sizes
+            n_in = int(node.get_attr("n_in") or 0) or int(node.get_attr("n_chan") or 0) * kernel or n_in
+            n_out = int(node.get_attr("n_out") or 0) or int(node.get_attr("n_filt") or 0) or n_out
+        return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits, partitions,
+                               in_pixels=in_pixels, limit_size=n_in * n_out, is_conv="Conv" in cls)
     if "Conv" in cls and "Depthwise" not in cls and "Separable" not in cls:
         w = node.get_weights("weight").data
-        terms = int(np.prod(w.shape[:-1]))
-        return _weighted_layer(node, "weight", terms, int(w.shape[-1]), pixels, io_stream, clock_ns, rf, dsp_a_bits,
-                               partitions)
+        terms, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
+        if _on("transposed") and node.get_attr("n_chan") and node.get_attr("n_filt"):
+            terms, n_out = kernel * int(node.get_attr("n_chan")), int(node.get_attr("n_filt"))
+        return _weighted_layer(node, "weight", terms, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits,
+                               partitions, in_pixels=in_pixels, limit_size=terms * n_out, is_conv=True)
     if "Depthwise" in cls or "Separable" in cls:
         parts = []
         for name in ("depthwise", "pointwise", "weight"):
             if name in node.weights:
                 w = node.get_weights(name).data
-                parts.append(_weighted_layer(node, name, int(np.prod(w.shape[:-2])) if name == "depthwise" else
-                                             int(np.prod(w.shape[:-1])), int(np.prod(w.shape[-2:])) if
-                                             name == "depthwise" else int(w.shape[-1]), pixels, io_stream, clock_ns,
-                                             rf, dsp_a_bits, partitions))
+                depthwise = name == "depthwise" or (name == "weight" and "Depthwise" in cls)
+                terms = int(np.prod(w.shape[:-2])) if depthwise else int(np.prod(w.shape[:-1]))
+                outs = int(np.prod(w.shape[-2:])) if depthwise else int(w.shape[-1])
+                if not _on("transposed") and name == "weight":
+                    terms, outs = int(np.prod(w.shape[:-1])), int(w.shape[-1])
+                chan = int(node.get_attr("n_chan") or 1)
+                # hls4ml's depthwise config: multiplier_limit over kernel x n_chan x n_filt, n_filt = n_chan
+                limit = terms * chan * int(node.get_attr("n_filt") or chan) if depthwise else terms * outs
+                parts.append(_weighted_layer(node, name, terms, outs, pixels, io_stream, clock_ns, rf, dsp_a_bits,
+                                             partitions, in_pixels=in_pixels if depthwise or "Depthwise" in cls
+                                             else pixels, limit_size=limit, is_conv=True))
         return _sum_layers(parts)
     # l1tag's own IR layers, by their exact class (node.class_name drops the backend's wrapper)
     if node.class_name == "L1tagAttention":  # every attention kind of the registry
@@ -314,23 +592,89 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
                             ("softmax", "tanh", "sigmoid")):
         size = int(np.prod(shape))
-        tables = _table(2 * int(node.get_attr("table_size") or DEFAULT_TABLE_SIZE) * 18)  # hls4ml's default too
-        n_mult = size
-        return {"DSP": math.ceil(n_mult / rf), "LUT": tables["LUT"] + size * 40, "FF": size * 18 * 3,
-                "BRAM_18K": tables["BRAM_18K"], "latency": 4 if not io_stream else 4 + size,
-                "interval": 1, "multiplications": n_mult}
+        if not _on("softmax"):
+            tables = _table(2 * int(node.get_attr("table_size") or DEFAULT_TABLE_SIZE) * 18)  # hls4ml's default too
+            n_mult = size
+            return {"DSP": math.ceil(n_mult / rf), "LUT": tables["LUT"] + size * 40, "FF": size * 18 * 3,
+                    "BRAM_18K": tables["BRAM_18K"], "latency": 4 if not io_stream else 4 + size,
+                    "interval": 1, "multiplications": n_mult}
+        return _softmax(node, shape, io_stream, rf)
     if cls in ("Activation", "ReLU", "ParametrizedActivation", "LeakyReLU") or "Activation" in cls:
-        return _elementwise(node, 0.5, 1, io_stream, T_LUT_NS)
+        if not _on("lut_ops"):
+            return _elementwise(node, 0.5, 1, io_stream, T_LUT_NS)
+        return _activation(node, shape, io_stream, unroll)
     if "BatchNormalization" in cls:
         r = _elementwise(node, 1.0, 2, io_stream)
         size = int(shape[-1]) if io_stream else int(np.prod(shape))
-        r["DSP"] = math.ceil(size / _share(node, rf, io_stream))
+        if io_stream and _on("alloc"):
+            # hls4ml's batchnorm config: multiplier_limit = DIV_ROUNDUP(n_in, R) over the whole tensor, one
+            # pixel's channels multiplied per iteration (DNNonSilicon R = 16: 32 channels -> 32 DSP, 3x3x64 -> 36)
+            r["DSP"] = min(size, math.ceil(int(np.prod(shape)) / rf))
+        else:
+            r["DSP"] = math.ceil(size / _share(node, rf, io_stream))
         r["multiplications"] = size
         return r
     if "Pooling" in cls or node.class_name in ("Merge", "Add", "Resize"):  # class_name: without the backend's prefix
         return _elementwise(node, 1.0, 1, io_stream, T_ADD_NS)
+    if io_stream and "ZeroPadding" in cls and _on("stream_dataflow") and len(shape) > 1:
+        # an io_stream zero padding is a process copying its pixels (ECE226: 132 cycles for 130 pixels, 157 LUT)
+        return {"DSP": 0, "LUT": _tr().zeropad_lut, "FF": 16, "BRAM_18K": 0, "latency": pixels + 2, "interval": pixels,
+                "multiplications": 0}
     # reshapes, flatten, zero padding, transposes: wiring
     return {"DSP": 0, "LUT": 0, "FF": 0, "BRAM_18K": 0, "latency": 0, "interval": 1, "multiplications": 0}
+
+
+def _activation(node, shape: list, io_stream: bool, unroll: bool) -> dict:
+    """An elementwise activation priced with HLS's operators: ReLU = a compare and a select per element,
+    plus the output cast when its type rounds or saturates (QKeras quantized_relu / quantized_bits: the 6nrp
+    Vitis ReLU is 28 LUT per 16-bit element = icmp 13 + select 16); io_stream: one pixel's channels."""
+    out = node.get_output_variable()
+    size = int(np.prod(shape))
+    elements = int(shape[-1]) if io_stream and len(shape) > 1 else size
+    pixels = size // elements if io_stream else 1
+    in_bits, _, _ = _precision(node.get_input_variable())
+    out_bits, _, _ = _precision(out)
+    act = str(node.get_attr("activation") or "").lower()
+    per = 0
+    if act in ("relu", "leaky_relu", "relu6", "elu", "selu", "hard_sigmoid", "hard_tanh") or "ReLU" in type(node).__name__:
+        per += hls_icmp_lut(in_bits) + hls_select_lut(out_bits)
+    prec = getattr(out.type, "precision", None)
+    if prec is not None and _costly_cast(prec) and in_bits > out_bits:
+        per += cast_lut(prec, in_bits)
+    merged = _on("act_merge") and not io_stream and unroll  # scheduled into its producer's last cycle
+    ff = 0 if (merged or io_stream) else size * out_bits
+    return {"DSP": 0, "LUT": elements * per, "FF": ff, "BRAM_18K": 0,
+            "latency": (0 if merged else 1) + (pixels if io_stream else 0), "interval": pixels if io_stream else 1,
+            "multiplications": 0, "delay_ns": T_LUT_NS}
+
+
+def _softmax(node, shape: list, io_stream: bool, rf: int) -> dict:
+    """hls4ml's table softmax: exp and inverse tables (table_size entries of exp_table_t / inv_table_t), N
+    exp reads (ToolRules.softmax_parallel_lookups: one dual-port copy per two reads on Vitis), N products by
+    the inverse (DSPs, shared R ways in io_stream), a max / subtract / sum per element."""
+    t = _tr()
+    size = int(np.prod(shape))
+    n = int(shape[-1]) if shape else size
+    entries = int(node.get_attr("table_size") or DEFAULT_TABLE_SIZE)
+
+    def width(attr):
+        p = getattr(node.get_attr(attr), "precision", None)
+        return int(getattr(p, "width", 18) or 18)
+
+    per_word = 18 if t.rom_parity_bits else 16
+
+    def copy_bram(bits):
+        if entries * bits <= TABLE_LUTRAM_MAX_BITS:
+            return 0
+        return math.ceil(bits / per_word) * math.ceil(entries / 1024)
+
+    exp_copies = math.ceil(n / 2) if t.softmax_parallel_lookups else 1
+    bram = exp_copies * copy_bram(width("exp_table_t")) + copy_bram(width("inv_table_t"))
+    in_bits, _, _ = _precision(node.get_input_variable())
+    lut = n * (2 * hls_add_lut(in_bits) + hls_icmp_lut(in_bits) + hls_select_lut(in_bits) + hls_add_lut(18))
+    dsp = math.ceil(n / rf) if io_stream else n
+    return {"DSP": dsp, "LUT": lut, "FF": n * 18 * 3, "BRAM_18K": bram, "latency": 4 if not io_stream else 4 + n,
+            "interval": 1, "multiplications": size}
 
 
 def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool) -> dict:
@@ -429,7 +773,7 @@ def loop_latency(loop, estimates: dict, clock_ns: float) -> int:
     """Latency of a fused particle loop: (iterations - 1) + the depth of one iteration, the members'
     combinational delays chained along the longest path (the tool schedules the loop body as one
     pipeline) plus one cycle per synchronous (BRAM) table read on it."""
-    usable = clock_ns * (1 - CLOCK_UNCERTAINTY)
+    usable = clock_ns * (1 - _UNC.get())
     arrival: dict[str, tuple[float, int]] = {}  # value -> (ns, table reads) of its longest path
 
     def cost(a):
@@ -443,11 +787,32 @@ def loop_latency(loop, estimates: dict, clock_ns: float) -> int:
     return loop.iterations - 1 + _stage_cycles(ns, 0, clock_ns) + reads
 
 
-def estimate_model(hls_model, part: str | None = None, totals: dict | None = None) -> dict:
+def estimate_model(hls_model, part: str | None = None, totals: dict | None = None, tool: str | None = None,
+                   rules: ToolRules | None = None) -> dict:
     """The hardware section (docs/design.md keys, ``source: 'estimate'``) plus a per-layer table.
 
     ``part`` defaults to the project's; its DSP port width comes from the parts table, and
-    ``totals`` (a budget's, for a part not in the table) replace the table's for the utilization."""
+    ``totals`` (a budget's, for a part not in the table) replace the table's for the utilization.
+    ``tool`` ('vivado_hls' | 'vitis_hls', default: the project's backend) picks the ToolRules;
+    ``rules`` replaces them (tests, leave-one-out calibration)."""
+    rules = rules or TOOL_RULES[tool or tool_of(hls_model)]
+    token = _RULES.set(rules)
+    try:
+        cfg = hls_model.config
+        clock_ns = float(cfg.get_config_value("ClockPeriod") or 5.0)
+        token_unc = _UNC.set(_uncertainty(cfg, clock_ns))
+        try:
+            out = _estimate_model(hls_model, part, totals)
+        finally:
+            _UNC.reset(token_unc)
+    finally:
+        _RULES.reset(token)
+    out["tool"] = rules.tool
+    out["error_band"] = dict(error_band())  # measured against real syntheses, leave-one-out
+    return out
+
+
+def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
     from l1tag.hardware.parts import device, utilization
 
     cfg = hls_model.config
@@ -470,7 +835,13 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
             # an elementwise layer inside a particle loop: P particles' worth of copies, not n
             est = {**est, **{k: est[k] * loop.parallel // loop.n for k in ("LUT", "FF")}}
         channel = loop is None or node.outputs[0] in loop.outputs  # a loop's internal values are wires
-        if io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
+        if io_stream and internal and out is not None and _on("fifo") and \
+                "Reshape" not in type(node).__name__ and "Flatten" not in type(node).__name__:
+            bits, _, _ = _precision(out)  # hls4ml: FIFO depth = pixels (1 for a vector)
+            shape = list(out.shape)
+            fifo = stream_fifo_tool(int(np.prod(shape[:-1])) if len(shape) > 1 else 1, int(shape[-1]), bits)
+            est = {**est, **{k: est[k] + fifo[k] for k in ("BRAM_18K", "LUT", "FF")}}
+        elif io_stream and internal and out is not None and len(out.shape) > 1:  # hls4ml: FIFO depth = pixels
             bits, _, _ = _precision(out)
             fifo = stream_fifo(int(np.prod(out.shape[:-1])), int(out.shape[-1]) * bits)
             est = {**est, **{k: est[k] + fifo[k] for k in ("BRAM_18K", "LUT", "FF")}}
@@ -500,7 +871,18 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
             loop_rows.append({"name": loop.name, "layers": loop.member_names, "parallel": loop.parallel,
                               "iterations": loop.iterations, "latency": lat, "interval": loop.iterations})
     interval = max(e["interval"] for e in layers)
-    latency = critical_path(processes)
+    if io_stream and _on("stream_dataflow"):
+        # FIFO channels: a process starts on its producer's first word, so the pipeline fills once: the slowest
+        # process's interval plus every process's own depth (latency - interval) along the longest path
+        # (UG1399 DATAFLOW with stream channels; ECE226 395 = 390 + 5, DNNonSilicon 14409 = its first
+        # separable conv alone)
+        depth_of = {id(e): max(0, e["latency"] - e["interval"]) if e["interval"] > 1 else e["latency"]
+                    for e in layers}
+        processes = [(i, o, depth_of[id(e)]) for (i, o, _), e in zip(processes, layers)] \
+            if len(processes) == len(layers) else processes
+        latency = interval + critical_path(processes)
+    else:
+        latency = critical_path(processes)
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,

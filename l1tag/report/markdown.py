@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from l1tag.files import write_text
+from l1tag.hardware.error_band import band_of, band_words
 from l1tag.hardware.parts import RESOURCES
 
 SOURCE_WORDS = {
@@ -62,13 +63,30 @@ def hardware_table(hardware: dict) -> str:
     clock = hardware.get("clock_ns")
     lines.append(f"- Part `{hardware.get('part', '?')}`, clock {_num(clock)} ns"
                  + (f" ({1000 / clock:.0f} MHz)." if clock else "."))
-    lines.append(f"- Latency{est}: {_num(hardware.get('latency_cycles'))} cycles = "
-                 f"{_num(hardware.get('latency_ns'))} ns; II{est}: {_num(hardware.get('ii_cycles'))} cycles.")
+    bands = hardware.get("error_band") if source == "estimate" else None
+
+    def words(q):  # the estimate's measured error, next to the number
+        return f" ({band_words(q, bands)})" if bands is not None else ""
+
+    lines.append(f"- Latency: {_num(hardware.get('latency_cycles'))} cycles = {_num(hardware.get('latency_ns'))} ns"
+                 f"{words('latency_cycles') or est}; II: {_num(hardware.get('ii_cycles'))} cycles"
+                 f"{words('ii_cycles') or est}.")
     lines.append("")
     resources = hardware.get("resources") or {}
     utilization = hardware.get("utilization") or {}
     rows = [[res, _num(resources.get(res)), _pct(utilization.get(res))] for res in RESOURCES if res in resources]
-    lines.append(_table(["resource", f"used{est}", f"utilization{est}"], rows))
+    header = ["resource", f"used{est}", f"utilization{est}"]
+    if bands:
+        header += ["typical error (median)", "80 % of designs within"]
+        for row, res in zip(rows, [r for r in RESOURCES if r in resources]):
+            band = band_of(res, bands)
+            row += [f"±{band['median_abs_pct']:.0f} %" if band else "not measured",
+                    f"±{band['p80_abs_pct']:.0f} %" if band else "—"]
+    lines.append(_table(header, rows))
+    if bands:
+        n = max((b["n"] for b in bands.values()), default=0)
+        lines += ["", f"Errors measured leave-one-out against {n} real Vivado/Vitis HLS syntheses "
+                  "(`bench/estimator_accuracy.py`; README \"Hardware numbers\")."]
     return "\n".join(lines)
 
 

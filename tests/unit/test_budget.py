@@ -208,7 +208,7 @@ def test_the_table_is_read_once_and_ships_with_the_package():
     assert parts._table.cache_info().misses == before.misses
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = {p for pattern in data["l1tag.hardware"] for p in (REPO / "l1tag" / "hardware").glob(pattern)}
-    assert shipped == set(parts.PARTS_DIR.glob("*.yaml")) and shipped
+    assert shipped == set(parts.PARTS_DIR.glob("*.yaml")) | {REPO / "l1tag" / "hardware" / "error_band.json"}
 
 
 def test_unset_limits_are_skipped(tmp_path):
@@ -302,3 +302,20 @@ def test_a_broken_parts_file_is_named(tmp_path, monkeypatch, text, problem):
         monkeypatch.undo()
         parts._table.cache_clear()
     assert parts.device("vu9p").family == "virtex_ultrascale_plus"
+
+
+def test_require_margin_error_band_fails_an_estimate_that_fits_only_without_its_band(ii1):
+    """LUT at 34 % of a 35 % limit passes as it is, and fails with a ±15 % band added (39.1 %); latency
+    143 ns of 200 passes either way (+7 %: 152 ns)."""
+    hw = hardware(error_band={"LUT": {"median_abs_pct": 15.0, "p80_abs_pct": 40.0, "n": 9},
+                              "latency_cycles": {"median_abs_pct": 7.0, "p80_abs_pct": 47.0, "n": 9}})
+    assert check_budget(hw, ii1)["pass"]
+    section = check_budget(hw, ii1, "error_band")
+    checks = by_name(section)
+    assert failed(section) == {"utilization_LUT"} and checks["utilization_LUT"]["value"] == 0.34
+    assert checks["utilization_LUT"]["value_with_margin"] == pytest.approx(0.391)
+    assert checks["latency_ns"]["value_with_margin"] == pytest.approx(141.78 * 1.07)
+    with pytest.raises(BudgetViolation, match=r"utilization_LUT 0.34 \+ its error band = 0.391 > 0.35"):
+        enforce(section)
+    # a vendor report carries no band: the margin applies to estimates only
+    assert check_budget({**hw, "source": "vitis_hls"}, ii1, "error_band")["pass"]

@@ -76,7 +76,11 @@ def test_conv_counts_per_pixel_in_flight_and_once_in_stream(tmp_path):
     stream = {r["layer"]: r for r in estimate_model(_convert(model, tmp_path / "s", "io_stream"))["layers"]}["conv"]
     assert serial["DSP"] == 2 and serial["interval"] == 3  # one position in flight, two DSP constants
     assert parallel["DSP"] == 3 * 2 and parallel["interval"] == 1  # all three output positions at once
-    assert stream["DSP"] == 2 and stream["interval"] == 3  # one kernel, one position per cycle
+    # one kernel; io_stream reads one input pixel per iteration (conv_1d_cl's ReadInputWidth, 4 pixels), which
+    # Vitis HLS schedules at II = 3 (ToolRules.stream_conv_ii; Vivado HLS: 1)
+    assert stream["DSP"] == 2 and stream["interval"] == 4 * 3
+    vivado = estimate_model(_convert(model, tmp_path / "s", "io_stream"), tool="vivado_hls")
+    assert {r["layer"]: r for r in vivado["layers"]}["conv"]["interval"] == 4
 
 
 def _convert_rf(model, out, strategy: str, rf: int):

@@ -1,0 +1,62 @@
+"""The estimator's calibration: per-tool rules, the measured error band it carries, every real project."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+
+from l1tag.hardware.error_band import band_words, error_band, hardware_words
+from l1tag.hardware.estimate import TOOL_RULES, estimate_model, tool_of
+from l1tag.report.markdown import hardware_table
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "hls_reports"
+TARGETS = {"latency_cycles": 25, "LUT": 25, "FF": 25, "DSP": 10, "BRAM_18K": 50}  # issue #15, leave-one-out
+
+
+def test_the_shipped_error_band_is_leave_one_out_and_meets_the_targets():
+    bands = error_band()
+    for q, target in TARGETS.items():
+        assert bands[q]["n"] >= 7 and bands[q]["median_abs_pct"] <= target, q
+        assert bands[q]["p80_abs_pct"] >= bands[q]["median_abs_pct"], q
+
+
+def test_the_two_tools_differ_where_their_documentation_says():
+    vivado, vitis = TOOL_RULES["vivado_hls"], TOOL_RULES["vitis_hls"]
+    assert (vivado.clock_uncertainty, vitis.clock_uncertainty) == (0.125, 0.27)  # hls4ml's backend defaults
+    assert (vivado.fifo_srl_max_bits, vitis.fifo_srl_max_bits) == (512, 1024)
+    assert vivado.fifo_per_element and not vitis.fifo_per_element
+
+
+def test_every_number_of_an_estimate_carries_its_band():
+    hw = {"source": "estimate", "latency_cycles": 40, "latency_ns": 200.0, "ii_cycles": 4,
+          "resources": {"LUT": 250137, "FF": 115410, "DSP": 192, "BRAM_18K": 320}, "error_band": error_band()}
+    lut = error_band()["LUT"]
+    words = f"ESTIMATE, typically within ±{lut['median_abs_pct']:.0f} %, n = {lut['n']} real designs"
+    assert band_words("LUT") == words and band_words("utilization_LUT") == words
+    line = hardware_words(hw)
+    assert f"LUT 250137 (±{lut['median_abs_pct']:.0f} %)" in line and "real designs" in line
+    md = hardware_table({**hw, "part": "xcvu13p-flga2577-2-e", "clock_ns": 5.0})
+    assert f"cycles = 200 ns ({band_words('latency_cycles')})" in md
+    assert f"| ±{lut['median_abs_pct']:.0f} % | ±{lut['p80_abs_pct']:.0f} % |" in md
+    assert "(±" not in hardware_words({**hw, "source": "vitis_hls"})  # a vendor report is not banded
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/hls_reports is not next to the checkout")
+def test_every_shared_project_with_a_model_is_estimated_without_an_error():
+    from l1tag.hardware.project import load_project
+
+    tools = set()
+    projects = [c.parent for c in sorted(SHARED.rglob("hls4ml_config.yml"))]
+    assert len(projects) >= 9
+    for prj in projects:
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = load_project(prj)
+            est = estimate_model(model)
+        assert est["resources"]["LUT"] > 0 and est["latency_cycles"] > 0, prj
+        assert est["tool"] == tool_of(model) and est["error_band"] == error_band()
+        tools.add(est["tool"])
+    assert tools == {"vivado_hls", "vitis_hls"}
