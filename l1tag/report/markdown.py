@@ -98,13 +98,17 @@ def budget_table(section: dict) -> str:
     rows = []
     for c in checks:
         margin = c.get("margin")
+        band = band_of(c["name"]) if c.get("source") == "estimate" else None
         rows.append([f"`{c['name']}`", _num(c.get("limit")), _num(c.get("value")),
+                     *([f"±{band['median_abs_pct']:.0f} %" if band else "—"] if estimate else []),
                      "—" if margin is None else f"{100 * margin:+.1f} %",
                      "PASS" if c.get("pass") else "**FAIL**", _num(c.get("note") or "")])
     lines = []
     if estimate:
-        lines += ["Values are **estimates** from the l1tag analytic model, not synthesis results.", ""]
-    lines.append(_table(["check", "limit", f"value{est}", "margin", "result", "note"], rows))
+        lines += ["Values are **estimates** from the l1tag analytic model, not synthesis results; beside each, its "
+                  "typical error on real designs (leave-one-out median, `l1tag/hardware/error_band.json`).", ""]
+    lines.append(_table(["check", "limit", f"value{est}", *(["typical error"] if estimate else []), "margin",
+                         "result", "note"], rows))
     name = section.get("name", "?")
     failed = [c["name"] for c in checks if not c.get("pass")]
     if section.get("pass") and not failed:

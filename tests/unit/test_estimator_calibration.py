@@ -60,3 +60,14 @@ def test_every_shared_project_with_a_model_is_estimated_without_an_error():
         assert est["tool"] == tool_of(model) and est["error_band"] == error_band()
         tools.add(est["tool"])
     assert tools == {"vivado_hls", "vitis_hls"}
+
+
+def test_the_budget_table_shows_each_estimated_value_with_its_band():
+    from l1tag.report.markdown import budget_table
+
+    lut = error_band()["LUT"]["median_abs_pct"]
+    md = budget_table({"name": "b", "pass": True, "checks": [
+        {"name": "utilization_LUT", "limit": 0.5, "value": 0.15, "pass": True, "margin": 0.7, "source": "estimate"},
+        {"name": "part", "limit": "vu13p", "value": "vu13p", "pass": True, "margin": None, "source": "estimate"}]})
+    assert f"| `utilization_LUT` | 0.5 | 0.15 | ±{lut:.0f} % | +70.0 % | PASS |" in md
+    assert "| `part` | vu13p | vu13p | — |" in md
