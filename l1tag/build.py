@@ -133,7 +133,8 @@ def train_stage(ctx: StageContext) -> None:
 
     metrics = run_train_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), verbose=2 if ctx.verbose >= 1 else 0)
     m = metrics["model"]
-    update_report(ctx.build_dir, ctx.cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops")},
+    update_report(ctx.build_dir, ctx.cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops",
+                                                                   "energy_pj_per_jet")},
                   quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
 
 

@@ -123,6 +123,8 @@ def _model_section(model: dict) -> str:
     rows = [[label, _num(model[key])] for key, label in
             (("type", "type"), ("parameters", "parameters"), ("flops", "FLOPs"), ("bops", "BOPs"))
             if key in model]
+    for kind, pj in (model.get("energy_pj_per_jet") or {}).items():
+        rows.append([f"energy per jet, {kind} (Horowitz 45 nm per-operation energies)", f"{pj / 1000:,.1f} nJ"])
     return _table(["quantity", "value"], rows)
 
 

@@ -96,8 +96,11 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
         probs["quantized"] = predict(qat_model, data.x["test"])
     cost = model_cost(deployed)
     metrics = {name: evaluate(y, p) for name, p in probs.items()}
+    energy = {"float32": model_cost(float_model)["energy_pj"]}  # pJ per jet, Horowitz 45 nm (models/cost.py)
+    if qat_model is not None:
+        energy["quantized"] = cost["energy_pj"]
     metrics["model"] = {"type": cfg.model.type, "parameters": cost["parameters"], "flops": cost["flops"],
-                        "bops": cost["bops"], "layers": cost["layers"]}
+                        "bops": cost["bops"], "energy_pj_per_jet": energy, "layers": cost["layers"]}
     metrics["train_seconds"] = history.get("float_seconds", 0.0) + history.get("qat_seconds", 0.0)
 
     model_dir = Path(build_dir) / "model"

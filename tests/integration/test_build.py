@@ -26,7 +26,7 @@ TINY = {
     "rtl": {"jets": 40},  # the open-synth stage: Verilator on 320 particle rows, 40 jets
 }
 CONTRACT = {
-    "model": {"type", "parameters", "flops", "bops"},
+    "model": {"type", "parameters", "flops", "bops", "energy_pj_per_jet"},
     "quality": {"float", "quantized", "firmware"},
     "csim": {"jets", "bit_exact_fraction", "max_abs_diff_vs_quantized", "argmax_agreement_vs_float",
              "argmax_agreement_vs_quantized", "max_abs_diff_vs_float", "accuracy_float", "accuracy_quantized",
@@ -67,6 +67,8 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     for section, keys in CONTRACT.items():
         assert keys <= set(report[section]), section
     assert report["csim"]["bit_exact_fraction"] == 1.0
+    energy = report["model"]["energy_pj_per_jet"]
+    assert 0 < energy["quantized"] < energy["float32"] / 5  # 8-bit integer operations against fp32
     # the QKeras model computes what the firmware computes (tables, casts): same logits, same accuracy
     assert report["csim"]["max_abs_diff_vs_quantized"] == 0.0
     assert report["csim"]["accuracy_quantized"] == report["csim"]["accuracy_firmware"]

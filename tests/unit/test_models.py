@@ -199,3 +199,35 @@ def test_projection_weights_start_different():
     layer.build((None, 6, 4))
     assert not np.array_equal(layer.wq.numpy(), layer.wk.numpy())
     assert not np.array_equal(layer.kpart.numpy(), layer.vpart.numpy())
+
+
+def test_energy_per_jet_prices_each_operation_from_horowitz_table():
+    """A 16 -> 16 Dense on 32 particles: 8,192 MACs and 512 bias adds.  Float: 8,192 x (3.7 + 0.9) pJ +
+    512 x 0.9 pJ; 8-bit: a MAC is an 8 x 8 product (3.1 x 64 / 1024 pJ) and a 16-bit addition (0.1 x 16 / 32),
+    a bias add an 8-bit addition (0.025 pJ)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from l1tag.models.cost import ENERGY_PJ, int_add_pj, int_mult_pj
+
+    assert (int_mult_pj(8, 8), int_add_pj(8)) == (pytest.approx(0.19375), pytest.approx(0.025))  # Horowitz: 0.2, 0.03
+    x = tf.keras.Input((32, 16))
+    float_model = tf.keras.Model(x, tf.keras.layers.Dense(16, name="fc")(x))
+    q = QActivation("quantized_bits(8,0,alpha=1)", name="q_in")(x)
+    q = QDense(16, kernel_quantizer="quantized_bits(8,0,alpha=1)", bias_quantizer="quantized_bits(8,0,alpha=1)",
+               name="fc")(q)
+    quantized = tf.keras.Model(x, q)
+    f_rows = {r["layer"]: r for r in model_cost(float_model)["layers"]}
+    q_rows = {r["layer"]: r for r in model_cost(quantized)["layers"]}
+    fp = ENERGY_PJ["fp32_mult"] + ENERGY_PJ["fp32_add"]
+    assert f_rows["fc"]["energy_pj"] == pytest.approx(8192 * fp + 512 * 0.9, rel=1e-6)
+    assert q_rows["fc"]["energy_pj"] == pytest.approx(8192 * (0.19375 + 0.05) + 512 * 0.025, rel=1e-6)
+    assert model_cost(float_model)["energy_pj"] / model_cost(quantized)["energy_pj"] > 15  # 8-bit: ~19x less
+
+
+def test_energy_of_the_default_tagger_float_and_quantized():
+    cfg = config_from_dict({"name": "e"})
+    q = model_cost(build_model(cfg.model, 32, 3, cfg.quantization))
+    f = model_cost(build_model(cfg.model, 32, 3, None))
+    assert 0 < q["energy_pj"] < f["energy_pj"] / 5
+    assert q["energy_pj"] == pytest.approx(sum(r["energy_pj"] for r in q["layers"]), abs=0.5)
