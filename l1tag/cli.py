@@ -271,6 +271,39 @@ def open_synth_command(config_file: Path, out_dir: Path | None) -> None:
 
 
 @cli.command()
+@config_option
+@click.option("--space", "space_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML search space, e.g. configs/search/small.yaml.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Trials to run (random sampler: draws; grid: the first N combinations). Default: the whole grid, "
+                   "or 8 draws.")
+@click.option("--address", default=None, metavar="ADDRESS",
+              help="A Ray cluster to run on (ray://head:10001, or auto); default: Ray on this machine, one trial "
+                   "per core.")
+@click.option("--csim", is_flag=True, help="Also C-simulate every trial (slower).")
+@click.option("--out", "-o", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Folder of the search's own folder (<out>/<space name>/).")
+def search(config_file: Path, space_file: Path, trials: int | None, address: str | None, csim: bool,
+           out_root: Path) -> None:
+    """Search a design space on Ray Tune: each trial a build up to the hardware ESTIMATE; writes trials.csv,
+    trials.parquet, pareto.png, search.md and best.yaml (the most accurate design within budget) in
+    <out>/<space name>/. Rerunning finishes only the trials that have no result yet.
+    """
+    from l1tag.config import load_config
+    from l1tag.search.run import run_search
+    from l1tag.search.space import load_space
+
+    base = load_config(config_file)
+    space = load_space(space_file, base.to_dict())
+    summary = run_search(base, space, trials=trials, address=address, csim=csim, out_root=out_root)
+    where = out_root / space.name
+    click.echo(f"search {space.name}: {summary['trials']} trials ({summary['done']} done, {summary['failed']} failed, "
+               f"{summary['within_budget']} within budget) in {summary['seconds']:.0f} s; best: "
+               f"{summary['best'] or 'none within budget'}; wrote {where / 'trials.csv'}, {where / 'pareto.png'}, "
+               f"{where / 'search.md'}" + (f", {where / 'best.yaml'}" if summary["best"] else ""))
+
+
+@cli.command()
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @click.option("--layers", is_flag=True, help="Include the per-layer table.")
 @click.option("--top", default=None, metavar="NAME",
