@@ -129,8 +129,8 @@ def run_search(base_cfg, space, trials: int | None = None, address: str | None =
     if todo:
         from l1tag.config import config_from_dict
 
-        data_keys = [k for o in todo for k in o if k == "seed" or k.startswith("data.")]
-        if not data_keys:  # generate (or read) the jets once for all trials
+        varied = [d.key for d in space.dimensions]
+        if not any(k == "seed" or k.startswith("data.") for k in varied):  # the jets once, for every trial
             _shared_data(config_from_dict(apply(base, {**space.fixed, "name": space.name})), search_dir)
         _run_with_ray(base, todo, search_dir, csim, address)
     rows = [json.loads((search_dir / "trials" / trial_id(o) / "result.json").read_text()) for o in all_overrides
