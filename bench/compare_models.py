@@ -5,7 +5,7 @@ Usage: python bench/compare_models.py [--jets 50000] [--config configs/salt_l1.y
 Every model sees the same data (the base config's data section with ``--jets`` jets: Pythia 8 +
 FastJet, n = 32 kT-sorted constituents, features pt, etarel, phirel) and the same training settings;
 only ``model.type`` changes.  The table (test split: accuracy, macro AUC, background rejection at
-TPR 0.5 averaged over classes, parameters, FLOPs, BOPs, training time) is printed and written into
+TPR 0.5 averaged over classes, parameters, FLOPs, BOPs, energy per jet, training time) is printed and written into
 README.md between the compare_models markers.
 """
 
@@ -61,11 +61,12 @@ def main() -> None:
             cost = model_cost(model)
             results[f"{kind} {label}"] = {k: m[k] for k in ("accuracy", "auc_macro", "rejection_at_tpr_0p5",
                                                              "rejection_at_tpr_0p8")} | {
-                "parameters": cost["parameters"], "flops": cost["flops"], "bops": cost["bops"]}
+                "parameters": cost["parameters"], "flops": cost["flops"], "bops": cost["bops"],
+                "energy_pj": cost["energy_pj"]}
             phase = "float_seconds" if label == "float" else "qat_seconds"
             rows.append(f"| {kind} | {label} | {100 * m['accuracy']:.2f} | {m['auc_macro']:.4f} | "
                         f"{_mean_rejection(m):.1f} | {cost['parameters']:,} | {cost['flops']:,} | {cost['bops']:,} | "
-                        f"{history.get(phase, 0.0):.0f} |")
+                        f"{cost['energy_pj'] / 1000:,.1f} | {history.get(phase, 0.0):.0f} |")
         logging.info("%s done in %.0f s", kind, seconds)
 
     n_train, n_test = len(data.y["train"]), len(data.y["test"])
@@ -74,7 +75,7 @@ def main() -> None:
               f"{base.train.epochs} float epochs max (early stopping), {base.train.qat_epochs} QAT epochs; "
               f"2-core CPU.\n\n"
               "| model | precision | accuracy % | AUC (macro) | rejection @ TPR 0.5 (class mean) | params | FLOPs "
-              "| BOPs | train s |\n|---|---|---|---|---|---|---|---|---|")
+              "| BOPs | energy/jet nJ (Horowitz 45 nm) | train s |\n|---|---|---|---|---|---|---|---|---|---|")
     table = header + "\n" + "\n".join(rows)
     print(table)
     out = REPO / "bench" / "results"
