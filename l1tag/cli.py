@@ -298,7 +298,8 @@ def search(config_file: Path, space_file: Path, trials: int | None, address: str
     summary = run_search(base, space, trials=trials, address=address, csim=csim, out_root=out_root)
     where = out_root / space.name
     click.echo(f"search {space.name}: {summary['trials']} trials ({summary['done']} done, {summary['failed']} failed, "
-               f"{summary['within_budget']} within budget) in {summary['seconds']:.0f} s; best: "
+               f"{summary['within_budget']} within budget; this run {summary['seconds_this_run']:.0f} s, the trials "
+               f"{summary['trial_seconds']:.0f} s of work in all); best: "
                f"{summary['best'] or 'none within budget'}; wrote {where / 'trials.csv'}, {where / 'pareto.png'}, "
                f"{where / 'search.md'}" + (f", {where / 'best.yaml'}" if summary["best"] else ""))
 

@@ -181,7 +181,8 @@ def write_outputs(base: dict, space, rows: list[dict], search_dir: Path, seconds
     _plot(rows, search_dir / "pareto.png", base)
     summary = {"name": space.name, "trials": len(rows), "done": len(done),
                "failed": sum(r.get("status") == "failed" for r in rows), "within_budget": len(fitting),
-               "best": best["trial"] if best else None, "seconds": round(seconds, 1)}
+               "best": best["trial"] if best else None, "seconds_this_run": round(seconds, 1),
+               "trial_seconds": round(sum(r.get("seconds") or 0 for r in rows), 1)}
     write_text(search_dir / "search.md", _markdown(space, rows, keys, summary, best))
     write_json(search_dir / "search.json", summary)
     return summary
@@ -213,6 +214,7 @@ def _plot(rows: list[dict], path: Path, base: dict) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from l1tag.config import load_budget
     from l1tag.hardware.parts import part_totals
@@ -232,6 +234,8 @@ def _plot(rows: list[dict], path: Path, base: dict) -> None:
         ax.plot([r[cost] for r in front], [r["accuracy"] for r in front], "k--", lw=1, label="Pareto front")
         if limit:
             ax.axvline(limit, color="tab:red", lw=1, ls=":", label=f"budget {budget.name}")
+        if cost == "LUT":  # thousands: the raw counts overlap
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k"))
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (QKeras)")
         ax.legend(fontsize=8)
