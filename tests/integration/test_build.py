@@ -176,7 +176,7 @@ def test_verify_accepts_a_dot_rooted_repack_and_names_a_changed_header(built, tm
         subprocess.run(["tar", "-czf", str(out), "."], cwd=x, check=True)
         return out
 
-    assert main(["package", "--verify", "--no-rtl", str(repack("untouched.tar.gz"))]) == 0  # RTL: the test above
+    assert main(["package", "--no-rtl", "--verify", str(repack("untouched.tar.gz"))]) == 0  # RTL: the test above
     header = tmp_path / "x" / "tiny-firmware" / "hls" / "firmware" / "parameters.h"
     data = bytearray(header.read_bytes())
     data[-2] = ord("/") if data[-2] != ord("/") else ord("*")  # one changed byte
