@@ -75,7 +75,10 @@ def run_trial(base: dict, overrides: dict, search_dir: str, csim: bool) -> dict:
             (out / ".stages").mkdir(exist_ok=True)
             target = out / "data" / "prepared.npz"
             if not target.exists():
-                os.link(search_dir / "data" / "prepared.npz", target)
+                try:
+                    os.link(search_dir / "data" / "prepared.npz", target)
+                except OSError:  # a file system without hard links: a copy
+                    shutil.copy(search_dir / "data" / "prepared.npz", target)
             shutil.copy(shared, out / ".stages" / "data.json")
         ctx = StageContext(cfg, out, verbose=-1)
         for stage in ("data", "train") + (("firmware",) if csim else ()):
