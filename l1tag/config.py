@@ -579,20 +579,25 @@ def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<confi
     return cfg
 
 
-def load_config(file: str | Path) -> Config:
-    """Read and validate a YAML config; raises :class:`ConfigError` with one clear line."""
-    p = Path(file)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {file}")
+def read_yaml(path: Path, not_found: str) -> Any:
+    """A YAML file's contents; ConfigError with ``not_found``, or naming the line of a syntax error."""
+    if not path.is_file():
+        raise ConfigError(not_found)
     try:
-        raw = yaml.safe_load(p.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{file}: not valid YAML{where}: {problem}") from None
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read config: {exc}") from None
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+
+
+def load_config(file: str | Path) -> Config:
+    """Read and validate a YAML config; raises :class:`ConfigError` with one clear line."""
+    p = Path(file)
+    raw = read_yaml(p, f"config file not found: {file}")
     if raw is None:
         raise ConfigError(f"{file}: the config is empty; it needs at least 'name'")
     cfg = config_from_dict(raw, p.parent, str(file))
@@ -648,13 +653,8 @@ class Budget:
 def load_budget(file: str | Path) -> Budget:
     """Read and validate an L1T budget file; raises :class:`ConfigError` naming the bad key."""
     p = Path(file)
-    if not p.is_file():
-        raise ConfigError(f"budget file not found: {file} (set budget.file in the config to a file or to a "
-                          f"shipped budget: {', '.join(shipped_budgets()) or 'none found'})")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    raw = read_yaml(p, f"budget file not found: {file} (set budget.file in the config to a file or to a "
+                       f"shipped budget: {', '.join(shipped_budgets()) or 'none found'})")
     return _build(Budget, raw if raw is not None else {}, "", p.parent.resolve(), str(file))
 
 

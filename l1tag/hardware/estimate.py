@@ -118,8 +118,6 @@ DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml
 
 # ---- per-tool rules (issue: separate vivado_hls / vitis_hls models) ------------------------------------------
 VIVADO_HLS, VITIS_HLS = "vivado_hls", "vitis_hls"
-ALL_RULES = frozenset({"unc", "act_merge", "stream_dataflow", "stream_conv", "alloc", "resource", "lut_ops",
-                       "sat", "fifo", "softmax", "ff", "ff_stream_fix", "transposed"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +160,6 @@ class ToolRules:
     sat_lut_per_bit: float | None = 10.9  # LUTs per product instance per accumulator bit, AP_RND*/AP_SAT acc
     resource_pixel_overhead: int = 11  # cycles per input pixel of a Resource io_stream conv beyond its R
     zeropad_lut: int = 299  # LUTs of an io_stream zero-padding process
-    rules: frozenset = ALL_RULES
 
 
 TOOL_RULES = {
@@ -176,10 +173,6 @@ def _tr() -> ToolRules:
     return _RULES.get()
 
 
-def _on(rule: str) -> bool:
-    return rule in _tr().rules
-
-
 def tool_of(hls_model) -> str:
     """'vitis_hls' for hls4ml's Vitis backend, 'vivado_hls' for Vivado / VivadoAccelerator."""
     backend = getattr(hls_model.config, "backend", None)
@@ -190,8 +183,6 @@ def tool_of(hls_model) -> str:
 def _uncertainty(cfg, clock_ns: float) -> float:
     """The clock uncertainty as a fraction of the period: the config's ClockUncertainty (hls4ml writes it into
     build_prj.tcl), else the tool's hls4ml default."""
-    if not _on("unc"):
-        return CLOCK_UNCERTAINTY
     value = cfg.get_config_value("ClockUncertainty")
     try:
         text = str(value).strip()
@@ -384,7 +375,6 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
     digits = csd_digits(k)
     sig = np.ceil(np.log2(np.abs(k[k != 0]) + 1)).astype(int) + 1  # the constant's own signed width
     pw = a_bits + (int(np.mean(sig)) if sig.size else w_bits)  # product width HLS gives it (mul_16s_10s_26)
-    adders = max(0, nonzero - outputs)  # each output sums its nonzero terms
     # io_parallel instantiates the kernel once per pixel of a partition; io_stream reuses one over the pixels
     copies = 1 if io_stream else pixels // partitions
     t = _tr()
@@ -393,7 +383,7 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
     per_dsp = 1 if a_bits <= dsp_a_bits else 2
     # an AP_RND* / AP_SAT* accumulator: every product is cast into it (rounding, saturation) and every
     # addition saturates (hls4ml's acc[j] += mult[i] in accum_t)
-    sat = _on("sat") and acc_prec is not None and _costly_cast(acc_prec)
+    sat = acc_prec is not None and _costly_cast(acc_prec)
     if not sat:
         sat_lut = 0
     elif t.sat_lut_per_bit is not None:  # measured: LUTs per product per accumulator bit (LOO median)
@@ -402,7 +392,7 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
         sat_lut = cast_lut(acc_prec, pw) + (hls_icmp_lut(2) + 2 * hls_select_lut(acc_bits)
                                             if _modes(acc_prec)[1].startswith("SAT") else 0)
     distinct = np.unique(np.abs(k[k != 0]))
-    resource = _on("resource") and strategy.startswith("resource") and rf > 1
+    resource = strategy.startswith("resource") and rf > 1
     rom_const = distinct.size <= 1  # one weight value: HLS folds the ROM into a constant (conv2d_test)
     bram = 0
     if resource:
@@ -436,41 +426,30 @@ def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int,
         mults = block
     else:
         csd_dsp = cost["dsp_mults"]
-        if io_stream and rf > 1 and _on("alloc"):
+        if io_stream and rf > 1:
             # ALLOCATION instances=mul limit=multiplier_limit = DIV_ROUNDUP(limit_size, R) - n_zeros / R
             # (hls4ml's config templates) is honoured in a dataflow process (DNNonSilicon R = 16: dense 96 and
             # 15 DSP, depthwise min(limit, CSD) 6 / 224 / 465 with hls4ml's kernel x n_chan x n_filt limit)
             limit = math.ceil((limit_size or k.size) / rf) - (k.size - nonzero) // rf
             dsp = min(limit * per_dsp, csd_dsp)
-        elif io_stream and not _on("alloc"):
-            dsp = math.ceil(csd_dsp / _share(node, rf, io_stream))
         else:
             dsp = math.ceil(csd_dsp * copies / _share(node, rf, io_stream))
-        if _on("lut_ops"):
-            # one HLS adder per nonzero term at accumulator width (bias included), one per extra CSD digit of a
-            # LUT-built product at product width; ALLOCATION limits mul only, so adders are never shared
-            lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= DSP_MIN_BITS))
-            lut_products = int(((digits[lut_mult_mask] - 1)).sum()) * hls_add_lut(pw)
-            lut = (nonzero * (hls_add_lut(acc_bits) + sat_lut) + lut_products) * copies
-        else:
-            lut = (cost["lut"] + adders * acc_bits) * copies // _share(node, rf, io_stream)
+        # one HLS adder per nonzero term at accumulator width (bias included), one per extra CSD digit of a
+        # LUT-built product at product width; ALLOCATION limits mul only, so adders are never shared
+        lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= DSP_MIN_BITS))
+        lut_products = int(((digits[lut_mult_mask] - 1)).sum()) * hls_add_lut(pw)
+        lut = (nonzero * (hls_add_lut(acc_bits) + sat_lut) + lut_products) * copies
         mult_ns = T_MULT_DSP_NS if cost["dsp_mults"] else T_MULT_LUT_NS
         depth = _stage_cycles(mult_ns, levels, clock_ns) + (rf - 1)
-        if _on("ff"):
-            if t.registered_products:  # every nonzero product registered once, then the output register
-                ff = (nonzero * pw + outputs * acc_bits) * copies
-            else:  # latency-0 multipliers: the first register cuts the tree after the DSP's post-adder and the
-                # fabric levels that fit in the rest of the period
-                cut = 1 + max(0, int((usable - mult_ns) / T_ADD_NS))
-                ff = (math.ceil(nonzero / 2 ** min(cut, levels)) * pw + outputs * acc_bits) * copies
-        else:
-            ff = (outputs * copies * acc_bits * max(1, depth - 1) + cost["lut_mults"] * copies * (a_bits + 4)) // \
-                _share(node, rf, io_stream)
+        if t.registered_products:  # every nonzero product registered once, then the output register
+            ff = (nonzero * pw + outputs * acc_bits) * copies
+        else:  # latency-0 multipliers: the first register cuts the tree after the DSP's post-adder and the
+            # fabric levels that fit in the rest of the period
+            cut = 1 + max(0, int((usable - mult_ns) / T_ADD_NS))
+            ff = (math.ceil(nonzero / 2 ** min(cut, levels)) * pw + outputs * acc_bits) * copies
         mults = cost["multiplications"]
-    if resource and not _on("ff"):
-        ff = (outputs * copies * acc_bits * max(1, depth - 1)) // rf
     if io_stream:
-        if is_conv and _on("stream_conv") and in_pixels:
+        if is_conv and in_pixels:
             if strategy.startswith("resource"):  # conv_1d_cl's ReadInputWidthSerial: not pipelined, each pixel
                 # runs dense_resource to its end: R MAC cycles + a fixed overhead (measured, ToolRules)
                 per_pixel = rf + t.resource_pixel_overhead
@@ -516,7 +495,7 @@ def _elementwise(node, per_element_lut: float, depth: int, io_stream: bool, dela
     pixels = int(np.prod(shape[:-1])) if io_stream and len(shape) > 1 else 1
     return {"DSP": 0, "LUT": int(size / pixels * bits * per_element_lut) if io_stream else int(size * bits *
                                                                                                   per_element_lut),
-            "FF": (size // pixels if io_stream and _on("ff_stream_fix") else size) * bits if depth else 0,
+            "FF": (size // pixels if io_stream else size) * bits if depth else 0,
             "BRAM_18K": 0, "latency": depth + (pixels if io_stream else 0),
             "interval": pixels if io_stream else 1, "multiplications": 0, "delay_ns": delay_ns}
 
@@ -571,15 +550,15 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     if cls.endswith("Dense") or "PointwiseConv" in cls:
         w = node.get_weights("weight").data
         n_in, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
-        if _on("transposed"):  # the Resource strategy stores the weights transposed: read the layer's own sizes
-            n_in = int(node.get_attr("n_in") or 0) or int(node.get_attr("n_chan") or 0) * kernel or n_in
-            n_out = int(node.get_attr("n_out") or 0) or int(node.get_attr("n_filt") or 0) or n_out
+        # the layer's own sizes: the Resource strategy stores the weights transposed
+        n_in = int(node.get_attr("n_in") or 0) or int(node.get_attr("n_chan") or 0) * kernel or n_in
+        n_out = int(node.get_attr("n_out") or 0) or int(node.get_attr("n_filt") or 0) or n_out
         return _weighted_layer(node, "weight", n_in, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits, partitions,
                                in_pixels=in_pixels, limit_size=n_in * n_out, is_conv="Conv" in cls)
     if "Conv" in cls and "Depthwise" not in cls and "Separable" not in cls:
         w = node.get_weights("weight").data
         terms, n_out = int(np.prod(w.shape[:-1])), int(w.shape[-1])
-        if _on("transposed") and node.get_attr("n_chan") and node.get_attr("n_filt"):
+        if node.get_attr("n_chan") and node.get_attr("n_filt"):  # the layer's own sizes (weights may be transposed)
             terms, n_out = kernel * int(node.get_attr("n_chan")), int(node.get_attr("n_filt"))
         return _weighted_layer(node, "weight", terms, n_out, pixels, io_stream, clock_ns, rf, dsp_a_bits,
                                partitions, in_pixels=in_pixels, limit_size=terms * n_out, is_conv=True)
@@ -591,8 +570,6 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
                 depthwise = name == "depthwise" or (name == "weight" and "Depthwise" in cls)
                 terms = int(np.prod(w.shape[:-2])) if depthwise else int(np.prod(w.shape[:-1]))
                 outs = int(np.prod(w.shape[-2:])) if depthwise else int(w.shape[-1])
-                if not _on("transposed") and name == "weight":
-                    terms, outs = int(np.prod(w.shape[:-1])), int(w.shape[-1])
                 chan = int(node.get_attr("n_chan") or 1)
                 # hls4ml's depthwise config: multiplier_limit over kernel x n_chan x n_filt, n_filt = n_chan
                 limit = terms * chan * int(node.get_attr("n_filt") or chan) if depthwise else terms * outs
@@ -607,22 +584,13 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
         return _dynamic_tanh(node, shape, clock_ns, rf, unroll)
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
                             ("softmax", "tanh", "sigmoid")):
-        size = int(np.prod(shape))
-        if not _on("softmax"):
-            tables = _table(2 * int(node.get_attr("table_size") or DEFAULT_TABLE_SIZE) * 18)  # hls4ml's default too
-            n_mult = size
-            return {"DSP": math.ceil(n_mult / rf), "LUT": tables["LUT"] + size * 40, "FF": size * 18 * 3,
-                    "BRAM_18K": tables["BRAM_18K"], "latency": 4 if not io_stream else 4 + size,
-                    "interval": 1, "multiplications": n_mult}
         return _softmax(node, shape, io_stream, rf)
     if cls in ("Activation", "ReLU", "ParametrizedActivation", "LeakyReLU") or "Activation" in cls:
-        if not _on("lut_ops"):
-            return _elementwise(node, 0.5, 1, io_stream, T_LUT_NS)
         return _activation(node, shape, io_stream, unroll)
     if "BatchNormalization" in cls:
         r = _elementwise(node, 1.0, 2, io_stream)
         size = int(shape[-1]) if io_stream else int(np.prod(shape))
-        if io_stream and _on("alloc"):
+        if io_stream:
             # hls4ml's batchnorm config: multiplier_limit = DIV_ROUNDUP(n_in, R) over the whole tensor, one
             # pixel's channels multiplied per iteration (DNNonSilicon R = 16: 32 channels -> 32 DSP, 3x3x64 -> 36)
             r["DSP"] = min(size, math.ceil(int(np.prod(shape)) / rf))
@@ -634,7 +602,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
         return _global_pooling(node, clock_ns)
     if "Pooling" in cls or node.class_name in ("Merge", "Add", "Resize"):  # class_name: without the backend's prefix
         return _elementwise(node, 1.0, 1, io_stream, T_ADD_NS)
-    if io_stream and "ZeroPadding" in cls and _on("stream_dataflow") and len(shape) > 1:
+    if io_stream and "ZeroPadding" in cls and len(shape) > 1:
         # an io_stream zero padding is a process copying its pixels (ECE226: 132 cycles for 130 pixels, 157 LUT)
         return {"DSP": 0, "LUT": _tr().zeropad_lut, "FF": 16, "BRAM_18K": 0, "latency": pixels + 2, "interval": pixels,
                 "multiplications": 0}
@@ -659,7 +627,7 @@ def _activation(node, shape: list, io_stream: bool, unroll: bool) -> dict:
     prec = getattr(out.type, "precision", None)
     if prec is not None and _costly_cast(prec) and in_bits > out_bits:
         per += cast_lut(prec, in_bits)
-    merged = _on("act_merge") and not io_stream and unroll  # scheduled into its producer's last cycle
+    merged = not io_stream and unroll  # scheduled into its producer's last cycle
     ff = 0 if (merged or io_stream) else size * out_bits
     return {"DSP": 0, "LUT": elements * per, "FF": ff, "BRAM_18K": 0,
             "latency": (0 if merged else 1) + (pixels if io_stream else 0), "interval": pixels if io_stream else 1,
@@ -853,7 +821,7 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
             # an elementwise layer inside a particle loop: P particles' worth of copies, not n
             est = {**est, **{k: est[k] * loop.parallel // loop.n for k in ("LUT", "FF")}}
         channel = loop is None or node.outputs[0] in loop.outputs  # a loop's internal values are wires
-        if io_stream and internal and out is not None and _on("fifo") and \
+        if io_stream and internal and out is not None and \
                 "Reshape" not in type(node).__name__ and "Flatten" not in type(node).__name__:
             bits, _, _ = _precision(out)  # hls4ml: FIFO depth = pixels (1 for a vector)
             shape = list(out.shape)
@@ -889,7 +857,7 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
             loop_rows.append({"name": loop.name, "layers": loop.member_names, "parallel": loop.parallel,
                               "iterations": loop.iterations, "latency": lat, "interval": loop.iterations})
     interval = max(e["interval"] for e in layers)
-    if io_stream and _on("stream_dataflow"):
+    if io_stream:
         # FIFO channels: a process starts on its producer's first word, so the pipeline fills once: the slowest
         # process's interval plus every process's own depth (latency - interval) along the longest path
         # (UG1399 DATAFLOW with stream channels; ECE226 395 = 390 + 5, DNNonSilicon 14409 = its first

@@ -97,16 +97,16 @@ class Piece:
     run: int = 0  # a chain cut between layers: which run of layers (runs are in series, their stages add)
 
 
-def _pieces(block, values: dict, max_cost: int) -> list[Piece]:
+def _pieces(block, values: dict, max_cost: int, xy: tuple | None = None) -> list[Piece]:
     """``block`` as one piece, or, when its da4ml cost exceeds ``max_cost``, as several: a chain of layers
     is cut between layers (every layer in exactly one piece, intermediate values as the pieces' ports,
     so nothing is counted twice); one large layer or attention block is cut into groups of outputs
-    (logic shared between groups is then counted in each)."""
+    (logic shared between groups is then counted in each).  ``xy``: the block's vectors, when already cut."""
     from da4ml.trace import comb_trace
 
     from l1tag.rtl.trace import comb_solution
 
-    x, y = block.vectors(values)
+    x, y = xy if xy is not None else block.vectors(values)
     ins, outs = block.trace()
     whole = comb_solution(ins, outs)
     if whole.cost <= max_cost:
@@ -197,9 +197,9 @@ def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_
     blocks = split_blocks(lowered, n, parallel, {k: v.shape[1:] for k, v in values.items()})
     pieces, ports = [], {}
     for block in tqdm(blocks, desc="tracing RTL blocks", unit="block", disable=not progress):
-        pieces += _pieces(block, values, rtl_cfg.max_piece_cost)
         x, y = block.vectors(values)
         ports[block.name] = (int(x.shape[1]), int(y.shape[1]))
+        pieces += _pieces(block, values, rtl_cfg.max_piece_cost, (x, y))
     trace_s = time.perf_counter() - t_start
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from l1tag.errors import ConfigError
 
@@ -119,15 +118,10 @@ def _dimension(key: str, spec, where: str) -> Dimension:
 
 def load_space(file: str | Path, base: dict) -> Space:
     """Read and check a space file against the base config (plain dict): every key is tried on it."""
-    from l1tag.config import config_from_dict
+    from l1tag.config import config_from_dict, read_yaml
 
     file = Path(file)
-    if not file.is_file():
-        raise ConfigError(f"search space {file} not found")
-    try:
-        raw = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(file, f"search space {file} not found")
     unknown = set(raw or {}) - {"name", "sampler", "seed", "fixed", "space"} if isinstance(raw, dict) else set()
     if not isinstance(raw, dict) or unknown:
         raise ConfigError(f"{file}: a search space has the keys name, sampler, seed, fixed, space"
