@@ -340,6 +340,10 @@ class HLSConfig:
                                             "null: all n at once (fully parallel)")
     reuse_factor: int = _f(1, integer(1), "multiplier sharing of the Resource strategy (must be 1 otherwise)")
     table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
+    variable_products: str = _f("lut", choice("lut", "dsp"),
+                                "how the attention's products of two variables are built (scores, softmax "
+                                "normalisation, A V', run-time projection weights): lut (BIND_OP impl=fabric) or "
+                                "dsp (impl=dsp); the estimate prices what this asks for")
     project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
 
 

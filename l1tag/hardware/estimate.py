@@ -100,9 +100,12 @@ import re
 import numpy as np
 
 from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag import kinds
+from l1tag.hardware import kernels
+from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries
 from l1tag.hardware.error_band import error_band
 from l1tag.hardware.parts import RESOURCES
-from l1tag.hls import particle_loops
+from l1tag.hls import dataflow, particle_loops
 from l1tag.hls.particle_loops import layer_strategy, pipeline_style  # noqa: F401 (pipeline_style: re-exported)
 
 DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
@@ -147,6 +150,11 @@ class ToolRules:
     registered_products: Vivado HLS binds a constant multiplication with its output register(s) (products
         registered: bambu 1605 FF = 64 products x 25 bits at latency 2); Vitis HLS binds them with latency 0
         (6nrp Bind Op report: every mul 'Latency 0'), the first register cuts the adder tree.
+    rom_read_cycles: a ROM read at a run-time index: every rom_np / ROM_AUTO entry in public Vitis module
+        tables has LATENCY 2 (../shared/reference/hls-schedule-review.md 1e); Vivado HLS's block-RAM ROM reads
+        in one (a RAMB18's registered output).
+    dataflow_handshake: UG1399's DATAFLOW processes hand over by ap_done -> ap_start (ap_ctrl_chain): one cycle
+        per process on the path (the review's 1-2; the lower bound, an assumption no report here checks).
     """
 
     tool: str
@@ -157,14 +165,16 @@ class ToolRules:
     rom_parity_bits: bool
     softmax_parallel_lookups: bool
     registered_products: bool
+    rom_read_cycles: int = 1  # a ROM read at a run-time index (see TOOL_RULES)
+    dataflow_handshake: int = 1  # cycles between one DATAFLOW process's ap_done and the next one's ap_start
     sat_lut_per_bit: float | None = 10.9  # LUTs per product instance per accumulator bit, AP_RND*/AP_SAT acc
     resource_pixel_overhead: int = 11  # cycles per input pixel of a Resource io_stream conv beyond its R
     zeropad_lut: int = 299  # LUTs of an io_stream zero-padding process
 
 
 TOOL_RULES = {
-    VIVADO_HLS: ToolRules(VIVADO_HLS, 0.125, 1, True, 512, True, False, True),
-    VITIS_HLS: ToolRules(VITIS_HLS, 0.27, 3, False, 1024, False, True, False),
+    VIVADO_HLS: ToolRules(VIVADO_HLS, 0.125, 1, True, 512, True, False, True, rom_read_cycles=1),
+    VITIS_HLS: ToolRules(VITIS_HLS, 0.27, 3, False, 1024, False, True, False, rom_read_cycles=2),
 }
 _RULES: contextvars.ContextVar = contextvars.ContextVar("l1tag_estimate_rules", default=TOOL_RULES[VITIS_HLS])
 
@@ -344,11 +354,15 @@ def _share(node, rf: int, io_stream: bool) -> int:
     return rf if io_stream or layer_strategy(node).startswith("resource") else 1
 
 
-def _loop(iterations: int, ii: int, depth: int, pipelined: bool = True) -> tuple[int, int]:
-    """(latency, interval) of a loop of ``iterations`` trips of ``depth`` cycles each."""
+def _loop(iterations: int, ii: int, depth: int, pipelined: bool = True, rewind: bool = True) -> tuple[int, int]:
+    """(latency, interval) of a loop of ``iterations`` trips of ``depth`` cycles each, the outermost construct
+    of its process.  Rewound (``PIPELINE rewind``, UG1399 "Rewinding Pipelined Loops"): the next call's first
+    iteration follows this call's last, interval = trips x II; otherwise the pipeline drains before the next
+    call: interval = latency + 1."""
     if not pipelined:
         return iterations * depth, iterations * depth
-    return (iterations - 1) * ii + depth, iterations * ii
+    latency = (iterations - 1) * ii + depth
+    return latency, iterations * ii if rewind else latency + 1
 
 
 def _weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int, pixels: int, io_stream: bool,
@@ -581,7 +595,7 @@ def estimate_layer(node, clock_ns: float, io_stream: bool, dsp_a_bits: int = DSP
     if node.class_name == "L1tagAttention":  # every attention kind of the registry
         return _attention(node, clock_ns, rf, dsp_a_bits, unroll)
     if node.class_name == "L1tagDynamicTanh":
-        return _dynamic_tanh(node, shape, clock_ns, rf, unroll)
+        return _dynamic_tanh(node, shape, clock_ns, rf, unroll, dsp_a_bits)
     if "Softmax" in cls or ("Activation" in cls and str(node.get_attr("activation")).lower() in
                             ("softmax", "tanh", "sigmoid")):
         return _softmax(node, shape, io_stream, rf)
@@ -663,75 +677,176 @@ def _softmax(node, shape: list, io_stream: bool, rf: int) -> dict:
             "interval": 1, "multiplications": size}
 
 
-def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool) -> dict:
-    """P x d elements per iteration (absent P: all of them, at II = R), one table per element in flight."""
+def _constant_cost(pr, dsp_a_bits: int) -> dict:
+    """A constant product's price from its weights' canonical signed digits (as hls4ml's constant weights)."""
+    return multiplier_cost(np.asarray(pr.weights, dtype=np.float64), pr.b.frac, pr.a.width, dsp_a_bits)
+
+
+def _products_cost(products, binding: str, dsp_a_bits: int) -> tuple[int, int]:
+    """(DSP, LUT) of one loop iteration's products (kernels.Product)."""
+    dsp = lut = 0
+    for pr in products:
+        if pr.constant:
+            c = _constant_cost(pr, dsp_a_bits)
+            dsp, lut = dsp + c["dsp_mults"], lut + c["lut"]
+        else:
+            d_, l_ = kernels.variable_product_cost(pr.count, pr.a.width, pr.b.width, binding)
+            dsp, lut = dsp + d_, lut + l_
+    return dsp, lut
+
+
+def _product_ns(products, binding: str) -> float:
+    """The slowest product's delay: a DSP48 or a LUT multiplier (constants: shift-adds)."""
+    if any(not pr.constant for pr in products) and binding == "dsp":
+        return T_MULT_DSP_NS
+    return T_MULT_LUT_NS
+
+
+def _levels(terms: int) -> int:
+    return math.ceil(math.log2(max(terms, 1))) if terms > 1 else 0
+
+
+def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool, dsp_a_bits: int = DSP_A_BITS) -> dict:
+    """One rewound loop of n / P iterations, P x d lanes each: alpha x (a constant product, priced by its
+    digits), + beta, the index (a shift, a clamp), the table read (a ROM, ceil(lanes / 2) copies)."""
+    from l1tag.hls.extension import dynamic_tanh_layer_spec
+
+    spec = dynamic_tanh_layer_spec(node)
     size = int(np.prod(shape))
-    p = _particles(node, int(shape[0]) if len(shape) > 1 else 1, unroll)
-    iterations = (int(shape[0]) if len(shape) > 1 else 1) // p
+    n = int(shape[0]) if len(shape) > 1 else 1
+    p = _particles(node, n, unroll)
+    iterations = n // p
     elements = size // iterations
+    alpha = float(node.get_attr("alpha") if node.get_attr("alpha") is not None else 1.0)
+    products = kernels.dynamic_tanh_products(spec, elements, alpha)
+    dsp, mult_lut = _products_cost(products, "lut", dsp_a_bits)
+    t = _tr()
+    table = kernels.rom(spec.table_size, spec.out_t.width, elements, t.rom_parity_bits)
+    arg_bits = spec.arg_t.width
+    index_lut = hls_add_lut(arg_bits) + 2 * (hls_icmp_lut(arg_bits) + hls_select_lut(spec.table_size.bit_length()))
+    lut = mult_lut + elements * index_lut + table["LUT"]
+    on_dsp = dsp > 0
+    delay = (T_MULT_DSP_NS if on_dsp else T_MULT_LUT_NS) + T_ADD_NS + T_LUT_NS  # alpha x, + beta, clamp
+    reads = t.rom_read_cycles if table["BRAM_18K"] else 0
+    depth = _stage_cycles(delay, 0, clock_ns) + reads
     ii = rf if node.get_attr("parallelization_factor") is None else 1
-    out_bits, _, _ = _precision(node.get_output_variable())
-    a_bits, _, _ = _precision(node.get_input_variable())
-    t = _table(node.get_attr("table_size", DEFAULT_TABLE_SIZE) * out_bits)
-    latency, interval = _loop(iterations, ii, _stage_cycles(T_MULT_LUT_NS, 1, clock_ns))
-    return {"DSP": 0, "LUT": elements * (a_bits + 8) + t["LUT"] * elements, "FF": elements * out_bits * 2,
-            "BRAM_18K": t["BRAM_18K"] * elements, "latency": latency, "interval": interval,
+    latency, interval = _loop(iterations, ii, depth)
+    return {"DSP": dsp, "LUT": int(lut), "FF": elements * (spec.out_t.width + arg_bits) * max(1, depth - 1),
+            "BRAM_18K": table["BRAM_18K"], "latency": latency, "interval": interval,
             "multiplications": size, "copies": p, "iterations": iterations,
-            # t = alpha x + beta, then the lookup: a BRAM read is a clock edge, a LUTRAM read a LUT level
-            "delay_ns": T_MULT_LUT_NS + T_ADD_NS + (0.0 if t["BRAM_18K"] else T_LUT_NS),
-            "table_reads": 1 if t["BRAM_18K"] else 0}
+            # inside a fused particle loop: its combinational delay and its synchronous table read
+            "delay_ns": delay + (0.0 if table["BRAM_18K"] else T_LUT_NS), "table_reads": reads,
+            "products": products}
 
 
 def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
-    """P copies of the per-particle datapath, two particle loops of n / P iterations (module docstring)."""
-    from l1tag.hls.extension import attention_layer_spec
+    """The attention's DATAFLOW region of two rewound loops (projection or gather, then the core), each
+    n / P iterations with P copies of the per-particle datapath (l1tag/hardware/kernels.py)."""
+    from l1tag.hls.extension import attention_layer_spec, group_in_partition
 
     spec = attention_layer_spec(node)
     n, heads, m, dh = spec.n, spec.heads, spec.m, spec.head_dim
     p = _particles(node, n, unroll)
     iterations = n // p
-    has_qkv = "wq" in node.weights  # the legacy kernel: Q, K, V inside, one pipeline at II = R
-    ii = rf if has_qkv else 1
-    macs = spec.macs()
-    q_bits, s_bits = spec.qkv_t.width, spec.softmax_t.width
-    kh = spec.conv[0] if spec.conv else 1
-    score_rows = min(n, p + kh - 1)  # the convolution's halo rows are recomputed in every iteration
-    in_flight = {"qkv": macs["qkv"] if has_qkv else 0, "projection": math.ceil(macs["projection"] * p / n),
-                 "scores": heads * score_rows * m * dh, "conv": macs["conv"] * p // n, "mix": heads * p * m * dh,
-                 "softmax": heads * p * m}
-    # constant weights: (name, data bits, copies in flight); the projection's only while its loop is unrolled
-    constants = [(name, spec.x_t.width, n) for name in ("wq", "wk", "wv")] + [("convk", spec.score_t.width, p * m)]
-    if iterations == 1:
-        constants += [("kproj", q_bits, dh), ("vproj", q_bits, dh)]
-    dsp = lut = 0
-    for name, data_bits, copies in constants:
-        if name in node.weights:
-            w = node.get_weights(name)
-            w_bits, w_int, _ = _precision(w)
-            c = multiplier_cost(w.data, w_bits - w_int, data_bits, dsp_a_bits)
-            dsp, lut = dsp + c["dsp_mults"] * copies, lut + c["lut"] * copies
-    # variable x variable products: Q K'^T, softmax normalisation, A V'; a projection weight read per iteration
-    for count, a_bits, b_bits in ((in_flight["scores"] + in_flight["softmax"] + in_flight["mix"], q_bits, s_bits),
-                                  (in_flight["projection"] if iterations > 1 else 0, q_bits, spec.w_t.width)):
-        d_, l_ = _var_products(count, a_bits, b_bits)
-        dsp, lut = dsp + d_, lut + l_
-    lut += sum(in_flight.values()) * spec.acc_mix_t.width // 2  # adders
-    tables = _table(spec.table_size * 35)  # exp (17 bits) + inverse (18 bits) tables, per row-head in flight
-    rows = heads * p
-    lut += tables["LUT"] * rows + rows * m * spec.score_t.width * 2  # max and subtract per row
-    terms = spec.projection_terms if iterations == 1 else min(p, spec.projection_terms) + 1  # + the running sum
-    levels = ((math.ceil(math.log2(max(spec.d, 2))) if has_qkv else 0) + math.ceil(math.log2(max(dh, 2))) +
-              math.ceil(math.log2(max(m, 2))) * 3 + (math.ceil(math.log2(terms)) if spec.projection_terms else 0))
-    stages = 4 if has_qkv else 3
-    depth = _stage_cycles(stages * (T_MULT_DSP_NS if dsp else T_MULT_LUT_NS), levels, clock_ns) + 2 + (ii - 1)
-    latency = 2 * (iterations - 1) * ii + depth  # projection loop, then core loop
-    interval = iterations * ii  # the two loops are DATAFLOW processes: they overlap across jets
-    ff = (3 * p * spec.d * q_bits + rows * m * (spec.score_t.width + 35)) * max(1, depth // 2)
-    if iterations > 1:  # K', V' accumulate over the iterations and wait for the core loop
-        ff += 2 * heads * m * dh * (spec.acc_proj_t.width + q_bits)
-    return {"DSP": dsp, "LUT": int(lut), "FF": int(ff), "BRAM_18K": tables["BRAM_18K"] * rows, "latency": latency,
-            "interval": interval, "multiplications": spec.multiplications() - (0 if has_qkv else macs["qkv"]),
-            "copies": p, "iterations": iterations}
+    binding = str(node.get_attr("variable_products") or kernels.VARIABLE_PRODUCTS)
+    t = _tr()
+    usable = clock_ns * (1 - _UNC.get())
+    conv = spec.conv if kinds.get(spec.kind).score_conv else None
+    products = kernels.attention_products(spec, p, node.get_attr("convk_data") if conv else None)
+    by_name = {pr.name: pr for pr in products}
+    proj = [pr for pr in products if pr.name == "projection"]
+    if proj and iterations == 1:  # one iteration: the projection weights are constants of the unrolled loop
+        w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).ravel()
+        reps = max(1, proj[0].count // (2 * w.size)) if w.size else 1
+        proj = [kernels.Product("projection", proj[0].count, spec.x_t, spec.w_t, True,
+                                tuple(np.tile(np.concatenate([w, np.asarray(node.get_weights("vproj").data,
+                                                                            dtype=np.float64).ravel()]), reps)))]
+    core = [pr for pr in products if pr.name != "projection"]
+    dsp_p, lut_p = _products_cost(proj, binding, dsp_a_bits)
+    dsp_c, lut_c = _products_cost(core, binding, dsp_a_bits)
+    dsp, lut = dsp_p + dsp_c, lut_p + lut_c
+    rows = p + (conv[0] - 1 if conv else 0)
+    acc = {k: getattr(spec, f"acc_{k}_t").width for k in ("proj", "score", "mix")}
+    # adders: the projection's per-iteration tree and accumulator add, the score sums, the convolution,
+    # the softmax's sum, A V'
+    accumulators = 2 * heads * m * dh
+    if kernels.partitioned(spec) and iterations > 1:
+        tree_outputs = 2 * heads * dh if group_in_partition(spec, p) else accumulators
+        terms = p
+    elif spec.projection_terms and iterations > 1:
+        tree_outputs, terms = accumulators, p
+    else:
+        tree_outputs, terms = (accumulators, max(1, spec.projection_terms)) if spec.projection_terms else (0, 0)
+    add_proj = tree_outputs * max(0, terms - 1) + (accumulators if spec.projection_terms and iterations > 1 else 0)
+    lut += add_proj * hls_add_lut(acc["proj"])
+    if spec.projection_terms and iterations > 1:  # restart at g == 0, write at the last: a select each
+        lut += accumulators * hls_select_lut(acc["proj"])
+        if kernels.partitioned(spec):  # routing the group's tree (or each product) to its partition
+            lut += accumulators * (hls_select_lut(acc["proj"]) + hls_icmp_lut(8))
+    lut += rows * heads * m * (dh - 1) * hls_add_lut(acc["score"])
+    conv_terms = 0
+    if conv:
+        conv_terms = by_name["conv"].count // (p * heads * m) + 1  # taps in range + the bias
+        lut += p * heads * m * (conv_terms - 1) * hls_add_lut(spec.acc_conv_t.width)
+    row_heads = p * heads
+    s_bits, sum_bits = spec.score_t.width, spec.sum_t.width
+    lut += row_heads * ((m - 1) * (hls_icmp_lut(s_bits) + hls_select_lut(s_bits))  # max
+                        + m * (hls_add_lut(spec.diff_t.width) + hls_icmp_lut(spec.diff_t.width)
+                               + hls_select_lut(spec.table_size.bit_length()))  # subtract, clamp
+                        + (m - 1) * hls_add_lut(sum_bits)  # sum
+                        + hls_add_lut(sum_bits) + hls_icmp_lut(sum_bits + 8) + hls_select_lut(10))  # index
+    lut += p * heads * dh * (m - 1) * hls_add_lut(acc["mix"])
+    # casts: K', V' (at the last iteration), raw scores, convolved scores, softmax weights, the output
+    casts = [(spec.qkv_t, acc["proj"], accumulators if spec.projection_terms else 0),
+             (spec.score_t, acc["score"], rows * heads * m),
+             (spec.score_t, spec.acc_conv_t.width if conv else 0, p * heads * m if conv else 0),
+             (spec.softmax_t, EXP_T.width + INV_T.width, p * heads * m),
+             (spec.out_t, acc["mix"], p * spec.d)]
+    lut += sum(count * cast_lut(kernels_precision(ty), bits) for ty, bits, count in casts if count)
+    # tables: every row-head reads m exp entries and one reciprocal per iteration
+    exp_entries = exp_table_entries(spec.score_t, spec.table_size)
+    exp_rom = kernels.rom(exp_entries, EXP_T.width, row_heads * m, t.rom_parity_bits)
+    inv_rom = kernels.rom(spec.table_size, INV_T.width, row_heads if m > 1 else 0, t.rom_parity_bits)
+    lut += exp_rom["LUT"] + inv_rom["LUT"]
+    bram = exp_rom["BRAM_18K"] + inv_rom["BRAM_18K"]
+    # depths: the projection (a weight ROM read when it loops, the product, its tree, the accumulator add)
+    # and the core's chain (module docstring of kernels.py)
+    rom_cycles = t.rom_read_cycles
+    proj_ns = (_product_ns(proj, binding) + (_levels(terms) + 1) * T_ADD_NS + T_LUT_NS) if proj else T_LUT_NS
+    depth_proj = _stage_cycles(proj_ns, 0, clock_ns) + (rom_cycles if proj and iterations > 1 else 0)
+    mult_ns = _product_ns(core, binding)
+    core_ns = (mult_ns + _levels(dh) * T_ADD_NS + kernels.T_CAST_NS  # raw score
+               + ((T_MULT_LUT_NS + _levels(conv_terms) * T_ADD_NS + kernels.T_CAST_NS) if conv else 0.0)  # convolution
+               + _levels(m) * (T_ADD_NS + T_LUT_NS) + T_ADD_NS + T_LUT_NS  # max, subtract, clamp
+               + _levels(m) * T_ADD_NS + T_ADD_NS + T_MULT_LUT_NS + T_LUT_NS  # sum, index multiply-shift, clamp
+               + mult_ns + kernels.T_CAST_NS  # e x 1/sum, cast
+               + mult_ns + _levels(m) * T_ADD_NS + kernels.T_CAST_NS)  # A V', cast
+    depth_core = _stage_cycles(core_ns, 0, clock_ns) + 2 * rom_cycles  # the exp read, then the reciprocal read
+    lat_p, int_p = _loop(iterations, 1, depth_proj)
+    lat_c, int_c = _loop(iterations, 1, depth_core)
+    latency = lat_p + t.dataflow_handshake + lat_c
+    interval = max(int_p, int_c)
+    # registers: every stage of the core holds the iteration's live values; the projection its
+    # accumulators; the region's ping-pong buffers (Q pass-through, K', V')
+    live = p * spec.d * spec.x_t.width + row_heads * m * (s_bits + EXP_T.width) + p * spec.d * spec.out_t.width
+    ff = live * max(1, depth_core - 1) + 2 * p * heads * dh * acc["proj"] * max(1, depth_proj - 1)
+    if spec.projection_terms:
+        ff += accumulators * acc["proj"]
+    if iterations > 1:
+        ff += 2 * (n * spec.d * spec.x_t.width + 2 * heads * m * dh * spec.qkv_t.width)
+    return {"DSP": int(dsp), "LUT": int(lut), "FF": int(ff), "BRAM_18K": int(bram), "latency": latency,
+            "interval": interval, "multiplications": spec.multiplications() - spec.macs()["qkv"],
+            "copies": p, "iterations": iterations, "products": proj + core,
+            "processes": [{"name": "projection", "latency": lat_p, "interval": int_p, "depth": depth_proj},
+                          {"name": "core", "latency": lat_c, "interval": int_c, "depth": depth_core}]}
+
+
+def kernels_precision(t):
+    """A FixedType as the (width, modes) object ``cast_lut`` reads."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(width=t.width, rounding_mode=t.rounding.replace("AP_", ""),
+                           saturation_mode=t.overflow.replace("AP_", ""))
 
 
 def _sum_layers(parts: list[dict]) -> dict:
@@ -810,6 +925,9 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
     dsp_a_bits = dev.dsp_a_bits if dev else DSP_A_BITS
     loops = particle_loops.plan(hls_model) if particle_loops.is_fused(hls_model) else []
     loop_of = {m.name: loop for loop in loops for m in loop.members}
+    # a channel that bypasses processes holds one buffer per jet in flight (l1tag/hls/dataflow.py)
+    buffers = {b.variable: b.depth for b in dataflow.bypasses(dataflow.processes(hls_model))} \
+        if style == "dataflow" and not io_stream else {}
     layers, rows = [], []
     nodes = list(hls_model.get_layers())
     for i, node in enumerate(nodes):
@@ -834,7 +952,8 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
         elif style == "dataflow" and not io_stream and internal and channel and out is not None and \
                 "Inplace" not in type(out).__name__:  # a fully partitioned ping-pong array between two processes
             bits, _, _ = _precision(out)
-            est = {**est, "FF": est["FF"] + 2 * int(np.prod(out.shape)) * bits}
+            depth = buffers.get(node.outputs[0], 2)
+            est = {**est, "FF": est["FF"] + depth * int(np.prod(out.shape)) * bits}
         layers.append(est)
         rows.append({"layer": node.name, "class": type(node).__name__,
                      **{k: int(est.get(k, 1)) for k in ("DSP", "LUT", "FF", "BRAM_18K", "latency", "interval",
@@ -868,7 +987,10 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:
             if len(processes) == len(layers) else processes
         latency = interval + critical_path(processes)
     else:
-        latency = critical_path(processes)
+        # a DATAFLOW top: each process hands over to the next by ap_done -> ap_start (ToolRules)
+        hand = _tr().dataflow_handshake if style == "dataflow" else 0
+        ports = {n.name for n in nodes if "Input" in type(n).__name__}  # the input layer is a port, no process
+        latency = critical_path([(i, o, lat + (0 if set(o) & ports else hand)) for i, o, lat in processes])
     return {
         "source": "estimate", "part": part, "clock_ns": clock_ns, "latency_cycles": int(latency),
         "latency_ns": float(latency * clock_ns), "ii_cycles": int(interval), "resources": resources,

@@ -22,6 +22,7 @@ from l1tag.errors import ConversionError
 from l1tag.files import atomic_path, write_json
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.lower import Lowered, float32_inexact, lower
+from l1tag.hls.dataflow import finalize as dataflow_top
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.hls.reference.model import run_reference
 from l1tag.numerics.fixed_point import quantize
@@ -53,7 +54,7 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
 
     register_all()
     lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size,
-                    hls_cfg.parallelization_factor)
+                    hls_cfg.parallelization_factor, hls_cfg.variable_products)
     project_dir = Path(project_dir)
     if project_dir.exists():
         shutil.rmtree(project_dir)
@@ -69,6 +70,7 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
         raise ConversionError(f"hls4ml could not convert the model: {type(exc).__name__}: {exc}") from None
     _verify(hls_model, lowered)
     fuse_particle_loops(hls_model)
+    dataflow_top(hls_model)
     with _quiet(verbose):
         hls_model.write()
     return Converted(hls_model, lowered, project_dir, hls_cfg.backend)

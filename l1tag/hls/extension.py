@@ -27,7 +27,8 @@ from l1tag.errors import ConversionError
 from l1tag.hls.reference.attention import AttentionSpec, attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 from l1tag.numerics.fixed_point import FixedType, from_qkeras, quantize
-from l1tag.numerics.tables import EXP_T, INV_T
+from l1tag.hls.binding import product_impl
+from l1tag.numerics.tables import EXP_T, INV_T, exact_division, exp_table_entries, inv_index_division
 
 FIRMWARE_TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 HEADERS = ("l1tag_common.h", "l1tag_attention.h", "l1tag_dynamic_tanh.h")
@@ -161,12 +162,12 @@ def _ir_classes():
                 raise ConversionError(f"layer '{self.name}': hls.table_size {spec.table_size} must be a power of two")
             particles_per_iteration(self, spec.n)
             self.add_output_variable(shape=[spec.n, spec.d], precision=to_hls(spec.out_t))
-            weight_types = {"kproj": spec.w_t, "vproj": spec.w_t, "convk": spec.conv_w_t, "convb": spec.conv_b_t}
-            for var, t in weight_types.items():
+            # the projections are ROMs read at run time (P < n); the score convolution's taps and the softmax
+            # tables are compile-time constants of the layer's config (attention_config_template), kept as
+            # attributes (convk_data, convb_data) for the estimator
+            for var in ("kproj", "vproj"):
                 if self.get_attr(f"{var}_data") is not None:  # already quantized by the handler
-                    self._add(var, self.get_attr(f"{var}_data"), t)
-            self._add("exp_table", spec.exp_table(), EXP_T)
-            self._add("inv_table", spec.inv_table(), INV_T)
+                    self._add(var, self.get_attr(f"{var}_data"), spec.w_t)
 
         def _add(self, var, data, t: FixedType):
             self.add_weights_variable(name=var, var_name=f"{var}{{index}}", precision=to_hls(t),
@@ -182,12 +183,9 @@ def _ir_classes():
             shape = self.get_input_variable().shape
             particles_per_iteration(self, shape[0] if len(shape) > 1 else 1)
             self.add_output_variable(shape=list(shape), precision=to_hls(spec.out_t))
+            # alpha, beta and the table are compile-time constants of the config (dynamic_tanh_config_template)
             for var in ("alpha", "beta"):
-                data = quantize(np.reshape(self.get_attr(f"{var}_data"), (1,)), spec.param_t)
-                self.add_weights_variable(name=var, var_name=f"{var}{{index}}", precision=to_hls(spec.param_t),
-                                          data=data)
-            self.add_weights_variable(name="tanh_table", var_name="tanh_table{index}", precision=to_hls(spec.out_t),
-                                      data=spec.table())
+                self.set_attr(var, float(quantize(np.reshape(self.get_attr(f"{var}_data"), (1,)), spec.param_t)[0]))
 
     return L1tagAttention, L1tagDynamicTanh
 
@@ -248,15 +246,25 @@ attention_config_template = """struct config{index} : l1tag::attention_config {{
     typedef {exp_t} exp_t;
     typedef {sum_t} sum_t;
     typedef {inv_t} inv_t;
-}};\n"""
+    static const unsigned exp_entries = {exp_entries};
+    static const unsigned index_bits = {index_bits};
+    static const unsigned exp_one = {exp_one}u;
+    static const unsigned long long inv_mult = {inv_mult}ULL;
+    static const unsigned inv_mult_bits = {inv_mult_bits};
+    static const unsigned inv_shift = {inv_shift};
+    static const unsigned chunk_mult = {chunk_mult};
+    static const unsigned chunk_shift = {chunk_shift};
+    static const bool group_in_partition = {group_in_partition};
+    static const int product_impl = {product_impl};
+{constants}}};\n"""
 # the kind's C++ function and its weights come from the registry; Q, K, V are the outputs of three Dense layers
-attention_function_template = ("{function}<{input_t}, {output_t}, {config}>({q}, {k}, {v}, {output}, "
-                               "{kind_weights}{exp_table}, {inv_table});")
+attention_function_template = "{function}<{input_t}, {output_t}, {config}>({q}, {k}, {v}, {output}{kind_weights});"
 attention_include_list = ["nnet_utils/l1tag_attention.h"]
 
 dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_config {{
     static const unsigned n_in = {n_in};
     static const unsigned table_size = {table_size};
+    static const unsigned index_bits = {index_bits};
     static const int index_shift = {index_shift};
     static const int arg_frac = {arg_frac};
     static const unsigned n_groups = {n_groups};
@@ -264,15 +272,102 @@ dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_con
     typedef {param_t} param_t;
     typedef {arg_t} arg_t;
     typedef {table_t} table_t;
-}};\n"""
-dynamic_tanh_function_template = ("l1tag::dynamic_tanh<{input_t}, {output_t}, {config}>({input}, {output}, {alpha}, "
-                                  "{beta}, {tanh_table});")
+{constants}}};\n"""
+dynamic_tanh_function_template = "l1tag::dynamic_tanh<{input_t}, {output_t}, {config}>({input}, {output});"
 dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
 
 
 def kind_weight_args(kind: kinds.Kind) -> list[str]:
-    """Firmware weight arguments of a kind's C++ function, in call order (before the two tables)."""
-    return [fw for _, fw in kind.projection_weights] + (["convk", "convb"] if kind.score_conv else [])
+    """Firmware weight arguments of a kind's C++ function, in call order (the projections: ROMs read at
+    run time); the score convolution's taps and the tables are the config's constants."""
+    return [fw for _, fw in kind.projection_weights]
+
+
+def kind_weight_names(kind: kinds.Kind) -> list[str]:
+    """Every firmware weight of a kind's kernel: the projections and the score convolution."""
+    return kind_weight_args(kind) + (["convk", "convb"] if kind.score_conv else [])
+
+
+def cpp_literal(value: float) -> str:
+    """A C++ literal of a value that is exact in its fixed-point type (float64 repr round-trips exactly)."""
+    v = float(value)
+    return repr(v) if v != int(v) else f"{int(v)}.0"
+
+
+def rom_function(name: str, type_name: str, values, storage: str, backend: str) -> str:
+    """A config's table: a static const ROM read at run-time indices, bound as ``binding.table_storage``."""
+    from l1tag.hls.binding import storage_pragma
+
+    values = list(np.asarray(values, dtype=np.float64).ravel())
+    rows = [", ".join(cpp_literal(v) for v in values[i:i + 8]) for i in range(0, len(values), 8)]
+    body = ",\n            ".join(rows)
+    return (f"    static {type_name} {name}(unsigned i) {{\n"
+            f"        static const {type_name} rom[{len(values)}] = {{\n            {body}}};\n"
+            f"        {storage_pragma('rom', storage, backend)}\n"
+            f"        return rom[i];\n    }}\n")
+
+
+def constant_function(name: str, type_name: str, values) -> str:
+    """A config's compile-time constants, one literal per index (a switch the unrolled loops fold)."""
+    values = list(np.asarray(values, dtype=np.float64).ravel())
+    cases = "".join(f"        case {i}: return {type_name}({cpp_literal(v)});\n" for i, v in enumerate(values))
+    return (f"    static {type_name} {name}(unsigned i) {{\n        switch (i) {{\n{cases}"
+            f"        default: return {type_name}(0);\n        }}\n    }}\n")
+
+
+def backend_name(node) -> str:
+    backend = getattr(node.model.config, "backend", None)
+    return str(getattr(backend, "name", None) or node.model.config.get_config_value("Backend") or "Vitis")
+
+
+def group_in_partition(spec: AttentionSpec, parallel: int) -> bool:
+    """A partitioned kind whose particle groups never straddle two partitions (c % P == 0): the projection
+    sums each group with one tree per head and feature and routes it to the group's partition."""
+    return spec.chunk > 0 and spec.chunk % parallel == 0
+
+
+def attention_index_constants(spec: AttentionSpec, parallel: int) -> dict:
+    """The kernel's index arithmetic without dividers: the exp table cut to its nonzero range, the
+    reciprocal index's multiply-shift and a particle's partition as a multiply-shift (all exact on their
+    whole ranges, l1tag/numerics/tables.py)."""
+    m, size = spec.m, spec.table_size
+    inv_mult, inv_shift = inv_index_division(m, size) if m > 1 else (0, 0)
+    chunk = max(spec.chunk, 1)
+    chunk_mult, chunk_shift = exact_division(spec.n - 1, 1, chunk)
+    if (spec.n - 1) * chunk_mult >= 2**32:
+        raise ConversionError(f"attention: no 32-bit multiply-shift for row / {chunk} over {spec.n} particles")
+    return {"exp_entries": exp_table_entries(spec.score_t, size), "index_bits": size.bit_length() - 1,
+            "exp_one": 2**EXP_T.frac, "inv_mult": inv_mult, "inv_mult_bits": max(1, int(inv_mult).bit_length()),
+            "inv_shift": inv_shift, "chunk_mult": chunk_mult, "chunk_shift": chunk_shift,
+            "group_in_partition": "true" if group_in_partition(spec, parallel) else "false"}
+
+
+def attention_constants(node, spec: AttentionSpec, backend: str) -> str:
+    """The config's compile-time constants: the exp table (cut to its kept entries) and the reciprocal
+    table as ROMs, the score convolution's taps and biases as literals."""
+    from l1tag.hls.binding import table_storage
+
+    entries = exp_table_entries(spec.score_t, spec.table_size)
+    text = rom_function("exp_table", EXP_T.cpp(), spec.exp_table()[:entries], table_storage(entries, EXP_T.width),
+                        backend)
+    text += rom_function("inv_table", INV_T.cpp(), spec.inv_table(),
+                         table_storage(spec.table_size, INV_T.width), backend)
+    if kinds.get(spec.kind).score_conv:
+        kh, kw = spec.conv
+        taps = np.asarray(node.get_attr("convk_data"), dtype=np.float64).reshape(kh, kw, spec.heads)
+        text += constant_function("conv_tap", spec.conv_w_t.cpp(), taps.ravel())  # index (a kw + b) H + h
+        text += constant_function("conv_bias", spec.conv_b_t.cpp(), node.get_attr("convb_data"))
+    return text
+
+
+def dynamic_tanh_constants(node, spec: DynamicTanhSpec, backend: str) -> str:
+    """alpha and beta as literals, the tanh table as a ROM."""
+    from l1tag.hls.binding import table_storage
+
+    text = "".join(f"    static param_t {v}() {{ return param_t({cpp_literal(node.get_attr(v))}); }}\n"
+                   for v in ("alpha", "beta"))
+    return text + rom_function("table", spec.out_t.cpp(), spec.table(), table_storage(spec.table_size,
+                                                                                       spec.out_t.width), backend)
 
 
 def _template_classes(L1tagAttention, L1tagDynamicTanh):
@@ -291,19 +386,22 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
             types = {"weight_t": weight_t, "qkv_t": spec.qkv_t.cpp(),
                      "score_t": spec.score_t.cpp(), "softmax_t": spec.softmax_t.cpp(),
                      "acc_score_t": spec.acc_score_t.cpp(),
-                     "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp(),
-                     "exp_t": node.get_weights("exp_table").type.name, "inv_t": node.get_weights("inv_table").type.name}
+                     "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp()}
             types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.projection_terms else spec.qkv_t.cpp()
+            types["exp_t"], types["inv_t"] = EXP_T.cpp(), INV_T.cpp()
             if kinds.get(spec.kind).score_conv:
-                types.update(conv_weight_t=node.get_weights("convk").type.name,
-                             conv_bias_t=node.get_weights("convb").type.name, acc_conv_t=spec.acc_conv_t.cpp())
+                types.update(conv_weight_t=spec.conv_w_t.cpp(), conv_bias_t=spec.conv_b_t.cpp(),
+                             acc_conv_t=spec.acc_conv_t.cpp())
             else:  # unused by kernels without a score convolution
                 types.update(conv_weight_t=types["weight_t"], conv_bias_t=types["weight_t"],
                              acc_conv_t=spec.score_t.cpp())
             return self.template.format(
                 index=node.index, n=spec.n, d=spec.d, heads=spec.heads, head_dim=spec.head_dim, m=spec.m,
                 chunk=max(spec.chunk, 1), conv_kh=kh, conv_kw=kw, shift=spec.shift, table_size=spec.table_size,
-                exp_frac=EXP_T.frac, parallel=parallel, n_groups=spec.n // parallel, **types)
+                exp_frac=EXP_T.frac, parallel=parallel, n_groups=spec.n // parallel,
+                **attention_index_constants(spec, parallel), product_impl=product_impl(backend_name(node),
+                                                                           node.get_attr("variable_products") or "lut"),
+                constants=attention_constants(node, spec, backend_name(node)), **types)
 
     class AttentionFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
@@ -312,11 +410,9 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
         def format(self, node):
             params = self._default_function_params(node)
             kind = kinds.get(node.get_attr("kind"))
-            for var in ("exp_table", "inv_table"):
-                params[var] = node.get_weights(var).name
             params["q"], params["k"], params["v"] = (node.get_input_variable(i).name for i in node.inputs)
             params["function"] = kind.cpp_function
-            params["kind_weights"] = "".join(f"{node.get_weights(v).name}, " for v in kind_weight_args(kind))
+            params["kind_weights"] = "".join(f", {node.get_weights(v).name}" for v in kind_weight_args(kind))
             return attention_function_template.format(**params)
 
     class DynamicTanhConfigTemplate(LayerConfigTemplate):
@@ -333,10 +429,11 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
             n = int(shape[0]) if len(shape) > 1 else 1
             n_groups = n // particles_per_iteration(node, n)
             return self.template.format(
-                index=node.index, n_in=n_in, table_size=spec.table_size, index_shift=spec.index_shift,
+                index=node.index, n_in=n_in, table_size=spec.table_size,
+                index_bits=spec.table_size.bit_length() - 1, index_shift=spec.index_shift,
                 arg_frac=spec.arg_t.frac, n_groups=n_groups, group_size=n_in // n_groups,
-                param_t=node.get_weights("alpha").type.name, arg_t=spec.arg_t.cpp(),
-                table_t=node.get_weights("tanh_table").type.name)
+                param_t=spec.param_t.cpp(), arg_t=spec.arg_t.cpp(), table_t=spec.out_t.cpp(),
+                constants=dynamic_tanh_constants(node, spec, backend_name(node)))
 
     class DynamicTanhFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
@@ -344,8 +441,6 @@ def _template_classes(L1tagAttention, L1tagDynamicTanh):
 
         def format(self, node):
             params = self._default_function_params(node)
-            for var in ("alpha", "beta", "tanh_table"):
-                params[var] = node.get_weights(var).name
             return dynamic_tanh_function_template.format(**params)
 
     return AttentionConfigTemplate, AttentionFunctionTemplate, DynamicTanhConfigTemplate, DynamicTanhFunctionTemplate

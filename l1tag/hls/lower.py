@@ -32,7 +32,7 @@ from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, kernel_weight_names,
-                                 kind_weight_args, quantizer_type)
+                                 kind_weight_names, quantizer_type)
 from l1tag.hls.reference.attention import attention_spec
 from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
 from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
@@ -94,7 +94,7 @@ def _consumers(model) -> dict[str, list]:
 
 
 def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE,
-          parallelization_factor: int | None = None) -> Lowered:
+          parallelization_factor: int | None = None, variable_products: str = "lut") -> Lowered:
     """Walk the QKeras model once; see the module docstring for the rules.
 
     ``strategy`` applies to the Dense layers (hls4ml's distributed arithmetic exists for them only);
@@ -223,10 +223,10 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
             core = AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()}, name=layer.name)
             tensors[layer.name] = core([tensors[q] for q in qkv_names])
             new_weights[layer.name] = list(kernel_weights.values())
-            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
-                                                        parallelization_factor=parallel)
+            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size, parallelization_factor=parallel,
+                                                        variable_products=variable_products)
             ops.append(Op("attention", layer.name, qkv_names, spec.out_t,
-                          {k: fw[k] for k in kind_weight_args(kind)}, spec))
+                          {k: fw[k] for k in kind_weight_names(kind)}, spec))
             types[layer.name] = spec.out_t
         elif isinstance(layer, QDynamicTanh):
             trained_tables(layer)

@@ -216,9 +216,7 @@ def loop_cpp(loop: ParticleLoop, hls_model) -> tuple[str, str]:
             elementwise(out, f"{out_t}({ins[0]}[i] + {ins[1]}[i])")
         elif role == "dynamic_tanh":
             in_t = variables[m.inputs[0]].type.name
-            elementwise(out, f"l1tag::dynamic_tanh_element<{in_t}, {out_t}, config{m.index}>({ins[0]}[i], "
-                             f"{m.get_weights('alpha').name}[0], {m.get_weights('beta').name}[0], "
-                             f"{m.get_weights('tanh_table').name})")
+            elementwise(out, f"l1tag::dynamic_tanh_element<{in_t}, {out_t}, config{m.index}>({ins[0]}[i])")
     for name in loop.outputs:
         body.append(f"for (unsigned i = 0; i < {width(name)}; i++) {{")
         body.append("    #pragma HLS UNROLL")
@@ -227,14 +225,14 @@ def loop_cpp(loop: ParticleLoop, hls_model) -> tuple[str, str]:
     indent = " " * 16
     lines = [
         f"// l1tag particle loop: {' -> '.join(loop.member_names)}",
-        f"// {loop.parallel} particles per iteration, {loop.iterations} iterations pipelined at II = 1 "
+        f"// {loop.parallel} particles per iteration, {loop.iterations} iterations pipelined at II = 1, rewound "
         f"(l1tag/hls/particle_loops.py)",
         f"struct {loop.name} {{",
         f"    static void run({', '.join(args)}) {{",
         "        #pragma HLS INLINE off",
         f"    {label}_GROUPS:",
         f"        for (unsigned g = 0; g < {loop.iterations}; g++) {{",
-        "            #pragma HLS PIPELINE II=1",
+        "            #pragma HLS PIPELINE II=1 rewind",
         f"        {label}_PARTICLE:",
         f"            for (unsigned p = 0; p < {loop.parallel}; p++) {{",
         "                #pragma HLS UNROLL",

@@ -71,6 +71,37 @@ def table_softmax(s: np.ndarray, score_t: FixedType, softmax_t: FixedType, table
     return quantize(e * inv_t[idx], softmax_t)
 
 
+def exact_division(numerator_max: int, scale: int, divisor: int) -> tuple[int, int]:
+    """(M, s) with floor(r * scale / divisor) == (r * M) >> s for every integer r in [0, numerator_max]:
+    a division by a constant as a constant multiply and a truncation (what the firmware computes, so that
+    no divider is built), checked on the whole range."""
+    r = np.arange(numerator_max + 1, dtype=np.int64)
+    want = (r * scale) // divisor
+    for shift in range(64 - int(numerator_max).bit_length()):
+        mult = -(-(scale << shift) // divisor)  # ceil(scale 2^s / divisor)
+        if np.array_equal((r * mult) >> shift, want):
+            return mult, shift
+    raise ValueError(f"no exact multiply-shift for floor(r * {scale} / {divisor}) up to r = {numerator_max}")
+
+
+def inv_index_division(m: int, table_size: int) -> tuple[int, int]:
+    """(M, s) of the reciprocal table's index: ((raw(sum e) - 1.0) * T) // ((m - 1) * 1.0) == (r * M) >> s
+    for every r = raw(sum e) - 1.0 in [0, (m - 1) * 1.0] (m > 1)."""
+    one = 2**EXP_T.frac
+    return exact_division((m - 1) * one, table_size, (m - 1) * one)
+
+
+def exp_table_entries(score_t: FixedType, table_size: int) -> int:
+    """Entries of the exp table the firmware keeps: the smallest power of two whose last entry is zero
+    and past which every entry is zero (so clamping the index to it gives the same value), else all T."""
+    t = exp_table(score_t, table_size)
+    nonzero = np.flatnonzero(t)
+    last = int(nonzero[-1]) if nonzero.size else 0
+    if last >= table_size - 1:
+        return table_size
+    return min(table_size, 1 << (last + 1).bit_length())  # > last + 1 entries: entry size - 1 is zero
+
+
 def tanh_index_shift(table_size: int) -> int:
     """log2(T / (2 R)): the tanh table index is floor(t * 2^index_shift) + T / 2."""
     return int(round(math.log2(table_size / (2 * TANH_RANGE))))

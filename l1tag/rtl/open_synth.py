@@ -264,7 +264,8 @@ def run_open_synth_stage(cfg, build_dir: Path, data, lowered=None, progress: boo
         if not qat_file.exists():
             raise L1tagError(f"{qat_file} not found: run `l1tag train` first, with quantization.enabled: true")
         h = cfg.hls
-        lowered = lower(load_model(qat_file), h.reuse_factor, h.strategy, h.table_size, h.parallelization_factor)
+        lowered = lower(load_model(qat_file), h.reuse_factor, h.strategy, h.table_size, h.parallelization_factor,
+                        h.variable_products)
     n = cfg.data.constituents
     x = data.x["test"][:cfg.rtl.jets]
     log.info("open synthesis: %d test jets through each RTL block (da4ml %s, Verilator, Yosys)", len(x),

@@ -20,6 +20,7 @@ from decimal import Decimal
 import numpy as np
 
 from l1tag.numerics import tables
+from l1tag.numerics.tables import exact_division  # noqa: F401 (re-exported for the trace's tests)
 from l1tag.numerics.fixed_point import FixedType, quantize
 
 _OVERFLOW = {"AP_SAT": "SAT", "AP_WRAP": "WRAP", "AP_SAT_SYM": "SAT_SYM"}
@@ -84,18 +85,6 @@ def _contract(products: str, a, b, like):
     return np.sum(wrap(np.einsum(products, a, b), like), axis=-1)._vars
 
 
-def exact_division(numerator_max: int, scale: int, divisor: int) -> tuple[int, int]:
-    """(M, s) with floor(r * scale / divisor) == (r * M) >> s for every integer r in [0, numerator_max]:
-    the softmax's bin index as a constant multiply and a truncation, checked on the whole range."""
-    r = np.arange(numerator_max + 1, dtype=np.int64)
-    want = (r * scale) // divisor
-    for shift in range(64 - int(numerator_max).bit_length()):
-        mult = -(-(scale << shift) // divisor)  # ceil(scale 2^s / divisor)
-        if np.array_equal((r * mult) >> shift, want):
-            return mult, shift
-    raise ValueError(f"no exact multiply-shift for floor(r * {scale} / {divisor}) up to r = {numerator_max}")
-
-
 def _softmax_row(row, spec):
     """The firmware's table softmax of one row of m scores (l1tag/numerics/tables.py), traced."""
     size, m = spec.table_size, row.shape[0]
@@ -107,7 +96,7 @@ def _softmax_row(row, spec):
         .quantize(*kif(tables.EXP_T), "SAT", "RND_CONV")
     if m > 1:
         one = 2**tables.EXP_T.frac
-        mult, shift = exact_division((m - 1) * one, size, (m - 1) * one)
+        mult, shift = tables.inv_index_division(m, size)
         raw = (np.sum(e, keepdims=True) - 1.0) * float(one)  # the sum's integer, minus 1.0
         idx = (raw * float(mult) * 2.0**-shift).quantize(0, index_bits, 0, "SAT", "TRN")
         inv = idx.apply(lambda v: inv_table[np.rint(np.asarray(v, dtype=np.float64)).astype(np.int64)]) \

@@ -79,7 +79,9 @@ def test_dataflow_top_interval_is_the_slowest_layer_latency_the_sum(tmp_path):
     assert (pipeline_style(dataflow), pipeline_style(pipeline)) == ("dataflow", "pipeline")
     d, p = estimate_model(dataflow), estimate_model(pipeline)
     assert d["ii_cycles"] == max(r["interval"] for r in d["layers"]) == N // 2
-    assert d["latency_cycles"] == sum(r["latency"] for r in d["layers"])
+    # each process hands over to the next by ap_done -> ap_start: one cycle each (ToolRules.dataflow_handshake)
+    processes = len(d["layers"]) - 1  # the input layer is the port
+    assert d["latency_cycles"] == sum(r["latency"] for r in d["layers"]) + processes
     assert _rows(p)["fc"]["copies"] == N and p["ii_cycles"] == 1
     assert p["latency_cycles"] == sum(r["latency"] for r in p["layers"])
     relu = dataflow.graph["relu"].get_output_variable()
@@ -189,53 +191,72 @@ class _Node:
         return self.weights[name]
 
 
-def _attention(p: int | None, n: int = N, heads: int = 2, m: int = 4, d: int = 8, rf: int = 1, qkv: bool = False):
-    """A Linformer attention node: wide (12-bit) Q/K/V and softmax, so every variable product is a DSP;
+def _attention(p: int | None, n: int = N, heads: int = 2, m: int = 4, d: int = 8, rf: int = 1,
+               products: str = "dsp"):
+    """A Linformer attention node: wide (12-bit) Q/K/V and softmax, so every variable product fits a DSP;
     projection weights 0.5 (shifts), so only the variable products cost DSPs."""
     from l1tag.numerics.fixed_point import FixedType
 
     wide, narrow = FixedType(12, 4, True), FixedType(8, 2, True)
     types = {"weight": narrow, "qkv": wide, "score": wide, "softmax": FixedType(12, 1, False), "out": wide}
     attrs = {"kind": "linformer", "n": n, "d": d, "heads": heads, "m": m, "conv": None, "types": types,
-             "table_size": 4096, "reuse_factor": rf}
+             "table_size": 4096, "reuse_factor": rf, "variable_products": products}
     if p is not None:
         attrs["parallelization_factor"] = p
     weights = {"kproj": np.full((heads, m, n), 0.5), "vproj": np.full((heads, m, n), 0.5)}
-    if qkv:  # the legacy kernel holds Wq, Wk, Wv
-        weights.update({w: np.full((d, d), 0.5) for w in ("wq", "wk", "wv")})
     return _Node("L1tagAttention", attrs, (n, d), (n, d), _hls_type(12, 4), _hls_type(12, 4), weights)
 
 
+def test_loop_interval_is_its_trip_count_when_rewound_else_its_latency_plus_one():
+    """UG1399: a pipelined loop that is its process's outermost construct overlaps the next call only with
+    rewind; without it the pipeline drains first."""
+    from l1tag.hardware.estimate import _loop
+
+    assert _loop(4, 1, 9) == (12, 4)
+    assert _loop(4, 1, 9, rewind=False) == (12, 13)
+    assert _loop(1, 1, 9, rewind=False) == (9, 10)
+    assert _loop(4, 2, 9, pipelined=False) == (36, 36)
+
+
 def test_attention_datapath_scales_with_particles_per_iteration():
-    """P copies of the per-particle datapath (variable products, one table pair per row-head), two
-    loops of n / P iterations, DATAFLOW processes: a jet every n / P cycles, latency over both."""
+    """P copies of the per-particle datapath (variable products bound to DSPs, one exp ROM copy per two
+    reads), two rewound loops of n / P iterations in a DATAFLOW region: a jet every n / P cycles, the
+    latency of both loops and one handshake."""
+    from l1tag.hardware.estimate import TOOL_RULES, VITIS_HLS
+
+    from l1tag.numerics.tables import inv_index_division, sum_type
+
     full = estimate_layer(_attention(N), 5.0, False)
     heads, m, dh = 2, 4, 4
+    index_dsp = multiplier_cost(np.array([inv_index_division(m, 4096)[0]]), 0, sum_type(m).width)["dsp_mults"]
+    assert index_dsp == 1
     for p in (1, 2, 4):
         row = estimate_layer(_attention(p), 5.0, False)
         assert row["copies"] == p and row["iterations"] == N // p
-        assert row["DSP"] == heads * p * m * (2 * dh + 1)  # Q K'^T, e x 1/sum, A V' of P particles
-        assert row["BRAM_18K"] == full["BRAM_18K"] * p // N  # exp and reciprocal tables, per row-head
+        # Q K'^T, e x 1/sum, A V' of P particles, the run-time projection weights x K, V, and the reciprocal
+        # index's constant multiplier (>= 3 signed digits on >= 10-bit data: a DSP by the constant rule)
+        assert row["DSP"] == heads * p * m * (2 * dh + 1) + 2 * p * heads * m * dh + heads * p * index_dsp
+        assert row["BRAM_18K"] == full["BRAM_18K"] * p // N  # ceil(reads / 2) ROM copies, reads ~ P
         assert row["interval"] == N // p
-        assert row["latency"] >= 2 * (N // p)
+        proj, core = row["processes"]
+        assert (proj["interval"], core["interval"]) == (N // p, N // p)  # rewound: the trip count
+        assert row["latency"] == proj["latency"] + TOOL_RULES[VITIS_HLS].dataflow_handshake + core["latency"]
+        assert core["latency"] == N // p - 1 + core["depth"]
         assert row["multiplications"] == full["multiplications"]  # per jet, whatever P
+    assert full["DSP"] == heads * N * m * (2 * dh + 1) + heads * N * index_dsp  # one iteration: the projection weights are constants
     assert full["interval"] == 1 and full["iterations"] == 1
     assert estimate_layer(_attention(2), 5.0, False, unroll=True)["copies"] == N  # a PIPELINE top unrolls
-
-
-def test_legacy_attention_is_fully_parallel_and_not_divided_by_the_reuse_factor():
-    """No parallelization_factor: P = n, one pipeline at II = R whose ALLOCATION limit is not honoured."""
-    one, two = (estimate_layer(_attention(None, rf=rf, qkv=True), 5.0, False) for rf in (1, 2))
-    assert one["copies"] == N and one["interval"] == 1 and two["interval"] == 2
-    assert (two["DSP"], two["LUT"], two["BRAM_18K"]) == (one["DSP"], one["LUT"], one["BRAM_18K"])
+    lut = estimate_layer(_attention(2, products="lut"), 5.0, False)
+    assert lut["DSP"] == heads * 2 * index_dsp and lut["LUT"] > estimate_layer(_attention(2), 5.0, False)["LUT"]  # BIND_OP fabric
 
 
 def test_dynamic_tanh_elements_per_iteration():
-    """P x d elements per iteration, one tanh table per element in flight, n / P iterations at II = 1."""
+    """P x d lanes per iteration, one dual-port table copy per two lanes, n / P rewound iterations."""
     d = 4
 
     def tanh(p):
-        attrs = {"table_size": 1024, "reuse_factor": 1, "parallelization_factor": p}
+        attrs = {"table_size": 1024, "reuse_factor": 1, "parallelization_factor": p, "alpha": 0.75, "beta": 0.0,
+                 "types": {"param": _fixed(8, 3), "out": _fixed(8, 1)}}
         return estimate_layer(_Node("L1tagDynamicTanh", attrs, (N, d), (N, d), _hls_type(16, 6), _hls_type(8, 1)),
                               5.0, False)
 
@@ -243,7 +264,14 @@ def test_dynamic_tanh_elements_per_iteration():
     for p in (1, 2, N):
         row = tanh(p)
         assert row["copies"] == p and row["interval"] == N // p
-        assert (row["LUT"], row["BRAM_18K"], row["FF"]) == tuple(full[k] * p // N for k in ("LUT", "BRAM_18K", "FF"))
+        assert row["BRAM_18K"] == p * d // 2  # 1K x 8 bits: one RAMB18 per copy
+        assert (row["LUT"], row["FF"]) == tuple(full[k] * p // N for k in ("LUT", "FF"))
+
+
+def _fixed(width, integer):
+    from l1tag.numerics.fixed_point import FixedType
+
+    return FixedType(width, integer, True)
 
 
 def test_fused_particle_loop_is_one_process_with_chained_delays(tmp_path):
@@ -261,14 +289,15 @@ def test_fused_particle_loop_is_one_process_with_chained_delays(tmp_path):
     assert [(lp.member_names, lp.iterations, lp.parallel) for lp in loops] == [(["fc", "relu", "fc2"], N // 2, 2)]
     assert particle_loops.is_fused(fused) and not particle_loops.is_fused(plain)
     p, f = estimate_model(plain), estimate_model(fused)
-    assert p["particle_loops"] == [] and p["latency_cycles"] == sum(r["latency"] for r in p["layers"])
+    hand = len(p["layers"]) - 1  # a DATAFLOW handshake per process
+    assert p["particle_loops"] == [] and p["latency_cycles"] == sum(r["latency"] for r in p["layers"]) + hand
     rows = {r["layer"]: r for r in p["layers"]}
     delays = [estimate_layer(fused.graph[name], 5.0, False)["delay_ns"] for name in ("fc", "relu", "fc2")]
     assert delays[1] == T_LUT_NS
     want = N // 2 - 1 + _stage_cycles(sum(delays), 0, 5.0)
     assert loop_latency(loops[0], {n: estimate_layer(fused.graph[n], 5.0, False) for n in ("fc", "relu", "fc2")},
                         5.0) == want
-    assert f["latency_cycles"] == want < p["latency_cycles"] and f["ii_cycles"] == p["ii_cycles"] == N // 2
+    assert f["latency_cycles"] == want + 1 < p["latency_cycles"] and f["ii_cycles"] == p["ii_cycles"] == N // 2
     assert f["particle_loops"][0]["latency"] == want
     relu = fused.graph["relu"].get_output_variable()
     relu_bits = relu.type.precision.width

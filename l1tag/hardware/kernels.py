@@ -1,0 +1,126 @@
+"""ESTIMATE of l1tag's own kernels (the attention of every kind, DynamicTanh), from the schedule and the
+operators their generated C++ asks for (firmware_templates/, l1tag/hls/binding.py, dataflow.py).
+
+Each rule says which C++ construct it prices:
+
+* **Processes and loops.**  The attention is a DATAFLOW region of two processes (INLINE off), the
+  projection (or gather) and the core, each one loop of n / P iterations ``PIPELINE II=1 rewind``:
+  interval n / P, latency = both loops' (n / P - 1 + depth) + one DATAFLOW handshake
+  (``ToolRules.dataflow_handshake``) between them.  DynamicTanh alone is one rewound loop; inside a fused
+  particle loop it is a member (its delay and table read chain into the loop's depth).
+* **Products** (``kernel_products``): every product the C++ forms per loop iteration -- the same census
+  that ``l1tag/hls/census.py`` reads from g++'s GIMPLE of the generated kernels (a test holds them
+  equal).  Products of two variables are built as their BIND_OP asks (``hls.variable_products``): fabric
+  a x b / 2 + a + b LUTs (partial products two bits a LUT, and the final adder) or DSP48 (one when the
+  operands fit its 27 x 18 ports).  Constant products (convolution taps, DynamicTanh's alpha, the
+  reciprocal index's multiplier) are priced by their canonical-signed-digit form like hls4ml's constant
+  weights (``estimate.multiplier_cost``).
+* **Tables** (``rom``): ``static const`` ROMs read at run-time indices, ``BIND_STORAGE type=rom_np``: one
+  dual-port copy per two reads (ceil(reads / 2)); block RAM when larger than 4 kbit (binding.py), each copy
+  in the fewest RAMB18 of a dual-port shape (Vitis stores no parity bits: 16 x 1K; Vivado HLS 18 x 1K),
+  else LUT ROMs (a LUT6 per 64 entries per bit per read); a read takes ``ToolRules.rom_read_cycles``.
+* **Casts** of rounding or saturating types on the datapath (qkv, score, convolution, softmax, output):
+  ``estimate.cast_lut`` each, and ``T_CAST_NS`` on the path.
+* **Adders**: the trees the loops unroll (score sums, convolution, softmax sums, A V', the projection's
+  per-iteration tree and its one accumulator add), one HLS adder each (``hls_add_lut``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from l1tag import kinds
+from l1tag.hls.binding import table_storage
+from l1tag.numerics.fixed_point import FixedType
+from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries, inv_index_division
+
+T_CAST_NS = 1.5  # an AP_RND_CONV / AP_SAT cast on a chained path (the review's ~1.5-2 ns)
+VARIABLE_PRODUCTS = "lut"  # hls.variable_products when a project does not say
+
+
+@dataclass(frozen=True)
+class Product:
+    """``count`` products per loop iteration of operands ``a`` x ``b`` (FixedTypes); ``constant``: b is a
+    compile-time constant (``weights`` lists each instance's value, for the CSD price)."""
+
+    name: str
+    count: int
+    a: FixedType
+    b: FixedType
+    constant: bool = False
+    weights: tuple = ()
+
+
+def uint(bits: int) -> FixedType:
+    return FixedType(bits, bits, signed=False)
+
+
+def partitioned(spec) -> bool:
+    """SAL-T's contiguous partitions (each particle weighted into one K'/V' row)."""
+    return spec.chunk > 0
+
+
+def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None) -> list[Product]:
+    """Every product of one iteration of the attention's two loops (firmware_templates/l1tag_attention.h)."""
+    heads, m, dh, p = spec.heads, spec.m, spec.head_dim, parallel
+    x_t, w_t = spec.x_t, spec.w_t
+    out = []
+    if partitioned(spec):  # each particle weighted once per head and feature, K and V
+        out.append(Product("projection", 2 * p * heads * dh, w_t, x_t))
+    elif spec.projection_terms:  # linformer: into all m rows
+        out.append(Product("projection", 2 * p * heads * m * dh, w_t, x_t))
+    conv = spec.conv if kinds.get(spec.kind).score_conv else None
+    rows = p + (conv[0] - 1 if conv else 0)
+    out.append(Product("scores", rows * heads * m * dh, x_t, spec.qkv_t))
+    if conv:
+        kh, kw = conv
+        left = (kw - 1) // 2
+        taps = np.zeros((kh, kw, heads)) if conv_taps is None else np.asarray(conv_taps).reshape(kh, kw, heads)
+        used = [taps[a, b, h] for _ in range(p) for h in range(heads) for j in range(m) for a in range(kh)
+                for b in range(kw) if 0 <= j + b - left < m]
+        out.append(Product("conv", len(used), spec.conv_w_t, spec.score_t, True, tuple(used)))
+    if m > 1:
+        mult, _ = inv_index_division(m, spec.table_size)
+        out.append(Product("inv_index", heads * p, uint(spec.sum_t.width), uint(max(1, int(mult).bit_length())),
+                           True, (float(mult),) * (heads * p)))
+    out.append(Product("softmax", heads * p * m, EXP_T, INV_T))
+    out.append(Product("mix", heads * p * m * dh, spec.softmax_t, spec.qkv_t))
+    return out
+
+
+def dynamic_tanh_products(spec, elements: int, alpha: float) -> list[Product]:
+    """alpha x per element of one iteration (a constant product)."""
+    return [Product("alpha", elements, spec.x_t, spec.param_t, True, (float(alpha),) * elements)]
+
+
+def census_by_width(products: list[Product]) -> dict[tuple[int, int], int]:
+    """Products by (narrower, wider) operand width: the form l1tag/hls/census.py reports."""
+    out: dict[tuple[int, int], int] = {}
+    for pr in products:
+        key = tuple(sorted((pr.a.width, pr.b.width)))
+        out[key] = out.get(key, 0) + pr.count
+    return out
+
+
+def variable_product_cost(count: int, a_bits: int, b_bits: int, binding: str) -> tuple[int, int]:
+    """(DSP, LUT) of ``count`` products of two variables bound as BIND_OP asks."""
+    if binding == "dsp":
+        fits = max(a_bits, b_bits) <= 27 and min(a_bits, b_bits) <= 18
+        return count * (1 if fits else 2), 0
+    return 0, count * (a_bits * b_bits // 2 + a_bits + b_bits)
+
+
+def rom(entries: int, bits: int, reads: int, parity: bool) -> dict:
+    """BRAM_18K and LUT of a ROM read ``reads`` times per cycle (one dual-port copy per two reads)."""
+    if reads <= 0:
+        return {"BRAM_18K": 0, "LUT": 0, "copies": 0}
+    copies = math.ceil(reads / 2)
+    if table_storage(entries, bits) == "bram":
+        shapes = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024)) if parity else \
+            ((1, 16384), (2, 8192), (4, 4096), (8, 2048), (16, 1024))
+        per_copy = min(math.ceil(bits / w) * math.ceil(entries / d) for w, d in shapes)
+        return {"BRAM_18K": copies * per_copy, "LUT": 0, "copies": copies}
+    return {"BRAM_18K": 0, "LUT": reads * math.ceil(entries / 64) * bits, "copies": copies}
