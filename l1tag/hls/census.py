@@ -21,7 +21,9 @@ Method
      rolled, so what its body contains is what one iteration holds, i.e. the hardware instances;
    * a loop inside a pipelined region (the body of a pipelined loop, or a function whose body holds a
      function-level ``#pragma HLS PIPELINE``) -> fully unrolled, as HLS unrolls every loop nested in a
-     pipeline whether or not it carries a pragma;
+     pipeline whether or not it carries a pragma.  A pragma inside an ``if``/``else`` block applies to
+     the enclosing loop or function (hls4ml's ``if (CONFIG_T::io_type == io_parallel) { #pragma HLS
+     PIPELINE }`` idiom);
    * elsewhere, a loop with ``#pragma HLS UNROLL`` -> fully unrolled (``factor=N`` -> ``GCC unroll N``,
      ``off=true`` -> 1); a loop with no pragma -> ``GCC unroll 1`` (HLS keeps it rolled; without the
      pragma g++ would unroll some small loops on its own).
@@ -47,8 +49,9 @@ Method
    (``std::``, ``__gnu_cxx::``, ``__*``), ``hls::`` or hls4ml's C-simulation helpers (weight loading,
    printing): an ap ``operator*`` call is one product, an ap ``operator/`` or ``operator%`` call is one
    division whose divisor is its second argument (power-of-two literals are exempt).  Free operators
-   such as ``ap_fixed * ap_int`` or ``ap * int-variable``, and ``operator*=``, are resolved to the
-   member product they call, so both operand types are known.  A product with a C literal
+   such as ``ap_fixed * ap_int`` or ``ap * int-variable``, and ``ap_fixed``'s ``operator*=``, are
+   resolved to the member product they call, so both operand types are known (``ap_int``'s
+   ``operator*=`` multiplies itself and counts as it is).  A product with a C literal
    (``x * 3``) is not a product of two ap values: it is counted in ``constant_products``.  Native
    ``*`` statements (index arithmetic such as ``g * 8``) go to ``native_multiplications``.
 
@@ -64,8 +67,9 @@ What the census does not see:
   distributed-arithmetic dense layers (they are written as adds and shifts, so they are not products).
 * Constant folding that HLS does but ``g++ -fno-inline`` does not: a product or division whose operand
   is a compile-time constant only after inlining (an ``ap_fixed`` constant argument, a weight read from
-  a ``static const`` array, a trip count passed as a function argument) is counted as a variable one.
-  Division by an ap constant object is therefore reported; write it as a shift or a table.
+  a ``static const`` array) is counted as a variable one, and a loop whose trip count is a function
+  argument stays rolled.  A multiplication or division by an ap constant object (``x * ap_uint<20>(k)``)
+  is therefore a product or a divider here; write it as a shift, a C literal or a table.
 * Loops in a function called from a pipelined loop are unrolled only if they carry their own
   ``#pragma HLS UNROLL`` (or the function a function-level ``PIPELINE``): HLS unrolls them all, the
   text rewrite only sees the lexical nesting.  Braces inside ``#if`` branches and loops written inside
@@ -78,6 +82,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +113,13 @@ class Operand:
 
 @dataclass
 class Census:
-    """What the design code computes per pipelined-loop iteration (see the module docstring)."""
+    """What the design code computes per pipelined-loop iteration (see the module docstring).
+
+    products: (a, b) with a <= b -> instances; divisions: one line each (function [file:line]: GIMPLE
+    statement -- divisor, instances); constant_products: (ap operand, C literal) -> instances;
+    functions: reachable design functions (the top included; ap_types and library functions are not);
+    notes: calls through pointers and operators the census could not resolve; seconds: wall time.
+    """
 
     products: dict[tuple[Operand, Operand], int] = field(default_factory=dict)
     divisions: list[str] = field(default_factory=list)
@@ -662,9 +673,11 @@ def _analyse(functions: dict[str, _Function], top: str) -> Census:
 
 
 def census(project_dir: Path, top: str | None = None, compiler: str = "g++") -> Census:
-    """The GIMPLE census of the hls4ml project in project_dir (its ``firmware/`` and ``hls4ml_config.yml``)."""
-    import time
+    """The GIMPLE census of the hls4ml project in project_dir (its ``firmware/`` and ``hls4ml_config.yml``).
 
+    top: the top function (default: ``ProjectName`` of hls4ml_config.yml, else ``myproject``); compiler: a g++
+    (GCC >= 10: ``-fdump-tree-optimized-asmname-lineno``).  Raises ConversionError (one line) if it fails.
+    """
     t0 = time.perf_counter()
     project_dir = Path(project_dir)
     firmware = project_dir / "firmware"
