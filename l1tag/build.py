@@ -141,12 +141,18 @@ def train_stage(ctx: StageContext) -> None:
 def firmware_stage(ctx: StageContext) -> None:
     """Convert + C-simulate; a C-sim that differs from the reference is a bug (exit 1), a fidelity
     threshold missed is reported after everything is written (exit 4)."""
+    from l1tag.hardware.schedule import schedule_section
     from l1tag.hls.convert import run_hls_stage
     from l1tag.report.report_json import CSIM_KEYS, quality_summary, update_report
 
     section, ctx.converted = run_hls_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), ctx.verbose >= 2)
+    # the C++ asks for the schedule the estimate assumes (structure, no divider, the priced products)
+    schedule = schedule_section(ctx.converted.project_dir, ctx.converted.hls_model, ctx.cfg.hls.project_name)
+    log.info("schedule: structure checked, %d dividers, %d products per iteration (GIMPLE census, %.0f s)%s",
+             schedule["census"]["dividers"], schedule["census"]["products"], schedule["seconds"],
+             "" if schedule["products_match"] is not False else "; the estimate prices other products")
     update_report(ctx.build_dir, ctx.cfg, csim={k: section.get(k) for k in CSIM_KEYS + ("first_mismatch",)},
-                  quality={"firmware": quality_summary(section["quality_firmware"])})
+                  quality={"firmware": quality_summary(section["quality_firmware"])}, schedule=schedule)
 
 
 def rtl_stage(ctx: StageContext) -> None:

@@ -765,7 +765,7 @@ def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unr
     dsp_p, lut_p = _products_cost(proj, binding, dsp_a_bits)
     dsp_c, lut_c = _products_cost(core, binding, dsp_a_bits)
     dsp, lut = dsp_p + dsp_c, lut_p + lut_c
-    rows = p + (conv[0] - 1 if conv else 0)
+    rows = by_name["scores"].count // (heads * m * dh)  # the group's rows and the convolution's halo
     acc = {k: getattr(spec, f"acc_{k}_t").width for k in ("proj", "score", "mix")}
     # adders: the projection's per-iteration tree and accumulator add, the score sums, the convolution,
     # the softmax's sum, A V'
@@ -911,6 +911,24 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
     out["tool"] = rules.tool
     out["error_band"] = dict(error_band())  # measured against real syntheses, leave-one-out
     return out
+
+
+def model_products(hls_model, tool: str | None = None) -> dict[tuple[int, int], int]:
+    """The products of l1tag's kernels per loop iteration by (narrower, wider) operand width, as the
+    estimate prices them: the form of the GIMPLE census (l1tag/hls/census.py), which a test holds equal."""
+    rules = TOOL_RULES[tool or tool_of(hls_model)]
+    token = _RULES.set(rules)
+    try:
+        cfg = hls_model.config
+        clock_ns = float(cfg.get_config_value("ClockPeriod") or 5.0)
+        unroll = pipeline_style(hls_model) == "pipeline"
+        products = []
+        for node in hls_model.get_layers():
+            if node.class_name in ("L1tagAttention", "L1tagDynamicTanh"):
+                products += estimate_layer(node, clock_ns, False, unroll=unroll).get("products", [])
+    finally:
+        _RULES.reset(token)
+    return kernels.census_by_width(products)
 
 
 def _estimate_model(hls_model, part: str | None, totals: dict | None) -> dict:

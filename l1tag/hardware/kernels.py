@@ -73,7 +73,9 @@ def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None)
     elif spec.projection_terms:  # linformer: into all m rows
         out.append(Product("projection", 2 * p * heads * m * dh, w_t, x_t))
     conv = spec.conv if kinds.get(spec.kind).score_conv else None
-    rows = p + (conv[0] - 1 if conv else 0)
+    # the group's rows and the convolution's halo; with one iteration (P = n) the halo rows lie outside the
+    # jet at compile time ('same' padding: zero scores), so no product is formed for them
+    rows = p if p == spec.n or not conv else p + conv[0] - 1
     out.append(Product("scores", rows * heads * m * dh, x_t, spec.qkv_t))
     if conv:
         kh, kw = conv

@@ -90,6 +90,23 @@ def hardware_table(hardware: dict) -> str:
     return "\n".join(lines)
 
 
+def schedule_section(section: dict) -> str:
+    """The pragmas the estimate's II and latency rest on, what checked them, and what nothing here checks."""
+    census = section.get("census") or {}
+    match = section.get("products_match")
+    lines = ["The generated C++ asks for (each checked in the written project by `l1tag/hls/structure.py`, "
+             "no vendor tool):", ""]
+    lines += [f"- {p}" for p in section.get("pragmas", [])]
+    lines += ["", f"GIMPLE census of the C++ ({census.get('source', 'g++')}): {census.get('dividers', '?')} "
+              f"dividers, {census.get('products', '?')} products per loop iteration by operand width "
+              f"{census.get('products_by_width', {})}; the estimate prices "
+              + ("the same products." if match else "other products (see report.json schedule)."
+                 if match is False else "its own list (not compared: a project with hls4ml multipliers)."),
+              "", "Not checked by any tool here (the estimate assumes them):", ""]
+    lines += [f"- {u}" for u in section.get("unchecked", [])]
+    return "\n".join(lines)
+
+
 def budget_table(section: dict) -> str:
     """The budget section: one row per check (limit, value, margin, PASS/FAIL) and a verdict line."""
     checks = section.get("checks", [])
@@ -245,6 +262,8 @@ def render_report_md(build_dir: Path, report: dict) -> str:
     for key, title, render in sections:
         if isinstance(report.get(key), dict):
             parts.append(f"## {title}\n\n{render(report[key])}")
+        if key == "hardware" and isinstance(report.get("schedule"), dict):
+            parts.append("### What II and latency rest on\n\n" + schedule_section(report["schedule"]))
         if key == "hardware" and isinstance(report.get("open_synthesis"), dict):
             layers = build_dir / "hardware_layers.json"
             rows = json.loads(layers.read_text()) if layers.exists() else []

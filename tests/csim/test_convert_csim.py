@@ -132,14 +132,14 @@ def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
     for loop in ("ATTENTION_PROJECT_GROUPS", "ATTENTION_CORE_GROUPS"):
         body = kernel[kernel.index(f"{loop}:"):]
         assert body.split("\n")[1].strip().startswith("for (unsigned g = 0; g < CONFIG_T::n_groups; g++)")
-        assert body.split("\n")[2].strip() == "#pragma HLS PIPELINE II=1"
+        assert body.split("\n")[2].strip() == "#pragma HLS PIPELINE II=1 rewind"
     assert "#pragma HLS ALLOCATION" not in kernel  # no sharing that relies on the tool honouring a limit
     # the per-particle layers between the attention and the pooling run as l1tag's fused loops
     # (l1tag/hls/particle_loops.py): n / P iterations at II = 1, P particles unrolled; with P = n the top
     # is one PIPELINE and every layer keeps its own call
     top = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
     loops = re.findall(r"struct (particle_loop\d+) \{.*?for \(unsigned g = 0; g < (\d+); g\+\+\) \{\s*"
-                       r"#pragma HLS PIPELINE II=1.*?for \(unsigned p = 0; p < (\d+); p\+\+\)", params, re.S)
+                       r"#pragma HLS PIPELINE II=1 rewind.*?for \(unsigned p = 0; p < (\d+); p\+\+\)", params, re.S)
     if parallel == 8:
         assert loops == [] and "particle_loop" not in top
     else:  # embedding -> Q, K, V; residual add -> DynamicTanh -> FFN -> add -> DynamicTanh
@@ -149,11 +149,13 @@ def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
 
 
 def _mutate_exp_table(firmware):
-    """exp(0) = 1 is read by every softmax row (its largest score): make it 0.5 in the copy."""
-    for f in list(firmware.glob("weights/exp_table*.txt")) + list(firmware.glob("weights/exp_table*.h")):
-        text = f.read_text()
-        at = text.index("1.0000000000000000")
-        f.write_text(text[:at] + "0.5000000000000000" + text[at + 18:])
+    """exp(0) = 1 is read by every softmax row (its largest score): make it 0.5 in the copy (the table is a
+    ROM in the attention's config, parameters.h)."""
+    params = firmware / "parameters.h"
+    text = params.read_text()
+    at = text.index("rom[", text.index("exp_table(unsigned i)"))
+    at = text.index("1.0", at)
+    params.write_text(text[:at] + "0.5" + text[at + 3:])
 
 
 def _mutate_rounding(firmware):
