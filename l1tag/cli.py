@@ -309,7 +309,9 @@ def search(config_file: Path, space_file: Path, trials: int | None, address: str
 @click.option("--layers", is_flag=True, help="Include the per-layer table.")
 @click.option("--top", default=None, metavar="NAME",
               help="ProjectName of the hls4ml project to estimate when the directory holds several.")
-def estimate(project_dir: Path, layers: bool, top: str | None) -> None:
+@click.option("--census", is_flag=True,
+              help="Compile the project's GIMPLE census first (g++): price every divider the C++ computes.")
+def estimate(project_dir: Path, layers: bool, top: str | None, census: bool) -> None:
     """Print the analytic latency/resource ESTIMATE (JSON) for an hls4ml project directory.
 
     Reads hls4ml_config.yml with the model named by KerasModel (hls4ml 1.x) or KerasJson + KerasH5 (older).
@@ -318,7 +320,7 @@ def estimate(project_dir: Path, layers: bool, top: str | None) -> None:
 
     from l1tag.hardware.project import estimate_project
 
-    hardware = estimate_project(project_dir, top=top)
+    hardware = estimate_project(project_dir, top=top, census=census)
     if not layers:
         hardware.pop("layers")
     click.echo(json.dumps(hardware, indent=1))

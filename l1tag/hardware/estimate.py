@@ -888,14 +888,21 @@ def loop_latency(loop, estimates: dict, clock_ns: float) -> int:
     return loop.iterations - 1 + _stage_cycles(ns, 0, clock_ns) + reads
 
 
+# A divider core where the C++ divides by a non-power-of-two (the GIMPLE census finds them): public Vitis module
+# tables list udiv_32ns_32ns_32_36_1 / urem_32ns_3ns_2_36_1 at LATENCY 35; ~1.9k LUT and ~2k FF each (the
+# schedule review's 40-80k LUT and 60-300k FF for 32 such cores, lower ends); on the critical path, serially.
+DIVIDER_CORE = {"LUT": 1900, "FF": 2000, "latency": 35}
+
+
 def estimate_model(hls_model, part: str | None = None, totals: dict | None = None, tool: str | None = None,
-                   rules: ToolRules | None = None) -> dict:
+                   rules: ToolRules | None = None, dividers: int = 0) -> dict:
     """The hardware section (docs/design.md keys, ``source: 'estimate'``) plus a per-layer table.
 
     ``part`` defaults to the project's; its DSP port width comes from the parts table, and
     ``totals`` (a budget's, for a part not in the table) replace the table's for the utilization.
     ``tool`` ('vivado_hls' | 'vitis_hls', default: the project's backend) picks the ToolRules;
-    ``rules`` replaces them (tests, leave-one-out calibration)."""
+    ``rules`` replaces them (tests, leave-one-out calibration).  ``dividers``: divider instances the GIMPLE
+    census found in the C++ (l1tag/hls/census.py), each priced as a ``DIVIDER_CORE`` on the critical path."""
     rules = rules or TOOL_RULES[tool or tool_of(hls_model)]
     token = _RULES.set(rules)
     try:
@@ -908,6 +915,14 @@ def estimate_model(hls_model, part: str | None = None, totals: dict | None = Non
             _UNC.reset(token_unc)
     finally:
         _RULES.reset(token)
+    if dividers:
+        from l1tag.hardware.parts import utilization
+
+        out["resources"] = {k: v + dividers * DIVIDER_CORE.get(k, 0) for k, v in out["resources"].items()}
+        out["utilization"] = utilization(out["resources"], out["part"], totals)
+        out["latency_cycles"] += DIVIDER_CORE["latency"]
+        out["latency_ns"] = float(out["latency_cycles"] * out["clock_ns"])
+        out["dividers"] = dividers
     out["tool"] = rules.tool
     out["error_band"] = dict(error_band())  # measured against real syntheses, leave-one-out
     return out

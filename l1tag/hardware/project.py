@@ -173,11 +173,20 @@ def load_project(project_dir, top: str | None = None) -> object:
     return hls_model
 
 
-def estimate_project(project_dir, top: str | None = None) -> dict:
-    """``l1tag estimate``: the estimate for any hls4ml project directory (``top`` as in :func:`load_project`)."""
+def estimate_project(project_dir, top: str | None = None, census: bool = False) -> dict:
+    """``l1tag estimate``: the estimate for any hls4ml project directory (``top`` as in :func:`load_project`).
+    ``census``: compile the project's GIMPLE census first (g++) and price every divider it finds."""
     import contextlib
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
         hls_model = load_project(project_dir, top)
-    return estimate_model(hls_model)
+    if not census:
+        return estimate_model(hls_model)
+    from l1tag.hls.census import census as gimple_census
+
+    c = gimple_census(Path(project_dir), top)
+    out = estimate_model(hls_model, dividers=c.divider_count())
+    out["census"] = {"dividers": c.divisions, "products_by_width": {f"{a}x{b}": n for (a, b), n in c.by_width().items()},
+                     "seconds": round(c.seconds, 1)}
+    return out

@@ -132,6 +132,10 @@ class Census:
     def product_count(self) -> int:
         return sum(self.products.values())
 
+    def divider_count(self) -> int:
+        """Divider instances (each line's ``xN``)."""
+        return sum(int(m.group(1)) if (m := re.search(r"x(\d+)$", d)) else 1 for d in self.divisions)
+
     def by_width(self) -> dict[tuple[int, int], int]:
         out: Counter = Counter()
         for (a, b), n in self.products.items():

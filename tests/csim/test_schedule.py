@@ -99,18 +99,42 @@ def test_a_mutated_project_breaks_the_structure_check(file, old, new, problem, d
     assert any(re.search(problem, p) for p in problems), problems
 
 
-def test_a_reintroduced_division_breaks_the_census(default_project, tmp_path):
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory):
+    """The default SAL-T at a small width (8 features, 2 heads, 16 particles; m = 4 partitions as the default):
+    the same kernels, a quicker compile."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "configs" / "salt_l1.yaml").read_text())
+    raw["data"]["constituents"] = 16
+    raw["model"].update(d_model=8, heads=2, ffn_dim=8, head_dims=[8])
+    raw["hls"]["parallelization_factor"] = 4
+    out = tmp_path_factory.mktemp("small")
+    (out / "small.yaml").write_text(yaml.safe_dump(raw))
+    return _convert(out / "small.yaml", out)
+
+
+def test_a_reintroduced_division_breaks_the_census(small_project, tmp_path):
     """The reciprocal table's index as the division it replaces: the census finds the divider."""
     from l1tag.errors import ConversionError
     from l1tag.hls.census import census, check_no_dividers
 
-    cfg, converted = default_project
+    cfg, converted = small_project
+    assert census(converted.project_dir).divisions == []
     copy = _mutated(converted.project_dir, tmp_path, "nnet_utils/l1tag_attention.h",
                     ">> CONFIG_T::inv_shift;", "/ ((CONFIG_T::m - 1) * CONFIG_T::exp_one) * CONFIG_T::table_size;")
     c = census(copy)
     assert c.divisions and "196608" in c.divisions[0]  # (m - 1) * 2^16 with m = 4
     with pytest.raises(ConversionError, match="divi"):
         check_no_dividers(c)
+    # the estimate prices a divider core for each one the census found (heads x P row softmaxes)
+    from l1tag.hardware.estimate import DIVIDER_CORE, estimate_model
+
+    n = c.divider_count()
+    assert n == 2 * 4
+    plain, priced = estimate_model(converted.hls_model), estimate_model(converted.hls_model, dividers=n)
+    assert priced["latency_cycles"] == plain["latency_cycles"] + DIVIDER_CORE["latency"]
+    assert priced["resources"]["LUT"] == plain["resources"]["LUT"] + n * DIVIDER_CORE["LUT"]
 
 
 def test_schedule_section_raises_on_a_broken_project(default_project, tmp_path):
