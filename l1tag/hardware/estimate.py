@@ -42,19 +42,11 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
   x R and its latency depth + pixels x R.
 * **FF**: every pipeline stage registers the layer's outputs in flight at accumulator width (DA: at
   the output width), plus one register per LUT-built product.
-* **l1tag attention** (``L1tagAttention``) with P = its ``parallelization_factor`` (absent: P = n;
-  the legacy kernel that still holds Wq, Wk, Wv is one fully parallel pipeline at II = R): two particle
-  loops of n / P iterations at II = 1 run in sequence, the K'/V' projection (SAL-T: each particle
-  weighted once into its partition; Linformer: into all m rows; accumulated over the iterations) and
-  the core (per particle: its scores against the m keys of every head, the score-convolution taps of
-  its row, the table softmax, A V').  Resources are P copies of the per-particle datapath (the
-  scores of the kh - 1 halo rows the convolution reads are recomputed: P + kh - 1 score rows), the
-  products counted from ``AttentionSpec.macs()`` without the Q/K/V term; projection weights are
-  constants when the loop is unrolled (n / P = 1) and ROM reads (variable products) otherwise; one
-  exp and one reciprocal table per row-head in flight (heads x P); K'/V' accumulators held across
-  the iterations.  Latency = 2 x (n / P) + the depth of one iteration (legacy kernel: + R - 1);
-  interval = n / P: the two loops are the processes of a DATAFLOW region in the kernel (K', V' in
-  ping-pong buffers), so the next jet's projection overlaps this jet's core loop; II when n / P = 1.
+* **l1tag attention** (``L1tagAttention``) and **DynamicTanh** (``L1tagDynamicTanh``): priced from the
+  schedule and the operators their generated C++ asks for (``l1tag/hardware/kernels.py``: two rewound
+  loops of n / P iterations in a DATAFLOW region, their products by operand width and BIND_OP binding,
+  ROM copies and reads, casts, adder trees); ``model_products`` lists their products in the form of the
+  GIMPLE census (``l1tag/hls/census.py``), which the build holds equal.
 * **l1tag's fused particle loops** (``l1tag/hls/particle_loops.py``; a project whose hls4ml_config.yml
   says ``L1tagParticleLoops: true``): a chain of per-particle layers is one process, a loop of n / P
   iterations at II = 1.  Its resources are its members' (elementwise members: P copies, not n); only
@@ -62,11 +54,8 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
   iteration, in which the members' combinational delays (``delay_ns``: adder levels, multiplier, a
   LUT level) chain along the longest path and are packed into clock cycles as for one layer, plus one
   cycle per BRAM table read on that path (a synchronous read).
-* **l1tag DynamicTanh** (``L1tagDynamicTanh``): P x d elements per iteration, n / P iterations at
-  II = 1 (absent attribute: all elements, II = R); one tanh table per element in flight.
-* **Tables** (softmax, tanh, l1tag's exp/inverse/tanh tables): BRAM_18K when larger than
-  ``TABLE_LUTRAM_MAX_BITS``, else LUTs (one per 64 bits, as LUTRAM); l1tag's as many copies as
-  above, hls4ml's softmax tables once.
+* **Tables** (hls4ml's softmax tables): BRAM_18K when larger than ``TABLE_LUTRAM_MAX_BITS``, else LUTs
+  (one per 64 bits, as LUTRAM); l1tag's tables: ``kernels.rom``.
 * **Elementwise** hls4ml layers (activations, Add/Merge, pooling, batch normalisation) are fully
   unrolled.
 * **io_stream FIFOs**: every layer output is a stream of (pixels) words of (channels x bits); up to
@@ -106,6 +95,7 @@ from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries
 from l1tag.hardware.error_band import error_band
 from l1tag.hardware.parts import RESOURCES
 from l1tag.hls import dataflow, particle_loops
+from l1tag.hls.binding import TABLE_LUTRAM_MAX_BITS
 from l1tag.hls.particle_loops import layer_strategy, pipeline_style  # noqa: F401 (pipeline_style: re-exported)
 
 DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
@@ -115,7 +105,6 @@ T_MULT_LUT_NS = 1.6  # a small LUT multiplier / shift-add
 T_ADD_NS = 0.65  # one carry-chain adder level (~16-24 bits)
 T_LUT_NS = 0.5  # one LUT level and its routing (a ReLU's select, a LUTRAM read)
 CLOCK_UNCERTAINTY = 0.27  # hls4ml's default for Vitis (../shared/reference/l1t.md)
-TABLE_LUTRAM_MAX_BITS = 4096
 BRAM_BITS = 18 * 1024
 DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml
 
@@ -285,13 +274,6 @@ def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a
     }
 
 
-def _var_products(count: int, a_bits: int, b_bits: int) -> tuple[int, int]:
-    """(DSP, LUT) of ``count`` products of two variables: DSPs when both are wide enough, else LUTs."""
-    if min(a_bits, b_bits) >= DSP_MIN_BITS:
-        return count, 0
-    return 0, count * a_bits * b_bits // 2
-
-
 def _stage_cycles(mult_ns: float, levels: float, clock_ns: float) -> int:
     usable = clock_ns * (1 - _UNC.get())
     return 1 + max(1, math.ceil((mult_ns + levels * T_ADD_NS) / usable))
@@ -339,12 +321,6 @@ def stream_fifo_tool(depth: int, channels: int, bits: int) -> dict:
         return {"BRAM_18K": 0, "LUT": 0, "FF": fifos * (log_depth + 3)}
     return {"BRAM_18K": fifos * math.ceil(width / 18) * math.ceil(depth / 1024), "LUT": 0,
             "FF": fifos * (2 * log_depth + (30 if t.fifo_per_element else 140))}
-
-
-def _table(bits: int) -> dict:
-    if bits > TABLE_LUTRAM_MAX_BITS:
-        return {"BRAM_18K": math.ceil(bits / BRAM_BITS), "LUT": 0}
-    return {"BRAM_18K": 0, "LUT": math.ceil(bits / 64)}
 
 
 def _share(node, rf: int, io_stream: bool) -> int:
@@ -750,7 +726,6 @@ def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unr
     iterations = n // p
     binding = str(node.get_attr("variable_products") or kernels.VARIABLE_PRODUCTS)
     t = _tr()
-    usable = clock_ns * (1 - _UNC.get())
     conv = spec.conv if kinds.get(spec.kind).score_conv else None
     products = kernels.attention_products(spec, p, node.get_attr("convk_data") if conv else None)
     by_name = {pr.name: pr for pr in products}

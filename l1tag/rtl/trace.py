@@ -20,7 +20,6 @@ from decimal import Decimal
 import numpy as np
 
 from l1tag.numerics import tables
-from l1tag.numerics.tables import exact_division  # noqa: F401 (re-exported for the trace's tests)
 from l1tag.numerics.fixed_point import FixedType, quantize
 
 _OVERFLOW = {"AP_SAT": "SAT", "AP_WRAP": "WRAP", "AP_SAT_SYM": "SAT_SYM"}

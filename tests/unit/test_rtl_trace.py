@@ -10,7 +10,8 @@ from l1tag.hls.lower import lower
 from l1tag.hls.reference.model import run_reference
 from l1tag.models.builders import build_model
 from l1tag.numerics.fixed_point import FixedType, quantize
-from l1tag.rtl.trace import cast, comb_solution, exact_division, input_array, kif, trace_ops
+from l1tag.numerics.tables import exact_division
+from l1tag.rtl.trace import cast, comb_solution, input_array, kif, trace_ops
 
 pytest.importorskip("da4ml")
 
