@@ -70,7 +70,9 @@ def hardware_table(hardware: dict) -> str:
 
     lines.append(f"- Latency: {_num(hardware.get('latency_cycles'))} cycles = {_num(hardware.get('latency_ns'))} ns"
                  f"{words('latency_cycles') or est}; II: {_num(hardware.get('ii_cycles'))} cycles"
-                 f"{words('ii_cycles') or est}.")
+                 f"{words('ii_cycles') or est}."
+                 + (" They are the estimate of the schedule the generated C++ asks for: see \"What II and latency "
+                    "rest on\" below." if source == "estimate" else ""))
     lines.append("")
     resources = hardware.get("resources") or {}
     utilization = hardware.get("utilization") or {}

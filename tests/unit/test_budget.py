@@ -319,3 +319,19 @@ def test_require_margin_error_band_fails_an_estimate_that_fits_only_without_its_
         enforce(section)
     # a vendor report carries no band: the margin applies to estimates only
     assert check_budget({**hw, "source": "vitis_hls"}, ii1, "error_band")["pass"]
+
+
+def test_report_md_says_what_ii_and_latency_rest_on(tmp_path):
+    """report.md puts the pragmas the estimate assumes, the census and what no tool checks next to II and
+    latency; without a schedule section (a vendor report's project, say) it says nothing of them."""
+    from l1tag.hardware.schedule import PRAGMAS, UNCHECKED
+    from l1tag.report.markdown import render_report_md
+
+    schedule = {"structure": {"pass": True}, "pragmas": PRAGMAS, "unchecked": UNCHECKED, "products_match": True,
+                "census": {"source": "g++ GIMPLE (-O2 -fno-inline)", "dividers": 0, "products": 12,
+                           "products_by_width": {"8x8": 12}}}
+    text = render_report_md(tmp_path, {"hardware": hardware(), "schedule": schedule})
+    assert "### What II and latency rest on" in text and 'see "What II and latency rest on" below' in text
+    assert all(f"- {p}" in text for p in PRAGMAS + UNCHECKED)
+    assert "0 dividers, 12 products per loop iteration" in text and "the estimate prices the same products" in text
+    assert "rest on" not in render_report_md(tmp_path, {"hardware": hardware(source="vivado_hls")})
