@@ -86,6 +86,12 @@ class StageContext:
 
 
 def stage_key(cfg, stage: str, build_dir: Path) -> str:
+    return hashlib.sha256(json.dumps(_key_payload(cfg, stage, build_dir), sort_keys=True).encode()).hexdigest()
+
+
+def _key_payload(cfg, stage: str, build_dir: Path) -> dict:
+    """What a stage's key is the sha256 of: the config sections it reads, the upstream files it consumes, and
+    for the data stage the content fingerprint of every input file (replacing the data file reruns it)."""
     d = cfg.to_dict()
     def value(key: str):  # a section, or one key of a section ("hls.table_size")
         section, _, item = key.partition(".")
@@ -99,7 +105,11 @@ def stage_key(cfg, stage: str, build_dir: Path) -> str:
         from l1tag.rtl.open_synth import missing_tools, tool_versions
 
         payload["tools"] = {"versions": tool_versions(), "missing": missing_tools()}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    if stage == "data":
+        from l1tag.data.preprocess import input_fingerprints
+
+        payload["files"] = input_fingerprints(cfg)
+    return payload
 
 
 def _record(build_dir: Path, stage: str) -> Path:
@@ -111,9 +121,17 @@ def _is_current(build_dir: Path, stage: str, key: str) -> bool:
     return rec.exists() and json.loads(rec.read_text()).get("key") == key
 
 
-def _mark(build_dir: Path, stage: str, key: str, seconds: float) -> None:
-    write_json(_record(build_dir, stage), {"key": key, "seconds": round(seconds, 2), "finished": time.time()},
-               indent=None)
+def _mark(build_dir: Path, stage: str, key: str, seconds: float, files: dict | None = None) -> None:
+    record = {"key": key, "seconds": round(seconds, 2), "finished": time.time()}
+    if files:
+        record["files"] = files  # the data stage: the fingerprints its key covers
+    write_json(_record(build_dir, stage), record, indent=None)
+
+
+def invalidate(build_dir: Path, stage: str) -> None:
+    """Forget a stage's record before anything it produced is rewritten: an interrupted or failed rewrite
+    (Ctrl-C in `l1tag csim`, `l1tag convert`) then reruns the stage instead of trusting a half-written output."""
+    _record(Path(build_dir), stage).unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,6 +251,14 @@ def bundle_stage(ctx: StageContext) -> None:
     iface = ctx.build_dir / "interface.json"
     if not iface.exists():
         raise StageMissingError(f"{iface} not found: run `l1tag csim` (or `l1tag build`) first")
+    hls = ctx.build_dir / "hls"
+    needed = [hls / "firmware" / f"{ctx.cfg.hls.project_name}.cpp", hls / "tb_data" / "tb_input_features.dat",
+              hls / "tb_data" / "tb_output_predictions.dat"]
+    missing = [str(p.relative_to(ctx.build_dir)) for p in needed if not p.is_file()]
+    if missing:  # e.g. `l1tag convert` rewrote hls/ without C-simulating it: no test vectors to hand off
+        invalidate(ctx.build_dir, "firmware")
+        raise StageMissingError(f"{ctx.build_dir}: the HLS project is incomplete ({', '.join(missing)} missing); "
+                                f"refusing to pack it: run `l1tag csim --config ...` (or `l1tag build`) to write it whole")
     write_bundle(ctx.cfg, ctx.build_dir, json.loads(iface.read_text()))
 
 
@@ -247,9 +273,14 @@ def run_stage(ctx: StageContext, stage: str, force: bool = False) -> bool:
         log.info("[%s] up to date, skipped", stage)
         return False
     log.info("[%s] running", stage)
+    invalidate(ctx.build_dir, stage)
     t0 = time.perf_counter()
     STAGE_FUNCTIONS[stage](ctx)
-    _mark(ctx.build_dir, stage, key, time.perf_counter() - t0)
+    files = None
+    if stage == "data":  # the stage may have generated its input file: record the key of what it read
+        payload = _key_payload(ctx.cfg, stage, ctx.build_dir)
+        key, files = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest(), payload["files"]
+    _mark(ctx.build_dir, stage, key, time.perf_counter() - t0, files)
     return True
 
 
