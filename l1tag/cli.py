@@ -64,9 +64,16 @@ config_option = click.option(
     "--config", "-c", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="YAML config, e.g. configs/salt_l1.yaml.",
 )
+def _out_dir(_ctx, _param, value: str | None) -> Path | None:
+    """--out as a Path; an empty one would be the current directory, whose hls/ and rtl/ a build replaces."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty path would be the current directory; name the build folder")
+    return None if value is None else Path(value)
+
+
 out_option = click.option(
-    "--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Build directory (default: build/<config name>).",
+    "--out", "-o", "out_dir", type=click.Path(file_okay=False), default=None, callback=_out_dir,
+    help="Build directory (default: build/<config name>): new, empty, or one l1tag made.",
 )
 
 
@@ -129,15 +136,15 @@ def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool, ope
 def _stage(config_file: Path, out_dir: Path | None, stage: str, needs_data: bool = False, synth: bool = False,
            cfg=None):
     """Run one stage of the build (always, and record it), after the data stage if it needs data."""
-    from l1tag.build import StageContext, run_stage
+    from l1tag.build import StageContext, build_folder, run_stage
     from l1tag.config import load_config
 
     cfg = cfg or load_config(config_file)
     ctx = StageContext(cfg, out_dir or Path("build") / cfg.name, _verbosity(), synth)
-    ctx.build_dir.mkdir(parents=True, exist_ok=True)
-    if needs_data:
-        run_stage(ctx, "data")
-    run_stage(ctx, stage, force=True)
+    with build_folder(ctx.build_dir):
+        if needs_data:
+            run_stage(ctx, "data")
+        run_stage(ctx, stage, force=True)
     return ctx
 
 
@@ -182,12 +189,13 @@ def data_inspect(file: Path, as_json: bool) -> None:
 @out_option
 def data_prepare(config_file: Path, out_dir: Path | None) -> None:
     """Generate (if needed), select, kT-sort, split and normalise the config's jets into build/<name>/data."""
+    from l1tag.build import build_folder
     from l1tag.config import load_config
     from l1tag.data.preprocess import run_data_stage
 
     cfg = load_config(config_file)
-    run_data_stage(cfg, out_dir or Path("build") / cfg.name,
-                   progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
+    with build_folder(out_dir or Path("build") / cfg.name) as build_dir:
+        run_data_stage(cfg, build_dir, progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
 
 
 @cli.command()
@@ -203,7 +211,7 @@ def train(config_file: Path, out_dir: Path | None) -> None:
 @out_option
 def convert(config_file: Path, out_dir: Path | None) -> None:
     """Convert the trained QAT model to an hls4ml project (build/<name>/hls) with l1tag's custom layers."""
-    from l1tag.build import invalidate
+    from l1tag.build import build_folder, invalidate
     from l1tag.config import load_config
 
     cfg = load_config(config_file)
@@ -211,12 +219,13 @@ def convert(config_file: Path, out_dir: Path | None) -> None:
     qat_file = build_dir / "model" / "qat.h5"
     if not qat_file.exists():
         raise StageMissingError(f"{qat_file} not found: run `l1tag train --config {config_file}` first")
-    # hls/ is rewritten without its C-simulation and test vectors: the firmware stage must run again
-    invalidate(build_dir, "firmware")
-    from l1tag.hls.convert import convert_model
-    from l1tag.models.builders import load_model
+    with build_folder(build_dir):
+        # hls/ is rewritten without its C-simulation and test vectors: the firmware stage must run again
+        invalidate(build_dir, "firmware")
+        from l1tag.hls.convert import convert_model
+        from l1tag.models.builders import load_model
 
-    converted = convert_model(load_model(qat_file), cfg.hls, build_dir / "hls", _verbosity() >= 2)
+        converted = convert_model(load_model(qat_file), cfg.hls, build_dir / "hls", _verbosity() >= 2)
     click.echo(f"wrote {cfg.hls.backend} HLS project {converted.project_dir}")
 
 

@@ -155,3 +155,71 @@ def test_the_bundle_stage_refuses_a_project_without_test_vectors(tmp_path):
         build.bundle_stage(ctx)
     assert not (b / ".stages" / "firmware.json").exists(), "the firmware stage reruns on the next build"
     assert not list(b.glob("*.tar.gz"))
+
+
+# ------------------------------------------------------------------ build folders are l1tag's own
+
+def test_out_must_not_be_an_empty_path(tmp_path, capsys):
+    cfg = _config(tmp_path, {})
+    assert main(["build", "-c", str(cfg), "--out", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "an empty path would be the current directory" in err
+
+
+def test_a_foreign_non_empty_folder_is_refused_and_left_alone(tmp_path, capsys):
+    cfg = _config(tmp_path, {})
+    out = tmp_path / "mine"
+    (out / "rtl").mkdir(parents=True)
+    (out / "rtl" / "top.v").write_text("module top; endmodule\n")
+    (out / "report.md").write_text("my notes\n")
+    for cmd in (["build"], ["data", "prepare"], ["report"], ["csim"]):
+        assert main([*cmd, "-c", str(cfg), "-o", str(out)]) == 2, cmd
+        err = capsys.readouterr().err
+        assert "is not empty and not an l1tag build folder (no .l1tag-build)" in err and err.count("\n") == 1
+    assert (out / "rtl" / "top.v").read_text() == "module top; endmodule\n"
+    assert (out / "report.md").read_text() == "my notes\n" and not (out / ".l1tag-build").exists()
+
+
+def test_l1tag_marks_its_folders_and_accepts_its_own_and_empty_ones(tmp_path):
+    for folder in (tmp_path / "new" / "b", tmp_path / "empty"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        with build.build_folder(folder):
+            assert (folder / build.LOCK).read_text() == str(__import__("os").getpid())
+        assert (folder / build.MARKER).is_file() and not (folder / build.LOCK).exists()
+        (folder / "report.md").write_text("x")
+        with build.build_folder(folder):  # marked: accepted although not empty
+            pass
+    legacy = tmp_path / "legacy"
+    (legacy / ".stages").mkdir(parents=True)  # a build from before the marker
+    with build.build_folder(legacy):
+        pass
+    assert (legacy / build.MARKER).is_file()
+
+
+def test_a_second_l1tag_in_the_same_folder_is_refused_naming_the_pid(tmp_path):
+    import subprocess
+
+    from l1tag.errors import BuildDirError
+
+    folder = tmp_path / "b"
+    with build.build_folder(folder):
+        pass
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (folder / build.LOCK).write_text(str(other.pid))
+        with pytest.raises(BuildDirError, match=f"in use by l1tag process {other.pid}"):
+            with build.build_folder(folder):
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    with build.build_folder(folder):  # the owner is gone: its stale lock is taken over
+        assert (folder / build.LOCK).read_text() == str(__import__("os").getpid())
+
+
+def test_an_unwritable_out_exits_2_naming_it(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "b"  # a folder under a file cannot be made, even by root
+    assert main(["build", "-c", str(_config(tmp_path, {})), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"build folder {out}: cannot write to it" in err and err.count("\n") == 1
