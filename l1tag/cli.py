@@ -430,8 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             return _interrupted()
         click.echo("aborted", err=True)
         return 1
-    except L1tagError as exc:
-        click.echo(f"error: {exc}", err=True)
+    except L1tagError as exc:  # one line, even when the message quotes a value holding a line break
+        click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
         return exc.exit_code
     except KeyboardInterrupt:  # raised outside click's own call (or re-raised by a stage): the same exit
         return _interrupted()

@@ -479,7 +479,8 @@ def _build(cls: type, raw: Any, where: str, base_dir: Path, origin: str) -> Any:
         if key not in fields:
             hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; valid keys: {', '.join(fields)}"
-            raise ConfigError(f"{origin}: unknown key '{dotted}'{suggestion}")
+            shown = f"'{dotted}'" if dotted.isprintable() else repr(dotted)  # one line, whatever the key holds
+            raise ConfigError(f"{origin}: unknown key {shown}{suggestion}")
         f = fields[key]
         sub, nullable = _section_type(cls, f)
         if sub is not None:

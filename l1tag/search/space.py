@@ -128,7 +128,7 @@ def load_space(file: str | Path, base: dict) -> Space:
     unknown = set(raw or {}) - {"name", "sampler", "seed", "fixed", "space"} if isinstance(raw, dict) else set()
     if not isinstance(raw, dict) or unknown:
         raise ConfigError(f"{file}: a search space has the keys name, sampler, seed, fixed, space"
-                          + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""))
+                          + (f" (unknown: {', '.join(sorted(map(repr, unknown)))})" if unknown else ""))
     name = raw.get("name")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"{file}: 'name' (the search's folder under build/) must be letters, digits, '_' or '-'")
