@@ -18,17 +18,19 @@ data, and the converted hls4ml model, which the estimator reads directly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from l1tag.errors import FidelityError, L1tagError, StageMissingError
+from l1tag.errors import BuildDirError, FidelityError, L1tagError, StageMissingError
 from l1tag.files import write_json
 from l1tag.package.bundle import path_digest
 
@@ -51,6 +53,81 @@ UPSTREAM = {  # files (or folders) whose contents feed each stage
     "report": ("hls/firmware", "model/weights_qat.h5", "csim.json", "rtl/rtl.json"),
     "bundle": ("hls/firmware", "hls/tb_data", "report.json", "rtl"),
 }
+
+
+MARKER = ".l1tag-build"  # in every build folder l1tag made: only such a folder (or an empty one) is written to
+LOCK = ".l1tag-build.lock"  # the pid of the l1tag process building in the folder
+
+
+@contextlib.contextmanager
+def build_folder(build_dir: Path):
+    """Claim ``build_dir`` for this process: it must be absent, empty, or l1tag's own (its marker file, or
+    ``.stages/`` of a build made before the marker existed), and not be in use by another live l1tag
+    process (a lock file with its pid; a dead owner's lock is taken over).  BuildDirError (exit 2) otherwise."""
+    build_dir = Path(build_dir)
+    try:
+        _claim(build_dir)
+        lock = _lock(build_dir)
+    except OSError as exc:
+        raise BuildDirError(f"build folder {build_dir}: cannot write to it ({exc.strerror or exc}); give --out a "
+                            f"writable folder") from None
+    try:
+        yield build_dir
+    finally:
+        with contextlib.suppress(OSError):
+            if lock.read_text().strip() == str(os.getpid()):
+                lock.unlink()
+
+
+def _claim(build_dir: Path) -> None:
+    if build_dir.exists() and not build_dir.is_dir():
+        raise BuildDirError(f"build folder {build_dir} is a file; give --out a folder")
+    ours = (build_dir / MARKER).is_file() or (build_dir / ".stages").is_dir()
+    if build_dir.is_dir() and not ours and any(build_dir.iterdir()):
+        raise BuildDirError(f"build folder {build_dir.resolve()} is not empty and not an l1tag build folder (no "
+                            f"{MARKER}); l1tag replaces what it finds there (hls/, rtl/, report.md ...): give --out a "
+                            f"new or empty folder")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    if not (build_dir / MARKER).is_file():
+        (build_dir / MARKER).write_text("a build folder of l1tag: its stages rewrite what is in it\n")
+
+
+def _lock(build_dir: Path) -> Path:
+    lock = build_dir / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _lock_owner(lock)
+            if owner is not None and owner != os.getpid() and _alive(owner):
+                raise BuildDirError(f"build folder {build_dir} is in use by l1tag process {owner} ({lock}); wait "
+                                    f"for it to finish, or stop it") from None
+            if owner == os.getpid():
+                return lock
+            log.warning("build folder %s: taking over the lock of l1tag process %s, which is gone", build_dir, owner)
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    raise BuildDirError(f"build folder {build_dir}: could not take its lock {lock}; retry")
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 @dataclass
@@ -86,6 +163,12 @@ class StageContext:
 
 
 def stage_key(cfg, stage: str, build_dir: Path) -> str:
+    return hashlib.sha256(json.dumps(_key_payload(cfg, stage, build_dir), sort_keys=True).encode()).hexdigest()
+
+
+def _key_payload(cfg, stage: str, build_dir: Path) -> dict:
+    """What a stage's key is the sha256 of: the config sections it reads, the upstream files it consumes, and
+    for the data stage the content fingerprint of every input file (replacing the data file reruns it)."""
     d = cfg.to_dict()
     def value(key: str):  # a section, or one key of a section ("hls.table_size")
         section, _, item = key.partition(".")
@@ -99,7 +182,11 @@ def stage_key(cfg, stage: str, build_dir: Path) -> str:
         from l1tag.rtl.open_synth import missing_tools, tool_versions
 
         payload["tools"] = {"versions": tool_versions(), "missing": missing_tools()}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    if stage == "data":
+        from l1tag.data.preprocess import input_fingerprints
+
+        payload["files"] = input_fingerprints(cfg)
+    return payload
 
 
 def _record(build_dir: Path, stage: str) -> Path:
@@ -111,9 +198,17 @@ def _is_current(build_dir: Path, stage: str, key: str) -> bool:
     return rec.exists() and json.loads(rec.read_text()).get("key") == key
 
 
-def _mark(build_dir: Path, stage: str, key: str, seconds: float) -> None:
-    write_json(_record(build_dir, stage), {"key": key, "seconds": round(seconds, 2), "finished": time.time()},
-               indent=None)
+def _mark(build_dir: Path, stage: str, key: str, seconds: float, files: dict | None = None) -> None:
+    record = {"key": key, "seconds": round(seconds, 2), "finished": time.time()}
+    if files:
+        record["files"] = files  # the data stage: the fingerprints its key covers
+    write_json(_record(build_dir, stage), record, indent=None)
+
+
+def invalidate(build_dir: Path, stage: str) -> None:
+    """Forget a stage's record before anything it produced is rewritten: an interrupted or failed rewrite
+    (Ctrl-C in `l1tag csim`, `l1tag convert`) then reruns the stage instead of trusting a half-written output."""
+    _record(Path(build_dir), stage).unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,6 +328,14 @@ def bundle_stage(ctx: StageContext) -> None:
     iface = ctx.build_dir / "interface.json"
     if not iface.exists():
         raise StageMissingError(f"{iface} not found: run `l1tag csim` (or `l1tag build`) first")
+    hls = ctx.build_dir / "hls"
+    needed = [hls / "firmware" / f"{ctx.cfg.hls.project_name}.cpp", hls / "tb_data" / "tb_input_features.dat",
+              hls / "tb_data" / "tb_output_predictions.dat"]
+    missing = [str(p.relative_to(ctx.build_dir)) for p in needed if not p.is_file()]
+    if missing:  # e.g. `l1tag convert` rewrote hls/ without C-simulating it: no test vectors to hand off
+        invalidate(ctx.build_dir, "firmware")
+        raise StageMissingError(f"{ctx.build_dir}: the HLS project is incomplete ({', '.join(missing)} missing); "
+                                f"refusing to pack it: run `l1tag csim --config ...` (or `l1tag build`) to write it whole")
     write_bundle(ctx.cfg, ctx.build_dir, json.loads(iface.read_text()))
 
 
@@ -247,9 +350,14 @@ def run_stage(ctx: StageContext, stage: str, force: bool = False) -> bool:
         log.info("[%s] up to date, skipped", stage)
         return False
     log.info("[%s] running", stage)
+    invalidate(ctx.build_dir, stage)
     t0 = time.perf_counter()
     STAGE_FUNCTIONS[stage](ctx)
-    _mark(ctx.build_dir, stage, key, time.perf_counter() - t0)
+    files = None
+    if stage == "data":  # the stage may have generated its input file: record the key of what it read
+        payload = _key_payload(ctx.cfg, stage, ctx.build_dir)
+        key, files = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest(), payload["files"]
+    _mark(ctx.build_dir, stage, key, time.perf_counter() - t0, files)
     return True
 
 
@@ -257,11 +365,11 @@ def run_build(cfg, build_dir: Path, force: bool = False, synth: bool = False, ve
     """Run the stages that are out of date; raises BudgetViolation (exit 3) or FidelityError (exit 4)
     after writing everything."""
     build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(cfg, build_dir, verbose, synth)
     result = BuildResult(build_dir)
-    for stage in STAGES:
-        (result.ran if run_stage(ctx, stage, force) else result.skipped).append(stage)
+    with build_folder(build_dir):
+        for stage in STAGES:
+            (result.ran if run_stage(ctx, stage, force) else result.skipped).append(stage)
     result.summary = json.loads((build_dir / "report.json").read_text())
     try:
         enforce_checks(cfg, result.summary)

@@ -2,7 +2,7 @@
 
 Exit codes (docs/design.md): 0 done and within budget; 2 bad usage, config or input data; 3 the design
 breaks its L1T budget; 4 the firmware misses a C-simulation fidelity threshold (3 and 4: every output
-is still written); 1 anything else.  Every expected failure is an
+is still written); 130 interrupted (Ctrl-C; rerun to resume); 1 anything else.  Every expected failure is an
 :class:`~l1tag.errors.L1tagError` and prints one line; heavy imports (TensorFlow, hls4ml) happen inside
 the command handlers so that ``l1tag --help`` and config errors are instant.
 """
@@ -64,9 +64,16 @@ config_option = click.option(
     "--config", "-c", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="YAML config, e.g. configs/salt_l1.yaml.",
 )
+def _out_dir(_ctx, _param, value: str | None) -> Path | None:
+    """--out as a Path; an empty one would be the current directory, whose hls/ and rtl/ a build replaces."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty path would be the current directory; name the build folder")
+    return None if value is None else Path(value)
+
+
 out_option = click.option(
-    "--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Build directory (default: build/<config name>).",
+    "--out", "-o", "out_dir", type=click.Path(file_okay=False), default=None, callback=_out_dir,
+    help="Build directory (default: build/<config name>): new, empty, or one l1tag made.",
 )
 
 
@@ -86,7 +93,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     \b
     Exit codes: 0 done and within budget; 2 bad usage, config or input data;
                 3 the design breaks its L1T budget; 4 the firmware misses a csim.* fidelity
-                threshold (3 and 4: every output is still written); 1 anything else.
+                threshold (3 and 4: every output is still written); 130 interrupted
+                (Ctrl-C: rerun to resume); 1 anything else.
     """
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = -1 if quiet else verbose
@@ -128,15 +136,15 @@ def build(config_file: Path, out_dir: Path | None, synth: bool, force: bool, ope
 def _stage(config_file: Path, out_dir: Path | None, stage: str, needs_data: bool = False, synth: bool = False,
            cfg=None):
     """Run one stage of the build (always, and record it), after the data stage if it needs data."""
-    from l1tag.build import StageContext, run_stage
+    from l1tag.build import StageContext, build_folder, run_stage
     from l1tag.config import load_config
 
     cfg = cfg or load_config(config_file)
     ctx = StageContext(cfg, out_dir or Path("build") / cfg.name, _verbosity(), synth)
-    ctx.build_dir.mkdir(parents=True, exist_ok=True)
-    if needs_data:
-        run_stage(ctx, "data")
-    run_stage(ctx, stage, force=True)
+    with build_folder(ctx.build_dir):
+        if needs_data:
+            run_stage(ctx, "data")
+        run_stage(ctx, stage, force=True)
     return ctx
 
 
@@ -181,12 +189,13 @@ def data_inspect(file: Path, as_json: bool) -> None:
 @out_option
 def data_prepare(config_file: Path, out_dir: Path | None) -> None:
     """Generate (if needed), select, kT-sort, split and normalise the config's jets into build/<name>/data."""
+    from l1tag.build import build_folder
     from l1tag.config import load_config
     from l1tag.data.preprocess import run_data_stage
 
     cfg = load_config(config_file)
-    run_data_stage(cfg, out_dir or Path("build") / cfg.name,
-                   progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
+    with build_folder(out_dir or Path("build") / cfg.name) as build_dir:
+        run_data_stage(cfg, build_dir, progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
 
 
 @cli.command()
@@ -202,16 +211,21 @@ def train(config_file: Path, out_dir: Path | None) -> None:
 @out_option
 def convert(config_file: Path, out_dir: Path | None) -> None:
     """Convert the trained QAT model to an hls4ml project (build/<name>/hls) with l1tag's custom layers."""
+    from l1tag.build import build_folder, invalidate
     from l1tag.config import load_config
-    from l1tag.hls.convert import convert_model
-    from l1tag.models.builders import load_model
 
     cfg = load_config(config_file)
     build_dir = out_dir or Path("build") / cfg.name
     qat_file = build_dir / "model" / "qat.h5"
     if not qat_file.exists():
         raise StageMissingError(f"{qat_file} not found: run `l1tag train --config {config_file}` first")
-    converted = convert_model(load_model(qat_file), cfg.hls, build_dir / "hls", _verbosity() >= 2)
+    with build_folder(build_dir):
+        # hls/ is rewritten without its C-simulation and test vectors: the firmware stage must run again
+        invalidate(build_dir, "firmware")
+        from l1tag.hls.convert import convert_model
+        from l1tag.models.builders import load_model
+
+        converted = convert_model(load_model(qat_file), cfg.hls, build_dir / "hls", _verbosity() >= 2)
     click.echo(f"wrote {cfg.hls.backend} HLS project {converted.project_dir}")
 
 
@@ -372,7 +386,9 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
 @click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Bundle this config's build.")
 @click.option("--verify", "bundle", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Check a bundle's checksums and replay its test vectors bit-exactly.")
+              help="Recompute a bundle's checksums, recompile its C++ (l1tag's g++ command, no script from the bundle) "
+                   "and replay its test vectors bit-exactly. It runs the bundle's C++: verify untrusted bundles in "
+                   "a sandbox.")
 @out_option
 @click.option("--rtl/--no-rtl", "rtl", default=True, show_default=True,
               help="With --verify: also re-simulate the bundled RTL blocks with Verilator (when installed).")
@@ -388,10 +404,18 @@ def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None,
         rtl_words = ("" if rtl is None else f"; RTL not re-simulated: {rtl['skipped']}" if "skipped" in rtl else
                      f"; {rtl['blocks']} RTL blocks re-simulated by Verilator, {rtl['vectors']:,} vectors bit-exact")
         click.echo(f"{bundle}: OK ({res['files']} files checked, {res['jets']} test vectors replayed bit-exactly "
-                   f"after recompiling{rtl_words}; firmware sha256 {res['firmware_sha256'][:16]}...)")
+                   f"after recompiling{rtl_words}; firmware sha256 {res['firmware_sha256']}, recomputed: compare it with the "
+                   f"one the sender published)")
         return
     ctx = _stage(config_file, out_dir, "bundle")
     click.echo(f"wrote {ctx.build_dir / (ctx.cfg.name + '-firmware.tar.gz')}")
+
+
+def _interrupted() -> int:
+    """Ctrl-C (or SIGTERM of a search): exit 130, as shells do; every stage record is written last, so a
+    rerun resumes at the stage that was cut."""
+    click.echo("interrupted; rerun to resume", err=True)
+    return 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,15 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (KeyboardInterrupt) into Abort
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            return _interrupted()
         click.echo("aborted", err=True)
         return 1
-    except L1tagError as exc:
-        click.echo(f"error: {exc}", err=True)
+    except L1tagError as exc:  # one line, even when the message quotes a value holding a line break
+        click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+    except KeyboardInterrupt:  # raised outside click's own call (or re-raised by a stage): the same exit
+        return _interrupted()
     except Exception as exc:  # anything unexpected is a bug of ours: say so, keep the traceback for -vv
         log.debug("traceback:", exc_info=True)
         click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with -vv for the traceback)", err=True)

@@ -5,8 +5,11 @@ is accepted, and the same description ends up in the error message.  Errors name
 dotted path (``model.partitions: expected a positive integer, got 'four'``); unknown keys are
 rejected with a did-you-mean suggestion; relative paths resolve against the config file's folder.
 Every file a config refers to (input data, the budget file) is checked when it is loaded, and so is
-``hls.part`` (against the parts table, or the budget file's own totals), so that a bad config fails in
-a second, not after minutes of data work.  YAML is read with ``yaml.safe_load`` (no object construction).
+``hls.part`` (against the parts table, or the budget file's own totals, and against the budget's part
+and clock), so that a bad config fails in a second, not after minutes of data work.  Numbers must be
+finite (NaN and inf are refused), sizes have upper bounds, and combinations that fail later (a pooling or
+strategy the converter refuses, a C++ keyword as the top function) are refused at load.  YAML is read
+with a safe loader (no object construction) that refuses duplicate keys.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import glob
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -23,8 +27,11 @@ from typing import Any, Callable
 import yaml
 
 from l1tag import kinds
-from l1tag.data.features import PARTICLE_FEATURES
+from l1tag.data.features import CLASSES, PARTICLE_FEATURES
 from l1tag.errors import ConfigError
+
+MAX_JETS = 10_000_000  # data.jets: the generator holds them in memory
+MAX_WIDTH = 1024  # a layer width: every one is unrolled in the firmware
 
 # The budgets that ship with l1tag, found by name from a config anywhere (like firmware_templates/).
 SHIPPED_BUDGETS = Path(__file__).resolve().parents[1] / "configs" / "budgets"
@@ -80,7 +87,9 @@ def number(minimum: float | None = None, maximum: float | None = None, open_min:
     def fn(v: Any) -> float:
         if not _is_number(v):
             raise ValueError
-        v = float(v)
+        v = float(v)  # an int beyond float's range raises OverflowError, an ArithmeticError: caught by _build
+        if not math.isfinite(v):  # NaN compares false with every bound, so it would pass them all
+            raise ValueError
         if minimum is not None and (v < minimum or (open_min and v == minimum)):
             raise ValueError
         if maximum is not None and v > maximum:
@@ -117,22 +126,50 @@ def text() -> Check:
     return Check("a non-empty string", fn)
 
 
-def identifier() -> Check:
+MAX_NAME = 64  # a name becomes folder and file names (<name>-firmware.tar.gz, temporary names beside it)
+
+
+def identifier(max_len: int = MAX_NAME) -> Check:
     def fn(v: Any) -> str:
-        if not isinstance(v, str) or not v or not all(c.isalnum() or c in "_-" for c in v):
+        if not isinstance(v, str) or not v or len(v) > max_len or not all(c.isascii() and (c.isalnum() or c in "_-")
+                                                                            for c in v):
             raise ValueError
         return v
 
-    return Check("a name of letters, digits, '_' or '-'", fn)
+    return Check(f"a name of at most {max_len} letters, digits, '_' or '-'", fn)
 
 
-def c_identifier() -> Check:
+# C++ keywords and alternative tokens (ISO C++20 [lex.key], [lex.digraph]): not usable as the top function
+CPP_KEYWORDS = frozenset("""
+alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class
+compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype
+default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline
+int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register
+reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template
+this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t
+while xor xor_eq main""".split())
+
+
+def c_identifier(max_len: int = MAX_NAME) -> Check:
     def fn(v: Any) -> str:
-        if not isinstance(v, str) or not v.isidentifier() or not v.isascii():
+        if (not isinstance(v, str) or not v.isidentifier() or not v.isascii() or len(v) > max_len
+                or v in CPP_KEYWORDS):
             raise ValueError
         return v
 
-    return Check("a C identifier (letters, digits, '_', not starting with a digit)", fn)
+    return Check(f"a C identifier of at most {max_len} characters (letters, digits, '_', not starting with a "
+                 f"digit) that is not a C++ keyword or 'main'", fn)
+
+
+def only(value: Any, why: str) -> Check:
+    """A key with one working value today; ``why`` says why the others are refused."""
+
+    def fn(v: Any) -> Any:
+        if type(v) is not type(value) or v != value:
+            raise ValueError
+        return v
+
+    return Check(f"{value!r} ({why})" if not isinstance(value, bool) else f"{str(value).lower()} ({why})", fn)
 
 
 def optional(check: Check) -> Check:
@@ -142,14 +179,16 @@ def optional(check: Check) -> Check:
     return Check(check.expected + " (or null)", fn)
 
 
-def list_of(check: Check, min_len: int = 1, length: int | None = None) -> Check:
+def list_of(check: Check, min_len: int = 1, length: int | None = None, max_len: int | None = None) -> Check:
     if length is not None:
         expected = f"a list of {length} items, each {check.expected}"
     else:
-        expected = ("a non-empty list" if min_len else "a list") + f", each item {check.expected}"
+        expected = ("a non-empty list" if min_len else "a list") + (f" of at most {max_len}" if max_len else "") + \
+            f", each item {check.expected}"
 
     def fn(v: Any) -> tuple:
-        if not isinstance(v, (list, tuple)) or len(v) < min_len or (length is not None and len(v) != length):
+        if not isinstance(v, (list, tuple)) or len(v) < min_len or (length is not None and len(v) != length) \
+                or (max_len is not None and len(v) > max_len):
             raise ValueError
         return tuple(check(x) for x in v)
 
@@ -170,7 +209,7 @@ def power_of_two(minimum: int, maximum: int) -> Check:
 def fractions_summing_to_one() -> Check:
     def fn(v: Any) -> tuple:
         if not isinstance(v, (list, tuple)) or len(v) != 3 or not all(_is_number(x) and 0 < x < 1 for x in v):
-            raise ValueError
+            raise ValueError  # (NaN fails 0 < x)
         if abs(sum(v) - 1.0) > 1e-6:
             raise ValueError
         return tuple(float(x) for x in v)
@@ -262,8 +301,8 @@ class DataConfig:
                                        "normalisation, fitted on the training split only), and train/validation "
                                        "come from data.path with data.split's first two fractions renormalised "
                                        "to sum to 1 (its test fraction is unused)", is_path=True)
-    jets: int = _f(50000, integer(1), "number of jets to generate (source: generate)")
-    generate_jobs: int = _f(2, integer(1), "parallel generator processes")
+    jets: int = _f(50000, integer(1, MAX_JETS), "number of jets to generate (source: generate)")
+    generate_jobs: int = _f(2, integer(1, 256), "parallel generator processes")
     detector: str = _f("none", choice("none", "simple"),
                        "detector response for generated jets (see README: data)")
     constituents: int = _f(32, integer(1, 150), "n: constituents kept per jet")
@@ -280,16 +319,19 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     type: str = _f("salt", choice(*kinds.NAMES), "tagger architecture (the registry of kinds, l1tag/kinds/)")
-    d_model: int = _f(16, integer(1), "embedding width d")
-    heads: int = _f(4, integer(1), "attention heads H (d_model must be divisible by heads)")
+    d_model: int = _f(16, integer(1, MAX_WIDTH), "embedding width d")
+    heads: int = _f(4, integer(1, MAX_WIDTH), "attention heads H (d_model must be divisible by heads)")
     partitions: int = _f(4, integer(1), "SAL-T partitions p / Linformer projected length")
-    ffn_dim: int = _f(16, integer(1), "feed-forward hidden width")
-    blocks: int = _f(1, integer(1), "attention blocks")
-    conv_kernel: tuple = _f([3, 3], list_of(integer(1), length=2), "SAL-T attention-score conv kernel (rows, cols)")
-    head_dims: tuple = _f([16], list_of(integer(1), min_len=0), "hidden widths of the MLP after pooling")
-    phi_dims: tuple = _f([32, 32, 32], list_of(integer(1)), "Deep Sets per-particle widths")
-    pooling: str = _f("max", choice("max", "mean"), "pooling over particles")
-    classes: int = _f(5, integer(2), "output classes (g, q, W, Z, t)")
+    ffn_dim: int = _f(16, integer(1, MAX_WIDTH), "feed-forward hidden width")
+    blocks: int = _f(1, integer(1, 16), "attention blocks")
+    conv_kernel: tuple = _f([3, 3], list_of(integer(1, 31), length=2),
+                            "SAL-T attention-score conv kernel (rows, cols)")
+    head_dims: tuple = _f([16], list_of(integer(1, MAX_WIDTH), min_len=0, max_len=8),
+                          "hidden widths of the MLP after pooling")
+    phi_dims: tuple = _f([32, 32, 32], list_of(integer(1, MAX_WIDTH), max_len=8), "Deep Sets per-particle widths")
+    pooling: str = _f("max", only("max", "mean pooling has no bit-exact firmware yet"), "pooling over particles")
+    classes: int = _f(len(CLASSES), only(len(CLASSES), "the generator and every reader give g, q, W, Z, t"),
+                      "output classes (g, q, W, Z, t)")
 
 
 @dataclass(frozen=True)
@@ -300,7 +342,8 @@ class QuantizerConfig:
 
 @dataclass(frozen=True)
 class QuantizationConfig:
-    enabled: bool = _f(True, boolean(), "quantization-aware training")
+    enabled: bool = _f(True, only(True, "the firmware is converted from the quantization-aware model; there is "
+                                        "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
     weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=1))
     bias: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=2))
@@ -394,7 +437,7 @@ class BudgetConfig:
 @dataclass(frozen=True)
 class Config:
     name: str = _f(None, identifier(), "build name (build/<name>)", required=True)
-    seed: int = _f(42, integer(0), "fixes data, training and therefore firmware")
+    seed: int = _f(42, integer(0, 2**32 - 1), "fixes data, training and therefore firmware")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
@@ -436,7 +479,8 @@ def _build(cls: type, raw: Any, where: str, base_dir: Path, origin: str) -> Any:
         if key not in fields:
             hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
             suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; valid keys: {', '.join(fields)}"
-            raise ConfigError(f"{origin}: unknown key '{dotted}'{suggestion}")
+            shown = f"'{dotted}'" if dotted.isprintable() else repr(dotted)  # one line, whatever the key holds
+            raise ConfigError(f"{origin}: unknown key {shown}{suggestion}")
         f = fields[key]
         sub, nullable = _section_type(cls, f)
         if sub is not None:
@@ -445,7 +489,7 @@ def _build(cls: type, raw: Any, where: str, base_dir: Path, origin: str) -> Any:
         check: Check = f.metadata["check"]
         try:
             converted = check(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, ArithmeticError):
             raise ConfigError(f"{origin}: {dotted}: expected {check.expected}, got {value!r}") from None
         resolve = f.metadata.get("resolve")
         if resolve and converted is not None:
@@ -505,19 +549,54 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         divisors = [p for p in range(1, n + 1) if n % p == 0]
         raise ConfigError(f"{origin}: hls.parallelization_factor ({h.parallelization_factor}) must divide "
                           f"data.constituents ({n}): one of {', '.join(map(str, divisors))}")
-    if h.reuse_factor > 1 and h.strategy != "Resource":
-        why = ("the Latency strategy's ALLOCATION limit is routinely not honoured by Vivado/Vitis HLS, so it "
-               "would not save the resources it claims" if h.strategy == "Latency" else
-               "hls4ml's distributed arithmetic needs reuse factor 1")
+    if h.reuse_factor > 1:
+        why = {"Latency": "the Latency strategy's ALLOCATION limit is routinely not honoured by Vivado/Vitis HLS, so "
+                          "it would not save the resources it claims",
+               "distributed_arithmetic": "hls4ml's distributed arithmetic needs reuse factor 1",
+               "Resource": "hls4ml's Resource Dense on particle arrays fails for now (an assertion in "
+                           "nnet_conv1d_resource.h aborts the conversion, or the C++ does not compile)"}[h.strategy]
         raise ConfigError(f"{origin}: hls.reuse_factor {h.reuse_factor} with hls.strategy {h.strategy}: {why}; "
-                          f"share hardware with hls.parallelization_factor (particles per clock) instead, or use "
-                          f"hls.strategy: Resource")
+                          f"set hls.reuse_factor: 1 and share hardware with hls.parallelization_factor (particles "
+                          f"per clock) instead")
+    _check_split(cfg, origin)
     q = cfg.quantization
     for name in ("input", "weights", "bias", "activations", "scores", "softmax"):
         qc: QuantizerConfig = getattr(q, name)
         if qc.integer >= qc.bits:
             raise ConfigError(f"{origin}: quantization.{name}.integer ({qc.integer}) must be smaller than "
                               f"quantization.{name}.bits ({qc.bits}); the sign bit needs one")
+
+
+def _check_split(cfg: Config, origin: str) -> None:
+    """With generated jets (their number known at load) every split holds at least one jet of each class:
+    the stratified split needs that, and a model cannot be validated or tested on nothing."""
+    d = cfg.data
+    if d.source != "generate":
+        return
+    shares = dict(zip(("train", "validation", "test"), d.split))
+    if d.test_path:  # the test split comes from the fixed test set
+        total = shares["train"] + shares["validation"]
+        shares = {"train": shares["train"] / total, "validation": shares["validation"] / total}
+    small = {k: int(d.jets * f) for k, f in shares.items() if int(d.jets * f) < len(CLASSES)}
+    if small:
+        k, n = next(iter(small.items()))
+        raise ConfigError(f"{origin}: data.split {list(d.split)} of data.jets {d.jets} leaves {n} jets in the {k} "
+                          f"split, fewer than one per class ({len(CLASSES)}); raise data.jets or that fraction")
+
+
+def _check_budget_target(cfg: Config, budget: Budget, origin: str) -> None:
+    """hls.part and hls.clock_period_ns are the budget's: the budget check would fail them after the build."""
+    from l1tag.hardware.budget import CLOCK_TOLERANCE_NS, part_family
+
+    h = cfg.hls
+    if part_family(h.part) != part_family(budget.part):
+        raise ConfigError(f"{origin}: hls.part {h.part!r} is not the budget's part {budget.part!r} "
+                          f"(budget.file {cfg.budget.file}); set hls.part: {budget.part} or choose a budget for "
+                          f"{h.part}")
+    if h.clock_period_ns > budget.clock_ns + CLOCK_TOLERANCE_NS:
+        raise ConfigError(f"{origin}: hls.clock_period_ns {h.clock_period_ns} is longer than the budget's clock_ns "
+                          f"{budget.clock_ns} (budget.file {cfg.budget.file}); set hls.clock_period_ns: "
+                          f"{budget.clock_ns} or choose a budget for that clock")
 
 
 def _is_glob(item: str) -> bool:
@@ -578,17 +657,41 @@ def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<confi
     base_dir = Path(base_dir).resolve()
     cfg = _build(Config, raw, "", base_dir, origin)
     _cross_checks(cfg, origin)
-    _check_part(cfg, load_budget(cfg.budget.file), origin)
+    budget = load_budget(cfg.budget.file)
+    _check_part(cfg, budget, origin)
+    _check_budget_target(cfg, budget, origin)
     _check_inputs(cfg, origin, base_dir)
     return cfg
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)  # merge keys (<<) first, as SafeLoader does
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeLoader's own error says so
+                    break
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {first}); give each key once",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, not_found: str) -> Any:
-    """A YAML file's contents; ConfigError with ``not_found``, or naming the line of a syntax error."""
+    """A YAML file's contents; ConfigError with ``not_found``, or naming the line of a syntax error or of
+    a key given twice."""
     if not path.is_file():
         raise ConfigError(not_found)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -21,6 +21,12 @@ class DataError(L1tagError):
     exit_code = 2
 
 
+class BuildDirError(L1tagError):
+    """A build folder l1tag may not write to: not its own, in use by another l1tag, or not writable (exit 2)."""
+
+    exit_code = 2
+
+
 class ConversionError(L1tagError):
     """A model the converter cannot handle (exit 2)."""
 

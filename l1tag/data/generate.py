@@ -289,6 +289,38 @@ def generate(out: str | Path, jets: int, seed: int = 42, jobs: int = 2, constitu
     return out
 
 
+def check_generated(path: str | Path, jets: int, seed: int, constituents: int, detector: str) -> None:
+    """A file at data.path (source: generate) is reused only if l1tag generated it with these settings: the
+    number of jets (as :func:`generate` rounds it), seed and detector equal, at least ``constituents`` stored.
+    DataError naming the first difference otherwise."""
+    want = {"jets": jets // len(CLASSES) * len(CLASSES), "seed": seed, "detector": detector}
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = dict(f.attrs)
+            rows = f["jets"].shape[0] if isinstance(f.get("jets"), h5py.Dataset) else None
+    except OSError as exc:
+        raise DataError(f"{path}: data.path (data.source generate) exists but cannot be read as HDF5 "
+                        f"({type(exc).__name__}); remove it to generate the jets again") from None
+    if "generator" not in attrs or rows is None:
+        raise DataError(f"{path}: data.path (data.source generate) exists but l1tag did not generate it (no "
+                        f"generator settings recorded); set data.source: hls4ml to read it, or remove it to generate")
+    have = {"jets": rows, "seed": _plain(attrs.get("seed")), "detector": _plain(attrs.get("detector"))}
+    diffs = [f"{k} {have[k]!r} (the config asks for {want[k]!r})" for k in want if have[k] != want[k]]
+    stored = _plain(attrs.get("constituents"))
+    if not isinstance(stored, int) or stored < constituents:
+        diffs.append(f"{stored!r} constituents per jet (the config needs at least {constituents})")
+    if diffs:
+        raise DataError(f"{path}: data.path was generated with other settings: {'; '.join(diffs)}; remove the "
+                        f"file (or point data.path elsewhere) to generate the jets the config asks for")
+
+
+def _plain(v):
+    """An HDF5 attribute as a plain Python value (numpy scalars, bytes)."""
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    return v.item() if hasattr(v, "item") else v
+
+
 def _write_hls4ml(out: Path, p4, cols, labels, seed: int, settings: GeneratorSettings, events: int) -> None:
     # the full jet (not the truncated constituent list) is the axis of etarel/phirel, as in hls4ml
     c = {name: cols[:, i] for i, name in enumerate(JET_COLUMNS)}

@@ -107,13 +107,18 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
     if len(labels) < 10 or (counts[counts > 0] < need).any():
         raise DataError(f"too few jets to split ({len(labels)} jets, per class {counts.tolist()}): "
                         f"need at least {need} of each class present")
-    if not with_test:
-        share = round(fractions[0] / (fractions[0] + fractions[1]), 12)  # 0.6 / 0.8 is 0.7499999999999999
-        train, val = train_test_split(idx, train_size=share, stratify=labels, random_state=seed)
-        return {"train": np.sort(train), "val": np.sort(val)}
-    train, rest = train_test_split(idx, train_size=fractions[0], stratify=labels, random_state=seed)
-    val_share = fractions[1] / (fractions[1] + fractions[2])
-    val, test = train_test_split(rest, train_size=val_share, stratify=labels[rest], random_state=seed)
+    try:
+        if not with_test:
+            share = round(fractions[0] / (fractions[0] + fractions[1]), 12)  # 0.6 / 0.8 is 0.7499999999999999
+            train, val = train_test_split(idx, train_size=share, stratify=labels, random_state=seed)
+            return {"train": np.sort(train), "val": np.sort(val)}
+        train, rest = train_test_split(idx, train_size=fractions[0], stratify=labels, random_state=seed)
+        val_share = fractions[1] / (fractions[1] + fractions[2])
+        val, test = train_test_split(rest, train_size=val_share, stratify=labels[rest], random_state=seed)
+    except ValueError:  # scikit-learn: a split smaller than the number of classes
+        raise DataError(f"data.split {list(fractions)} of {len(labels)} jets leaves a split with fewer jets than "
+                        f"classes ({int((counts > 0).sum())}); give a larger fraction to the smallest split or more "
+                        f"jets") from None
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
@@ -161,13 +166,51 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
 # ------------------------------------------------------------------------------------------
 
 
+SAMPLE_BYTES = 1 << 20  # the fingerprint hashes this much at each end of a file
+
+
+def file_fingerprint(path: str) -> dict:
+    """What identifies a file's contents without reading all of it: size, mtime in nanoseconds and the sha256
+    of its first and last MiB (a copy over it, even of the same size within the same second, changes it)."""
+    st = os.stat(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read(SAMPLE_BYTES))
+        if st.st_size > SAMPLE_BYTES:
+            f.seek(max(SAMPLE_BYTES, st.st_size - SAMPLE_BYTES))
+            h.update(f.read(SAMPLE_BYTES))
+    return {"file": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
+
+
 def _fingerprint(files: list[str]) -> list[dict]:
-    return [{"file": f, "size": os.path.getsize(f), "mtime": int(os.path.getmtime(f))} for f in files]
+    return [file_fingerprint(f) for f in files]
+
+
+def generated_path(cfg, build_dir: Path) -> str:
+    """The generated jets' file: data.path, or a name under build/<name>/data that carries what made it."""
+    d = cfg.data
+    stored = max(d.constituents, 32)
+    return d.path or str(Path(build_dir) / "data" / f"jets-{d.jets}-seed{cfg.seed}-{d.detector}-c{stored}.h5")
+
+
+def input_fingerprints(cfg) -> dict:
+    """The content fingerprint of every file the data stage reads (data.path, data.test_path); a generated
+    file that does not exist yet is absent, and so is l1tag's own generated file under the build folder (its
+    name carries the settings that made it).  The data stage's key includes it (l1tag/build.py)."""
+    d = cfg.data
+    if d.source == "generate":
+        files = [d.path] if d.path and os.path.isfile(d.path) else []
+    else:
+        files = expand_paths(d.path)
+    out = {"inputs": _fingerprint(files)}
+    if d.test_path:
+        out["test_inputs"] = _fingerprint(expand_paths(d.test_path))
+    return out
 
 
 def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     """Generate the jets if needed, prepare them, and cache the result in ``build_dir/data``."""
-    from l1tag.data.generate import generate
+    from l1tag.data.generate import check_generated, generate
 
     d = cfg.data
     data_dir = Path(build_dir) / "data"
@@ -175,12 +218,13 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     path = d.path
     if d.source == "generate":
         stored = max(d.constituents, 32)
-        # the name carries what made the file, so changing any of it generates a new one
-        path = path or str(data_dir / f"jets-{d.jets}-seed{cfg.seed}-{d.detector}-c{stored}.h5")
+        path = generated_path(cfg, build_dir)
         if not Path(path).exists():
             log.info("generating %d jets with Pythia 8 + FastJet into %s", d.jets, path)
             generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=stored,
                      detector=d.detector, progress=progress)
+        else:  # reused only if it is what this config would generate
+            check_generated(path, d.jets, seed=cfg.seed, constituents=stored, detector=d.detector)
     files = expand_paths(path)
     test_files = expand_paths(d.test_path) if d.test_path else []
     record = {"data": cfg.to_dict()["data"], "seed": cfg.seed, "inputs": _fingerprint(files)}

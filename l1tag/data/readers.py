@@ -124,6 +124,11 @@ def _read_hls4ml_file(path: str):
             if key not in f:
                 raise _fail(path, f"dataset '{key}' missing", HLS4ML_EXPECTED)
         cons_ds, jets_ds = f["jetConstituentList"], f["jets"]
+        for key, ds in (("jetConstituentList", cons_ds), ("jets", jets_ds)):
+            if not isinstance(ds, h5py.Dataset):
+                raise _fail(path, f"'{key}' is a {type(ds).__name__.lower()}, not a dataset", HLS4ML_EXPECTED)
+            if ds.dtype.kind not in "iuf":
+                raise _fail(path, f"'{key}' holds {ds.dtype} values, not numbers", HLS4ML_EXPECTED)
         if cons_ds.ndim != 3 or cons_ds.shape[-1] != N_FEATURES:
             raise _fail(path, f"'jetConstituentList' has shape {cons_ds.shape}", HLS4ML_EXPECTED)
         if jets_ds.ndim != 2 or jets_ds.shape[1] < len(LABEL_NAMES):
@@ -135,7 +140,7 @@ def _read_hls4ml_file(path: str):
             raise _fail(path, "file is empty (0 jets)", HLS4ML_EXPECTED)
         cons = np.asarray(cons_ds[...], dtype=np.float32)
         jets = np.asarray(jets_ds[...], dtype=np.float64)
-        names = _decode(f["jetFeatureNames"][...]) if "jetFeatureNames" in f else None
+        names = _feature_names(f, path)
 
     bad = (~np.isfinite(cons)).any(axis=(1, 2))
     if bad.any():
@@ -156,6 +161,19 @@ def _read_hls4ml_file(path: str):
         log.warning("%s: jetFeatureNames has %d names for %d columns; jet features ignored",
                     path, len(names), jets.shape[1])
     return cons, labels, feats
+
+
+def _feature_names(f, path: str) -> list[str] | None:
+    """The optional 'jetFeatureNames' (None when absent or unreadable: the jet features are then ignored)."""
+    import h5py
+
+    ds = f.get("jetFeatureNames")
+    if ds is None:
+        return None
+    if not isinstance(ds, h5py.Dataset):
+        log.warning("%s: 'jetFeatureNames' is not a dataset; jet features ignored", path)
+        return None
+    return _decode(ds[...])
 
 
 def _concat(parts, files) -> JetSample:

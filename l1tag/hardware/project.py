@@ -9,6 +9,7 @@ alone (a whole-model file).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -35,11 +36,39 @@ def _read_config(path: Path) -> dict:
         cfg = yaml.load(path.read_text(), Loader=Loader)
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as text ({type(exc).__name__}); expected hls4ml's YAML "
+                        f"config") from None
     if not isinstance(cfg, dict):
         raise DataError(f"{path}: not an hls4ml config (expected a mapping with ProjectName, HLSConfig ...)")
+    _check_keys(cfg, path)
     cfg["_file"] = path
     cfg["_dir"] = path.parent
     return cfg
+
+
+# the top-level keys l1tag reads, and what each must be (hls4ml fails with an internal error otherwise)
+CONFIG_KEYS = {"ProjectName": (str,), "Backend": (str,), "IOType": (str,), "Part": (str,), "XilinxPart": (str,),
+               "OutputDir": (str,), "KerasModel": (str,), "KerasJson": (str,), "KerasH5": (str,),
+               "ClockPeriod": (int, float), "HLSConfig": (dict,)}
+
+
+def _check_keys(cfg: dict, path: Path) -> None:
+    """Each key l1tag reads has the type hls4ml expects (a finite positive clock period)."""
+    for key, types in CONFIG_KEYS.items():
+        value = cfg.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, types) and not isinstance(value, bool)
+        if ok and key == "ClockPeriod":
+            ok = math.isfinite(value) and value > 0
+        if not ok:
+            want = {str: "a string", dict: "a mapping"}.get(types[0], "a positive number")
+            raise DataError(f"{path}: {key} is {value!r}, expected {want} (an hls4ml config, as hls4ml writes it)")
+    for key, value in (cfg.get("HLSConfig") or {}).items():
+        if key in ("Model", "LayerName", "LayerType") and not isinstance(value, dict):
+            raise DataError(f"{path}: HLSConfig.{key} is {value!r}, expected a mapping (an hls4ml config, as hls4ml "
+                            f"writes it)")
 
 
 def _project_config(project_dir: Path, top: str | None = None) -> dict:

@@ -15,6 +15,7 @@ which copied or archived projects often lack.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -278,9 +279,12 @@ def _int(text: str | None, what: str, path: Path) -> int | None:
 def _float(text: str | None, what: str, path: Path) -> float:
     value = (text or "").strip().removesuffix("ns").strip()
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        raise DataError(f"malformed HLS report {path}: {what} is '{value}', not a number") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(f"malformed HLS report {path}: {what} is '{value}', not a number")
+    return number
 
 
 def _fractions(resources: dict, available: dict) -> dict:
@@ -496,6 +500,9 @@ def parse_vivado_synth(path) -> dict:
             used[key], avail[key] = float(cells[1]), float(cells[-2])
         except ValueError:
             continue  # a row of another table that happens to share the name
+        if not all(math.isfinite(v) and v >= 0 for v in (used[key], avail[key])):
+            raise DataError(f"malformed Vivado utilization report {path}: row '{cells[0]}' has Used '{cells[1]}' "
+                            f"and Available '{cells[-2]}', not counts")
     missing = {"LUT", "FF", "DSP", "BRAM"} - set(used)
     if missing:
         raise DataError(f"malformed Vivado utilization report {path}: no {', '.join(sorted(missing))} row")

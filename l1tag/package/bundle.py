@@ -9,8 +9,11 @@ its ports and bit widths, part and clock, sha256 of every file) and ``HANDOFF.md
 
 The archive is deterministic (sorted members, zero mtimes, fixed owner), so the same build gives the
 same bytes.  ``verify_bundle`` extracts safely (no absolute paths, no '..', no links leaving the
-bundle), checks every checksum, recompiles the C++ from the bundle alone and replays the vectors, and
-re-simulates every RTL block with Verilator from its bundled Verilog when Verilator is installed.
+bundle), recomputes every file's sha256 and the firmware sha256 from the files and compares them with
+the manifest, recompiles the C++ with l1tag's own g++ command line (never a script from the bundle)
+and replays the vectors, and re-simulates every RTL block with Verilator from its bundled Verilog when
+Verilator is installed.  What this does and does not protect against: docs/design.md, "Verifying a
+bundle".
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -204,11 +208,12 @@ def _safe_extract(bundle: Path, dest: Path) -> Path:
     inside that folder (``tar -czf t.tar.gz .``: members ``./manifest.json``, ``./hls/...``)."""
     try:
         tar = tarfile.open(bundle, "r:gz")
-    except (OSError, tarfile.TarError) as exc:
-        raise DataError(f"{bundle}: not a readable .tar.gz bundle ({exc})") from None
+        members = tar.getmembers()
+    except (OSError, EOFError, tarfile.TarError) as exc:  # EOFError: a truncated archive
+        raise DataError(f"{bundle}: not a readable .tar.gz bundle ({type(exc).__name__}: {exc})") from None
     with tar:
         roots = set()
-        for m in tar.getmembers():
+        for m in members:
             name = m.name
             if name.startswith("/") or ".." in Path(name).parts:
                 raise DataError(f"{bundle}: member '{name}' escapes the bundle (absolute path or '..'); refused")
@@ -222,9 +227,12 @@ def _safe_extract(bundle: Path, dest: Path) -> Path:
             if parts:
                 roots.add(parts[0] if len(parts) > 1 or m.isdir() else "")
         try:
-            tar.extractall(dest, filter="data")  # Python's own guard, on top of the checks above
-        except TypeError:  # Python without extraction filters
-            tar.extractall(dest)
+            try:
+                tar.extractall(dest, filter="data")  # Python's own guard, on top of the checks above
+            except TypeError:  # Python without extraction filters
+                tar.extractall(dest)
+        except (OSError, EOFError, tarfile.TarError) as exc:
+            raise DataError(f"{bundle}: cannot be extracted ({type(exc).__name__}: {exc})") from None
     if (dest / "manifest.json").is_file():
         return dest
     tops = sorted(r for r in roots if r)
@@ -235,14 +243,15 @@ def _safe_extract(bundle: Path, dest: Path) -> Path:
 
 
 def verify_bundle(bundle: Path, rtl: bool = True) -> dict:
-    """Checksums, recompilation from the bundle alone, bit-exact replay (and the RTL's re-simulation unless
-    ``rtl`` is False); DataError on any mismatch."""
+    """Checksums and the firmware sha256 recomputed from the files, recompilation with l1tag's own g++ command
+    line, bit-exact replay (and the RTL's re-simulation unless ``rtl`` is False); DataError on any mismatch.
+    The returned ``firmware_sha256`` is the recomputed one: compare it with the one the sender published."""
     bundle = Path(bundle)
     if not bundle.is_file():
         raise DataError(f"bundle not found: {bundle}")
     with tempfile.TemporaryDirectory() as tmp:
         root = _safe_extract(bundle, Path(tmp))
-        manifest = json.loads((root / "manifest.json").read_text())
+        manifest = read_manifest(root / "manifest.json", bundle)
         present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {"manifest.json"}
         listed = set(manifest["files"])
         for name in sorted(listed | present):
@@ -252,9 +261,51 @@ def verify_bundle(bundle: Path, rtl: bool = True) -> dict:
                 raise DataError(f"{bundle}: {name} is not listed in manifest.json")
             if sha256_file(root / name) != manifest["files"][name]:
                 raise DataError(f"{bundle}: checksum mismatch in {name}")
+        firmware = tree_digest(root / "hls")
+        if firmware != manifest["firmware_sha256"]:
+            raise DataError(f"{bundle}: the firmware (hls/firmware, hls/tb_data) has sha256 {firmware[:16]}..., "
+                            f"manifest.json says {manifest['firmware_sha256'][:16]}...: it was changed after packing")
         jets = replay_vectors(root / "hls", manifest)
         rtl = resimulate_rtl(root) if rtl else None
-    return {"files": len(listed), "jets": jets, "firmware_sha256": manifest["firmware_sha256"], "rtl": rtl}
+    return {"files": len(listed), "jets": jets, "firmware_sha256": firmware, "rtl": rtl}
+
+
+def read_manifest(path: Path, bundle: Path) -> dict:
+    """manifest.json with the keys verification reads, each of the right kind; DataError naming the first
+    that is not (a bundle from anywhere must not make verification an internal error)."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{bundle}: manifest.json is not readable JSON ({type(exc).__name__}: {exc})") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise DataError(f"{bundle}: manifest.json: {problem} (a manifest as `l1tag package` writes it)")
+    return manifest
+
+
+def _is_sha256(v) -> bool:
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
+def _manifest_problem(m) -> str | None:
+    if not isinstance(m, dict):
+        return "not a JSON object"
+    files = m.get("files")
+    if not isinstance(files, dict) or not all(isinstance(k, str) and _is_sha256(v) for k, v in files.items()):
+        return "'files' must map each file to its sha256 (64 hex digits)"
+    if not _is_sha256(m.get("firmware_sha256")):
+        return "'firmware_sha256' must be a sha256 (64 hex digits)"
+    top = m.get("top_function")
+    if not (isinstance(top, str) and top.isidentifier() and top.isascii()):
+        return f"'top_function' must be a C identifier, not {top!r}"
+    iface = m.get("interface")
+    for side in ("inputs", "outputs"):
+        ports = iface.get(side) if isinstance(iface, dict) else None
+        shape = ports[0].get("shape") if isinstance(ports, list) and ports and isinstance(ports[0], dict) else None
+        if not (isinstance(shape, list) and shape and all(isinstance(n, int) and not isinstance(n, bool) and
+                                                          0 < n <= 1 << 20 for n in shape)):
+            return f"'interface.{side}[0].shape' must be a list of positive integers"
+    return None
 
 
 def resimulate_rtl(root: Path) -> dict | None:
@@ -270,12 +321,14 @@ def resimulate_rtl(root: Path) -> dict | None:
         return {"skipped": why}
     from concurrent.futures import ThreadPoolExecutor
 
-    section = json.loads(rtl.read_text())
-    pieces = [p["name"] for b in section["blocks"] for p in b["pieces"]]
+    section, pieces = _rtl_pieces(rtl)
     os.environ.update(verilator_env())  # once, before the threads
     with ThreadPoolExecutor(max_workers=2) as pool:  # each is a Verilator + g++ build: processes, not the GIL
-        results = list(pool.map(lambda name: resimulate(root / "rtl" / name, name, section["latency_cutoff"]),
-                                pieces))
+        try:
+            results = list(pool.map(lambda name: resimulate(root / "rtl" / name, name, section["latency_cutoff"]),
+                                    pieces))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # vectors.npz, the Verilog project
+            raise DataError(f"rtl/: a bundled RTL block cannot be re-simulated ({type(exc).__name__}: {exc})") from None
     for name, (n, wrong) in zip(pieces, results):
         if wrong:
             raise DataError(f"rtl/{name}: the Verilator simulation of the bundled Verilog differs from vectors.npz "
@@ -283,20 +336,68 @@ def resimulate_rtl(root: Path) -> dict | None:
     return {"blocks": len(section["blocks"]), "vectors": sum(n for n, _ in results)}
 
 
-def replay_vectors(hls_dir: Path, manifest: dict) -> int:
-    """Compile the project's C++ with its build_lib.sh and replay tb_data bit for bit."""
-    if shutil.which("g++") is None:
+CXX_FLAGS = ("-O3", "-fPIC", "-std=c++11")  # hls4ml's build_lib.sh flags (its C++11 choice), nothing from the bundle
+COMPILE_TIMEOUT_S = 900
+
+
+def compile_firmware(hls_dir: Path, top: str) -> Path:
+    """The project's C++ compiled by l1tag's own g++ command line, as hls4ml's build_lib.sh would (the top
+    source and its ctypes bridge, ap_types from firmware/), into a shared library; DataError if it fails."""
+    cxx = shutil.which("g++")
+    if cxx is None:
         raise DataError("g++ is needed to recompile the firmware; install it (e.g. apt-get install g++)")
-    res = subprocess.run(["bash", "build_lib.sh"], cwd=hls_dir, capture_output=True, text=True)
-    libs = sorted((hls_dir / "firmware").glob("*.so"))
-    if res.returncode != 0 or not libs:
-        raise DataError(f"{hls_dir}: the bundled C++ does not compile: {res.stderr.strip()[-400:]}")
-    lib = ctypes.CDLL(str(libs[0]))
-    fn = getattr(lib, f"{manifest['top_function']}_double")
+    sources = [hls_dir / "firmware" / f"{top}.cpp", hls_dir / f"{top}_bridge.cpp"]
+    for src in sources:
+        if not src.is_file():
+            raise DataError(f"{hls_dir}: {src.relative_to(hls_dir)} missing (the top function's source and its bridge)")
+    lib = hls_dir / "firmware" / f"{top}-verify.so"
+    weights = f'-DWEIGHTS_DIR="{hls_dir.resolve() / "firmware" / "weights"}"'
+    cmd = [cxx, *CXX_FLAGS, f"-I{hls_dir / 'firmware' / 'ap_types'}", weights, "-shared",
+           *map(str, sources), "-o", str(lib)]
+    try:
+        res = subprocess.run(cmd, cwd=hls_dir, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S,
+                             stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DataError(f"{hls_dir}: g++ did not finish in {COMPILE_TIMEOUT_S} s") from None
+    if res.returncode != 0 or not lib.is_file():
+        raise DataError(f"{hls_dir}: the bundled C++ does not compile: {' '.join(res.stderr.split())[-400:]}")
+    return lib
+
+
+def _vectors(path: Path) -> np.ndarray:
+    try:
+        return np.loadtxt(path, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path.parent.parent.name}/{path.parent.name}/{path.name}: not a table of numbers "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def _rtl_pieces(rtl: Path) -> tuple[dict, list[str]]:
+    """rtl.json and the names of its pieces (each a folder under rtl/); DataError if it is not l1tag's."""
+    try:
+        section = json.loads(rtl.read_text())
+        pieces = [p["name"] for b in section["blocks"] for p in b["pieces"]]
+        int(section["latency_cutoff"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"rtl/rtl.json: not the open-synth stage's record ({type(exc).__name__}: {exc})") from None
+    bad = [p for p in pieces if not isinstance(p, str) or not (rtl.parent / p).is_dir() or "/" in p or p.startswith(".")]
+    if bad:
+        raise DataError(f"rtl/rtl.json: block {bad[0]!r} has no folder under rtl/")
+    return section, pieces
+
+
+def replay_vectors(hls_dir: Path, manifest: dict) -> int:
+    """Compile the project's C++ (:func:`compile_firmware`) and replay tb_data bit for bit."""
+    top = manifest["top_function"]
+    lib = ctypes.CDLL(str(compile_firmware(hls_dir, top)))
+    fn = getattr(lib, f"{top}_double", None)
+    if fn is None:
+        raise DataError(f"{hls_dir}: the compiled firmware has no {top}_double (manifest.json top_function {top!r} "
+                        f"is not the project's top)")
     n_in = int(np.prod(manifest["interface"]["inputs"][0]["shape"]))
     n_out = int(np.prod(manifest["interface"]["outputs"][0]["shape"]))
-    x = np.loadtxt(hls_dir / "tb_data" / "tb_input_features.dat", ndmin=2)
-    y = np.loadtxt(hls_dir / "tb_data" / "tb_output_predictions.dat", ndmin=2)
+    x = _vectors(hls_dir / "tb_data" / "tb_input_features.dat")
+    y = _vectors(hls_dir / "tb_data" / "tb_output_predictions.dat")
     if x.shape[1] != n_in or y.shape[1] != n_out or len(x) != len(y):
         raise DataError(f"{hls_dir}/tb_data: vectors do not match the interface ({x.shape}, {y.shape})")
     arr_in, arr_out = ctypes.c_double * n_in, ctypes.c_double * n_out

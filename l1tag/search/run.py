@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -142,19 +144,36 @@ def run_search(base_cfg, space, trials: int | None = None, address: str | None =
 
 
 def _run_with_ray(base: dict, todo: list[dict], search_dir: Path, csim: bool, address: str | None) -> None:
+    """The trials on Ray Tune.  Ctrl-C and SIGTERM end the search with KeyboardInterrupt (exit 130: rerunning
+    `l1tag search` resumes it), not with Tune's own handler, which returns as if the search had finished and
+    advises Tuner.restore; a Ray that this call started is shut down however it ends (no agents left)."""
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     import ray
     from ray import tune
 
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         kwargs = {"address": address} if address else {"num_cpus": os.cpu_count() or 1}
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
-    space = {"base": base, "search_dir": str(search_dir), "csim": csim, "overrides": tune.grid_search(todo)}
-    tuner = tune.Tuner(
-        tune.with_resources(_trainable, {"cpu": 1}), param_space=space,
-        tune_config=tune.TuneConfig(reuse_actors=False),
-        run_config=tune.RunConfig(storage_path=str(search_dir / "ray"), name="tune", verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=0)))
-    tuner.fit()
+    main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        space = {"base": base, "search_dir": str(search_dir), "csim": csim, "overrides": tune.grid_search(todo)}
+        tuner = tune.Tuner(
+            tune.with_resources(_trainable, {"cpu": 1}), param_space=space,
+            tune_config=tune.TuneConfig(reuse_actors=False),
+            run_config=tune.RunConfig(storage_path=str(search_dir / "ray"), name="tune", verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=0)))
+        tuner.fit()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        if started:
+            ray.shutdown()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pareto_front(rows: list[dict], cost: str) -> list[dict]:

@@ -104,13 +104,16 @@ def _dimension(key: str, spec, where: str) -> Dimension:
                 and isinstance(step, int) and step > 0 and lo_hi[0] <= lo_hi[1]):
             raise ConfigError(f"{where}: space key '{key}': range needs [low, high] integers with low <= high and a "
                               f"positive integer step, e.g. {{range: [4, 16], step: 4}}")
+        if (lo_hi[1] - lo_hi[0]) // step + 1 > MAX_VALUES:
+            raise ConfigError(f"{where}: space key '{key}': range {lo_hi} step {step} gives more than {MAX_VALUES} "
+                              f"values; use a larger step")
         return Dimension(key, values=tuple(range(lo_hi[0], lo_hi[1] + 1, step)))
     if isinstance(spec, dict) and set(spec) <= {"log_range", "num", "integer"} and "log_range" in spec:
         lo_hi, num = spec["log_range"], spec.get("num", 3)
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(isinstance(v, (int, float)) for v in lo_hi)
-                and 0 < lo_hi[0] < lo_hi[1] and isinstance(num, int) and num >= 2):
-            raise ConfigError(f"{where}: space key '{key}': log_range needs [low, high] with 0 < low < high and "
-                              f"num >= 2, e.g. {{log_range: [0.001, 0.01], num: 3}}")
+                and 0 < lo_hi[0] < lo_hi[1] < float("inf") and isinstance(num, int) and 2 <= num <= MAX_VALUES):
+            raise ConfigError(f"{where}: space key '{key}': log_range needs [low, high] with 0 < low < high < inf "
+                              f"and 2 <= num <= {MAX_VALUES}, e.g. {{log_range: [0.001, 0.01], num: 3}}")
         return Dimension(key, low=float(lo_hi[0]), high=float(lo_hi[1]), num=num, integer=bool(spec.get("integer")))
     raise ConfigError(f"{where}: space key '{key}': expected a list of values, {{range: [low, high], step: s}} or "
                       f"{{log_range: [low, high], num: n}}, got {spec!r}")
@@ -125,7 +128,7 @@ def load_space(file: str | Path, base: dict) -> Space:
     unknown = set(raw or {}) - {"name", "sampler", "seed", "fixed", "space"} if isinstance(raw, dict) else set()
     if not isinstance(raw, dict) or unknown:
         raise ConfigError(f"{file}: a search space has the keys name, sampler, seed, fixed, space"
-                          + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""))
+                          + (f" (unknown: {', '.join(sorted(map(repr, unknown)))})" if unknown else ""))
     name = raw.get("name")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"{file}: 'name' (the search's folder under build/) must be letters, digits, '_' or '-'")
@@ -135,12 +138,26 @@ def load_space(file: str | Path, base: dict) -> Space:
     space, fixed = raw.get("space"), raw.get("fixed") or {}
     if not isinstance(space, dict) or not space or not isinstance(fixed, dict):
         raise ConfigError(f"{file}: 'space' must map config keys to their values (and 'fixed' keys to one value)")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ConfigError(f"{file}: seed (the random sampler's) must be an integer in [0, 4294967295], not {seed!r}")
     dims = [_dimension(str(k), v, str(file)) for k, v in space.items()]
-    # every key and value must be one the config accepts: try each on the base config
-    for key, value in [(k, v) for d in dims for k, v in [(d.key, d.grid()[0]), (d.key, d.grid()[-1])]] + \
-            list(fixed.items()):
+    # every key and value must be one the config accepts: try each on the base config (a log_range is tried at
+    # its ends and at its grid points; any value between them is as valid as they are)
+    for key, value in [(d.key, v) for d in dims for v in _values_to_check(d)] + list(fixed.items()):
         try:
             config_from_dict(apply(base, {**fixed, key: value}), origin=f"{file} ({key}: {value!r})")
         except ConfigError as exc:
             raise ConfigError(f"{file}: space key '{key}' = {value!r} is not a valid config: {exc}") from None
-    return Space(name, sampler, int(raw.get("seed", 0)), dims, dict(fixed), str(file))
+    return Space(name, sampler, seed, dims, dict(fixed), str(file))
+
+
+MAX_VALUES = 1000  # values of one dimension: each is checked against the config schema at load
+
+
+def _values_to_check(d: Dimension) -> list:
+    """Every value of a list or range; a log_range's ends and grid points."""
+    if d.values:
+        return list(d.values)
+    ends = (int(round(d.low)), int(round(d.high))) if d.integer else (d.low, d.high)
+    return sorted({*ends, *d.grid()})

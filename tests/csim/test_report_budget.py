@@ -23,6 +23,7 @@ def _build(tmp_path, limits: dict):
     cfg = load_config(cfg_file)
     build = tmp_path / "build"
     convert_model(build_model(cfg.model, 8, 3, cfg.quantization), cfg.hls, build / "hls")
+    (build / ".l1tag-build").write_text("")  # a build folder l1tag made (only such a folder is written to)
     return cfg_file, build
 
 

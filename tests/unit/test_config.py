@@ -91,7 +91,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name: x\ndata: {path: [a.h5, b.h5]}\n", "data.path: with data.source 'generate' it is the one file"),
         ("name: x\ndata: {path: 'jets_*.h5'}\n", "data.path: with data.source 'generate' it is the one file"),
         ("seed: 1\n", "missing required key 'name'"),
-        ("name: 'bad name!'\n", "name: expected a name of letters, digits"),
+        ("name: 'bad name!'\n", "name: expected a name of at most 64 letters, digits"),
         ("- just\n- a list\n", "top level: expected a mapping of keys"),
         ("name: x\nmodel: {type: salt\n", "not valid YAML (line"),
         ("", "the config is empty"),
@@ -111,7 +111,7 @@ def test_missing_file_names_the_file(tmp_path):
         load_config(tmp_path / "nothere.yaml")
 
 
-def _budget_file(path: Path, part: str = "xcvu9p-flga2104-2L-e", **extra) -> Path:
+def _budget_file(path: Path, part: str = "xcvu13p-flga2577-2-e", **extra) -> Path:
     path.write_text(yaml.safe_dump({"name": "b", "part": part, "clock_ns": 5.0, **extra}))
     return path
 
@@ -188,7 +188,8 @@ def test_test_path_resolves_and_may_be_a_list(tmp_path):
     ("l1t_360mhz_ii1.yaml", "l1t_360mhz_ii1"),
 ])
 def test_budget_by_name_from_a_config_outside_configs(tmp_path, value, shipped):
-    text = "name: c\n" + (f"budget: {{file: {value}}}\n" if value else "")
+    target = "" if not value else "hls: {part: xcvu9p-flga2104-2L-e, clock_period_ns: 2.78}\n"  # the budget's
+    text = "name: c\n" + target + (f"budget: {{file: {value}}}\n" if value else "")
     cfg = load_config(_write(tmp_path, text))
     assert cfg.budget.file == str(config_module.SHIPPED_BUDGETS / f"{shipped}.yaml")
     assert load_budget(cfg.budget.file).name == shipped
@@ -247,7 +248,9 @@ def test_closest_parts_are_named_for_a_typo(tmp_path):
 
 @pytest.mark.parametrize("part", ["xcvu9p-flgb2104-1-i", "XCVU13P", "xc7z020clg400-1", "ku15p"])
 def test_known_parts_in_any_spelling_load(tmp_path, part):
-    assert load_config(_write(tmp_path, f"name: c\nhls: {{part: {part}}}\n")).hls.part == part
+    _budget_file(tmp_path / "b.yaml", part=part)
+    cfg = load_config(_write(tmp_path, f"name: c\nhls: {{part: {part}}}\nbudget: {{file: b.yaml}}\n"))
+    assert cfg.hls.part == part
 
 
 def test_unknown_part_is_allowed_when_the_budget_gives_totals(tmp_path):
@@ -311,9 +314,93 @@ def test_parallelization_factor_must_divide_the_particles():
 
 
 @pytest.mark.parametrize("strategy, why", [("Latency", "ALLOCATION limit is routinely not honoured"),
-                                           ("distributed_arithmetic", "needs reuse factor 1")])
-def test_reuse_factor_only_with_the_resource_strategy(strategy, why):
-    with pytest.raises(ConfigError, match=f"hls.reuse_factor 4 with hls.strategy {strategy}: .*{why}.*"
-                                          f"hls.parallelization_factor"):
-        config_from_dict({"name": "r", "hls": {"strategy": strategy, "reuse_factor": 4}})
-    assert config_from_dict({"name": "r", "hls": {"strategy": "Resource", "reuse_factor": 4}}).hls.reuse_factor == 4
+                                           ("distributed_arithmetic", "needs reuse factor 1"),
+                                           ("Resource", "nnet_conv1d_resource.h")])
+@pytest.mark.parametrize("reuse", [2, 4])
+def test_reuse_factor_above_1_is_refused_at_load_for_every_strategy(strategy, why, reuse):
+    """Resource + R > 1 aborted the Python process (R = 2: a C assert in hls4ml) or did not compile (R = 4),
+    although the message for the other strategies recommended it: refused until it works."""
+    with pytest.raises(ConfigError, match=f"hls.reuse_factor {reuse} with hls.strategy {strategy}: .*{why}.*"
+                                          f"hls.reuse_factor: 1 .*hls.parallelization_factor") as err:
+        config_from_dict({"name": "r", "hls": {"strategy": strategy, "reuse_factor": reuse}})
+    assert "use hls.strategy: Resource" not in str(err.value)
+    assert config_from_dict({"name": "r", "hls": {"strategy": "Resource", "reuse_factor": 1}}).hls.reuse_factor == 1
+
+
+# ------------------------------------------------------------------ what the schema refuses at load (issue 22)
+
+@pytest.mark.parametrize("text, message", [
+    # NaN and inf pass every comparison-based check unless refused: a NaN learning rate was a TensorFlow dump
+    ("name: x\ntrain: {learning_rate: .nan}\n", "train.learning_rate: expected a positive number, got nan"),
+    ("name: x\ntrain: {learning_rate: .inf}\n", "train.learning_rate: expected a positive number, got inf"),
+    ("name: x\ncsim: {max_accuracy_drop_float: .inf}\n", "csim.max_accuracy_drop_float: expected a number in"),
+    ("name: x\ncsim: {min_argmax_agreement_float: .nan}\n", "csim.min_argmax_agreement_float: expected a number"),
+    ("name: x\ndata: {pt_min: -.inf}\n", "data.pt_min: expected a number in [0.0, inf], got -inf"),
+    ("name: x\nhls: {clock_period_ns: .nan}\n", "hls.clock_period_ns: expected a positive number, got nan"),
+    ("name: x\ndata: {split: [.nan, 0.5, 0.5]}\n", "data.split: expected three fractions"),
+    (f"name: x\ntrain: {{learning_rate: {10**400}}}\n", "train.learning_rate: expected a positive number, got 1000"),
+    # upper bounds: each of these was accepted and then hung, crashed or failed minutes later
+    ("name: x\ndata: {jets: 1000000000000000000000000000000}\n", "data.jets: expected an integer in [1, 10000000]"),
+    (f"name: x\nmodel: {{head_dims: [{2**63}]}}\n", "model.head_dims: expected a list of at most 8, each item an "
+                                                   "integer in [1, 1024], got [9223372036854775808]"),
+    (f"name: x\nmodel: {{conv_kernel: [3, {10**12}]}}\n", "model.conv_kernel: expected a list of 2 items, each an "
+                                                         "integer in [1, 31]"),
+    (f"name: {'n' * 240}\n", "name: expected a name of at most 64 letters"),
+    (f"name: {'n' * 300}\n", "name: expected a name of at most 64 letters"),
+    (f"name: x\nseed: {2**40}\n", "seed: expected an integer in [0, 4294967295], got 1099511627776"),
+    ("name: x\nseed: -1\n", "seed: expected an integer in [0, 4294967295], got -1"),
+    # combinations the converter or the firmware refuses later
+    ("name: x\nmodel: {pooling: mean}\n", "model.pooling: expected 'max' (mean pooling has no bit-exact firmware"),
+    ("name: x\nmodel: {classes: 3}\n", "model.classes: expected 5 (the generator and every reader give g, q, W, Z"),
+    ("name: x\nquantization: {enabled: false}\n", "quantization.enabled: expected true (the firmware is converted "
+                                                  "from the quantization-aware model; there is no float-firmware"),
+    ("name: x\nhls: {project_name: int}\n", "hls.project_name: expected a C identifier of at most 64 characters"),
+    ("name: x\nhls: {project_name: class}\n", "that is not a C++ keyword"),
+    ("name: x\nhls: {project_name: main}\n", "that is not a C++ keyword or 'main', got 'main'"),
+    ("name: x\nhls: {strategy: Resource, reuse_factor: 2}\n", "hls.reuse_factor 2 with hls.strategy Resource"),
+    # the budget's part and clock (the budget check failed them with exit 3 after the whole build)
+    ("name: x\nhls: {part: xcvu9p-flga2104-2L-e}\n", "hls.part 'xcvu9p-flga2104-2L-e' is not the budget's part "
+                                                     "'xcvu13p-flga2577-2-e'"),
+    ("name: x\nhls: {clock_period_ns: 6.25}\n", "hls.clock_period_ns 6.25 is longer than the budget's clock_ns 5.0"),
+    # a split that leaves a split without one jet of each class (was a raw scikit-learn message)
+    ("name: x\ndata: {jets: 300, split: [0.98, 0.01, 0.01]}\n", "data.split [0.98, 0.01, 0.01] of data.jets 300 "
+                                                                "leaves 3 jets in the validation split"),
+    # a key given twice: the last one silently won
+    ("name: x\nmodel: {type: salt}\nseed: 3\nmodel: {type: deepsets}\n",
+     "not valid YAML (line 4, column 1): duplicate key 'model' (first on line 2); give each key once"),
+    ("name: x\ndata: {jets: 10, jets: 20}\n", "duplicate key 'jets'"),
+])
+def test_the_schema_refuses_what_cannot_work(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, text))
+    assert message in str(err.value)
+    assert "cfg.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_faster_clock_than_the_budget_and_the_bounds_themselves_load(tmp_path):
+    cfg = load_config(_write(tmp_path, f"name: {'n' * 64}\nseed: {2**32 - 1}\nhls: {{clock_period_ns: 4.0}}\n"
+                                       "data: {jets: 10000000}\nmodel: {head_dims: [1024], conv_kernel: [31, 31]}\n"))
+    assert cfg.seed == 2**32 - 1 and cfg.hls.clock_period_ns == 4.0 and cfg.data.jets == 10**7
+
+
+def test_duplicate_keys_are_refused_in_budgets_and_search_spaces(tmp_path):
+    from l1tag.search.space import load_space
+
+    b = tmp_path / "b.yaml"
+    b.write_text("name: b\npart: xcvu13p\nclock_ns: 5\nclock_ns: 4\n")
+    with pytest.raises(ConfigError, match=r"b.yaml: not valid YAML \(line 4.*duplicate key 'clock_ns'"):
+        load_budget(b)
+    s = tmp_path / "s.yaml"
+    s.write_text("name: s\nspace:\n  model.d_model: [8]\n  model.d_model: [16]\n")
+    with pytest.raises(ConfigError, match=r"s.yaml: not valid YAML \(line 4.*duplicate key 'model.d_model'"):
+        load_space(s, {"name": "c"})
+
+
+@pytest.mark.parametrize("limits, key", [("{latency_ns: .nan}", "limits.latency_ns"),
+                                         ("{utilization: {LUT: .nan}}", "limits.utilization.LUT"),
+                                         ("{latency_ns: .inf}", "limits.latency_ns")])
+def test_budget_limits_must_be_finite(tmp_path, limits, key):
+    b = tmp_path / "b.yaml"
+    b.write_text(f"name: b\npart: xcvu13p\nclock_ns: 5\nlimits: {limits}\n")
+    with pytest.raises(ConfigError, match=f"{key}: expected a"):
+        load_budget(b)

@@ -341,3 +341,38 @@ def test_data_stage_with_a_fixed_test_set(tmp_path, caplog):
     write_hls4ml(tmp_path / "test2.h5", n=5, seed=10, labels=[0, 1, 2, 3, 4])
     cfg2 = _config(tmp_path, {"path": "jets/part_*.h5", "test_path": ["test2.h5"], "split": [0.6, 0.3, 0.1]})
     assert len(run_data_stage(cfg2, tmp_path / "b", progress=False).y["test"]) == 5
+
+
+def _replace(path, key, make):
+    with h5py.File(path, "a") as f:
+        del f[key]
+        make(f)
+
+
+@pytest.mark.parametrize("key, make, problem", [
+    ("jetConstituentList", lambda f: f.create_group("jetConstituentList"), "'jetConstituentList' is a group, not a dataset"),
+    ("jets", lambda f: f.create_group("jets").create_dataset("x", data=np.zeros(3)), "'jets' is a group, not a dataset"),
+    ("jets", lambda f: f.create_dataset("jets", data=np.array([[b"a"] * 9] * 20)), "'jets' holds |S1 values, not numbers"),
+    ("jetConstituentList", lambda f: f.create_dataset("jetConstituentList", data=np.array(["x" * 3] * 20, dtype="S3")),
+     "'jetConstituentList' holds |S3 values, not numbers"),
+])
+def test_a_group_or_strings_in_place_of_a_dataset_is_a_data_error(tmp_path, capsys, key, make, problem):
+    """Was an internal error (exit 1): AttributeError on a Group, ValueError converting strings."""
+    path = tmp_path / "odd.h5"
+    write_hls4ml(path)
+    _replace(path, key, make)
+    _raises("odd.h5", problem, "hls4ml layout", call=lambda: read_hls4ml(path))
+    from l1tag.cli import main
+
+    assert main(["data", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1 and "internal error" not in err
+
+
+def test_feature_names_as_a_group_are_ignored_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "names.h5"
+    write_hls4ml(path)
+    _replace(path, "jetFeatureNames", lambda f: f.create_group("jetFeatureNames"))
+    with caplog.at_level(logging.WARNING, logger="l1tag"):
+        s = read_hls4ml(path)
+    assert s.jet_features == {} and "'jetFeatureNames' is not a dataset" in caplog.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -593,3 +594,25 @@ def test_utilization():
     assert utilization({"LUT": 1}, "xcvu9p")["FF"] is None  # a resource not given
     assert utilization(used, "xc7z020")["URAM"] is None  # no URAM on the device
     assert utilization(used, "unknown-part") == dict.fromkeys(RESOURCES)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-3"])
+def test_vivado_synth_nan_or_negative_count_is_a_data_error_naming_the_file(tmp_path, bad, warnings_logged):
+    """int(float('nan')) was an internal error (exit 1)."""
+    text = re.sub(r"(\| Slice LUTs\*\s*\|)\s*10 ", lambda m: f"{m.group(1)} {bad} ", vivado_synth_rpt(10, 20, 3, 1.5))
+    assert f"| {bad} " in text
+    (tmp_path / "vivado_synth.rpt").write_text(text)
+    with pytest.raises(DataError, match=r"malformed Vivado utilization report .*vivado_synth.rpt: row 'Slice LUTs\*' has "
+                                        f"Used '{bad}'"):
+        parse_vivado_synth(tmp_path / "vivado_synth.rpt")
+    prj = hls_project(tmp_path / "p", VIVADO_2020, synth=text)  # beside a project: the side report's warning
+    hw = parse_project(prj)
+    assert hw["vivado_synth"] is None and "not counts" in hw["warnings"][0]
+
+
+def test_a_nan_clock_in_a_csynth_report_is_a_data_error(tmp_path):
+    text = csynth_xml(VIVADO_2020)
+    start = text.index("<TargetClockPeriod>") + len("<TargetClockPeriod>")
+    (tmp_path / "r.xml").write_text(text[:start] + "nan" + text[text.index("</TargetClockPeriod>"):])
+    with pytest.raises(DataError, match="r.xml: TargetClockPeriod is 'nan', not a number"):
+        parse_csynth_xml(tmp_path / "r.xml")
