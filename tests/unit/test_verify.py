@@ -6,8 +6,6 @@ hls4ml's bridge layout), so no model is trained."""
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import shutil
 import tarfile
