@@ -37,6 +37,7 @@ CONTRACT = {
     "budget": {"name", "pass", "checks"},
     "open_synthesis": {"source", "yosys_version", "tools", "jets", "blocks", "total", "bit_exact_fraction",
                        "seconds", "memory_peak_mb", "caveats"},
+    "schedule": {"structure", "census", "estimate_products_by_width", "products_match", "pragmas", "unchecked"},
 }
 
 
@@ -73,6 +74,10 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     assert report["csim"]["max_abs_diff_vs_quantized"] == 0.0
     assert report["csim"]["accuracy_quantized"] == report["csim"]["accuracy_firmware"]
     assert report["fidelity"]["pass"] is True and len(report["fidelity"]["checks"]) == 5  # + the RTL's
+    # the C++ asks for the estimated schedule: checked, no divider, the priced products are the computed ones
+    schedule = report["schedule"]
+    assert schedule["structure"]["pass"] and schedule["census"]["dividers"] == 0
+    assert schedule["products_match"] is True and schedule["census"]["products"] > 0
     synth = report["open_synthesis"]
     assert synth["source"] == "yosys" and synth["yosys_version"].startswith("Yosys 0.70")
     assert [b["role"] for b in synth["blocks"]] == ["per_particle", "per_particle", "projection", "scores", "mix",
@@ -218,3 +223,21 @@ def test_an_unreachable_fidelity_threshold_exits_4_after_writing_everything(buil
     assert report["fidelity"]["pass"] is False and failed == ["csim.min_argmax_agreement_float"]
     md = (root / "b1" / "report.md").read_text()
     assert "| `csim.min_argmax_agreement_float` | 0.999 |" in md and "**FAIL**: the firmware misses" in md
+
+
+def test_convert_after_a_build_reruns_the_firmware_stage_and_the_bundle_verifies(built, tmp_path, capsys):
+    """`l1tag convert` rewrites hls/ without vectors: the next build must not call the firmware current, and
+    its bundle holds the test vectors again and verifies (nothing stale, nothing lost)."""
+    import shutil
+
+    root, cfg = built
+    out = tmp_path / "b"
+    shutil.copytree(root / "b1", out)
+    assert main(["convert", "-c", str(cfg), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["build", "-c", str(cfg), "-o", str(out)]) == 0
+    ran = capsys.readouterr().out
+    assert "ran firmware" in ran and "up to date: data, train" in ran
+    assert list((out / "hls" / "tb_data").glob("*")), "the rebuilt project has its test vectors"
+    result = verify_bundle(out / "tiny-firmware.tar.gz", rtl=False)
+    assert result["jets"] == 50 and len(result["firmware_sha256"]) == 64
