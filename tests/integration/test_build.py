@@ -241,3 +241,29 @@ def test_convert_after_a_build_reruns_the_firmware_stage_and_the_bundle_verifies
     assert list((out / "hls" / "tb_data").glob("*")), "the rebuilt project has its test vectors"
     result = verify_bundle(out / "tiny-firmware.tar.gz", rtl=False)
     assert result["jets"] == 50 and len(result["firmware_sha256"]) == 64
+
+
+def test_ctrl_c_in_csim_then_build_again_gives_a_bundle_that_verifies(built, tmp_path, capsys, monkeypatch):
+    """An interrupt during the C-simulation (after the project was rewritten) exits 130; the next build reruns
+    the firmware stage, not trusting a stale record, and its bundle holds the vectors and verifies."""
+    import shutil
+
+    import l1tag.hls.convert as convert
+
+    root, cfg = built
+    out = tmp_path / "b"
+    shutil.copytree(root / "b1", out)
+    forced = _config(root, "forced.yaml", csim={"jets": 40})  # a firmware-stage change: it reruns
+    real = convert.run_csim
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convert, "run_csim", interrupted)
+    assert main(["build", "-c", str(forced), "-o", str(out)]) == 130
+    assert "interrupted; rerun to resume" in capsys.readouterr().err
+    assert not (out / ".stages" / "firmware.json").exists()
+    monkeypatch.setattr(convert, "run_csim", real)
+    assert main(["build", "-c", str(forced), "-o", str(out)]) == 0
+    assert "ran firmware" in capsys.readouterr().out
+    assert verify_bundle(out / "tiny-firmware.tar.gz", rtl=False)["jets"] == 40
