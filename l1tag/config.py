@@ -337,7 +337,8 @@ class ModelConfig:
 @dataclass(frozen=True)
 class QuantizerConfig:
     bits: int = _f(8, integer(2, 32), "total bits")
-    integer: int = _f(0, integer(-8, 31), "integer bits (excluding the sign bit, QKeras convention)")
+    integer: int = _f(0, integer(0, 31), "integer bits (excluding the sign bit, QKeras convention; QKeras' "
+                      "quantized_bits cannot train with negative ones)")
 
 
 @dataclass(frozen=True)

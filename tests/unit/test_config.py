@@ -351,6 +351,9 @@ def test_reuse_factor_above_1_is_refused_at_load_for_every_strategy(strategy, wh
     ("name: x\nseed: -1\n", "seed: expected an integer in [0, 4294967295], got -1"),
     # combinations the converter or the firmware refuses later
     ("name: x\nmodel: {pooling: mean}\n", "model.pooling: expected 'max' (mean pooling has no bit-exact firmware"),
+    # QKeras' quantized_bits fails in training with negative integer bits (2 ** -8 on an integer tensor)
+    ("name: x\nquantization: {weights: {bits: 2, integer: -8}}\n",
+     "quantization.weights.integer: expected an integer in [0, 31], got -8"),
     ("name: x\nmodel: {classes: 3}\n", "model.classes: expected 5 (the generator and every reader give g, q, W, Z"),
     ("name: x\nquantization: {enabled: false}\n", "quantization.enabled: expected true (the firmware is converted "
                                                   "from the quantization-aware model; there is no float-firmware"),
