@@ -1,8 +1,8 @@
 """hls4ml conversion and C-simulation of a trained l1tag tagger.
 
 ``convert_model`` lowers the QAT model (``lower.py``), converts it with hls4ml and l1tag's extension,
-checks that every layer got a kernel call and exactly the precision l1tag decided, and writes the
-project.  ``run_csim`` compiles it with hls4ml's g++ flow, runs the test jets through it, and compares
+checks that every layer got a kernel call and exactly the precision l1tag decided, fuses the particle
+loops and completes the DATAFLOW top (``particle_loops.py``, ``dataflow.py``), and writes the project.  ``run_csim`` compiles it with hls4ml's g++ flow, runs the test jets through it, and compares
 with the NumPy fixed-point reference (bit for bit), the QKeras model and the float model.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 
 from l1tag.errors import ConversionError
 from l1tag.files import atomic_path, write_json
+from l1tag.hls.dataflow import finalize as dataflow_top
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.lower import Lowered, float32_inexact, lower
-from l1tag.hls.dataflow import finalize as dataflow_top
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.hls.reference.model import run_reference
 from l1tag.numerics.fixed_point import quantize
