@@ -2,8 +2,9 @@
 
 ``convert_model`` lowers the QAT model (``lower.py``), converts it with hls4ml and l1tag's extension,
 checks that every layer got a kernel call and exactly the precision l1tag decided, fuses the particle
-loops and completes the DATAFLOW top (``particle_loops.py``, ``dataflow.py``), and writes the project.  ``run_csim`` compiles it with hls4ml's g++ flow, runs the test jets through it, and compares
-with the NumPy fixed-point reference (bit for bit), the QKeras model and the float model.
+loops and completes the DATAFLOW top (``particle_loops.py``, ``dataflow.py``), and writes the project.
+``run_csim`` compiles it with hls4ml's g++ flow, runs the test jets through it, and compares with the
+NumPy fixed-point reference (bit for bit), the QKeras model and the float model.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ def top_pragmas(hls_model) -> list[str]:
     return lines
 
 
-PROCESS_TEMPLATE = """// l1tag process: {layer} as a DATAFLOW process of its own (hls4ml's kernel is INLINE; l1tag/hls/dataflow.py)
+PROCESS_TEMPLATE = """// l1tag process: {layer} as a DATAFLOW process of its own (hls4ml's kernel is INLINE;
+// l1tag/hls/dataflow.py)
 struct process{index} {{
     static void run({in_t} in[{n_in}], {out_t} out[{n_out}]) {{
         #pragma HLS INLINE off

@@ -6,15 +6,16 @@ only when its predecessor has finished all n / P particle groups, and registers 
 own.  A chain of L per-particle layers (embedding, Q/K/V, residual adds, DynamicTanh, FFN) then
 waits L x (n / P - 1) cycles and pays L pipeline fills.
 
-Between two reductions over the particles (the attention's K'/V' projection, the pooling) nothing
-needs the whole jet, so l1tag runs such a chain as **one** process: a loop over the n / P particle
-groups pipelined at II = 1 with ``rewind`` (so that successive jets' calls overlap), whose body holds
-P unrolled copies of the chain for one particle -- what hls4ml's TimeDistributed does for one time
-step per iteration, and its conv ``PartitionLoop`` does for one layer.  The layers stay hls4ml's (each conv's own ``dense_da`` adder graph or ``dense_latency``
-kernel with its weights and config; DynamicTanh is l1tag's element function); only the loop moves
-from each layer to the chain.  The HLS tools schedule the loop body as one pipeline, so the chain's
-operations chain into clock cycles together, and the interval stays n / P.  The mechanism is a
-pipelined loop, which Vivado and Vitis HLS honour; nothing relies on ALLOCATION or on channel types.
+Between two reductions over the particles (the attention's K'/V' projection, the pooling) nothing needs
+the whole jet, so l1tag runs such a chain as **one** process: a loop over the n / P particle groups
+pipelined at II = 1 with ``rewind`` (so that successive jets' calls overlap), whose body holds P unrolled
+copies of the chain for one particle -- what hls4ml's TimeDistributed does for one time step per
+iteration, and its conv ``PartitionLoop`` does for one layer. The layers stay hls4ml's (each conv's own
+``dense_da`` adder graph or ``dense_latency`` kernel with its weights and config; DynamicTanh is l1tag's
+element function); only the loop moves from each layer to the chain. The HLS tools schedule the loop body
+as one pipeline, so the chain's operations chain into clock cycles together, and the interval stays n / P.
+The mechanism is a pipelined loop, which Vivado and Vitis HLS honour; nothing relies on ALLOCATION or on
+channel types.
 
 ``plan`` decides the loops from the hls4ml graph (the estimator uses the same plan); ``fuse`` rewrites
 the members' ``function_cpp`` and appends the loop's C++ to the last member's ``config_cpp``, so that

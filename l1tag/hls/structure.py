@@ -59,7 +59,8 @@ def _loop_pipelines(text: str) -> list[tuple[str, str]]:
         while j >= 0 and not lines[j].strip():
             j -= 1
         if j >= 0 and lines[j].strip().startswith("for ") and lines[j].rstrip().endswith("{"):
-            label = lines[j - 1].strip().rstrip(":") if j > 0 and lines[j - 1].strip().endswith(":") else f"line {j + 1}"
+            labelled = j > 0 and lines[j - 1].strip().endswith(":")
+            label = lines[j - 1].strip().rstrip(":") if labelled else f"line {j + 1}"
             out.append((label, m.group(1).strip()))
     return out
 

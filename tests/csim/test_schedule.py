@@ -86,7 +86,8 @@ def _mutated(project: Path, tmp_path: Path, file: str, old: str, new: str) -> Pa
      "a DATAFLOW top without ap_ctrl_chain"),
     ("myproject.cpp", "type=pipo depth=3", "type=pipo depth=2", r"layer\d+_out bypasses 1 process"),
     ("nnet_utils/l1tag_attention.h", "    #pragma HLS INLINE off\n    #pragma HLS DATAFLOW\n",
-     "    #pragma HLS INLINE\n    #pragma HLS DATAFLOW\n", "DATAFLOW calls l1tag::partitioned_attention, which is INLINE"),
+     "    #pragma HLS INLINE\n    #pragma HLS DATAFLOW\n",
+     "DATAFLOW calls l1tag::partitioned_attention, which is INLINE"),
     ("nnet_utils/l1tag_common.h", "BIND_OP variable=p op=mul impl=fabric", "", "no BIND_OP impl=fabric"),
     ("parameters.h", "BIND_STORAGE variable=rom type=rom_np impl=bram", "", "a table ROM without BIND_STORAGE"),
 ])
