@@ -117,8 +117,13 @@ struct process{index} {{
 """
 
 
+# hls4ml's kernels of a Dense on a vector (the head) that are INLINE functions: nnet::dense (Latency, Resource
+# dispatch, nnet_dense.h) and the distributed-arithmetic nnet::dense_da_<index> (nnet_code_gen.h)
+INLINE_KERNELS = ("nnet::dense<", "nnet::dense_da_")
+
+
 def wrap_inline_calls(hls_model) -> list[str]:
-    """hls4ml's distributed-arithmetic Dense on a vector (the head) is an INLINE function: under a DATAFLOW
+    """hls4ml's Dense on a vector (the head) is an INLINE function (``INLINE_KERNELS``): under a DATAFLOW
     pragma its statements would be loose code in the region (HLS 214-114).  Each becomes a process of its
     own: a function with INLINE off, pipelined at II = 1, that calls the kernel.  Returns the layers wrapped."""
     import numpy as np
@@ -126,10 +131,10 @@ def wrap_inline_calls(hls_model) -> list[str]:
     wrapped = []
     for node in hls_model.get_layers():
         call = node.get_attr("function_cpp")
-        if not isinstance(call, str) or not call.startswith("nnet::dense_da_"):
+        if not isinstance(call, str) or not call.startswith(INLINE_KERNELS):
             continue
         src, dst = node.get_input_variable(), node.get_output_variable()
-        body = call.replace(f"({src.name}, {dst.name})", "(in, out)")
+        body = call.replace(f"({src.name}, {dst.name}", "(in, out", 1)  # weights, if any, stay globals
         if body == call:
             continue
         code = PROCESS_TEMPLATE.format(layer=node.name, index=node.index, in_t=src.type.name,

@@ -44,8 +44,11 @@ def test_ctrl_c_of_a_running_l1tag_exits_130(tmp_path):
         sys.exit(main(["build", "-c", "c.yaml"]))
     """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # a shell without job control starts background commands with SIGINT ignored, and the child would inherit
+    # that (Python then installs no KeyboardInterrupt handler): give it the default disposition, as a terminal does
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.2)
