@@ -36,18 +36,31 @@ def _convert(config_file: Path, out: Path, **hls):
     return cfg, convert_model(model, cfg.hls, out / "hls")
 
 
+# the default and the Linformer run in the default suite; the other shipped configs (a minute each) in the slow one
+DEFAULT_SUITE = ("salt_l1", "linformer_l1")
+
+
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    return {f.stem: _convert(f, tmp_path_factory.mktemp(f.stem)) for f in SHIPPED}
+    """Each shipped config converted on first use (its conversion and census take about a minute)."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = _convert(REPO / "configs" / f"{name}.yaml", tmp_path_factory.mktemp(name))
+        return cache[name]
+
+    return get
 
 
-@pytest.mark.parametrize("name", [f.stem for f in SHIPPED])
+@pytest.mark.parametrize("name", [pytest.param(f.stem, marks=() if f.stem in DEFAULT_SUITE else pytest.mark.slow)
+                                  for f in SHIPPED])
 def test_every_shipped_config_asks_for_the_estimated_schedule(name, shipped):
     from l1tag.hardware.estimate import model_products
     from l1tag.hls.census import census
     from l1tag.hls.structure import check_project
 
-    cfg, converted = shipped[name]
+    cfg, converted = shipped(name)
     assert check_project(converted.project_dir, cfg.hls.project_name) == []
     c = census(converted.project_dir)
     assert c.divisions == []
@@ -64,7 +77,7 @@ def test_every_shipped_config_asks_for_the_estimated_schedule(name, shipped):
 
 @pytest.fixture(scope="module")
 def default_project(shipped):
-    return shipped["salt_l1"]
+    return shipped("salt_l1")
 
 
 def _mutated(project: Path, tmp_path: Path, file: str, old: str, new: str) -> Path:

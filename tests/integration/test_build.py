@@ -243,6 +243,7 @@ def test_convert_after_a_build_reruns_the_firmware_stage_and_the_bundle_verifies
     assert result["jets"] == 50 and len(result["firmware_sha256"]) == 64
 
 
+@pytest.mark.slow  # a second firmware rerun of the tiny build (the convert test above covers the stale record)
 def test_ctrl_c_in_csim_then_build_again_gives_a_bundle_that_verifies(built, tmp_path, capsys, monkeypatch):
     """An interrupt during the C-simulation (after the project was rewritten) exits 130; the next build reruns
     the firmware stage, not trusting a stale record, and its bundle holds the vectors and verifies."""
