@@ -38,7 +38,7 @@ from l1tag.numerics.fixed_point import FixedType
 from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
 
 T_CAST_NS = 1.5  # an AP_RND_CONV / AP_SAT cast on a chained path (the review's ~1.5-2 ns)
-VARIABLE_PRODUCTS = "lut"  # hls.variable_products when a project does not say
+DEFAULT_VARIABLE_PRODUCTS = "lut"  # hls.variable_products when a project does not say
 
 
 @dataclass(frozen=True)
