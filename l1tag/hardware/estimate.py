@@ -718,7 +718,7 @@ def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool, dsp
 def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
     """The attention's DATAFLOW region of two rewound loops (projection or gather, then the core), each
     n / P iterations with P copies of the per-particle datapath (l1tag/hardware/kernels.py)."""
-    from l1tag.hls.extension import attention_layer_spec, group_in_partition
+    from l1tag.hls.extension import attention_layer_spec, group_in_partition, to_hls
 
     spec = attention_layer_spec(node)
     n, heads, m, dh = spec.n, spec.heads, spec.m, spec.head_dim
@@ -777,7 +777,7 @@ def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unr
              (spec.score_t, spec.acc_conv_t.width if conv else 0, p * heads * m if conv else 0),
              (spec.softmax_t, EXP_T.width + INV_T.width, p * heads * m),
              (spec.out_t, acc["mix"], p * spec.d)]
-    lut += sum(count * cast_lut(kernels_precision(ty), bits) for ty, bits, count in casts if count)
+    lut += sum(count * cast_lut(to_hls(ty), bits) for ty, bits, count in casts if count)
     # tables: every row-head reads m exp entries and one reciprocal per iteration
     exp_entries = exp_table_entries(spec.score_t, spec.table_size)
     exp_rom = kernels.rom(exp_entries, EXP_T.width, row_heads * m, t.rom_parity_bits)
@@ -814,14 +814,6 @@ def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unr
             "copies": p, "iterations": iterations, "products": proj + core,
             "processes": [{"name": "projection", "latency": lat_p, "interval": int_p, "depth": depth_proj},
                           {"name": "core", "latency": lat_c, "interval": int_c, "depth": depth_core}]}
-
-
-def kernels_precision(t):
-    """A FixedType as the (width, modes) object ``cast_lut`` reads."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(width=t.width, rounding_mode=t.rounding.replace("AP_", ""),
-                           saturation_mode=t.overflow.replace("AP_", ""))
 
 
 def _sum_layers(parts: list[dict]) -> dict:

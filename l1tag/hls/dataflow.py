@@ -110,6 +110,7 @@ PROCESS_TEMPLATE = """// l1tag process: {layer} as a DATAFLOW process of its own
 struct process{index} {{
     static void run({in_t} in[{n_in}], {out_t} out[{n_out}]) {{
         #pragma HLS INLINE off
+        // a function pipeline, not a loop: it takes a new call every cycle as it is (rewind is a loop option)
         #pragma HLS PIPELINE II=1
         {call}
     }}
