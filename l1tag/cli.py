@@ -17,6 +17,7 @@ import click
 
 from l1tag import __version__
 from l1tag.errors import L1tagError, StageMissingError
+from l1tag.files import NO_ROOM, no_room
 
 log = logging.getLogger("l1tag")
 
@@ -437,11 +438,20 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:  # raised outside click's own call (or re-raised by a stage): the same exit
         return _interrupted()
+    except OSError as exc:  # a full disk met by a writer of a library (the atomic writes name their target)
+        if exc.errno not in NO_ROOM:
+            return _internal(exc)
+        click.echo("error: " + str(no_room(exc.filename or "a file of the build", exc)), err=True)
+        return 2
     except Exception as exc:  # anything unexpected is a bug of ours: say so, keep the traceback for -vv
-        log.debug("traceback:", exc_info=True)
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with -vv for the traceback)", err=True)
-        return 1
+        return _internal(exc)
     return 0
+
+
+def _internal(exc: Exception) -> int:
+    log.debug("traceback:", exc_info=exc)
+    click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with -vv for the traceback)", err=True)
+    return 1
 
 
 if __name__ == "__main__":

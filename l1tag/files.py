@@ -8,11 +8,19 @@ write leaves the previous version (or nothing), never a truncated file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
+
+from l1tag.errors import BuildDirError
+
+# a write the file system refused for lack of room: no space, quota exceeded, file-size limit
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @contextlib.contextmanager
@@ -24,6 +32,7 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}{suffix}")
     _remove(tmp)
     try:
@@ -31,8 +40,38 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
         if tmp.is_dir() and target.is_dir():
             shutil.rmtree(target)
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno in NO_ROOM:
+            raise no_room(target, exc) from None
+        raise
     finally:
         _remove(tmp)
+
+
+def no_room(target: str | Path, exc: OSError | None = None) -> BuildDirError:
+    """The one-line error for a write the file system refused for lack of room (exit 2)."""
+    why = os.strerror(exc.errno).lower() if exc is not None and exc.errno else "no space left on device"
+    return BuildDirError(f"{target}: could not be written ({why}); nothing was left half-written: free space "
+                         f"there (or write elsewhere with --out / data.path) and rerun")
+
+
+def _remove_orphans(target: Path) -> None:
+    """Temporary siblings of ``target`` left by an l1tag process that no longer runs (killed, crashed)."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.tmp-(\d+)")
+    for p in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
+        m = pattern.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            _remove(p)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _remove(p: Path) -> None:

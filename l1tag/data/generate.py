@@ -32,6 +32,7 @@ to a temporary name and renamed at the end: an interrupted run leaves no truncat
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing as mp
 from dataclasses import asdict, dataclass
@@ -43,7 +44,7 @@ import numpy as np
 
 from l1tag.data.features import CLASSES, HLS4ML_PARTICLE_NAMES, LABEL_NAMES, constituent_features
 from l1tag.errors import DataError
-from l1tag.files import atomic_path
+from l1tag.files import write_bytes
 
 log = logging.getLogger("l1tag")
 
@@ -328,16 +329,17 @@ def _write_hls4ml(out: Path, p4, cols, labels, seed: int, settings: GeneratorSet
                        c["j_pt"] * np.sinh(c["j_eta"]), c["j_energy"]], axis=1)
     onehot = np.zeros((len(labels), len(LABEL_NAMES)))
     onehot[np.arange(len(labels)), labels] = 1.0
-    with atomic_path(out) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("jetConstituentList", data=constituent_features(p4, jet_p4), compression="gzip")
-            f.create_dataset("jets", data=np.concatenate([cols, onehot], axis=1))
-            f.create_dataset("jetFeatureNames", data=np.array([n.encode() for n in JET_COLUMNS + LABEL_NAMES]))
-            f.create_dataset("particleFeatureNames", data=np.array([n.encode() for n in HLS4ML_PARTICLE_NAMES]))
-            f.attrs["generator"] = f"l1tag: Pythia 8 (pythia8mc {version('pythia8mc')}) + FastJet {version('fastjet')}"
-            f.attrs["seed"] = seed
-            f.attrs["events"] = events
-            for k, v in asdict(settings).items():
-                f.attrs[k] = v
-            for cls, lines in PROCESSES.items():
-                f.attrs[f"process_{cls}"] = "; ".join(lines)
+    image = io.BytesIO()  # HDF5 builds the file in memory: on a full disk it crashes at exit rather than fail
+    with h5py.File(image, "w") as f:
+        f.create_dataset("jetConstituentList", data=constituent_features(p4, jet_p4), compression="gzip")
+        f.create_dataset("jets", data=np.concatenate([cols, onehot], axis=1))
+        f.create_dataset("jetFeatureNames", data=np.array([n.encode() for n in JET_COLUMNS + LABEL_NAMES]))
+        f.create_dataset("particleFeatureNames", data=np.array([n.encode() for n in HLS4ML_PARTICLE_NAMES]))
+        f.attrs["generator"] = f"l1tag: Pythia 8 (pythia8mc {version('pythia8mc')}) + FastJet {version('fastjet')}"
+        f.attrs["seed"] = seed
+        f.attrs["events"] = events
+        for k, v in asdict(settings).items():
+            f.attrs[k] = v
+        for cls, lines in PROCESSES.items():
+            f.attrs[f"process_{cls}"] = "; ".join(lines)
+    write_bytes(out, image.getvalue())  # atomic; a full disk is one clear error naming the file

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.errors import ConversionError
-from l1tag.files import atomic_path, write_json
+from l1tag.files import atomic_path, write_json, write_text
 from l1tag.hls.dataflow import finalize as dataflow_top
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.lower import Lowered, float32_inexact, lower
@@ -57,24 +56,37 @@ def convert_model(model, hls_cfg, project_dir: Path, verbose: bool = False) -> C
     lowered = lower(model, hls_cfg.reuse_factor, hls_cfg.strategy, hls_cfg.table_size,
                     hls_cfg.parallelization_factor, hls_cfg.variable_products)
     project_dir = Path(project_dir)
-    if project_dir.exists():
-        shutil.rmtree(project_dir)
-    try:
+    with atomic_path(project_dir) as tmp:  # written beside the old project, swapped in when complete
+        try:
+            with _quiet(verbose):
+                hls_model = hls4ml.converters.convert_from_keras_model(
+                    lowered.model, hls_config=lowered.hls_config, output_dir=str(tmp),
+                    project_name=hls_cfg.project_name, backend=hls_cfg.backend, io_type=hls_cfg.io_type,
+                    part=hls_cfg.part, clock_period=hls_cfg.clock_period_ns)
+        except ConversionError:
+            raise
+        except Exception as exc:
+            raise ConversionError(f"hls4ml could not convert the model: {type(exc).__name__}: {exc}") from None
+        _verify(hls_model, lowered)
+        fuse_particle_loops(hls_model)
+        dataflow_top(hls_model)
         with _quiet(verbose):
-            hls_model = hls4ml.converters.convert_from_keras_model(
-                lowered.model, hls_config=lowered.hls_config, output_dir=str(project_dir),
-                project_name=hls_cfg.project_name, backend=hls_cfg.backend, io_type=hls_cfg.io_type,
-                part=hls_cfg.part, clock_period=hls_cfg.clock_period_ns)
-    except ConversionError:
-        raise
-    except Exception as exc:
-        raise ConversionError(f"hls4ml could not convert the model: {type(exc).__name__}: {exc}") from None
-    _verify(hls_model, lowered)
-    fuse_particle_loops(hls_model)
-    dataflow_top(hls_model)
-    with _quiet(verbose):
-        hls_model.write()
-    return Converted(hls_model, lowered, project_dir, hls_cfg.backend)
+            hls_model.write()
+    converted = Converted(hls_model, lowered, tmp, hls_cfg.backend)
+    relocate(converted, project_dir)
+    return converted
+
+
+def relocate(converted: Converted, new_dir: Path) -> None:
+    """Point the hls4ml model (its OutputDir, the paths hls4ml_config.yml records) at ``new_dir``, where the
+    project now lies."""
+    old = str(converted.hls_model.config.get_output_dir())
+    new = str(new_dir)
+    converted.hls_model.config.config["OutputDir"] = new
+    converted.project_dir = Path(new_dir)
+    yml = Path(new_dir) / "hls4ml_config.yml"
+    if old != new and yml.is_file():
+        write_text(yml, yml.read_text().replace(old, new))
 
 
 def _verify(hls_model, lowered: Lowered) -> None:
@@ -204,12 +216,17 @@ def run_hls_stage(cfg, build_dir: Path, data, verbose: bool = False) -> tuple[di
     if not qat_file.exists():
         raise ConversionError(f"{qat_file} not found: run `l1tag train` first, with quantization.enabled: true")
     qat_model, float_model = load_model(qat_file), load_model(model_dir / "float.h5")
-    converted = convert_model(qat_model, cfg.hls, Path(build_dir) / "hls", verbose)
     n = min(cfg.csim.jets or len(data.y["test"]), len(data.y["test"]))  # null: the whole test split
     x, y = data.x["test"][:n], data.y["test"][:n]
-    section = run_csim(converted, x, qat_model, float_model, verbose)
-    outputs, reference, inputs = (section.pop(k) for k in ("_outputs", "_reference", "_inputs"))
-    write_test_vectors(converted.project_dir, inputs, reference)
+    final = Path(build_dir) / "hls"
+    # the project, compiled and with its test vectors, is built beside the old one and swapped in whole:
+    # an interrupted or failed stage leaves the previous project as it was
+    with atomic_path(final) as staging:
+        converted = convert_model(qat_model, cfg.hls, staging, verbose)
+        section = run_csim(converted, x, qat_model, float_model, verbose)
+        outputs, reference, inputs = (section.pop(k) for k in ("_outputs", "_reference", "_inputs"))
+        write_test_vectors(converted.project_dir, inputs, reference)
+    relocate(converted, final)
     add_qualities(section, outputs, y)
     if section["float32_inexact_sums"]:
         log.warning("the QKeras model computes these sums in float32, which may round them (its logits can then "

@@ -239,8 +239,35 @@ def test_convert_after_a_build_reruns_the_firmware_stage_and_the_bundle_verifies
     ran = capsys.readouterr().out
     assert "ran firmware" in ran and "up to date: data, train" in ran
     assert list((out / "hls" / "tb_data").glob("*")), "the rebuilt project has its test vectors"
+    yml = (out / "hls" / "hls4ml_config.yml").read_text()  # built beside, then moved: the paths follow
+    assert f"OutputDir: {out / 'hls'}" in yml and ".tmp-" not in yml
     result = verify_bundle(out / "tiny-firmware.tar.gz", rtl=False)
     assert result["jets"] == 50 and len(result["firmware_sha256"]) == 64
+
+
+def test_ctrl_c_in_csim_leaves_the_previous_project_whole(built, tmp_path, capsys, monkeypatch):
+    """The firmware stage builds the new project beside hls/ and swaps it in only when it is complete: an
+    interrupt during the C-simulation leaves the old project byte for byte, and no temporary folder."""
+    import shutil
+
+    import l1tag.hls.convert as convert
+    from l1tag.package.bundle import path_digest
+
+    root, cfg = built
+    out = tmp_path / "b"
+    shutil.copytree(root / "b1", out)
+    before = path_digest(out / "hls")
+    forced = _config(root, "forced.yaml", csim={"jets": 40})  # a firmware-stage change: it reruns
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(convert, "run_csim", interrupted)
+    assert main(["build", "-c", str(forced), "-o", str(out)]) == 130
+    assert "interrupted; rerun to resume" in capsys.readouterr().err
+    assert path_digest(out / "hls") == before, "the previous project must stay as it was"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".l1tag-build", ".stages"]
+    assert not (out / ".stages" / "firmware.json").exists()
 
 
 @pytest.mark.slow  # a second firmware rerun of the tiny build (the convert test above covers the stale record)
