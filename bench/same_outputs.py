@@ -62,7 +62,7 @@ def untrained(config: Path) -> dict:
     from l1tag.config import load_config
     from l1tag.hardware.estimate import estimate_model
     from l1tag.hls.convert import convert_model
-    from l1tag.hls.reference.model import run_reference
+    from l1tag.ops import run_reference
     from l1tag.models.builders import build_model
     from l1tag.numerics.fixed_point import quantize
 

@@ -24,7 +24,7 @@ from l1tag.hls.dataflow import finalize as dataflow_top
 from l1tag.hls.extension import from_hls, register_all
 from l1tag.hls.lower import Lowered, float32_inexact, lower
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
-from l1tag.hls.reference.model import run_reference
+from l1tag.ops import run_reference
 from l1tag.numerics.fixed_point import quantize
 
 log = logging.getLogger("l1tag")

@@ -7,7 +7,7 @@ their exact precisions), a config template (the C++ ``struct config{index}``) an
 them on the Vivado and Vitis backends, once.
 
 Precision comes from the QKeras quantizers in the Keras layer's config (``fixed_point.from_qkeras``);
-intermediate accumulators are derived to be exact (``reference/attention.py``), and the softmax and
+intermediate accumulators are derived to be exact (``ops/attention.py``), and the softmax and
 tanh tables are computed by the reference and written into the firmware as weights, so the C++ and
 the NumPy reference agree bit for bit.  A quantizer that cannot be mapped raises ``ConversionError``
 naming the layer: there is no silent fallback to a default precision.  What differs between attention
@@ -24,9 +24,12 @@ import numpy as np
 from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.reference.attention import AttentionSpec, attention_spec
-from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
-from l1tag.numerics.fixed_point import FixedType, from_qkeras, quantize
+from l1tag.numerics.fixed_point import FixedType, quantize
+from l1tag.ops import parallel_particles
+from l1tag.ops.attention import (AttentionSpec, attention_dims, attention_spec, attention_types, kernel_weight_names,
+                                 kind_weight_args)
+from l1tag.ops.base import quantizer_type
+from l1tag.ops.dynamic_tanh import DynamicTanhSpec
 from l1tag.hls.binding import product_impl
 from l1tag.numerics.tables import EXP_T, INV_T, exact_division, exp_table_entries, inv_index_division
 
@@ -62,54 +65,9 @@ def from_hls(p) -> FixedType:
     return FixedType(p.width, p.integer, p.signed, rnd, sat)
 
 
-def quantizer_type(layer_name: str, config: dict, key: str) -> FixedType:
-    """The firmware type of a QKeras quantizer in a layer's config (the one place the mapping is applied)."""
-    try:
-        return from_qkeras(config.get(key), f"layer '{layer_name}' {key}")
-    except ValueError as exc:
-        raise ConversionError(f"{exc}; convert the QAT model (quantization.enabled: true), not the float one, "
-                              f"which cannot be converted bit-exactly") from None
-
-
 # ------------------------------------------------------------------------------------------
 # Attention
 # ------------------------------------------------------------------------------------------
-
-
-def attention_types(name: str, cfg: dict) -> dict[str, FixedType]:
-    """The firmware types of an attention layer, from the quantizers in its Keras config."""
-    types = {"weight": quantizer_type(name, cfg, "kernel_quantizer"), "qkv": quantizer_type(name, cfg, "qkv_quantizer"),
-             "score": quantizer_type(name, cfg, "score_quantizer"),
-             "softmax": quantizer_type(name, cfg, "softmax_quantizer"),
-             "out": quantizer_type(name, cfg, "output_quantizer")}
-    if cfg.get("conv_kernel"):
-        types["conv_w"] = quantizer_type(name, cfg, "conv_quantizer")
-        types["conv_b"] = quantizer_type(name, cfg, "conv_bias_quantizer")
-    else:  # SAL-T without a convolution runs an identity 1x1 one (x * 1 + 0 is exact)
-        types["conv_w"] = types["conv_b"] = types["weight"]
-    return types
-
-
-def attention_firmware_weights(kind: kinds.Kind, cfg: dict, weights: dict[str, np.ndarray],
-                               types: dict[str, FixedType]) -> dict[str, np.ndarray]:
-    """Keras weights (by short name) -> the kernel's arrays, quantized to their firmware types."""
-    out = {k: quantize(weights[k], types["weight"]) for k in ("wq", "wk", "wv")}
-    out.update(kind.firmware_weights(cfg, weights, types, quantize))
-    return out
-
-
-def kernel_weight_names(kind: kinds.Kind, cfg: dict) -> list[str]:
-    """The Keras weights (short names) that l1tag's kernel keeps: projections and score convolution;
-    Wq, Wk, Wv go to the three Dense layers."""
-    conv = ["convk", "convb"] if kind.score_conv and cfg.get("conv_kernel") else []
-    return [k for k, _ in kind.projection_weights] + conv
-
-
-def attention_dims(kind: kinds.Kind, cfg: dict, n: int) -> dict:
-    """Kind, heads, m and the firmware's score convolution (an identity 1x1 where the kind convolves
-    but the layer learned none)."""
-    conv = kind.conv_kernel(cfg) or ((1, 1) if kind.score_conv else None)
-    return {"kind": kind.name, "heads": int(cfg["heads"]), "m": kind.projected_length(n, cfg), "conv": conv}
 
 
 def parse_attention(keras_layer, input_names, input_shapes, data_reader):
@@ -138,13 +96,8 @@ def attention_layer_spec(node) -> AttentionSpec:
 
 
 def particles_per_iteration(node, n: int) -> int:
-    """P of an l1tag layer over n particles: its ``parallelization_factor`` attribute (n, fully parallel,
-    when absent); P must divide n, the trip count of the particle loops being n / P."""
-    p = node.get_attr("parallelization_factor")
-    p = n if p is None else int(p)
-    if p < 1 or n % p:
-        raise ConversionError(f"layer '{node.name}': hls.parallelization_factor {p} must divide the {n} particles")
-    return p
+    """P of an l1tag layer over n particles: its ``parallelization_factor`` attribute (``l1tag.ops.parallel_particles``)."""
+    return parallel_particles(n, node.get_attr("parallelization_factor"), f"layer '{node.name}': hls.parallelization_factor")
 
 
 def _ir_classes():
@@ -275,17 +228,6 @@ dynamic_tanh_config_template = """struct config{index} : l1tag::dynamic_tanh_con
 {constants}}};\n"""
 dynamic_tanh_function_template = "l1tag::dynamic_tanh<{input_t}, {output_t}, {config}>({input}, {output});"
 dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
-
-
-def kind_weight_args(kind: kinds.Kind) -> list[str]:
-    """Firmware weight arguments of a kind's C++ function, in call order (the projections: ROMs read at
-    run time); the score convolution's taps and the tables are the config's constants."""
-    return [fw for _, fw in kind.projection_weights]
-
-
-def kind_weight_names(kind: kinds.Kind) -> list[str]:
-    """Every firmware weight of a kind's kernel: the projections and the score convolution."""
-    return kind_weight_args(kind) + (["convk", "convb"] if kind.score_conv else [])
 
 
 def cpp_literal(value: float) -> str:

@@ -18,8 +18,10 @@ passes, l1tag hands hls4ml a model without QKeras stock layers, and states every
 * the final softmax                              -> dropped: the firmware outputs the logits (argmax and
   ordering are the same; quality numbers apply the softmax in software).
 
+Each rule lives with its op (``l1tag/ops/<op>.py``: ``OpRule.lower``); this module walks the model once,
+asks the registry which rule lowers each layer, and hands the rules a :class:`Lowering` to write into.
 The lowering returns the plain Keras model, hls4ml's ``hls_config`` and a list of ops that the NumPy
-reference (``reference/model.py``) executes, all from one walk over the model.
+reference (``l1tag.ops.run_reference``) executes.
 """
 
 from __future__ import annotations
@@ -28,29 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from l1tag import kinds
 from l1tag.config import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
-from l1tag.hls.extension import (attention_dims, attention_firmware_weights, attention_types, kernel_weight_names,
-                                 kind_weight_names, quantizer_type)
-from l1tag.hls.reference.attention import attention_spec
-from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec
-from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
-
+from l1tag.numerics.fixed_point import FixedType
+from l1tag.ops import OPS, Op, parallel_particles
+from l1tag.ops.base import quantizer_type
 
 DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml: constant multiplications as adder graphs
-
-
-@dataclass
-class Op:
-    """One firmware operation: what the reference computes and which type its result has."""
-
-    kind: str  # input | dense | relu | add | maxpool | attention | dynamic_tanh
-    name: str
-    inputs: list[str]
-    result_t: FixedType | None = None
-    weights: dict[str, np.ndarray] = field(default_factory=dict)
-    spec: object = None  # AttentionSpec / DynamicTanhSpec of l1tag's own layers
 
 
 @dataclass
@@ -74,16 +60,6 @@ def float32_inexact(lowered: Lowered) -> list[str]:
     return [f"{name} ({bits} bits)" for name, bits in lowered.float32_sums.items() if bits > FLOAT32_EXACT_BITS]
 
 
-def _qtype(layer, key: str) -> FixedType:
-    return quantizer_type(layer.name, layer.get_config(), key)
-
-
-def _sum_type(a: FixedType, b: FixedType) -> FixedType:
-    frac = max(a.frac, b.frac)
-    integer = max(a.integer, b.integer) + 1
-    return FixedType(integer + frac, integer, signed=True)
-
-
 def _consumers(model) -> dict[str, list]:
     out: dict[str, list] = {}
     for layer in model.layers:
@@ -91,6 +67,72 @@ def _consumers(model) -> dict[str, list]:
             for inbound in node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]:
                 out.setdefault(inbound.name, []).append(layer)
     return out
+
+
+@dataclass
+class Lowering:
+    """What the op rules write into while the model is walked: the plain Keras tensors, each value's
+    firmware type, the ops, hls4ml's per-layer config and the result types hls4ml must keep."""
+
+    consumers: dict[str, list]
+    table_size: int
+    parallel: int  # P, particles per clock
+    variable_products: str
+    tensors: dict[str, object] = field(default_factory=dict)  # Keras layer name -> lowered Keras tensor
+    types: dict[str, FixedType] = field(default_factory=dict)  # Keras layer name -> firmware type of its output
+    alias: dict[str, str] = field(default_factory=dict)  # folded layer -> the layer whose output it is
+    ops: list[Op] = field(default_factory=list)
+    expected: dict[str, FixedType] = field(default_factory=dict)  # hls4ml node name -> its result type
+    layer_config: dict[str, dict] = field(default_factory=dict)
+    dense_layers: list[str] = field(default_factory=list)  # constant-weight layers: strategy and P apply
+    new_weights: dict[str, list] = field(default_factory=dict)
+    float32_sums: dict[str, int] = field(default_factory=dict)
+    output_name: str | None = None
+
+    def sources(self, layer) -> list[str]:
+        """The values a Keras layer reads (folded layers resolved)."""
+        inbound = layer._inbound_nodes[0].inbound_layers
+        names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
+        return [self.alias.get(n, n) for n in names]
+
+    def precision(self, name: str, **types: FixedType) -> None:
+        self.layer_config.setdefault(name, {}).setdefault("Precision", {}).update({k: t.cpp() for k, t in types.items()})
+
+    def trained_tables(self, layer) -> None:
+        """The model computes through tables of its own size: the firmware's must be the same."""
+        trained = layer.get_config().get("table_size", self.table_size)
+        if int(trained) != int(self.table_size):
+            raise ConversionError(f"layer '{layer.name}' was trained with lookup tables of {trained} entries but "
+                                  f"hls.table_size is {self.table_size}: set hls.table_size: {trained}, or retrain")
+
+    def dense(self, name: str, inputs: list[str], kernel, bias, w_t, b_t, acc_t, result_t, use_bias: bool = True):
+        """A constant-weight hls4ml Dense layer (pre-quantized weights) and its op."""
+        import tensorflow as tf
+
+        self.tensors[name] = tf.keras.layers.Dense(kernel.shape[1], use_bias=use_bias, name=name)(
+            self.tensors[inputs[0]])
+        self.new_weights[name] = [kernel, bias] if use_bias else [kernel]
+        self.types[name] = result_t
+        self.precision(name, weight=w_t, bias=b_t, accum=acc_t, result=result_t)
+        self.dense_layers.append(name)
+        # hls4ml adds '<name>_linear' for Keras' implicit linear activation: an identity cast here
+        self.precision(f"{name}_linear", result=result_t)
+        self.expected[f"{name}_linear"] = result_t
+        self.ops.append(Op("dense", name, inputs, result_t, {"kernel": kernel, "bias": bias}))
+
+    def emit(self, operation: str, name: str, inputs: list[str], result_t: FixedType, make_tensor, weights=None,
+             spec=None, keras_weights=None, kernel_config=None, result_precision: bool = True) -> None:
+        """An op and its lowered Keras layer (``make_tensor`` of the input tensors); ``keras_weights`` the
+        layer's weights, ``kernel_config`` l1tag's own layers' hls4ml attributes."""
+        self.tensors[name] = make_tensor([self.tensors[i] for i in inputs])
+        if keras_weights is not None:
+            self.new_weights[name] = keras_weights
+        self.types[name] = result_t
+        if result_precision:
+            self.precision(name, result=result_t)
+        if kernel_config:
+            self.layer_config.setdefault(name, {}).update(kernel_config)
+        self.ops.append(Op(operation, name, inputs, result_t, weights or {}, spec))
 
 
 def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: int = DEFAULT_TABLE_SIZE,
@@ -103,165 +145,50 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     (None: all n particles at once, as ``hls.parallelization_factor: null``)."""
     import tensorflow as tf
 
-    from l1tag.models.layers import AttentionCore, QDynamicTanh
-
     consumers = _consumers(model)
-    tensors: dict[str, object] = {}  # Keras layer name -> lowered Keras tensor
-    types: dict[str, FixedType] = {}  # Keras layer name -> firmware type of its output
-    alias: dict[str, str] = {}  # folded layer -> the layer whose output it is
-    ops: list[Op] = []
-    expected: dict[str, FixedType] = {}  # hls4ml node name -> the result type it must get
-    layer_cfg: dict[str, dict] = {}
-    dense_layers: list[str] = []  # constant-weight layers: the strategy and the particle parallelization apply
-    new_weights: dict[str, list] = {}
-    float32_sums: dict[str, int] = {}
-
-    def src(layer) -> list[str]:
-        inbound = layer._inbound_nodes[0].inbound_layers
-        names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
-        return [alias.get(n, n) for n in names]
-
-    def trained_tables(layer) -> None:
-        """The model computes through tables of its own size: the firmware's must be the same."""
-        trained = layer.get_config().get("table_size", table_size)
-        if int(trained) != int(table_size):
-            raise ConversionError(f"layer '{layer.name}' was trained with lookup tables of {trained} entries but "
-                                  f"hls.table_size is {table_size}: set hls.table_size: {trained}, or retrain")
-
-    def precision(name, **kinds):
-        layer_cfg.setdefault(name, {}).setdefault("Precision", {}).update({k: t.cpp() for k, t in kinds.items()})
-
     input_layer = model.layers[0]
     follow = consumers.get(input_layer.name, [])
     if len(follow) != 1 or type(follow[0]).__name__ != "QActivation":
         raise ConversionError("the model input is not followed by a QActivation(quantized_bits) input quantizer: "
                               "convert the QAT model (quantization.enabled: true), not the float one")
-    input_t = _qtype(follow[0], "activation")
+    input_t = quantizer_type(follow[0].name, follow[0].get_config(), "activation")
     shape = input_layer.input_shape[0][1:] if isinstance(input_layer.input_shape, list) else input_layer.input_shape[1:]
-    parallel = parallelization_factor or (int(shape[0]) if len(shape) > 1 else 1)  # P, particles per clock
+    n = int(shape[0]) if len(shape) > 1 else 1
+    lowering = Lowering(consumers, table_size, parallel_particles(n, parallelization_factor), variable_products)
     inp = tf.keras.Input(shape, name=input_layer.name)
-    tensors[input_layer.name], types[input_layer.name] = inp, input_t
-    alias[follow[0].name] = input_layer.name
-    precision(input_layer.name, result=input_t)
-    ops.append(Op("input", input_layer.name, [], input_t))
-    output_name = None
+    lowering.tensors[input_layer.name], lowering.types[input_layer.name] = inp, input_t
+    lowering.alias[follow[0].name] = input_layer.name
+    lowering.precision(input_layer.name, result=input_t)
+    lowering.ops.append(Op("input", input_layer.name, [], input_t))
 
     for layer in model.layers[1:]:
-        cls = type(layer).__name__
-        if layer.name in alias:
+        if layer.name in lowering.alias:
             continue
-        ins = src(layer)
-        after = consumers.get(layer.name, [])
-        if cls == "QDense":
-            w_t, b_t = _qtype(layer, "kernel_quantizer"), _qtype(layer, "bias_quantizer")
-            kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
-            x_t = types[ins[0]]
-            acc_t = accumulator(x_t, w_t, kernel.shape[0], extra=b_t)
-            float32_sums[layer.name] = acc_t.width
-            act = after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None
-            act_q = act.get_config()["activation"] if act else None
-            relu = act is not None and str(act_q).startswith("quantized_relu")
-            result_t = _qtype(act, "activation") if act is not None and not relu else acc_t
-            tensors[layer.name] = tf.keras.layers.Dense(kernel.shape[1], name=layer.name)(tensors[ins[0]])
-            new_weights[layer.name] = [kernel, bias]
-            types[layer.name] = result_t
-            precision(layer.name, weight=w_t, bias=b_t, accum=acc_t, result=result_t)
-            dense_layers.append(layer.name)
-            # hls4ml adds '<name>_linear' for Keras' implicit linear activation: an identity cast here
-            precision(f"{layer.name}_linear", result=result_t)
-            expected[f"{layer.name}_linear"] = result_t
-            ops.append(Op("dense", layer.name, ins, result_t, {"kernel": kernel, "bias": bias}))
-            if act is not None and not relu:
-                alias[act.name] = layer.name
-            if act is None:
-                output_name = layer.name
-        elif cls == "QActivation":
-            if not str(layer.get_config()["activation"]).startswith("quantized_relu"):
-                raise ConversionError(f"layer '{layer.name}': a linear QActivation must follow a QDense")
-            relu_t = _qtype(layer, "activation")
-            tensors[layer.name] = tf.keras.layers.Activation("relu", name=layer.name)(tensors[ins[0]])
-            types[layer.name] = relu_t
-            precision(layer.name, result=relu_t)
-            ops.append(Op("relu", layer.name, ins, relu_t))
-        elif cls == "Add":
-            t = _sum_type(types[ins[0]], types[ins[1]])
-            tensors[layer.name] = tf.keras.layers.Add(name=layer.name)([tensors[i] for i in ins])
-            types[layer.name] = t
-            precision(layer.name, result=t)
-            ops.append(Op("add", layer.name, ins, t))
-        elif cls == "GlobalMaxPooling1D":
-            tensors[layer.name] = tf.keras.layers.GlobalMaxPooling1D(name=layer.name)(tensors[ins[0]])
-            types[layer.name] = types[ins[0]]
-            precision(layer.name, result=types[ins[0]])
-            ops.append(Op("maxpool", layer.name, ins, types[ins[0]]))
-        elif kinds.by_keras_layer(cls) is not None:
-            # Q, K, V become three hls4ml Dense layers (constant weights: the strategy and the particle
-            # parallelization apply); l1tag's kernel keeps the projections, scores, softmax and A V'
-            kind, cfg, x_t = kinds.by_keras_layer(cls), layer.get_config(), types[ins[0]]
-            trained_tables(layer)
-            n, d = (int(v) for v in layer.input_shape[1:])
-            dims = attention_dims(kind, cfg, n)
-            ftypes = attention_types(layer.name, cfg)
-            spec = attention_spec(dims["kind"], n, d, dims["heads"], dims["m"], dims["conv"], x_t, ftypes, table_size)
-            short = {w.name.split("/")[-1].split(":")[0]: v for w, v in zip(layer.weights, layer.get_weights())}
-            fw = attention_firmware_weights(kind, cfg, short, ftypes)
-            qkv_names = []
-            for part in ("q", "k", "v"):
-                name = f"{layer.name}_{part}"
-                tensors[name] = tf.keras.layers.Dense(d, use_bias=False, name=name)(tensors[ins[0]])
-                new_weights[name] = [fw[f"w{part}"]]
-                types[name] = spec.qkv_t
-                precision(name, weight=spec.w_t, bias=spec.w_t, accum=spec.acc_qkv_t, result=spec.qkv_t)
-                precision(f"{name}_linear", result=spec.qkv_t)
-                expected[f"{name}_linear"] = spec.qkv_t
-                dense_layers.append(name)
-                ops.append(Op("dense", name, ins, spec.qkv_t, {"kernel": fw[f"w{part}"], "bias": np.zeros(d)}))
-                qkv_names.append(name)
-            for part in ("qkv", "proj", "score", "mix") + (("conv",) if spec.conv else ()):
-                float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64
-            kernel_weights = {k: short[k] for k in kernel_weight_names(kind, cfg)}
-            core = AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()}, name=layer.name)
-            tensors[layer.name] = core([tensors[q] for q in qkv_names])
-            new_weights[layer.name] = list(kernel_weights.values())
-            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size, parallelization_factor=parallel,
-                                                        variable_products=variable_products)
-            ops.append(Op("attention", layer.name, qkv_names, spec.out_t,
-                          {k: fw[k] for k in kind_weight_names(kind)}, spec))
-            types[layer.name] = spec.out_t
-        elif isinstance(layer, QDynamicTanh):
-            trained_tables(layer)
-            spec = DynamicTanhSpec(types[ins[0]], _qtype(layer, "param_quantizer"), _qtype(layer, "output_quantizer"),
-                                   table_size)
-            alpha, beta = (float(quantize(v, spec.param_t)) for v in layer.get_weights())
-            float32_sums[layer.name] = spec.arg_t.width  # alpha x + beta
-            tensors[layer.name] = QDynamicTanh.from_config(layer.get_config())(tensors[ins[0]])
-            new_weights[layer.name] = layer.get_weights()
-            layer_cfg.setdefault(layer.name, {}).update(table_size=table_size,
-                                                        parallelization_factor=parallel)
-            ops.append(Op("dynamic_tanh", layer.name, ins, spec.out_t, {"alpha": alpha, "beta": beta}, spec))
-            types[layer.name] = spec.out_t
-        elif cls == "Activation" and layer.get_config().get("activation") == "softmax" and not after:
+        cls = type(layer).__name__
+        if cls == "Activation" and layer.get_config().get("activation") == "softmax" \
+                and not consumers.get(layer.name):
             continue  # the firmware ends at the logits
-        elif cls == "GlobalAveragePooling1D":
-            raise ConversionError(f"layer '{layer.name}': mean pooling is not supported by the bit-exact flow "
-                                  f"(its division rounds); use model.pooling: max")
-        else:
+        rule = next((r for r in OPS if r.lowers(layer)), None)
+        if rule is None:
             raise ConversionError(f"layer '{layer.name}' ({cls}) is not supported by l1tag's converter; supported: "
                                   "QDense, QActivation, Add, GlobalMaxPooling1D and l1tag's attention and "
                                   "DynamicTanh layers")
-    if output_name is None:
+        rule.lower(layer, lowering)
+    if lowering.output_name is None:
         raise ConversionError("the model must end with a QDense classifier (the logits)")
-    plain = tf.keras.Model(inp, tensors[output_name], name=f"{model.name}_firmware")
-    for name, weights in new_weights.items():
+    plain = tf.keras.Model(inp, lowering.tensors[lowering.output_name], name=f"{model.name}_firmware")
+    for name, weights in lowering.new_weights.items():
         plain.get_layer(name).set_weights(weights)
+    layer_cfg, dense_layers = lowering.layer_config, lowering.dense_layers
     for name in layer_cfg:
         layer_cfg[name]["ReuseFactor"] = reuse_factor
         # hls4ml's distributed arithmetic exists for Dense/Conv only; every other layer is a plain pipeline
         layer_cfg[name]["Strategy"] = strategy if name in dense_layers or strategy != DA else "Latency"
         if name in dense_layers:
-            layer_cfg[name]["ParallelizationFactor"] = parallel
+            layer_cfg[name]["ParallelizationFactor"] = lowering.parallel
     model_strategy = "Latency" if strategy == DA else strategy
     hls_config = {"Model": {"Precision": "ap_fixed<16,6>", "ReuseFactor": reuse_factor, "Strategy": model_strategy},
                   "LayerName": layer_cfg}
-    expected.update({op.name: op.result_t for op in ops})
-    return Lowered(plain, hls_config, ops, input_t, output_name, expected, float32_sums)
+    expected = dict(lowering.expected)
+    expected.update({op.name: op.result_t for op in lowering.ops})
+    return Lowered(plain, hls_config, lowering.ops, input_t, lowering.output_name, expected, lowering.float32_sums)

@@ -2,7 +2,7 @@
 
 One definition serves the three places that must agree bit for bit: the tables written into the
 firmware as weights (``l1tag/hls/extension.py``), the NumPy reference of the firmware
-(``l1tag/hls/reference/``), and the QKeras model's forward pass (``l1tag/models/layers/firmware_ops.py``,
+(``l1tag/ops/``), and the QKeras model's forward pass (``l1tag/models/layers/firmware_ops.py``,
 which runs the same indices and entries in TensorFlow).
 
 Softmax over the last axis of scores S already in ``score_t`` (m columns, T entries per table)::

@@ -129,7 +129,7 @@ def _pieces(block, values: dict, max_cost: int, xy: tuple | None = None) -> list
     flat_in = [v for a in ins for v in a._vars.ravel()]
     flat_out = [v for a in outs for v in a._vars.ravel()]
     count = math.ceil(whole.cost / max_cost)
-    heads = block.attention.spec.heads if block.attention is not None else 0
+    heads = block.owner.spec.heads if block.owner is not None else 0
     if count <= heads:  # whole heads per piece (outputs are head-major): a head's softmax is built once
         count = min(k for k in range(count, heads + 1) if heads % k == 0)
     groups = np.array_split(np.arange(len(flat_out)), min(len(flat_out), count))
@@ -174,12 +174,12 @@ def _run_piece(piece: Piece, root: Path, latency_cutoff: int) -> dict:
 
 def block_values(lowered, x_test: np.ndarray) -> dict:
     """Every value of the reference on the test jets, attention insides included."""
-    from l1tag.hls.reference.model import run_reference
+    from l1tag.ops import run_reference
     from l1tag.numerics.fixed_point import quantize
-    from l1tag.rtl.blocks import attention_values
+    from l1tag.rtl.blocks import inside_values
 
     _, values = run_reference(lowered.ops, quantize(x_test, lowered.input_t), trace=True)
-    return attention_values(lowered.ops, values)
+    return inside_values(lowered.ops, values)
 
 
 def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_dir: Path,

@@ -12,10 +12,10 @@ import pytest
 import tensorflow as tf
 
 from l1tag import kinds
-from l1tag.hls.extension import attention_dims
+from l1tag.ops.attention import attention_dims
 from l1tag.numerics.fixed_point import FixedType, quantize
-from l1tag.hls.reference.attention import attention_reference, attention_spec, qkv_reference
-from l1tag.hls.reference.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
+from l1tag.ops.attention import attention_reference, attention_spec, qkv_reference
+from l1tag.ops.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
 from l1tag.models.layers import QDynamicTanh
 
 WIDE = FixedType(40, 14, rounding="AP_RND_CONV", overflow="AP_SAT")

@@ -7,7 +7,7 @@ import pytest
 
 from l1tag.config import config_from_dict
 from l1tag.hls.lower import lower
-from l1tag.hls.reference.model import run_reference
+from l1tag.ops import run_reference
 from l1tag.models.builders import build_model
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.tables import exact_division

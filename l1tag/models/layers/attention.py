@@ -1,7 +1,7 @@
 """Quantized attention layers: SAL-T partitioned, Linformer and full multi-head attention.
 
 All three share one structure, so that one firmware kernel family and one fixed-point reference
-serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/hls/reference/attention.py``)::
+serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/ops/attention.py``)::
 
     Q, K, V = q_qkv(X Wq), q_qkv(X Wk), q_qkv(X Wv)             X: (n, d), heads of depth dh = d / H
     K', V'  = q_qkv(project(K)), q_qkv(project(V))              SAL-T: partition collapse; Linformer: E K, F V;

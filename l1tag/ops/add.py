@@ -1,0 +1,31 @@
+"""The residual sum: Keras ``Add`` -> hls4ml's Add, result in the exact sum type."""
+
+from __future__ import annotations
+
+from l1tag.numerics.fixed_point import quantize
+from l1tag.ops.base import OpRule
+from l1tag.ops.stock import sum_type
+
+
+class Add(OpRule):
+    name = "add"
+    keras_classes = ("Add",)
+    per_particle = True
+
+    def lower(self, layer, lowering):
+        import tensorflow as tf
+
+        source = lowering.sources(layer)
+        lowering.emit(self.name, layer.name, source, sum_type(lowering.types[source[0]], lowering.types[source[1]]),
+                      lambda inputs: tf.keras.layers.Add(name=layer.name)(inputs))
+
+    def reference(self, op, ins):
+        return quantize(ins[0] + ins[1], op.result_t)
+
+    def trace(self, op, ins):
+        from l1tag.ops.trace import cast
+
+        return cast(ins[0] + ins[1], op.result_t)
+
+
+RULE = Add()
