@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from readme_table import write_between_markers
 
+from l1tag.config import VIVADO_HLS
 from l1tag.hardware.estimate import TOOL_RULES, estimate_model, tool_of
 from l1tag.hardware.project import load_project
 from l1tag.hardware.vendor import parse_project
@@ -124,7 +125,7 @@ def constants(measured: dict, held_out: set[str]) -> dict:
     pad = [x for m in rest for x in m["zeropad_lut"]]
     return {"sat_lut_per_bit": float(np.median(sat)) if sat else None,
             "resource_pixel_overhead": int(round(float(np.median(over)))) if over else 0,
-            "zeropad_lut": int(round(float(np.median(pad)))) if pad else TOOL_RULES["vivado_hls"].zeropad_lut}
+            "zeropad_lut": int(round(float(np.median(pad)))) if pad else TOOL_RULES[VIVADO_HLS].zeropad_lut}
 
 
 def family(name: str) -> str:

@@ -29,14 +29,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from readme_table import write_between_markers  # noqa: E402
 
 from l1tag.build import StageContext, run_stage  # noqa: E402
-from l1tag.config import load_budget, load_config  # noqa: E402
+from l1tag.config import DA, load_budget, load_config  # noqa: E402
+from l1tag.devices import part_totals  # noqa: E402
 from l1tag.hardware.estimate import estimate_model  # noqa: E402
-from l1tag.hardware.parts import part_totals  # noqa: E402
 from l1tag.hls.convert import convert_model, run_csim  # noqa: E402
 from l1tag.models.builders import load_model  # noqa: E402
 
 CONFIGS = ("salt_l1", "linformer_l1")
-STRATEGIES = ("Latency", "distributed_arithmetic")
+STRATEGIES = ("Latency", DA)
 
 
 def trained(name: str):
@@ -87,7 +87,7 @@ def plot(rows: list[dict], budget, totals: dict, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.8))
-    markers = {"Latency": "o", "distributed_arithmetic": "s"}
+    markers = {"Latency": "o", DA: "s"}
     for model in dict.fromkeys(r["model"] for r in rows):
         for strategy, marker in markers.items():
             pts = [r for r in rows if r["model"] == model and r["strategy"] == strategy]

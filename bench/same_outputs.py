@@ -4,7 +4,7 @@ Usage:
   python bench/same_outputs.py record  [--build build/salt_l1] [--file bench/results/outputs.json]
   python bench/same_outputs.py compare [--build build/salt_l1] [--file bench/results/outputs.json]
 
-Two kinds of evidence, both recorded as digests:
+Two pieces of evidence, both recorded as digests:
 
 * every shipped config (``configs/*.yaml``), its model built with its seeded initial weights (no training):
   the lowered ops' NumPy reference on 64 random jets, the written HLS project's ``firmware/`` (the
@@ -42,7 +42,7 @@ def _digest(data: bytes) -> str:
 
 
 def _tree(root: Path) -> str:
-    from l1tag.package.bundle import path_digest
+    from l1tag.files import path_digest
 
     return path_digest(root)
 

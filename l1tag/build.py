@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l1tag.errors import BuildDirError, FidelityError, L1tagError, StageMissingError
-from l1tag.files import write_json
-from l1tag.package.bundle import path_digest
+from l1tag.files import path_digest, write_json
 
 log = logging.getLogger("l1tag")
 
@@ -278,7 +277,7 @@ def report_stage(ctx: StageContext) -> None:
     """Hardware numbers (vendor report, else the estimate of the in-memory model), budget, plots, report.md."""
     from l1tag.config import load_budget
     from l1tag.hardware.budget import check_budget
-    from l1tag.hardware.parts import fractions
+    from l1tag.devices import fractions
     from l1tag.hardware.section import hardware_section
     from l1tag.report.markdown import write_report_md
     from l1tag.report.plots import make_plots

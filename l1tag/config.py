@@ -26,9 +26,18 @@ from typing import Any, Callable
 
 import yaml
 
-from l1tag import kinds
-from l1tag.data.features import CLASSES, PARTICLE_FEATURES
+from l1tag import devices, kinds
+from l1tag.data.features import CLASSES, PARTICLE_FEATURES  # against the flow: docs/design.md "Imports"
 from l1tag.errors import ConfigError
+# DEFAULT_TABLE_SIZE is also read from here (l1tag.config) by hls/lower.py, hls/extension.py, hardware/estimate.py
+from l1tag.numerics.tables import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE
+
+# hls.strategy: how hls4ml builds the constant-weight layers; DA is hls4ml 1.3's distributed arithmetic (da4ml)
+DA = "distributed_arithmetic"
+STRATEGIES = (DA, "Latency", "Resource")
+# The HLS tools, as report.json's hardware.source and hardware.tool name them, by hls.backend
+VIVADO_HLS, VITIS_HLS = "vivado_hls", "vitis_hls"
+HLS_TOOLS = {"Vitis": VITIS_HLS, "Vivado": VIVADO_HLS}
 
 MAX_JETS = 10_000_000  # data.jets: the generator holds them in memory
 MAX_WIDTH = 1024  # a layer width: every one is unrolled in the firmware
@@ -273,9 +282,11 @@ def _resolve_budget(value: str, base_dir: Path, dotted: str, origin: str) -> str
                       f"to the config's folder or a shipped budget: {', '.join(shipped_budgets()) or 'none found'}")
 
 
-def _f(default: Any, check: Check, doc: str, is_path: bool = False, required: bool = False,
-       resolve: Callable[[Any, Path, str, str], Any] | None = None) -> Any:
-    """A schema field; ``resolve(value, config_folder, dotted_key, origin)`` turns a path into a file."""
+def setting(default: Any, check: Check, doc: str, is_path: bool = False, required: bool = False,
+            resolve: Callable[[Any, Path, str, str], Any] | None = None) -> Any:
+    """One key of the schema: its default, its check and its doc (the error messages and the README's
+    config reference quote both); ``resolve(value, config_folder, dotted_key, origin)`` turns a path into a
+    file."""
     meta = {"check": check, "doc": doc, "required": required,
             "resolve": resolve or (_resolve_path if is_path else None)}
     if isinstance(default, (list, dict)):
@@ -289,62 +300,62 @@ def _f(default: Any, check: Check, doc: str, is_path: bool = False, required: bo
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = _f("generate", choice("generate", "hls4ml", "jetclass"),
-                     "where jets come from: generated with Pythia 8 + FastJet, or existing files")
-    path: str | tuple | None = _f(None, optional(paths()),
-                                  "input file, glob, or list of them for hls4ml/jetclass (each must exist or "
-                                  "match files); the generated file for 'generate' (one path; default: "
-                                  "<build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
-    test_path: str | tuple | None = _f(None, optional(paths()),
-                                       "a fixed test set, in the same forms and file format as data.path: the "
-                                       "test split is exactly these files' jets (same selection, sorting and "
-                                       "normalisation, fitted on the training split only), and train/validation "
-                                       "come from data.path with data.split's first two fractions renormalised "
-                                       "to sum to 1 (its test fraction is unused)", is_path=True)
-    jets: int = _f(50000, integer(1, MAX_JETS), "number of jets to generate (source: generate)")
-    generate_jobs: int = _f(2, integer(1, 256), "parallel generator processes")
-    detector: str = _f("none", choice("none", "simple"),
-                       "detector response for generated jets (see README: data)")
-    constituents: int = _f(32, integer(1, 150), "n: constituents kept per jet")
-    features: tuple = _f(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
-                         "per-particle features by hls4ml name")
-    pt_min: float = _f(0.0, number(0.0), "drop constituents below this pT (GeV)")
-    sort_by: str = _f("kt", choice("kt", "pt", "dr", "none"),
-                      "constituent order (on physical values, before normalisation)")
-    normalization: str = _f("robust", choice("robust", "standard", "none"),
-                            "feature scaling fitted on the training split only")
-    split: tuple = _f([0.6, 0.2, 0.2], fractions_summing_to_one(), "train/validation/test fractions")
+    source: str = setting("generate", choice("generate", "hls4ml", "jetclass"),
+                          "where jets come from: generated with Pythia 8 + FastJet, or existing files")
+    path: str | tuple | None = setting(None, optional(paths()),
+                                       "input file, glob, or list of them for hls4ml/jetclass (each must exist or "
+                                       "match files); the generated file for 'generate' (one path; default: "
+                                       "<build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
+    test_path: str | tuple | None = setting(None, optional(paths()),
+                                            "a fixed test set, in the same forms and file format as data.path: the "
+                                            "test split is exactly these files' jets (same selection, sorting and "
+                                            "normalisation, fitted on the training split only), and train/validation "
+                                            "come from data.path with data.split's first two fractions renormalised "
+                                            "to sum to 1 (its test fraction is unused)", is_path=True)
+    jets: int = setting(50000, integer(1, MAX_JETS), "number of jets to generate (source: generate)")
+    generate_jobs: int = setting(2, integer(1, 256), "parallel generator processes")
+    detector: str = setting("none", choice("none", "simple"),
+                            "detector response for generated jets (see README: data)")
+    constituents: int = setting(32, integer(1, 150), "n: constituents kept per jet")
+    features: tuple = setting(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
+                              "per-particle features by hls4ml name")
+    pt_min: float = setting(0.0, number(0.0), "drop constituents below this pT (GeV)")
+    sort_by: str = setting("kt", choice("kt", "pt", "dr", "none"),
+                           "constituent order (on physical values, before normalisation)")
+    normalization: str = setting("robust", choice("robust", "standard", "none"),
+                                 "feature scaling fitted on the training split only")
+    split: tuple = setting([0.6, 0.2, 0.2], fractions_summing_to_one(), "train/validation/test fractions")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    type: str = _f("salt", choice(*kinds.NAMES), "tagger architecture (the registry of kinds, l1tag/kinds/)")
-    d_model: int = _f(16, integer(1, MAX_WIDTH), "embedding width d")
-    heads: int = _f(4, integer(1, MAX_WIDTH), "attention heads H (d_model must be divisible by heads)")
-    partitions: int = _f(4, integer(1), "SAL-T partitions p / Linformer projected length")
-    ffn_dim: int = _f(16, integer(1, MAX_WIDTH), "feed-forward hidden width")
-    blocks: int = _f(1, integer(1, 16), "attention blocks")
-    conv_kernel: tuple = _f([3, 3], list_of(integer(1, 31), length=2),
-                            "SAL-T attention-score conv kernel (rows, cols)")
-    head_dims: tuple = _f([16], list_of(integer(1, MAX_WIDTH), min_len=0, max_len=8),
-                          "hidden widths of the MLP after pooling")
-    phi_dims: tuple = _f([32, 32, 32], list_of(integer(1, MAX_WIDTH), max_len=8), "Deep Sets per-particle widths")
-    pooling: str = _f("max", only("max", "mean pooling has no bit-exact firmware yet"), "pooling over particles")
-    classes: int = _f(len(CLASSES), only(len(CLASSES), "the generator and every reader give g, q, W, Z, t"),
-                      "output classes (g, q, W, Z, t)")
+    type: str = setting("salt", choice(*kinds.NAMES), "tagger architecture (the registry of kinds, l1tag/kinds/)")
+    d_model: int = setting(16, integer(1, MAX_WIDTH), "embedding width d")
+    heads: int = setting(4, integer(1, MAX_WIDTH), "attention heads H (d_model must be divisible by heads)")
+    partitions: int = setting(4, integer(1), "SAL-T partitions p / Linformer projected length")
+    ffn_dim: int = setting(16, integer(1, MAX_WIDTH), "feed-forward hidden width")
+    blocks: int = setting(1, integer(1, 16), "attention blocks")
+    conv_kernel: tuple = setting([3, 3], list_of(integer(1, 31), length=2),
+                                 "SAL-T attention-score conv kernel (rows, cols)")
+    head_dims: tuple = setting([16], list_of(integer(1, MAX_WIDTH), min_len=0, max_len=8),
+                               "hidden widths of the MLP after pooling")
+    phi_dims: tuple = setting([32, 32, 32], list_of(integer(1, MAX_WIDTH), max_len=8), "Deep Sets per-particle widths")
+    pooling: str = setting("max", only("max", "mean pooling has no bit-exact firmware yet"), "pooling over particles")
+    classes: int = setting(len(CLASSES), only(len(CLASSES), "the generator and every reader give g, q, W, Z, t"),
+                           "output classes (g, q, W, Z, t)")
 
 
 @dataclass(frozen=True)
 class QuantizerConfig:
-    bits: int = _f(8, integer(2, 32), "total bits")
-    integer: int = _f(0, integer(0, 31), "integer bits (excluding the sign bit, QKeras convention; QKeras' "
-                      "quantized_bits cannot train with negative ones)")
+    bits: int = setting(8, integer(2, 32), "total bits")
+    integer: int = setting(0, integer(0, 31), "integer bits (excluding the sign bit, QKeras convention; QKeras' "
+                           "quantized_bits cannot train with negative ones)")
 
 
 @dataclass(frozen=True)
 class QuantizationConfig:
-    enabled: bool = _f(True, only(True, "the firmware is converted from the quantization-aware model; there is "
-                                        "no float-firmware path"), "quantization-aware training")
+    enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
+                                             "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
     weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=1))
     bias: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=2))
@@ -355,90 +366,89 @@ class QuantizationConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _f(60, integer(1), "float training epochs (upper bound; early stopping)")
-    qat_epochs: int = _f(20, integer(0), "quantization-aware fine-tuning epochs from the float weights")
-    batch_size: int = _f(256, integer(1), "batch size")
-    learning_rate: float = _f(5e-3, number(0.0, open_min=True), "Adam learning rate (QAT uses a quarter)")
-    lr_schedule: str = _f("cosine", choice("cosine", "plateau", "constant"), "learning-rate schedule")
-    patience: int = _f(8, integer(1), "early-stopping patience in epochs (validation loss)")
-
-
-DEFAULT_TABLE_SIZE = 1024  # entries of the softmax exp/reciprocal and DynamicTanh tables
+    epochs: int = setting(60, integer(1), "float training epochs (upper bound; early stopping)")
+    qat_epochs: int = setting(20, integer(0), "quantization-aware fine-tuning epochs from the float weights")
+    batch_size: int = setting(256, integer(1), "batch size")
+    learning_rate: float = setting(5e-3, number(0.0, open_min=True), "Adam learning rate (QAT uses a quarter)")
+    lr_schedule: str = setting("cosine", choice("cosine", "plateau", "constant"), "learning-rate schedule")
+    patience: int = setting(8, integer(1), "early-stopping patience in epochs (validation loss)")
 
 
 @dataclass(frozen=True)
 class HLSConfig:
-    backend: str = _f("Vitis", choice("Vitis", "Vivado"), "hls4ml backend")
-    part: str = _f("xcvu13p-flga2577-2-e", text(),
-                   "FPGA part: a device of l1tag/hardware/parts/ (any package, speed grade or case), or any part "
-                   "if the budget file gives its totals")
-    clock_period_ns: float = _f(5.0, number(0.0, open_min=True), "target clock period (ns)")
-    io_type: str = _f("io_parallel", choice("io_parallel"), "hls4ml IO type")
-    strategy: str = _f("distributed_arithmetic", choice("distributed_arithmetic", "Latency", "Resource"),
-                       "how hls4ml builds the constant-weight (Dense) layers: distributed_arithmetic (da4ml adder "
-                       "graphs, no DSPs), Latency (multipliers) or Resource (multipliers shared reuse_factor ways); "
-                       "l1tag's own kernels are particle loops in every case")
-    parallelization_factor: int | None = _f(None, optional(integer(1)),
-                                            "P: particles processed per clock in every per-particle layer (Dense, "
-                                            "l1tag's attention and DynamicTanh); P divides data.constituents, II = n / P; "
-                                            "null: all n at once (fully parallel)")
-    reuse_factor: int = _f(1, integer(1), "multiplier sharing of the Resource strategy (must be 1 otherwise)")
-    table_size: int = _f(DEFAULT_TABLE_SIZE, power_of_two(16, 65536), "softmax/tanh lookup-table entries")
-    variable_products: str = _f("lut", choice("lut", "dsp"),
-                                "how the attention's products of two variables are built (scores, softmax "
-                                "normalisation, A V', run-time projection weights): lut (BIND_OP impl=fabric) or "
-                                "dsp (impl=dsp); the estimate prices what this asks for")
-    project_name: str = _f("myproject", c_identifier(), "HLS top-function / project name")
+    backend: str = setting("Vitis", choice(*HLS_TOOLS), "hls4ml backend")
+    part: str = setting("xcvu13p-flga2577-2-e", text(),
+                        "FPGA part: a device of l1tag/hardware/parts/ (any package, speed grade or case), or any part "
+                        "if the budget file gives its totals")
+    clock_period_ns: float = setting(5.0, number(0.0, open_min=True), "target clock period (ns)")
+    io_type: str = setting("io_parallel", choice("io_parallel"), "hls4ml IO type")
+    strategy: str = setting(DA, choice(*STRATEGIES),
+                            "how hls4ml builds the constant-weight (Dense) layers: distributed_arithmetic (da4ml "
+                            "adder graphs, no DSPs), Latency (multipliers) or Resource (multipliers shared "
+                            "reuse_factor ways); l1tag's own kernels are particle loops in every case")
+    parallelization_factor: int | None = setting(None, optional(integer(1)),
+                                                 "P: particles processed per clock in every per-particle layer "
+                                                 "(Dense, l1tag's attention and DynamicTanh); P divides "
+                                                 "data.constituents, II = n / P; null: all n at once (fully parallel)")
+    reuse_factor: int = setting(1, integer(1), "multiplier sharing of the Resource strategy (must be 1 otherwise)")
+    table_size: int = setting(DEFAULT_TABLE_SIZE, power_of_two(MIN_TABLE_SIZE, MAX_TABLE_SIZE),
+                                   "softmax/tanh lookup-table entries")
+    variable_products: str = setting("lut", choice("lut", "dsp"),
+                                     "how the attention's products of two variables are built (scores, softmax "
+                                     "normalisation, A V', run-time projection weights): lut (BIND_OP impl=fabric) or "
+                                     "dsp (impl=dsp); the estimate prices what this asks for")
+    project_name: str = setting("myproject", c_identifier(), "HLS top-function / project name")
 
 
 @dataclass(frozen=True)
 class CsimConfig:
-    jets: int | None = _f(None, optional(integer(1)), "test jets run through the C simulation (null: the whole "
-                          "test split, so that every quality number is on the same jets)")
+    jets: int | None = setting(None, optional(integer(1)), "test jets run through the C simulation (null: the whole "
+                               "test split, so that every quality number is on the same jets)")
     # fidelity checks (exit 4 below them, after writing everything; see `l1tag.build.fidelity_checks`)
-    min_bit_exact_fraction: float = _f(1.0, number(0.0, 1.0), "below this fraction of jets on which the C "
-                                       "simulation equals the fixed-point reference bit for bit, the run exits 4")
-    min_argmax_agreement_quantized: float = _f(0.999, number(0.0, 1.0),
-                                               "below this argmax agreement of the firmware with the QKeras model "
-                                               "the run exits 4 (after writing everything)")
-    min_argmax_agreement_float: float = _f(0.85, number(0.0, 1.0),
-                                           "below this argmax agreement of the firmware with the float model the "
-                                           "run exits 4")
-    max_accuracy_drop_float: float = _f(2.0, number(0.0), "above this drop of accuracy, float model -> firmware, in "
-                                        "percentage points on the same jets, the run exits 4")
+    min_bit_exact_fraction: float = setting(1.0, number(0.0, 1.0), "below this fraction of jets on which the C "
+                                            "simulation equals the fixed-point reference bit for bit, the run exits 4")
+    min_argmax_agreement_quantized: float = setting(0.999, number(0.0, 1.0),
+                                                    "below this argmax agreement of the firmware with the QKeras model "
+                                                    "the run exits 4 (after writing everything)")
+    min_argmax_agreement_float: float = setting(0.85, number(0.0, 1.0),
+                                                "below this argmax agreement of the firmware with the float model the "
+                                                "run exits 4")
+    max_accuracy_drop_float: float = setting(2.0, number(0.0), "above this drop of accuracy, float model -> "
+                                             "firmware, in percentage points on the same jets, the run exits 4")
 
 
 @dataclass(frozen=True)
 class RtlConfig:
     """The open-synth stage (``l1tag/rtl``): da4ml Verilog of every block, Verilator, Yosys."""
 
-    enabled: bool = _f(True, boolean(), "run the open-synth stage in `l1tag build` (da4ml Verilog of each block, "
-                       "Verilator bit-exactness, Yosys counts); skipped with a warning when da4ml, Verilator or "
-                       "Yosys is missing")
-    jets: int = _f(1000, integer(1), "test jets whose block inputs (from the fixed-point reference) Verilator "
-                   "simulates on every block")
-    latency_cutoff: int = _f(5, integer(1), "adder levels per register stage of da4ml's pipelined Verilog (da4ml's "
-                             "delay unit, not a timed clock: no timing closure is run)")
-    max_piece_cost: int = _f(40000, integer(100), "a block whose da4ml cost (~LUTs) exceeds this is simulated and "
-                             "synthesized in pieces (its outputs split into groups), to bound Yosys' time and memory")
-    workers: int = _f(2, integer(1), "blocks built, simulated and synthesized at once")
+    enabled: bool = setting(True, boolean(), "run the open-synth stage in `l1tag build` (da4ml Verilog of each block, "
+                            "Verilator bit-exactness, Yosys counts); skipped with a warning when da4ml, Verilator or "
+                            "Yosys is missing")
+    jets: int = setting(1000, integer(1), "test jets whose block inputs (from the fixed-point reference) Verilator "
+                        "simulates on every block")
+    latency_cutoff: int = setting(5, integer(1), "adder levels per register stage of da4ml's pipelined Verilog "
+                                  "(da4ml's delay unit, not a timed clock: no timing closure is run)")
+    max_piece_cost: int = setting(40000, integer(100), "a block whose da4ml cost (~LUTs) exceeds this is simulated "
+                                  "and synthesized in pieces (its outputs split into groups), to bound Yosys' time "
+                                  "and memory")
+    workers: int = setting(2, integer(1), "blocks built, simulated and synthesized at once")
 
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    file: str = _f("l1t_200mhz_tm18", Check("a shipped budget's name or a file path", path().fn),
-                   "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
-                   f"in configs/budgets/ ({', '.join(shipped_budgets())})", resolve=_resolve_budget)
-    require_margin: str | None = _f(None, optional(choice("error_band")),
-                                    "error_band: an ESTIMATED latency, II or utilization passes only with its "
-                                    "typical error (l1tag/hardware/error_band.json, the median of real designs) "
-                                    "added; null: the value itself")
+    file: str = setting("l1t_200mhz_tm18", Check("a shipped budget's name or a file path", path().fn),
+                        "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
+                        f"in configs/budgets/ ({', '.join(shipped_budgets())})", resolve=_resolve_budget)
+    require_margin: str | None = setting(None, optional(choice("error_band")),
+                                         "error_band: an ESTIMATED latency, II or utilization passes only with its "
+                                         "typical error (l1tag/hardware/error_band.json, the median of real designs) "
+                                         "added; null: the value itself")
 
 
 @dataclass(frozen=True)
 class Config:
-    name: str = _f(None, identifier(), "build name (build/<name>)", required=True)
-    seed: int = _f(42, integer(0, 2**32 - 1), "fixes data, training and therefore firmware")
+    name: str = setting(None, identifier(), "build name (build/<name>)", required=True)
+    seed: int = setting(42, integer(0, 2**32 - 1), "fixes data, training and therefore firmware")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
@@ -553,7 +563,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
     if h.reuse_factor > 1:
         why = {"Latency": "the Latency strategy's ALLOCATION limit is routinely not honoured by Vivado/Vitis HLS, so "
                           "it would not save the resources it claims",
-               "distributed_arithmetic": "hls4ml's distributed arithmetic needs reuse factor 1",
+               DA: "hls4ml's distributed arithmetic needs reuse factor 1",
                "Resource": "hls4ml's Resource Dense on particle arrays fails for now (an assertion in "
                            "nnet_conv1d_resource.h aborts the conversion, or the C++ does not compile)"}[h.strategy]
         raise ConfigError(f"{origin}: hls.reuse_factor {h.reuse_factor} with hls.strategy {h.strategy}: {why}; "
@@ -587,7 +597,7 @@ def _check_split(cfg: Config, origin: str) -> None:
 
 def _check_budget_target(cfg: Config, budget: Budget, origin: str) -> None:
     """hls.part and hls.clock_period_ns are the budget's: the budget check would fail them after the build."""
-    from l1tag.hardware.budget import CLOCK_TOLERANCE_NS, part_family
+    from l1tag.hardware.budget import CLOCK_TOLERANCE_NS, part_family  # against the flow: docs/design.md "Imports"
 
     h = cfg.hls
     if part_family(h.part) != part_family(budget.part):
@@ -639,12 +649,10 @@ def _check_inputs(cfg: Config, origin: str, base_dir: Path) -> None:
 
 def _check_part(cfg: Config, budget: Budget, origin: str) -> None:
     """hls.part must be in the parts table, unless the budget file gives the part's totals itself."""
-    from l1tag.hardware import parts
-
-    if budget.totals is not None or parts.device(cfg.hls.part) is not None:
+    if budget.totals is not None or devices.device(cfg.hls.part) is not None:
         return
     raise ConfigError(f"{origin}: hls.part: unknown FPGA part {cfg.hls.part!r}; closest known parts: "
-                      f"{', '.join(parts.closest_parts(cfg.hls.part))}; or give the part's totals in the budget "
+                      f"{', '.join(devices.closest_parts(cfg.hls.part))}; or give the part's totals in the budget "
                       f"file (budget.file, now {cfg.budget.file}): totals: {{LUT: ..., FF: ..., DSP: ..., "
                       f"BRAM_18K: ..., URAM: ...}}")
 
@@ -719,17 +727,17 @@ def load_config(file: str | Path) -> Config:
 
 @dataclass(frozen=True)
 class UtilizationLimits:
-    LUT: float | None = _f(None, optional(number(0.0, 1.0)), "max fraction of the part's LUTs")
-    FF: float | None = _f(None, optional(number(0.0, 1.0)), "max fraction of the part's flip-flops")
-    DSP: float | None = _f(None, optional(number(0.0, 1.0)), "max fraction of the part's DSPs")
-    BRAM_18K: float | None = _f(None, optional(number(0.0, 1.0)), "max fraction of the part's BRAM_18K")
-    URAM: float | None = _f(None, optional(number(0.0, 1.0)), "max fraction of the part's URAMs")
+    LUT: float | None = setting(None, optional(number(0.0, 1.0)), "max fraction of the part's LUTs")
+    FF: float | None = setting(None, optional(number(0.0, 1.0)), "max fraction of the part's flip-flops")
+    DSP: float | None = setting(None, optional(number(0.0, 1.0)), "max fraction of the part's DSPs")
+    BRAM_18K: float | None = setting(None, optional(number(0.0, 1.0)), "max fraction of the part's BRAM_18K")
+    URAM: float | None = setting(None, optional(number(0.0, 1.0)), "max fraction of the part's URAMs")
 
 
 @dataclass(frozen=True)
 class BudgetLimits:
-    latency_ns: float | None = _f(None, optional(number(0.0, open_min=True)), "max latency (ns)")
-    ii_cycles: int | None = _f(None, optional(integer(1)), "max initiation interval (clock cycles)")
+    latency_ns: float | None = setting(None, optional(number(0.0, open_min=True)), "max latency (ns)")
+    ii_cycles: int | None = setting(None, optional(integer(1)), "max initiation interval (clock cycles)")
     utilization: UtilizationLimits = field(default_factory=UtilizationLimits)
 
 
@@ -737,11 +745,11 @@ class BudgetLimits:
 class PartTotals:
     """A part's resources, for a part missing from l1tag's parts table (l1tag/hardware/parts/)."""
 
-    LUT: int = _f(None, integer(1), "LUTs of the part", required=True)
-    FF: int = _f(None, integer(1), "flip-flops of the part", required=True)
-    DSP: int = _f(None, integer(0), "DSP slices of the part", required=True)
-    BRAM_18K: int = _f(None, integer(0), "18 Kb block RAMs of the part", required=True)
-    URAM: int = _f(0, integer(0), "UltraRAMs of the part")
+    LUT: int = setting(None, integer(1), "LUTs of the part", required=True)
+    FF: int = setting(None, integer(1), "flip-flops of the part", required=True)
+    DSP: int = setting(None, integer(0), "DSP slices of the part", required=True)
+    BRAM_18K: int = setting(None, integer(0), "18 Kb block RAMs of the part", required=True)
+    URAM: int = setting(0, integer(0), "UltraRAMs of the part")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -749,9 +757,9 @@ class PartTotals:
 
 @dataclass(frozen=True)
 class Budget:
-    name: str = _f(None, identifier(), "budget name", required=True)
-    part: str = _f(None, text(), "FPGA part the limits refer to", required=True)
-    clock_ns: float = _f(None, number(0.0, open_min=True), "clock period (ns)", required=True)
+    name: str = setting(None, identifier(), "budget name", required=True)
+    part: str = setting(None, text(), "FPGA part the limits refer to", required=True)
+    clock_ns: float = setting(None, number(0.0, open_min=True), "clock period (ns)", required=True)
     limits: BudgetLimits = field(default_factory=BudgetLimits)
     # The part's totals, when given: the utilization limits are fractions of these (instead of the parts
     # table's), and a config may then target a part the table does not know.

@@ -3,6 +3,8 @@
 The one pattern behind all of them: write under a hidden temporary name in the same folder (so the
 rename stays on one file system), then ``os.replace`` it over the target.  An interrupted or failed
 write leaves the previous version (or nothing), never a truncated file.
+
+Also the file digests (``sha256_file``, ``path_digest``) that stage keys and the bundle's manifest use.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import re
@@ -18,6 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from l1tag.errors import BuildDirError
+
+SKIP_SUFFIXES = (".so", ".o")  # build products, rebuilt by the receiver: not part of a folder's digest
 
 # a write the file system refused for lack of room: no space, quota exceeded, file-size limit
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -95,3 +100,29 @@ def write_bytes(target: str | Path, data: bytes) -> Path:
 
 def write_json(target: str | Path, obj: Any, indent: int | None = 1) -> Path:
     return write_text(target, json.dumps(obj, indent=indent))
+
+
+# --------------------------------------------------------------------------------------------
+# Digests: the stage keys (l1tag/build.py) and the bundle's manifest (l1tag/package/bundle.py)
+# --------------------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def path_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative paths and contents, build products left out)."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")) if path.is_dir() else []:
+        if p.is_file() and not p.name.endswith(SKIP_SUFFIXES):
+            h.update(str(p.relative_to(path)).encode())
+            h.update(sha256_file(p).encode())
+    return h.hexdigest() if path.is_dir() else "<missing>"

@@ -3,15 +3,17 @@
 A kind is a value of ``model.type``.  Its module (``l1tag/kinds/<name>.py``) defines ``KIND``, a
 :class:`Kind` that holds or points to everything about it:
 
-* its QKeras layer (``keras_layer``: a subclass of ``l1tag.models.layers.attention.QAttentionBase``,
-  named here and imported only when a model is built, so that validating a config needs no TensorFlow);
+* its QKeras layer (``keras_layer``: the name of a subclass of ``l1tag.models.layers.attention.QAttentionBase``;
+  ``l1tag.models.layers.attention_layer(kind)`` resolves it, so that this registry imports nothing of the
+  flow and validating a config needs no TensorFlow);
 * its firmware: the C++ function of ``firmware_templates/l1tag_attention.h`` and its weight arguments;
 * its fixed-point reference: the K/V projection in NumPy (``project``), which the C++ must equal;
 * its shape (projected length m, partition size c) and, through :class:`AttentionShape`, its
   multiply-accumulate and multiplication counts.
 
-Cost counters, the converter, the estimator, the plots and the config validation ask this registry; nothing dispatches on class names.  How to add a kind: docs/design.md,
-"Adding an attention kind".
+Cost counters, the converter, the estimator, the plots and the config validation ask this registry;
+nothing dispatches on class names.  It is a foundation (docs/design.md "Imports"): NumPy only, importable
+by every stage.  How to add a kind: docs/design.md, "Adding an attention kind".
 """
 
 from __future__ import annotations
@@ -92,13 +94,7 @@ class Kind:
     projection_weights: tuple[tuple[str, str], ...] = ()
     score_conv: bool = False  # a depthwise convolution on the scores (always present in its firmware)
 
-    # -- Keras ------------------------------------------------------------------------------------
-    def layer_class(self):
-        """The QKeras layer class (imports TensorFlow)."""
-        from l1tag.models.layers import attention
-
-        return getattr(attention, self.keras_layer)
-
+    # -- Keras (the class itself: l1tag.models.layers.attention_layer(kind), which imports TensorFlow) --
     def layer_arguments(self, model_cfg, weight_q: str | None, bias_q: str | None) -> dict:
         """Kind-specific constructor arguments of the Keras layer, from the config's model section."""
         return {}

@@ -22,8 +22,8 @@ import tensorflow as tf
 from qkeras import QActivation, QDense
 
 from l1tag import kinds
-from l1tag.config import DEFAULT_TABLE_SIZE
-from l1tag.models.layers import QDynamicTanh
+from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
+from l1tag.models.layers import QDynamicTanh, attention_layer
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,14 @@ def _dense(x, units: int, qz: Quantizers, name: str, relu: bool):
 
 
 def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str, table_size: int):
-    return kind.layer_class()(
+    return attention_layer(kind)(
         heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
         softmax_quantizer=qz.softmax, output_quantizer=qz.act, table_size=table_size, name=name,
         **kind.layer_arguments(model_cfg, qz.weight, qz.bias))
 
 
-def _pool(x, kind: str):
-    if kind == "max":
+def _pool(x, pooling: str):
+    if pooling == "max":
         return tf.keras.layers.GlobalMaxPooling1D(name="pool")(x)
     return tf.keras.layers.GlobalAveragePooling1D(name="pool")(x)
 

@@ -117,15 +117,15 @@ def from_qkeras(quantizer, what: str) -> FixedType:
     if not quantizer:
         raise ValueError(f"{what}: no quantizer (a float tensor cannot be mapped to firmware exactly)")
     if isinstance(quantizer, dict):  # QDense & co. serialise quantizer objects
-        kind = quantizer.get("class_name", "")
+        quantizer_class = quantizer.get("class_name", "")
         kwargs = {k: str(v) for k, v in quantizer.get("config", {}).items()}
         args: list[str] = []
-        shown = f"{kind}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+        shown = f"{quantizer_class}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     else:
         m = re.match(r"^\s*(\w+)\((.*)\)\s*$", str(quantizer))
         if not m:
             raise ValueError(f"{what}: quantizer {quantizer!r} is not supported (use quantized_bits or quantized_relu)")
-        kind, argtext = m.groups()
+        quantizer_class, argtext = m.groups()
         args, kwargs = [], {}
         for part in filter(None, (p.strip() for p in argtext.split(","))):
             if "=" in part:
@@ -134,14 +134,14 @@ def from_qkeras(quantizer, what: str) -> FixedType:
             else:
                 args.append(part)
         shown = str(quantizer)
-    if kind not in ("quantized_bits", "quantized_relu"):
+    if quantizer_class not in ("quantized_bits", "quantized_relu"):
         raise ValueError(f"{what}: quantizer {shown!r} is not supported (use quantized_bits or quantized_relu)")
     try:
         bits = int(args[0] if args else kwargs.get("bits", 8))
         integer = int(args[1] if len(args) > 1 else kwargs.get("integer", 0))
     except ValueError:
         raise ValueError(f"{what}: cannot read bits/integer from {shown!r}") from None
-    if kind == "quantized_relu":
+    if quantizer_class == "quantized_relu":
         if kwargs.get("negative_slope", "0") not in ("0", "0.0") or kwargs.get("use_sigmoid", "0") not in ("0", "False"):
             raise ValueError(f"{what}: {shown!r}: only the plain quantized_relu(bits, integer) is supported")
         return FixedType(bits, integer, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT")

@@ -29,10 +29,15 @@ EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional b
 INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
 TANH_RANGE = 4.0  # tanh(4) = 0.99933: beyond it every 8-bit output saturates anyway
 
+# T, the entries of each table (hls.table_size): its one default, for the config, the Keras layers and
+# the converter; a power of two (the indices are shifts) within these bounds.
+DEFAULT_TABLE_SIZE = 1024
+MIN_TABLE_SIZE, MAX_TABLE_SIZE = 16, 65536
+
 
 def check_table_size(table_size: int) -> None:
-    if table_size & (table_size - 1) or table_size < 16:
-        raise ValueError(f"table size {table_size} must be a power of two >= 16")
+    if table_size & (table_size - 1) or table_size < MIN_TABLE_SIZE:
+        raise ValueError(f"table size {table_size} must be a power of two >= {MIN_TABLE_SIZE}")
 
 
 def exp_table(score_t: FixedType, table_size: int) -> np.ndarray:

@@ -35,31 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from l1tag import __version__
+from l1tag.config import VITIS_HLS
 from l1tag.errors import DataError
-from l1tag.files import atomic_path
-
-SKIP_SUFFIXES = (".so", ".o")  # build products, rebuilt by the receiver
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def path_digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (relative paths and contents, build products left out)."""
-    path = Path(path)
-    if path.is_file():
-        return sha256_file(path)
-    h = hashlib.sha256()
-    for p in sorted(path.rglob("*")) if path.is_dir() else []:
-        if p.is_file() and not p.name.endswith(SKIP_SUFFIXES):
-            h.update(str(p.relative_to(path)).encode())
-            h.update(sha256_file(p).encode())
-    return h.hexdigest() if path.is_dir() else "<missing>"
+from l1tag.files import SKIP_SUFFIXES, atomic_path, path_digest, sha256_file
 
 
 def tree_digest(root: Path, subdirs=("firmware", "tb_data")) -> str:
@@ -103,8 +81,8 @@ def make_manifest(cfg, build_dir: Path, interface: dict, files: list[tuple[Path,
 def handoff_text(cfg, report: dict, interface: dict) -> str:
     hw = report.get("hardware", {})
     src = hw.get("source", "estimate")
-    kind = "ESTIMATES from l1tag's analytic model (not synthesis results)" if src == "estimate" else \
-        f"parsed from the {'Vitis HLS' if src == 'vitis_hls' else 'Vivado HLS'} synthesis report"
+    provenance = "ESTIMATES from l1tag's analytic model (not synthesis results)" if src == "estimate" else \
+        f"parsed from the {'Vitis HLS' if src == VITIS_HLS else 'Vivado HLS'} synthesis report"
     ins, out = interface["inputs"][0], interface["outputs"][0]
     csim = report.get("csim", {})
     budget = report.get("budget", {})
@@ -138,7 +116,7 @@ input type) and `tb_output_predictions.dat` the outputs the firmware must produc
 
 ## Numbers
 Latency {hw.get('latency_cycles', '?')} cycles ({hw.get('latency_ns', '?')} ns), II {hw.get('ii_cycles', '?')},
-resources {hw.get('resources', {})}: **{kind}**.
+resources {hw.get('resources', {})}: **{provenance}**.
 Budget `{budget.get('name', '?')}`: {'PASS' if budget.get('pass') else 'FAIL'} (details in report.md).
 
 {rtl_handoff(report.get("open_synthesis"))}## Provenance
@@ -271,7 +249,7 @@ def verify_bundle(bundle: Path, rtl: bool = True) -> dict:
 
 
 def read_manifest(path: Path, bundle: Path) -> dict:
-    """manifest.json with the keys verification reads, each of the right kind; DataError naming the first
+    """manifest.json with the keys verification reads, each of the right type; DataError naming the first
     that is not (a bundle from anywhere must not make verification an internal error)."""
     try:
         manifest = json.loads(path.read_text())

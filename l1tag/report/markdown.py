@@ -9,14 +9,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from l1tag.config import VITIS_HLS, VIVADO_HLS
+from l1tag.devices import RESOURCES
 from l1tag.files import write_text
 from l1tag.hardware.error_band import band_of, band_words
-from l1tag.hardware.parts import RESOURCES
 
 SOURCE_WORDS = {
     "estimate": "**Estimate** (l1tag analytic model, not a synthesis result)",
-    "vitis_hls": "Parsed from Vitis HLS synthesis report",
-    "vivado_hls": "Parsed from Vivado HLS synthesis report",
+    VITIS_HLS: "Parsed from Vitis HLS synthesis report",
+    VIVADO_HLS: "Parsed from Vivado HLS synthesis report",
 }
 CSIM_ROWS = (
     ("jets", "jets simulated"),
@@ -142,8 +143,8 @@ def _model_section(model: dict) -> str:
     rows = [[label, _num(model[key])] for key, label in
             (("type", "type"), ("parameters", "parameters"), ("flops", "FLOPs"), ("bops", "BOPs"))
             if key in model]
-    for kind, pj in (model.get("energy_pj_per_jet") or {}).items():
-        rows.append([f"energy per jet, {kind} (Horowitz 45 nm per-operation energies)", f"{pj / 1000:,.1f} nJ"])
+    for precision, pj in (model.get("energy_pj_per_jet") or {}).items():
+        rows.append([f"energy per jet, {precision} (Horowitz 45 nm per-operation energies)", f"{pj / 1000:,.1f} nJ"])
     return _table(["quantity", "value"], rows)
 
 
@@ -174,7 +175,7 @@ def fidelity_table(section: dict) -> str:
     return _table(["check", "limit", "value", "result"], rows) + "\n\n" + verdict
 
 
-SOURCE_LABELS = {"estimate": "ESTIMATE", "vitis_hls": "Vitis HLS", "vivado_hls": "Vivado HLS"}
+SOURCE_LABELS = {"estimate": "ESTIMATE", VITIS_HLS: "Vitis HLS", VIVADO_HLS: "Vivado HLS"}
 ROLE_WORDS = {"per_particle": "per particle", "scores": "scores of a row", "mix": "conv + softmax + A V' of a row",
               "projection": "K', V' of a jet", "pooling": "max over particles", "head": "head"}
 
@@ -238,8 +239,6 @@ PLOT_CAPTIONS = {
     "attention_maps": "Attention per head for one jet per class: scores before and after the convolution and the "
                       "softmax weights; sparsity = mean largest weight per row (1 = binary attention).",
     "accuracy_vs_multiplicity": "Test accuracy in bins of the jet's constituent multiplicity.",
-    "cost_vs_n": "FLOPs and estimated LUTs (l1tag estimate, not synthesis) versus the number of particles for "
-                 "SAL-T, Linformer and full attention.",
 }
 
 

@@ -6,9 +6,10 @@
   SAL-T partition (kT-sorted, contiguous blocks of c = ceil(n/p)), marker area by pT;
 * ``attention_maps``: per head, for one jet per class, the scores before and after the convolution
   and the softmax weights, with the sparsity measure (mean over rows of the largest weight);
-* ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity;
-* ``cost_vs_n``: FLOPs and estimated LUTs (l1tag's estimate, labelled so) versus the number of
-  particles for every attention kind, at the build's width, bits and reuse factor.
+* ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity.
+
+The report stage draws what the build made; it converts and estimates no other model.  How the cost
+grows with the number of particles is a benchmark: ``bench/scaling.py`` (bench/results/scaling.json).
 
 Sparsity: for an attention matrix A (rows sum to 1) the mean of max_j A[i, j] over rows i: 1 when
 every particle attends to exactly one other ("binary" attention, as found in ParT), 1/m when uniform.
@@ -105,27 +106,27 @@ def partition_picture(raw: np.ndarray, y: np.ndarray, partitions: int, out: Path
 
 
 def attention_maps(maps: dict[str, np.ndarray], y: np.ndarray, jets: list[int], out: Path) -> tuple[Path, dict]:
-    """maps: 'scores', 'scores_conv', 'softmax', each (jets, heads, n, m). One row per (jet, map kind)."""
+    """maps: 'scores', 'scores_conv', 'softmax', each (jets, heads, n, m). One row per (jet, map)."""
     plt = _plt()
     heads = maps["softmax"].shape[1]
-    kinds = [k for k in ("scores", "scores_conv", "softmax") if k in maps]
-    rows = len(jets) * len(kinds)
+    map_names = [k for k in ("scores", "scores_conv", "softmax") if k in maps]
+    rows = len(jets) * len(map_names)
     fig, axes = plt.subplots(rows, heads, figsize=(2.2 * heads + 1, 1.6 * rows), squeeze=False)
     stats = {}
     for r_jet, j in enumerate(jets):
-        for r_kind, kind in enumerate(kinds):
-            row = r_jet * len(kinds) + r_kind
+        for r_map, map_name in enumerate(map_names):
+            row = r_jet * len(map_names) + r_map
             for h in range(heads):
                 ax = axes[row, h]
-                ax.imshow(maps[kind][r_jet, h], aspect="auto", cmap="magma" if kind == "softmax" else "coolwarm",
-                          interpolation="nearest")
+                cmap = "magma" if map_name == "softmax" else "coolwarm"
+                ax.imshow(maps[map_name][r_jet, h], aspect="auto", cmap=cmap, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if row == 0:
                     ax.set_title(f"head {h}", fontsize=8)
                 if h == 0:
-                    ax.set_ylabel(f"{CLASSES[y[r_jet]]}\n{kind}", fontsize=7)
-            if kind == "softmax":
+                    ax.set_ylabel(f"{CLASSES[y[r_jet]]}\n{map_name}", fontsize=7)
+            if map_name == "softmax":
                 stats[CLASSES[y[r_jet]]] = sparsity(maps["softmax"][r_jet])
     fig.suptitle("attention per head (rows: particles in kT order; columns: partitions / keys); "
                  "sparsity " + ", ".join(f"{k} {v:.2f}" for k, v in stats.items()), fontsize=8)
@@ -153,23 +154,6 @@ def accuracy_vs_multiplicity(y: np.ndarray, probs: np.ndarray, multiplicity: np.
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.set_title("accuracy versus constituent multiplicity")
-    fig.tight_layout()
-    return _save(fig, out)
-
-
-def cost_vs_n(table: dict[str, dict[str, list]], ns: list[int], out: Path) -> Path:
-    """table[type][quantity] over ``ns``; quantities 'FLOPs' and 'LUT (estimate)'."""
-    plt = _plt()
-    quantities = sorted({q for t in table.values() for q in t})
-    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 4.0), squeeze=False)
-    for ax, q in zip(axes[0], quantities):
-        for kind, vals in table.items():
-            ax.loglog(ns, vals[q], "o-", label=kind)
-        ax.set_xlabel("particles n")
-        ax.set_ylabel(q)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle("cost versus number of particles (LUTs: l1tag estimate, not synthesis)", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
 
@@ -211,34 +195,5 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
         if kind.contiguous_partitions:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
-    files["cost_vs_n"] = cost_vs_n(cost_table(cfg, len(data.features), [8, 16, 32, 64]), [8, 16, 32, 64],
-                                   out / "cost_vs_n.png")
     write_json(out / "attention_sparsity.json", sparsity_stats)
     return files
-
-
-def cost_table(cfg, n_features: int, ns: list[int]) -> dict[str, dict[str, list]]:
-    """FLOPs and estimated LUTs of every attention kind at the config's width and bits, per n."""
-    import contextlib
-    import dataclasses
-    import io
-    import tempfile
-
-    from l1tag.hardware.estimate import estimate_model
-    from l1tag.hls.convert import convert_model
-    from l1tag.models.builders import build_model
-    from l1tag.models.cost import model_cost
-
-    table = {}
-    for kind in (k.name for k in kinds.attention_kinds()):
-        m_cfg = dataclasses.replace(cfg.model, type=kind)
-        flops, luts = [], []
-        for n in ns:
-            model = build_model(m_cfg, n, n_features, cfg.quantization, table_size=cfg.hls.table_size)
-            flops.append(model_cost(model)["flops"])
-            with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-                # the build's P where it divides n (gcd: always a divisor of n)
-                hls = dataclasses.replace(cfg.hls, parallelization_factor=math.gcd(cfg.hls.parallelization_factor or n, n))
-                luts.append(estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)["resources"]["LUT"])
-        table[kind] = {"FLOPs": flops, "LUT (estimate)": luts}
-    return table

@@ -239,7 +239,7 @@ def _plot(rows: list[dict], path: Path, base: dict) -> None:
     from matplotlib.ticker import FuncFormatter
 
     from l1tag.config import load_budget
-    from l1tag.hardware.parts import part_totals
+    from l1tag.devices import part_totals
 
     done = [r for r in rows if r.get("status") == "done"]
     budget = load_budget(base["budget"]["file"])

@@ -79,6 +79,11 @@ def trial_id(overrides: dict) -> str:
     return hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def _shown(key) -> str:
+    """A key for a one-line message: quoted, or as repr when it holds a line break or other unprintables."""
+    return f"'{key}'" if str(key).isprintable() else repr(key)
+
+
 def apply(base: dict, overrides: dict) -> dict:
     """The base config (plain dict) with dotted ``overrides`` set."""
     out = copy.deepcopy(base)
@@ -88,7 +93,7 @@ def apply(base: dict, overrides: dict) -> dict:
         for part in path:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"search key '{key}': '{part}' is not a config section")
+                raise ConfigError(f"search key {_shown(key)}: '{part}' is not a config section")
         node[last] = value
     return out
 
@@ -96,26 +101,26 @@ def apply(base: dict, overrides: dict) -> dict:
 def _dimension(key: str, spec, where: str) -> Dimension:
     if isinstance(spec, list):
         if not spec:
-            raise ConfigError(f"{where}: space key '{key}' has an empty list; give at least one value")
+            raise ConfigError(f"{where}: space key {_shown(key)} has an empty list; give at least one value")
         return Dimension(key, values=tuple(spec))
     if isinstance(spec, dict) and set(spec) <= {"range", "step"} and "range" in spec:
         lo_hi, step = spec["range"], spec.get("step", 1)
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(isinstance(v, int) for v in lo_hi)
                 and isinstance(step, int) and step > 0 and lo_hi[0] <= lo_hi[1]):
-            raise ConfigError(f"{where}: space key '{key}': range needs [low, high] integers with low <= high and a "
+            raise ConfigError(f"{where}: space key {_shown(key)}: range needs [low, high] integers with low <= high and a "
                               f"positive integer step, e.g. {{range: [4, 16], step: 4}}")
         if (lo_hi[1] - lo_hi[0]) // step + 1 > MAX_VALUES:
-            raise ConfigError(f"{where}: space key '{key}': range {lo_hi} step {step} gives more than {MAX_VALUES} "
+            raise ConfigError(f"{where}: space key {_shown(key)}: range {lo_hi} step {step} gives more than {MAX_VALUES} "
                               f"values; use a larger step")
         return Dimension(key, values=tuple(range(lo_hi[0], lo_hi[1] + 1, step)))
     if isinstance(spec, dict) and set(spec) <= {"log_range", "num", "integer"} and "log_range" in spec:
         lo_hi, num = spec["log_range"], spec.get("num", 3)
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(isinstance(v, (int, float)) for v in lo_hi)
                 and 0 < lo_hi[0] < lo_hi[1] < float("inf") and isinstance(num, int) and 2 <= num <= MAX_VALUES):
-            raise ConfigError(f"{where}: space key '{key}': log_range needs [low, high] with 0 < low < high < inf "
+            raise ConfigError(f"{where}: space key {_shown(key)}: log_range needs [low, high] with 0 < low < high < inf "
                               f"and 2 <= num <= {MAX_VALUES}, e.g. {{log_range: [0.001, 0.01], num: 3}}")
         return Dimension(key, low=float(lo_hi[0]), high=float(lo_hi[1]), num=num, integer=bool(spec.get("integer")))
-    raise ConfigError(f"{where}: space key '{key}': expected a list of values, {{range: [low, high], step: s}} or "
+    raise ConfigError(f"{where}: space key {_shown(key)}: expected a list of values, {{range: [low, high], step: s}} or "
                       f"{{log_range: [low, high], num: n}}, got {spec!r}")
 
 
@@ -148,7 +153,7 @@ def load_space(file: str | Path, base: dict) -> Space:
         try:
             config_from_dict(apply(base, {**fixed, key: value}), origin=f"{file} ({key}: {value!r})")
         except ConfigError as exc:
-            raise ConfigError(f"{file}: space key '{key}' = {value!r} is not a valid config: {exc}") from None
+            raise ConfigError(f"{file}: space key {_shown(key)} = {value!r} is not a valid config: {exc}") from None
     return Space(name, sampler, seed, dims, dict(fixed), str(file))
 
 

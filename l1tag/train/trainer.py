@@ -26,8 +26,9 @@ from l1tag.files import atomic_path
 log = logging.getLogger("l1tag")
 
 
-def _schedule(tf, kind: str, lr: float, steps: int):
-    if kind == "cosine":
+def _schedule(tf, schedule: str, lr: float, steps: int):
+    """The learning rate, or its schedule, of ``train.lr_schedule`` ('plateau' is a callback, see _fit)."""
+    if schedule == "cosine":
         return tf.keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(steps, 1), alpha=0.05)
     return lr
 

@@ -93,7 +93,8 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
                  "report.md", "tiny-firmware.tar.gz"):
         assert (root / "b1" / path).exists(), path
     md = (root / "b1" / "report.md").read_text()
-    for png in ("roc", "partitions", "attention_maps", "accuracy_vs_multiplicity", "cost_vs_n"):
+    assert not (root / "b1" / "plots" / "cost_vs_n.png").exists()  # a benchmark now: bench/scaling.py
+    for png in ("roc", "partitions", "attention_maps", "accuracy_vs_multiplicity"):
         assert (root / "b1" / "plots" / f"{png}.png").stat().st_size > 1000, png
         assert f"](plots/{png}.png)" in md, png
     assert "## Open synthesis (Yosys)" in md and "| **total** (counts × copies) |" in md
@@ -251,7 +252,7 @@ def test_ctrl_c_in_csim_leaves_the_previous_project_whole(built, tmp_path, capsy
     import shutil
 
     import l1tag.hls.convert as convert
-    from l1tag.package.bundle import path_digest
+    from l1tag.files import path_digest
 
     root, cfg = built
     out = tmp_path / "b"

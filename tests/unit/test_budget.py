@@ -15,7 +15,7 @@ import pytest
 from l1tag.config import load_budget
 from l1tag.errors import BudgetViolation, L1tagError
 from l1tag.hardware import budget as budget_module
-from l1tag.hardware import parts
+from l1tag import devices as parts
 from l1tag.hardware.budget import check_budget, enforce, part_family
 from l1tag.report.markdown import budget_table, hardware_table, write_report_md
 

@@ -11,6 +11,7 @@ from l1tag import kinds
 from l1tag.config import config_from_dict
 from l1tag.models.builders import build_model
 from l1tag.models.cost import closed_form_parameters, layer_costs
+from l1tag.models.layers import attention_layer
 
 TINY = {"d_model": 8, "heads": 2, "partitions": 3, "ffn_dim": 8, "head_dims": [8], "conv_kernel": [3, 3]}
 N, FEATURES = 10, 3
@@ -33,7 +34,7 @@ def test_every_name_resolves_to_its_own_module_and_is_a_config_choice():
 
 @pytest.mark.parametrize("kind", kinds.attention_kinds(), ids=lambda k: k.name)
 def test_attention_kind_points_to_a_keras_layer_and_a_cpp_function(kind):
-    cls = kind.layer_class()
+    cls = attention_layer(kind)
     assert cls.kind == kind.name and kinds.by_keras_layer(cls.__name__) is kind
     function = kind.cpp_function.split("::")[-1]
     assert re.search(rf"\bvoid {function}\(", HEADER.read_text()), f"{function} missing from {HEADER.name}"

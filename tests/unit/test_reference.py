@@ -16,7 +16,7 @@ from l1tag.ops.attention import attention_dims
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.ops.attention import attention_reference, attention_spec, qkv_reference
 from l1tag.ops.dynamic_tanh import DynamicTanhSpec, dynamic_tanh_reference
-from l1tag.models.layers import QDynamicTanh
+from l1tag.models.layers import QDynamicTanh, attention_layer
 
 WIDE = FixedType(40, 14, rounding="AP_RND_CONV", overflow="AP_SAT")
 WIDE_U = FixedType(40, 4, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT")
@@ -40,7 +40,7 @@ class _ModelSection:  # the config's model section, as the registry's layer_argu
 def test_attention_reference_tracks_the_float_layer(kind):
     """Walks the registry: every attention kind's NumPy reference follows its Keras layer."""
     n, d = 10, 8
-    layer = kind.layer_class()(heads=2, **kind.layer_arguments(_ModelSection, None, None))
+    layer = attention_layer(kind)(heads=2, **kind.layer_arguments(_ModelSection, None, None))
     x = quantize(RNG.normal(size=(4, n, d)), FixedType(16, 4))
     y_keras = layer(tf.constant(x, tf.float32)).numpy()
     if kind.score_conv:  # make the convolution do something

@@ -34,7 +34,7 @@ from hls_report_fixtures import (
 
 from l1tag.cli import main
 from l1tag.errors import DataError
-from l1tag.hardware.parts import RESOURCES, part_totals, utilization
+from l1tag.devices import RESOURCES, part_totals, utilization
 from l1tag.hardware.vendor import NotSynthesized, parse_csynth_rpt, parse_csynth_xml, parse_project, parse_vivado_synth
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "hls_reports"
@@ -573,7 +573,7 @@ def test_shared_broken_and_rearranged_copies(shared, tmp_path):
     ("7z020clg400-1", "xc7z020-clg400-1"), ("xc7a200tlffg1156-2L", "xc7a200tl-ffg1156-2L"),
 ])
 def test_part_names(name, key):
-    from l1tag.hardware.parts import reference_part  # imported here: parts.py is being rewritten
+    from l1tag.devices import reference_part  # imported here: the parts table is being rewritten
 
     assert reference_part(name) == key
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from l1tag.cli import main
-from l1tag.package.bundle import sha256_file, tree_digest
+from l1tag.files import sha256_file
+from l1tag.package.bundle import tree_digest
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 

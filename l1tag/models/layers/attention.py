@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
-from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.kinds import AttentionShape, get, score_shift
 from l1tag.models.layers import firmware_ops
 from l1tag.models.layers.score_conv import QAttentionScoreConv

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
-from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.models.layers import firmware_ops
 from l1tag.numerics.fixed_point import from_qkeras
 
