@@ -11,7 +11,7 @@ from typing import Any
 from l1tag.config import Budget
 from l1tag.errors import BudgetViolation
 from l1tag.hardware.error_band import band_of
-from l1tag.hardware.parts import RESOURCES, device_key, normalise_part, utilization
+from l1tag.devices import RESOURCES, device_key, normalise_part, utilization
 
 CLOCK_TOLERANCE_NS = 1e-9
 

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from l1tag.errors import DataError
-from l1tag.hardware.parts import RESOURCES
+from l1tag.devices import RESOURCES
 
 log = logging.getLogger("l1tag")
 

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from l1tag.config import DEFAULT_TABLE_SIZE
+from l1tag.config import DA
+from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType
 from l1tag.ops import OPS, Op, parallel_particles
 from l1tag.ops.base import quantizer_type
 
-DA = "distributed_arithmetic"  # hls4ml 1.3's strategy built on da4ml: constant multiplications as adder graphs
 
 
 @dataclass

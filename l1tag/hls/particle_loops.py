@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DA = "distributed_arithmetic"
+from l1tag.config import DA
 
 
 @dataclass
