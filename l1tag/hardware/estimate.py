@@ -685,7 +685,7 @@ def _levels(terms: int) -> int:
 def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool, dsp_a_bits: int = DSP_A_BITS) -> dict:
     """One rewound loop of n / P iterations, P x d lanes each: alpha x (a constant product, priced by its
     digits), + beta, the index (a shift, a clamp), the table read (a ROM, ceil(lanes / 2) copies)."""
-    from l1tag.hls.extension import dynamic_tanh_layer_spec
+    from l1tag.hls.dynamic_tanh import dynamic_tanh_layer_spec
 
     spec = dynamic_tanh_layer_spec(node)
     size = int(np.prod(shape))
@@ -718,7 +718,8 @@ def _dynamic_tanh(node, shape: list, clock_ns: float, rf: int, unroll: bool, dsp
 def _attention(node, clock_ns: float, rf: int, dsp_a_bits: int = DSP_A_BITS, unroll: bool = False) -> dict:
     """The attention's DATAFLOW region of two rewound loops (projection or gather, then the core), each
     n / P iterations with P copies of the per-particle datapath (l1tag/hardware/kernels.py)."""
-    from l1tag.hls.extension import attention_layer_spec, group_in_partition, to_hls
+    from l1tag.hls.attention import attention_layer_spec, group_in_partition
+    from l1tag.hls.common import to_hls
 
     spec = attention_layer_spec(node)
     n, heads, m, dh = spec.n, spec.heads, spec.m, spec.head_dim

@@ -178,7 +178,7 @@ def load_project(project_dir, top: str | None = None) -> object:
 
     import hls4ml
 
-    from l1tag.hls.extension import register_all
+    from l1tag.hls.register import register_all
 
     project_dir = Path(project_dir)
     if not project_dir.is_dir():

@@ -21,7 +21,8 @@ import numpy as np
 from l1tag.errors import ConversionError
 from l1tag.files import atomic_path, write_json, write_text
 from l1tag.hls.dataflow import finalize as dataflow_top
-from l1tag.hls.extension import from_hls, register_all
+from l1tag.hls.common import from_hls
+from l1tag.hls.register import register_all
 from l1tag.hls.lower import Lowered, float32_inexact, lower
 from l1tag.hls.particle_loops import fuse as fuse_particle_loops
 from l1tag.ops import run_reference

@@ -1,7 +1,7 @@
 """The firmware's lookup-table functions, in NumPy: the softmax (exp and reciprocal tables) and tanh.
 
 One definition serves the three places that must agree bit for bit: the tables written into the
-firmware as weights (``l1tag/hls/extension.py``), the NumPy reference of the firmware
+firmware as weights (``l1tag/hls/attention.py``, ``l1tag/hls/dynamic_tanh.py``), the NumPy reference of the firmware
 (``l1tag/ops/``), and the QKeras model's forward pass (``l1tag/models/layers/firmware_ops.py``,
 which runs the same indices and entries in TensorFlow).
 
