@@ -29,7 +29,6 @@ import yaml
 from l1tag import devices, kinds
 from l1tag.data.features import CLASSES, PARTICLE_FEATURES  # against the flow: docs/design.md "Imports"
 from l1tag.errors import ConfigError
-# DEFAULT_TABLE_SIZE is also read from here (l1tag.config) by hls/lower.py, hls/extension.py, hardware/estimate.py
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE
 
 # hls.strategy: how hls4ml builds the constant-weight layers; DA is hls4ml 1.3's distributed arithmetic (da4ml)

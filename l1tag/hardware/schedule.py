@@ -42,7 +42,8 @@ UNCHECKED = [
 def comparable(hls_model) -> bool:
     """The estimator lists only l1tag's kernels' products; hls4ml's constant-weight layers have none under
     distributed arithmetic (da4ml adder graphs), so the lists compare for DA projects."""
-    from l1tag.hls.particle_loops import DA, layer_strategy
+    from l1tag.config import DA
+    from l1tag.hls.particle_loops import layer_strategy
 
     return all(layer_strategy(n) == DA for n in hls_model.get_layers()
                if n.class_name in ("Dense", "Conv1D", "PointwiseConv1D") and "weight" in n.weights)

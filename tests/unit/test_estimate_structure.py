@@ -13,14 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from l1tag.hardware.estimate import (
-    _stage_cycles,
-    da_adder_depth,
-    estimate_layer,
-    estimate_model,
-    multiplier_cost,
-    pipeline_style,
-)
+from l1tag.hardware.estimate import Target, da_adder_depth, estimate_layer, estimate_model, multiplier_cost
+from l1tag.hls.particle_loops import pipeline_style
+
+AT_5NS = Target(clock_ns=5.0)  # Vitis HLS rules, its default clock uncertainty, io_parallel
 
 N = 8  # particles
 # per particle: 0.6875 (3 CSD digits) and 0.3 (5) are DSP constants at 16-bit data, the rest shifts/LUT adds
@@ -157,7 +153,7 @@ def test_da_adder_depth_is_parsed_from_the_generated_code(tmp_path):
     assert depth == _da4ml_trace(node, model.get_layer("fc")).latency[1] > 0
     clock = float(hm.config.get_config_value("ClockPeriod"))
     row = _rows(estimate_model(hm))["fc"]
-    assert row["latency"] == _stage_cycles(0.0, depth, clock) + (node.get_attr("n_partitions") - 1)
+    assert row["latency"] == Target(clock_ns=clock).stage_cycles(0.0, depth) + (node.get_attr("n_partitions") - 1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -210,28 +206,28 @@ def _attention(p: int | None, n: int = N, heads: int = 2, m: int = 4, d: int = 8
 def test_loop_interval_is_its_trip_count_when_rewound_else_its_latency_plus_one():
     """UG1399: a pipelined loop that is its process's outermost construct overlaps the next call only with
     rewind; without it the pipeline drains first."""
-    from l1tag.hardware.estimate import _loop
+    from l1tag.hardware.estimate.prices import loop_timing
 
-    assert _loop(4, 1, 9) == (12, 4)
-    assert _loop(4, 1, 9, rewind=False) == (12, 13)
-    assert _loop(1, 1, 9, rewind=False) == (9, 10)
-    assert _loop(4, 2, 9, pipelined=False) == (36, 36)
+    assert loop_timing(4, 1, 9) == (12, 4)
+    assert loop_timing(4, 1, 9, rewind=False) == (12, 13)
+    assert loop_timing(1, 1, 9, rewind=False) == (9, 10)
+    assert loop_timing(4, 2, 9, pipelined=False) == (36, 36)
 
 
 def test_attention_datapath_scales_with_particles_per_iteration():
     """P copies of the per-particle datapath (variable products bound to DSPs, one exp ROM copy per two
     reads), two rewound loops of n / P iterations in a DATAFLOW region: a jet every n / P cycles, the
     latency of both loops and one handshake."""
-    from l1tag.hardware.estimate import TOOL_RULES, VITIS_HLS
+    from l1tag.hardware.estimate.tools import TOOL_RULES, VITIS_HLS
 
     from l1tag.numerics.tables import inv_index_division, sum_type
 
-    full = estimate_layer(_attention(N), 5.0, False)
+    full = estimate_layer(_attention(N), AT_5NS)
     heads, m, dh = 2, 4, 4
     index_dsp = multiplier_cost(np.array([inv_index_division(m, 4096)[0]]), 0, sum_type(m).width)["dsp_mults"]
     assert index_dsp == 1
     for p in (1, 2, 4):
-        row = estimate_layer(_attention(p), 5.0, False)
+        row = estimate_layer(_attention(p), AT_5NS)
         assert row["copies"] == p and row["iterations"] == N // p
         # Q K'^T, e x 1/sum, A V' of P particles, the run-time projection weights x K, V, and the reciprocal
         # index's constant multiplier (>= 3 signed digits on >= 10-bit data: a DSP by the constant rule)
@@ -245,9 +241,9 @@ def test_attention_datapath_scales_with_particles_per_iteration():
         assert row["multiplications"] == full["multiplications"]  # per jet, whatever P
     assert full["DSP"] == heads * N * m * (2 * dh + 1) + heads * N * index_dsp  # one iteration: the projection weights are constants
     assert full["interval"] == 1 and full["iterations"] == 1
-    assert estimate_layer(_attention(2), 5.0, False, unroll=True)["copies"] == N  # a PIPELINE top unrolls
-    lut = estimate_layer(_attention(2, products="lut"), 5.0, False)
-    assert lut["DSP"] == heads * 2 * index_dsp and lut["LUT"] > estimate_layer(_attention(2), 5.0, False)["LUT"]  # BIND_OP fabric
+    assert estimate_layer(_attention(2), Target(clock_ns=5.0, unroll=True))["copies"] == N  # a PIPELINE top unrolls
+    lut = estimate_layer(_attention(2, products="lut"), AT_5NS)
+    assert lut["DSP"] == heads * 2 * index_dsp and lut["LUT"] > estimate_layer(_attention(2), AT_5NS)["LUT"]  # BIND_OP fabric
 
 
 def test_dynamic_tanh_elements_per_iteration():
@@ -258,7 +254,7 @@ def test_dynamic_tanh_elements_per_iteration():
         attrs = {"table_size": 1024, "reuse_factor": 1, "parallelization_factor": p, "alpha": 0.75, "beta": 0.0,
                  "types": {"param": _fixed(8, 3), "out": _fixed(8, 1)}}
         return estimate_layer(_Node("L1tagDynamicTanh", attrs, (N, d), (N, d), _hls_type(16, 6), _hls_type(8, 1)),
-                              5.0, False)
+                              AT_5NS)
 
     full = tanh(N)
     for p in (1, 2, N):
@@ -278,7 +274,8 @@ def test_fused_particle_loop_is_one_process_with_chained_delays(tmp_path):
     """l1tag's fused loop (fc -> relu -> fc2 for one particle, n / P iterations): one process whose depth
     chains the members' delays, no ping-pong array inside it, elementwise layers P copies; the project's
     hls4ml_config.yml records it, so an estimate from disk agrees; a plain hls4ml project is not fused."""
-    from l1tag.hardware.estimate import T_LUT_NS, loop_latency
+    from l1tag.hardware.estimate.compose import loop_latency
+    from l1tag.hardware.estimate.prices import T_LUT_NS
     from l1tag.hardware.project import estimate_project
     from l1tag.hls import particle_loops
 
@@ -292,11 +289,11 @@ def test_fused_particle_loop_is_one_process_with_chained_delays(tmp_path):
     hand = len(p["layers"]) - 1  # a DATAFLOW handshake per process
     assert p["particle_loops"] == [] and p["latency_cycles"] == sum(r["latency"] for r in p["layers"]) + hand
     rows = {r["layer"]: r for r in p["layers"]}
-    delays = [estimate_layer(fused.graph[name], 5.0, False)["delay_ns"] for name in ("fc", "relu", "fc2")]
+    delays = [estimate_layer(fused.graph[name], AT_5NS)["delay_ns"] for name in ("fc", "relu", "fc2")]
     assert delays[1] == T_LUT_NS
-    want = N // 2 - 1 + _stage_cycles(sum(delays), 0, 5.0)
-    assert loop_latency(loops[0], {n: estimate_layer(fused.graph[n], 5.0, False) for n in ("fc", "relu", "fc2")},
-                        5.0) == want
+    want = N // 2 - 1 + AT_5NS.stage_cycles(sum(delays))
+    assert loop_latency(loops[0], {n: estimate_layer(fused.graph[n], AT_5NS) for n in ("fc", "relu", "fc2")},
+                        AT_5NS) == want
     assert f["latency_cycles"] == want + 1 < p["latency_cycles"] and f["ii_cycles"] == p["ii_cycles"] == N // 2
     assert f["particle_loops"][0]["latency"] == want
     relu = fused.graph["relu"].get_output_variable()

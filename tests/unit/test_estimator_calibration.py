@@ -78,10 +78,30 @@ def test_a_global_max_pooling_is_a_tree_of_compare_and_selects():
     the rule gives 31 x 16 x (10 + 8) = 8,928), log2 n levels deep."""
     from types import SimpleNamespace as NS
 
-    from l1tag.hardware.estimate import _global_pooling
+    from l1tag.hardware.estimate import Target
+    from l1tag.hardware.estimate.stock import global_pooling
 
     var = NS(shape=[32, 16], type=NS(precision=NS(width=8, integer=3, signed=False)))
     node = NS(get_input_variable=lambda: var, get_attr=lambda key, default=None: "max")
-    row = _global_pooling(node, clock_ns=5.0)
+    row = global_pooling(node, Target(clock_ns=5.0))
     assert row["LUT"] == 31 * 16 * (7 + 3 + 8) == 8928 and row["FF"] == 16 * 8
     assert row["latency"] >= 1 and row["delay_ns"] == pytest.approx(5 * 0.65)
+
+
+def test_every_tool_rule_is_data_with_its_source(tmp_path):
+    """tools/<tool>.yaml: every ToolRules field once, each with a value of its type and a source."""
+    import yaml
+
+    from l1tag.errors import L1tagError
+    from l1tag.hardware.estimate.tools import TOOLS_DIR, load_rules
+
+    assert {p.stem for p in TOOLS_DIR.glob("*.yaml")} == set(TOOL_RULES)
+    good = yaml.safe_load((TOOLS_DIR / "vitis_hls.yaml").read_text())
+    assert load_rules(TOOLS_DIR / "vitis_hls.yaml") == TOOL_RULES["vitis_hls"]
+    broken = {"missing": {k: v for k, v in good.items() if k != "zeropad_lut"},
+              "no_source": {**good, "stream_conv_ii": {"value": 3, "source": ""}},
+              "wrong_type": {**good, "fifo_per_element": {"value": 1, "source": "x"}}}
+    for name, data in broken.items():
+        (tmp_path / "vitis_hls.yaml").write_text(yaml.safe_dump(data))
+        with pytest.raises(L1tagError):
+            load_rules(tmp_path / "vitis_hls.yaml")

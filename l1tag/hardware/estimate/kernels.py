@@ -1,5 +1,6 @@
-"""ESTIMATE of l1tag's own kernels (the attention of every kind, DynamicTanh), from the schedule and the
-operators their generated C++ asks for (firmware_templates/, l1tag/hls/binding.py, dataflow.py).
+"""What l1tag's own kernels (the attention of every kind, DynamicTanh) compute per loop iteration, from the
+operators their generated C++ asks for (firmware_templates/, l1tag/hls/binding.py, dataflow.py); their
+prices are in ``l1tag_ops.py`` (the "l1tag attention" part of the model in ``__init__.py``).
 
 Each rule says which C++ construct it prices:
 
@@ -8,21 +9,21 @@ Each rule says which C++ construct it prices:
   interval n / P, latency = both loops' (n / P - 1 + depth) + one DATAFLOW handshake
   (``ToolRules.dataflow_handshake``) between them.  DynamicTanh alone is one rewound loop; inside a fused
   particle loop it is a member (its delay and table read chain into the loop's depth).
-* **Products** (``kernel_products``): every product the C++ forms per loop iteration -- the same census
-  that ``l1tag/hls/census.py`` reads from g++'s GIMPLE of the generated kernels (a test holds them
-  equal).  Products of two variables are built as their BIND_OP asks (``hls.variable_products``): fabric
-  a x b / 2 + a + b LUTs (partial products two bits a LUT, and the final adder) or DSP48 (one when the
-  operands fit its 27 x 18 ports).  Constant products (convolution taps, DynamicTanh's alpha, the
-  reciprocal index's multiplier) are priced by their canonical-signed-digit form like hls4ml's constant
-  weights (``estimate.multiplier_cost``).
+* **Products** (``attention_products``, ``dynamic_tanh_products``): every product the C++ forms per loop
+  iteration -- the same census that ``l1tag/hls/census.py`` reads from g++'s GIMPLE of the generated
+  kernels (a test holds them equal).  Products of two variables are built as their BIND_OP asks
+  (``hls.variable_products``): fabric a x b / 2 + a + b LUTs (partial products two bits a LUT, and the
+  final adder) or DSP48 (one when the operands fit its 27 x 18 ports).  Constant products (convolution
+  taps, DynamicTanh's alpha, the reciprocal index's multiplier) are priced by their canonical-signed-digit
+  form like hls4ml's constant weights (``prices.multiplier_cost``).
 * **Tables** (``rom``): ``static const`` ROMs read at run-time indices, ``BIND_STORAGE type=rom_np``: one
   dual-port copy per two reads (ceil(reads / 2)); block RAM when larger than 4 kbit (binding.py), each copy
   in the fewest RAMB18 of a dual-port shape (Vitis stores no parity bits: 16 x 1K; Vivado HLS 18 x 1K),
   else LUT ROMs (a LUT6 per 64 entries per bit per read); a read takes ``ToolRules.rom_read_cycles``.
 * **Casts** of rounding or saturating types on the datapath (qkv, score, convolution, softmax, output):
-  ``estimate.cast_lut`` each, and ``T_CAST_NS`` on the path.
+  ``prices.cast_lut`` each, and ``prices.T_CAST_NS`` on the path.
 * **Adders**: the trees the loops unroll (score sums, convolution, softmax sums, A V', the projection's
-  per-iteration tree and its one accumulator add), one HLS adder each (``hls_add_lut``).
+  per-iteration tree and its one accumulator add), one HLS adder each (``prices.hls_add_lut``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from l1tag.hls.binding import table_storage
 from l1tag.numerics.fixed_point import FixedType
 from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
 
-T_CAST_NS = 1.5  # an AP_RND_CONV / AP_SAT cast on a chained path (the review's ~1.5-2 ns)
 DEFAULT_VARIABLE_PRODUCTS = "lut"  # hls.variable_products when a project does not say
 
 

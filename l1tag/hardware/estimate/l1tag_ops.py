@@ -1,0 +1,228 @@
+"""Prices of l1tag's own IR layers, ``L1tagAttention`` and ``L1tagDynamicTanh`` (the "l1tag attention" part
+of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per loop iteration
+(``kernels.py``).  ``KERNEL_PRICES`` maps the hls4ml IR class name to its rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from l1tag import kinds
+from l1tag.hardware.estimate import kernels
+from l1tag.hardware.estimate.prices import (
+    T_ADD_NS,
+    T_CAST_NS,
+    T_LUT_NS,
+    T_MULT_DSP_NS,
+    T_MULT_LUT_NS,
+    cast_lut,
+    hls_add_lut,
+    hls_icmp_lut,
+    hls_select_lut,
+    loop_timing,
+    multiplier_cost,
+)
+from l1tag.hardware.estimate.target import Target
+from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries
+
+
+def _particles(node, n: int, unroll: bool) -> int:
+    """P, particles per iteration of an l1tag layer: its ``parallelization_factor`` (absent: n); a
+    PIPELINE top unrolls the particle loop whatever P is."""
+    p = node.get_attr("parallelization_factor")
+    if p is None or unroll:
+        return n
+    p = int(p)
+    if p < 1 or n % p:
+        raise ValueError(f"layer '{node.name}': parallelization_factor {p} does not divide its {n} particles")
+    return p
+
+
+def _products_cost(products, binding: str, dsp_a_bits: int) -> tuple[int, int]:
+    """(DSP, LUT) of one loop iteration's products (kernels.Product); a constant product is priced from its
+    weights' canonical signed digits (as hls4ml's constant weights)."""
+    dsp = lut = 0
+    for pr in products:
+        if pr.constant:
+            c = multiplier_cost(np.asarray(pr.weights, dtype=np.float64), pr.b.frac, pr.a.width, dsp_a_bits)
+            dsp, lut = dsp + c["dsp_mults"], lut + c["lut"]
+        else:
+            d_, l_ = kernels.variable_product_cost(pr.count, pr.a.width, pr.b.width, binding)
+            dsp, lut = dsp + d_, lut + l_
+    return dsp, lut
+
+
+def _product_ns(products, binding: str) -> float:
+    """The slowest product's delay: a DSP48 or a LUT multiplier (constants: shift-adds)."""
+    if any(not pr.constant for pr in products) and binding == "dsp":
+        return T_MULT_DSP_NS
+    return T_MULT_LUT_NS
+
+
+def _levels(terms: int) -> int:
+    """Adder-tree levels of a sum of ``terms`` (none for one term)."""
+    return math.ceil(math.log2(max(terms, 1))) if terms > 1 else 0
+
+
+def dynamic_tanh(node, target: Target) -> dict:
+    """One rewound loop of n / P iterations, P x d lanes each: alpha x (a constant product, priced by its
+    digits), + beta, the index (a shift, a clamp), the table read (a ROM, ceil(lanes / 2) copies)."""
+    from l1tag.hls.dynamic_tanh import dynamic_tanh_layer_spec
+
+    spec = dynamic_tanh_layer_spec(node)
+    shape = list(node.get_output_variable().shape)
+    rf = int(node.get_attr("reuse_factor", 1) or 1)
+    size = int(np.prod(shape))
+    n = int(shape[0]) if len(shape) > 1 else 1
+    p = _particles(node, n, target.unroll)
+    iterations = n // p
+    elements = size // iterations
+    alpha = float(node.get_attr("alpha") if node.get_attr("alpha") is not None else 1.0)
+    products = kernels.dynamic_tanh_products(spec, elements, alpha)
+    dsp, mult_lut = _products_cost(products, "lut", target.dsp_a_bits)
+    rules = target.rules
+    table = kernels.rom(spec.table_size, spec.out_t.width, elements, rules.rom_parity_bits)
+    arg_bits = spec.arg_t.width
+    index_lut = hls_add_lut(arg_bits) + 2 * (hls_icmp_lut(arg_bits) + hls_select_lut(spec.table_size.bit_length()))
+    lut = mult_lut + elements * index_lut + table["LUT"]
+    on_dsp = dsp > 0
+    delay = (T_MULT_DSP_NS if on_dsp else T_MULT_LUT_NS) + T_ADD_NS + T_LUT_NS  # alpha x, + beta, clamp
+    reads = rules.rom_read_cycles if table["BRAM_18K"] else 0
+    depth = target.stage_cycles(delay) + reads
+    ii = rf if node.get_attr("parallelization_factor") is None else 1
+    latency, interval = loop_timing(iterations, ii, depth)
+    return {"DSP": dsp, "LUT": int(lut), "FF": elements * (spec.out_t.width + arg_bits) * max(1, depth - 1),
+            "BRAM_18K": table["BRAM_18K"], "latency": latency, "interval": interval,
+            "multiplications": size, "copies": p, "iterations": iterations,
+            # inside a fused particle loop: its combinational delay and its synchronous table read
+            "delay_ns": delay + (0.0 if table["BRAM_18K"] else T_LUT_NS), "table_reads": reads,
+            "products": products}
+
+
+def _constant_projection(node, spec, projection: list) -> list:
+    """With one iteration the projection weights are constants of the unrolled loop: the K and V weights as
+    one constant product (priced by their digits)."""
+    w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).ravel()
+    reps = max(1, projection[0].count // (2 * w.size)) if w.size else 1
+    return [kernels.Product("projection", projection[0].count, spec.x_t, spec.w_t, True,
+                            tuple(np.tile(np.concatenate([w, np.asarray(node.get_weights("vproj").data,
+                                                                        dtype=np.float64).ravel()]), reps)))]
+
+
+def _projection_tree(spec, p: int, iterations: int) -> tuple[int, int]:
+    """(outputs, terms) of the projection's per-iteration adder tree."""
+    from l1tag.hls.attention import group_in_partition
+
+    accumulators = 2 * spec.heads * spec.m * spec.head_dim
+    if kernels.partitioned(spec) and iterations > 1:
+        return (2 * spec.heads * spec.head_dim if group_in_partition(spec, p) else accumulators), p
+    if spec.projection_terms and iterations > 1:
+        return accumulators, p
+    return (accumulators, max(1, spec.projection_terms)) if spec.projection_terms else (0, 0)
+
+
+def _projection_adders_lut(spec, iterations: int, tree_outputs: int, terms: int, acc_proj: int) -> int:
+    """The projection's per-iteration tree, its accumulator add, and (looping) the restart / write selects."""
+    accumulators = 2 * spec.heads * spec.m * spec.head_dim
+    add_proj = tree_outputs * max(0, terms - 1) + (accumulators if spec.projection_terms and iterations > 1 else 0)
+    lut = add_proj * hls_add_lut(acc_proj)
+    if spec.projection_terms and iterations > 1:  # restart at g == 0, write at the last: a select each
+        lut += accumulators * hls_select_lut(acc_proj)
+        if kernels.partitioned(spec):  # routing the group's tree (or each product) to its partition
+            lut += accumulators * (hls_select_lut(acc_proj) + hls_icmp_lut(8))
+    return lut
+
+
+def attention(node, target: Target) -> dict:
+    """The attention's DATAFLOW region of two rewound loops (projection or gather, then the core), each
+    n / P iterations with P copies of the per-particle datapath (l1tag/hardware/estimate/kernels.py)."""
+    from l1tag.hls.attention import attention_layer_spec
+    from l1tag.hls.common import to_hls
+
+    spec = attention_layer_spec(node)
+    n, heads, m, dh = spec.n, spec.heads, spec.m, spec.head_dim
+    p = _particles(node, n, target.unroll)
+    iterations = n // p
+    binding = str(node.get_attr("variable_products") or kernels.DEFAULT_VARIABLE_PRODUCTS)
+    rules = target.rules
+    conv = spec.conv if kinds.get(spec.kind).score_conv else None
+    products = kernels.attention_products(spec, p, node.get_attr("convk_data") if conv else None)
+    by_name = {pr.name: pr for pr in products}
+    proj = [pr for pr in products if pr.name == "projection"]
+    if proj and iterations == 1:  # one iteration: the projection weights are constants of the unrolled loop
+        proj = _constant_projection(node, spec, proj)
+    core = [pr for pr in products if pr.name != "projection"]
+    dsp_p, lut_p = _products_cost(proj, binding, target.dsp_a_bits)
+    dsp_c, lut_c = _products_cost(core, binding, target.dsp_a_bits)
+    dsp, lut = dsp_p + dsp_c, lut_p + lut_c
+    rows = by_name["scores"].count // (heads * m * dh)  # the group's rows and the convolution's halo
+    acc = {k: getattr(spec, f"acc_{k}_t").width for k in ("proj", "score", "mix")}
+    # adders: the projection's per-iteration tree and accumulator add, the score sums, the convolution,
+    # the softmax's sum, A V'
+    accumulators = 2 * heads * m * dh
+    tree_outputs, terms = _projection_tree(spec, p, iterations)
+    lut += _projection_adders_lut(spec, iterations, tree_outputs, terms, acc["proj"])
+    lut += rows * heads * m * (dh - 1) * hls_add_lut(acc["score"])
+    conv_terms = 0
+    if conv:
+        conv_terms = by_name["conv"].count // (p * heads * m) + 1  # taps in range + the bias
+        lut += p * heads * m * (conv_terms - 1) * hls_add_lut(spec.acc_conv_t.width)
+    row_heads = p * heads
+    s_bits, sum_bits = spec.score_t.width, spec.sum_t.width
+    lut += row_heads * ((m - 1) * (hls_icmp_lut(s_bits) + hls_select_lut(s_bits))  # max
+                        + m * (hls_add_lut(spec.diff_t.width) + hls_icmp_lut(spec.diff_t.width)
+                               + hls_select_lut(spec.table_size.bit_length()))  # subtract, clamp
+                        + (m - 1) * hls_add_lut(sum_bits)  # sum
+                        + hls_add_lut(sum_bits) + hls_icmp_lut(sum_bits + 8) + hls_select_lut(10))  # index
+    lut += p * heads * dh * (m - 1) * hls_add_lut(acc["mix"])
+    # casts: K', V' (at the last iteration), raw scores, convolved scores, softmax weights, the output
+    casts = [(spec.qkv_t, acc["proj"], accumulators if spec.projection_terms else 0),
+             (spec.score_t, acc["score"], rows * heads * m),
+             (spec.score_t, spec.acc_conv_t.width if conv else 0, p * heads * m if conv else 0),
+             (spec.softmax_t, EXP_T.width + INV_T.width, p * heads * m),
+             (spec.out_t, acc["mix"], p * spec.d)]
+    lut += sum(count * cast_lut(to_hls(ty), bits) for ty, bits, count in casts if count)
+    # tables: every row-head reads m exp entries and one reciprocal per iteration
+    exp_entries = exp_table_entries(spec.score_t, spec.table_size)
+    exp_rom = kernels.rom(exp_entries, EXP_T.width, row_heads * m, rules.rom_parity_bits)
+    inv_rom = kernels.rom(spec.table_size, INV_T.width, row_heads if m > 1 else 0, rules.rom_parity_bits)
+    lut += exp_rom["LUT"] + inv_rom["LUT"]
+    bram = exp_rom["BRAM_18K"] + inv_rom["BRAM_18K"]
+    # depths: the projection (a weight ROM read when it loops, the product, its tree, the accumulator add)
+    # and the core's chain (module docstring of kernels.py)
+    rom_cycles = rules.rom_read_cycles
+    proj_ns = (_product_ns(proj, binding) + (_levels(terms) + 1) * T_ADD_NS + T_LUT_NS) if proj else T_LUT_NS
+    depth_proj = target.stage_cycles(proj_ns) + (rom_cycles if proj and iterations > 1 else 0)
+    mult_ns = _product_ns(core, binding)
+    core_ns = (mult_ns + _levels(dh) * T_ADD_NS + T_CAST_NS  # raw score
+               + ((T_MULT_LUT_NS + _levels(conv_terms) * T_ADD_NS + T_CAST_NS) if conv else 0.0)  # convolution
+               + _levels(m) * (T_ADD_NS + T_LUT_NS) + T_ADD_NS + T_LUT_NS  # max, subtract, clamp
+               + _levels(m) * T_ADD_NS + T_ADD_NS + T_MULT_LUT_NS + T_LUT_NS  # sum, index multiply-shift, clamp
+               + mult_ns + T_CAST_NS  # e x 1/sum, cast
+               + mult_ns + _levels(m) * T_ADD_NS + T_CAST_NS)  # A V', cast
+    depth_core = target.stage_cycles(core_ns) + 2 * rom_cycles  # the exp read, then the reciprocal read
+    lat_p, int_p = loop_timing(iterations, 1, depth_proj)
+    lat_c, int_c = loop_timing(iterations, 1, depth_core)
+    latency = lat_p + rules.dataflow_handshake + lat_c
+    interval = max(int_p, int_c)
+    # registers: every stage of the core holds the iteration's live values; the projection its
+    # accumulators; the region's ping-pong buffers (Q pass-through, K', V')
+    live = p * spec.d * spec.x_t.width + row_heads * m * (s_bits + EXP_T.width) + p * spec.d * spec.out_t.width
+    ff = live * max(1, depth_core - 1) + 2 * p * heads * dh * acc["proj"] * max(1, depth_proj - 1)
+    if spec.projection_terms:
+        ff += accumulators * acc["proj"]
+    if iterations > 1:
+        ff += 2 * (n * spec.d * spec.x_t.width + 2 * heads * m * dh * spec.qkv_t.width)
+    return {"DSP": int(dsp), "LUT": int(lut), "FF": int(ff), "BRAM_18K": int(bram), "latency": latency,
+            "interval": interval, "multiplications": spec.multiplications() - spec.macs()["qkv"],
+            "copies": p, "iterations": iterations, "products": proj + core,
+            "processes": [{"name": "projection", "latency": lat_p, "interval": int_p, "depth": depth_proj},
+                          {"name": "core", "latency": lat_c, "interval": int_c, "depth": depth_core}]}
+
+
+# l1tag's own IR layers by their exact hls4ml class name (node.class_name drops the backend's wrapper)
+KERNEL_PRICES = {
+    "L1tagAttention": attention,  # every attention kind of the registry
+    "L1tagDynamicTanh": dynamic_tanh,
+}
