@@ -127,8 +127,13 @@ class Kind:
         """The projection (and convolution) arrays of the kernel, quantized to their firmware types."""
         return {fw: quantize(weights[k], types["weight"]) for k, fw in self.projection_weights}
 
-    def project(self, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray], shape: AttentionShape):
-        """Reference K', V' of one jet before their cast to qkv_t: (heads, n, dh) -> (heads, m, dh)."""
+    def project(self, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray], shape: AttentionShape,
+                einsum=np.einsum):
+        """K', V' of one jet before their cast to qkv_t: (heads, n, dh) -> (heads, m, dh).
+
+        Written once for the reference and the da4ml trace: sums go through ``einsum`` (NumPy's for the
+        reference; for the trace, l1tag.ops.trace.einsum, the same contraction as balanced adder trees on
+        arrays of traced variables), new arrays take ``k``'s dtype."""
         return k, v
 
 

@@ -58,14 +58,14 @@ class SaltKind(Kind):
             out["convk"], out["convb"] = np.ones((1, 1, heads, 1)), np.zeros(heads)
         return out
 
-    def project(self, k, v, w, shape):
+    def project(self, k, v, w, shape, einsum=np.einsum):
         heads, n, dh = k.shape
         c, p = shape.chunk, shape.m
 
-        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh)
-            padded = np.zeros((heads, p * c, dh))
+        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh); rows past n are zero
+            padded = np.zeros((heads, p * c, dh), dtype=t.dtype)
             padded[:, :n] = t
-            return np.einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, dh), pw)
+            return einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, dh), pw)
 
         return collapse(k, w["kproj"]), collapse(v, w["vproj"])
 

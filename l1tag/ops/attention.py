@@ -20,6 +20,7 @@ converter, so that reference and C++ use the same numbers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ from l1tag.kinds import AttentionShape, score_shift
 from l1tag.numerics import tables
 from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
 from l1tag.ops.base import OpRule, Part, Port, quantizer_type
-from l1tag.ops.trace import cast, contract, kif, wrap
+from l1tag.ops.trace import cast, contract, einsum, kif, wrap
 
 
 @dataclass(frozen=True)
@@ -237,21 +238,12 @@ def _heads(t, spec):
 
 def trace_project(k, v, op):
     """K', V' (heads, m, dh object arrays, in qkv_t) of one jet's traced k, v (n, d): the kind's projection
-    (``project_reference``), a constant-weight adder graph."""
-    spec, w = op.spec, op.weights
-    n, heads, dh = spec.n, spec.heads, spec.head_dim
-    kh, vh = _heads(k._vars, spec), _heads(v._vars, spec)
-    if spec.kind == "salt":  # the partition collapse, on object arrays (rows past n are zero)
-        c, p = spec.chunk, spec.m
-        padded = [np.zeros((heads, p * c, dh), dtype=object) for _ in range(2)]
-        for t, src in zip(padded, (kh, vh)):
-            t[:, :n] = src
-        kp, vp = (contract("hjld,hjl->hjdl", t.reshape(heads, p, c, dh), w[name], k)
-                  for t, name in zip(padded, ("kproj", "vproj")))
-    elif spec.kind == "linformer":  # E K, F V over all n rows
-        kp, vp = (contract("hjn,hnd->hjdn", w[name], t, k) for t, name in ((kh, "kproj"), (vh, "vproj")))
-    else:
-        kp, vp = kinds.get(spec.kind).project(kh, vh, w, spec)
+    (``Kind.project``, the same code as ``project_reference``) with its sums as balanced adder trees, a
+    constant-weight adder graph."""
+    spec = op.spec
+    traced_einsum = functools.partial(einsum, like=k)
+    kp, vp = kinds.get(spec.kind).project(_heads(k._vars, spec), _heads(v._vars, spec), op.weights, spec,
+                                          einsum=traced_einsum)
     return cast(wrap(kp, k), spec.qkv_t)._vars, cast(wrap(vp, k), spec.qkv_t)._vars
 
 

@@ -63,6 +63,16 @@ def contract(products: str, a, b, like):
     return np.sum(wrap(np.einsum(products, a, b), like), axis=-1)._vars
 
 
+def einsum(subscripts: str, a, b, like):
+    """``np.einsum(subscripts, a, b)`` of object arrays of traced variables with one summed index: the
+    products keep that index last and da4ml sums them as a balanced adder tree (``contract``)."""
+    terms, result = subscripts.split("->")
+    summed = sorted(set(terms.replace(",", "")) - set(result))
+    if len(summed) != 1:
+        raise ValueError(f"einsum '{subscripts}': exactly one summed index is traced, not {summed}")
+    return contract(f"{terms}->{result}{summed[0]}", a, b, like)
+
+
 def input_array(shape: tuple, t: FixedType):
     """A traced input of ``shape`` in the firmware type ``t``."""
     from da4ml.trace import FixedVariableArray, HWConfig
