@@ -34,7 +34,8 @@ from l1tag.config import DA
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType
-from l1tag.ops import OPS, Op, parallel_particles
+from l1tag import ops
+from l1tag.ops import Op, parallel_particles
 from l1tag.ops.base import quantizer_type
 
 
@@ -168,7 +169,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
         if cls == "Activation" and layer.get_config().get("activation") == "softmax" \
                 and not consumers.get(layer.name):
             continue  # the firmware ends at the logits
-        rule = next((r for r in OPS if r.lowers(layer)), None)
+        rule = next((r for r in ops.OPS if r.lowers(layer)), None)
         if rule is None:
             raise ConversionError(f"layer '{layer.name}' ({cls}) is not supported by l1tag's converter; supported: "
                                   "QDense, QActivation, Add, GlobalMaxPooling1D and l1tag's attention and "

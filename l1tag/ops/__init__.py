@@ -19,18 +19,16 @@ from l1tag.ops.base import Op, OpRule, Part, Port, parallel_particles
 # the registry: a lowered model's ops are these rules' ops (the order is the lowering's order of asking)
 OPS: tuple[OpRule, ...] = (model_input.RULE, dense.RULE, relu.RULE, add.RULE, maxpool.RULE, attention.RULE,
                            dynamic_tanh.RULE)
-_BY_NAME = {rule.name: rule for rule in OPS}
-
 __all__ = ["OPS", "Op", "OpRule", "Part", "Port", "parallel_particles", "rule", "run_reference"]
 
 
 def rule(op: Op | str) -> OpRule:
     """The rule of a lowered op (or of an op name)."""
     name = op if isinstance(op, str) else op.operation
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise ValueError(f"unknown op '{name}' (registered: {', '.join(_BY_NAME)})") from None
+    for registered in OPS:
+        if registered.name == name:
+            return registered
+    raise ValueError(f"unknown op '{name}' (registered: {', '.join(r.name for r in OPS)})")
 
 
 def run_reference(ops: list[Op], x: np.ndarray, trace: bool = False):
