@@ -29,7 +29,8 @@ from l1tag import kinds
 from l1tag.kinds import AttentionShape, score_shift
 from l1tag.numerics import tables
 from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
-from l1tag.ops.base import OpRule, Part, Port, quantizer_type
+from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
+from l1tag.ops.base import OpRule, Part, Port, Product, quantizer_type, uint
 from l1tag.ops.trace import cast, contract, einsum, kif, wrap
 
 
@@ -290,6 +291,49 @@ def halo_rows(raw, spec):
     pad = np.zeros((raw.shape[0], raw.shape[1] + kh_ - 1, raw.shape[2]), dtype=raw.dtype)
     pad[:, top:top + raw.shape[1]] = raw
     return pad
+
+
+# ------------------------------------------------------------------------------------------
+# The C++ kernel's products per loop iteration
+# ------------------------------------------------------------------------------------------
+
+
+def partitioned(spec) -> bool:
+    """SAL-T's contiguous partitions (each particle weighted into one K'/V' row)."""
+    return spec.chunk > 0
+
+
+def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None) -> list[Product]:
+    """Every product of one iteration of the attention's two loops (firmware_templates/l1tag_attention.h),
+    by operand types: what the GIMPLE census reads from the C++ (a test holds them equal) and the estimate
+    prices."""
+    heads, m, dh, p = spec.heads, spec.m, spec.head_dim, parallel
+    x_t, w_t = spec.x_t, spec.w_t
+    out = []
+    if partitioned(spec):  # each particle weighted once per head and feature, K and V
+        out.append(Product("projection", 2 * p * heads * dh, w_t, x_t))
+    elif spec.projection_terms:  # linformer: into all m rows
+        out.append(Product("projection", 2 * p * heads * m * dh, w_t, x_t))
+    conv = spec.conv if kinds.get(spec.kind).score_conv else None
+    # the group's rows and the convolution's halo; with one iteration (P = n) the halo rows lie outside the
+    # jet at compile time ('same' padding: zero scores), so no product is formed for them
+    rows = p if p == spec.n or not conv else p + conv[0] - 1
+    out.append(Product("scores", rows * heads * m * dh, x_t, spec.qkv_t))
+    if conv:
+        kh, kw = conv
+        left = (kw - 1) // 2
+        taps = np.zeros((kh, kw, heads)) if conv_taps is None else np.asarray(conv_taps).reshape(kh, kw, heads)
+        used = [taps[a, b, h] for _ in range(p) for h in range(heads) for j in range(m) for a in range(kh)
+                for b in range(kw) if 0 <= j + b - left < m]
+        out.append(Product("conv", len(used), spec.conv_w_t, spec.score_t, True, tuple(used)))
+    if m > 1:
+        mult, _ = inv_index_division(m, spec.table_size)
+        out.append(Product("inv_index", heads * p, uint(spec.sum_t.width), uint(max(1, int(mult).bit_length())),
+                           True, (float(mult),) * (heads * p)))
+    out.append(Product("softmax", heads * p * m, EXP_T, INV_T))
+    out.append(Product("mix", heads * p * m * dh, spec.softmax_t, spec.qkv_t))
+    return out
+
 
 
 # ------------------------------------------------------------------------------------------

@@ -48,6 +48,23 @@ class Part:
     inputs: list[Port]
 
 
+@dataclass(frozen=True)
+class Product:
+    """``count`` products per loop iteration of operands ``a`` x ``b`` (FixedTypes); ``constant``: b is a
+    compile-time constant (``weights`` lists each instance's value, for the CSD price)."""
+
+    name: str
+    count: int
+    a: FixedType
+    b: FixedType
+    constant: bool = False
+    weights: tuple = ()
+
+
+def uint(bits: int) -> FixedType:
+    return FixedType(bits, bits, signed=False)
+
+
 class OpRule:
     """The behaviour of one op; subclasses set the class attributes and override what applies."""
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from l1tag.numerics import tables
 from l1tag.numerics.fixed_point import FixedType, quantize
-from l1tag.ops.base import OpRule, quantizer_type
+from l1tag.ops.base import OpRule, Product, quantizer_type
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class DynamicTanhSpec:
 
 def dynamic_tanh_reference(x: np.ndarray, alpha: float, beta: float, spec: DynamicTanhSpec) -> np.ndarray:
     return tables.table_tanh(alpha * np.asarray(x, dtype=np.float64) + beta, spec.out_t, spec.table_size)
+
+
+def dynamic_tanh_products(spec, elements: int, alpha: float) -> list[Product]:
+    """alpha x per element of one iteration (a constant product)."""
+    return [Product("alpha", elements, spec.x_t, spec.param_t, True, (float(alpha),) * elements)]
 
 
 class DynamicTanh(OpRule):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from l1tag.ops import Port, rule
-from l1tag.rtl import trace as tr
+from l1tag.rtl import trace
 
 OP_BLOCKS = ("per_particle", "pooling", "head")  # blocks that run whole lowered ops; the others are parts of one op
 
@@ -51,9 +51,9 @@ class Block:
 
     def trace(self):
         """(traced inputs, traced outputs): lists of da4ml arrays, flattened in this order by comb_solution."""
-        ins = [tr.input_array(p.shape, p.type) for p in self.inputs]
+        ins = [trace.input_array(p.shape, p.type) for p in self.inputs]
         if self.role in OP_BLOCKS:
-            values = tr.trace_ops(self.ops, {p.name: a for p, a in zip(self.inputs, ins)})
+            values = trace.trace_ops(self.ops, {p.name: a for p, a in zip(self.inputs, ins)})
             return ins, [values[name] for name in self.outputs]
         return ins, rule(self.owner).trace_part(self.owner, self.role, ins)
 

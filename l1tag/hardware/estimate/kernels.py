@@ -9,8 +9,8 @@ Each rule says which C++ construct it prices:
   interval n / P, latency = both loops' (n / P - 1 + depth) + one DATAFLOW handshake
   (``ToolRules.dataflow_handshake``) between them.  DynamicTanh alone is one rewound loop; inside a fused
   particle loop it is a member (its delay and table read chain into the loop's depth).
-* **Products** (``attention_products``, ``dynamic_tanh_products``): every product the C++ forms per loop
-  iteration -- the same census that ``l1tag/hls/census.py`` reads from g++'s GIMPLE of the generated
+* **Products** (each op's ``products``: ``l1tag/ops/attention.py``, ``l1tag/ops/dynamic_tanh.py``): every
+  product the C++ forms per loop iteration -- the same census that ``l1tag/hls/census.py`` reads from g++'s GIMPLE of the generated
   kernels (a test holds them equal).  Products of two variables are built as their BIND_OP asks
   (``hls.variable_products``): fabric a x b / 2 + a + b LUTs (partial products two bits a LUT, and the
   final adder) or DSP48 (one when the operands fit its 27 x 18 ports).  Constant products (convolution
@@ -29,73 +29,16 @@ Each rule says which C++ construct it prices:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import numpy as np
-
-from l1tag import kinds
 from l1tag.hls.binding import table_storage
-from l1tag.numerics.fixed_point import FixedType
-from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
+from l1tag.ops.base import Product
 
 DEFAULT_VARIABLE_PRODUCTS = "lut"  # hls.variable_products when a project does not say
-
-
-@dataclass(frozen=True)
-class Product:
-    """``count`` products per loop iteration of operands ``a`` x ``b`` (FixedTypes); ``constant``: b is a
-    compile-time constant (``weights`` lists each instance's value, for the CSD price)."""
-
-    name: str
-    count: int
-    a: FixedType
-    b: FixedType
-    constant: bool = False
-    weights: tuple = ()
-
-
-def uint(bits: int) -> FixedType:
-    return FixedType(bits, bits, signed=False)
 
 
 def partitioned(spec) -> bool:
     """SAL-T's contiguous partitions (each particle weighted into one K'/V' row)."""
     return spec.chunk > 0
-
-
-def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None) -> list[Product]:
-    """Every product of one iteration of the attention's two loops (firmware_templates/l1tag_attention.h)."""
-    heads, m, dh, p = spec.heads, spec.m, spec.head_dim, parallel
-    x_t, w_t = spec.x_t, spec.w_t
-    out = []
-    if partitioned(spec):  # each particle weighted once per head and feature, K and V
-        out.append(Product("projection", 2 * p * heads * dh, w_t, x_t))
-    elif spec.projection_terms:  # linformer: into all m rows
-        out.append(Product("projection", 2 * p * heads * m * dh, w_t, x_t))
-    conv = spec.conv if kinds.get(spec.kind).score_conv else None
-    # the group's rows and the convolution's halo; with one iteration (P = n) the halo rows lie outside the
-    # jet at compile time ('same' padding: zero scores), so no product is formed for them
-    rows = p if p == spec.n or not conv else p + conv[0] - 1
-    out.append(Product("scores", rows * heads * m * dh, x_t, spec.qkv_t))
-    if conv:
-        kh, kw = conv
-        left = (kw - 1) // 2
-        taps = np.zeros((kh, kw, heads)) if conv_taps is None else np.asarray(conv_taps).reshape(kh, kw, heads)
-        used = [taps[a, b, h] for _ in range(p) for h in range(heads) for j in range(m) for a in range(kh)
-                for b in range(kw) if 0 <= j + b - left < m]
-        out.append(Product("conv", len(used), spec.conv_w_t, spec.score_t, True, tuple(used)))
-    if m > 1:
-        mult, _ = inv_index_division(m, spec.table_size)
-        out.append(Product("inv_index", heads * p, uint(spec.sum_t.width), uint(max(1, int(mult).bit_length())),
-                           True, (float(mult),) * (heads * p)))
-    out.append(Product("softmax", heads * p * m, EXP_T, INV_T))
-    out.append(Product("mix", heads * p * m * dh, spec.softmax_t, spec.qkv_t))
-    return out
-
-
-def dynamic_tanh_products(spec, elements: int, alpha: float) -> list[Product]:
-    """alpha x per element of one iteration (a constant product)."""
-    return [Product("alpha", elements, spec.x_t, spec.param_t, True, (float(alpha),) * elements)]
 
 
 def census_by_width(products: list[Product]) -> dict[tuple[int, int], int]:

@@ -10,6 +10,9 @@ import numpy as np
 
 from l1tag import kinds
 from l1tag.hardware.estimate import kernels
+from l1tag.ops.attention import attention_products, partitioned
+from l1tag.ops.base import Product
+from l1tag.ops.dynamic_tanh import dynamic_tanh_products
 from l1tag.hardware.estimate.prices import (
     T_ADD_NS,
     T_CAST_NS,
@@ -40,7 +43,7 @@ def _particles(node, n: int, unroll: bool) -> int:
 
 
 def _products_cost(products, binding: str, dsp_a_bits: int) -> tuple[int, int]:
-    """(DSP, LUT) of one loop iteration's products (kernels.Product); a constant product is priced from its
+    """(DSP, LUT) of one loop iteration's products (``l1tag.ops.base.Product``); a constant product is priced from its
     weights' canonical signed digits (as hls4ml's constant weights)."""
     dsp = lut = 0
     for pr in products:
@@ -79,7 +82,7 @@ def dynamic_tanh(node, target: Target) -> dict:
     iterations = n // p
     elements = size // iterations
     alpha = float(node.get_attr("alpha") if node.get_attr("alpha") is not None else 1.0)
-    products = kernels.dynamic_tanh_products(spec, elements, alpha)
+    products = dynamic_tanh_products(spec, elements, alpha)
     dsp, mult_lut = _products_cost(products, "lut", target.dsp_a_bits)
     rules = target.rules
     table = kernels.rom(spec.table_size, spec.out_t.width, elements, rules.rom_parity_bits)
@@ -105,7 +108,7 @@ def _constant_projection(node, spec, projection: list) -> list:
     one constant product (priced by their digits)."""
     w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).ravel()
     reps = max(1, projection[0].count // (2 * w.size)) if w.size else 1
-    return [kernels.Product("projection", projection[0].count, spec.x_t, spec.w_t, True,
+    return [Product("projection", projection[0].count, spec.x_t, spec.w_t, True,
                             tuple(np.tile(np.concatenate([w, np.asarray(node.get_weights("vproj").data,
                                                                         dtype=np.float64).ravel()]), reps)))]
 
@@ -115,7 +118,7 @@ def _projection_tree(spec, p: int, iterations: int) -> tuple[int, int]:
     from l1tag.hls.attention import group_in_partition
 
     accumulators = 2 * spec.heads * spec.m * spec.head_dim
-    if kernels.partitioned(spec) and iterations > 1:
+    if partitioned(spec) and iterations > 1:
         return (2 * spec.heads * spec.head_dim if group_in_partition(spec, p) else accumulators), p
     if spec.projection_terms and iterations > 1:
         return accumulators, p
@@ -129,7 +132,7 @@ def _projection_adders_lut(spec, iterations: int, tree_outputs: int, terms: int,
     lut = add_proj * hls_add_lut(acc_proj)
     if spec.projection_terms and iterations > 1:  # restart at g == 0, write at the last: a select each
         lut += accumulators * hls_select_lut(acc_proj)
-        if kernels.partitioned(spec):  # routing the group's tree (or each product) to its partition
+        if partitioned(spec):  # routing the group's tree (or each product) to its partition
             lut += accumulators * (hls_select_lut(acc_proj) + hls_icmp_lut(8))
     return lut
 
@@ -147,7 +150,7 @@ def attention(node, target: Target) -> dict:
     binding = str(node.get_attr("variable_products") or kernels.DEFAULT_VARIABLE_PRODUCTS)
     rules = target.rules
     conv = spec.conv if kinds.get(spec.kind).score_conv else None
-    products = kernels.attention_products(spec, p, node.get_attr("convk_data") if conv else None)
+    products = attention_products(spec, p, node.get_attr("convk_data") if conv else None)
     by_name = {pr.name: pr for pr in products}
     proj = [pr for pr in products if pr.name == "projection"]
     if proj and iterations == 1:  # one iteration: the projection weights are constants of the unrolled loop
