@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RERUN = ("firmware", "rtl", "report", "bundle")
 TIMES = ("seconds", "compile_seconds", "csim_seconds", "jets_per_second", "memory_peak_mb", "wall", "yosys_version",
-         "tools")
+         "tools", "yosys_seconds", "verilator_seconds", "yosys_memory_peak_mb")  # run times and versions: left out
 
 
 def _digest(data: bytes) -> str:
