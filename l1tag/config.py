@@ -555,10 +555,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: data.path: with data.source 'generate' it is the one file the jets are "
                           f"written to, not a list or glob; got {cfg.data.path!r}")
     h, n = cfg.hls, cfg.data.constituents
-    if h.parallelization_factor is not None and n % h.parallelization_factor:
-        divisors = [p for p in range(1, n + 1) if n % p == 0]
-        raise ConfigError(f"{origin}: hls.parallelization_factor ({h.parallelization_factor}) must divide "
-                          f"data.constituents ({n}): one of {', '.join(map(str, divisors))}")
+    particles_per_clock(n, h.parallelization_factor, f"{origin}: hls.parallelization_factor")
     if h.reuse_factor > 1:
         why = {"Latency": "the Latency strategy's ALLOCATION limit is routinely not honoured by Vivado/Vitis HLS, so "
                           "it would not save the resources it claims",
@@ -654,6 +651,19 @@ def _check_part(cfg: Config, budget: Budget, origin: str) -> None:
                       f"{', '.join(devices.closest_parts(cfg.hls.part))}; or give the part's totals in the budget "
                       f"file (budget.file, now {cfg.budget.file}): totals: {{LUT: ..., FF: ..., DSP: ..., "
                       f"BRAM_18K: ..., URAM: ...}}")
+
+
+def particles_per_clock(n: int, factor: int | None, where: str = "hls.parallelization_factor") -> int:
+    """P, the particles per clock of the per-particle loops over n particles: ``factor``, or n when it is
+    None (``hls.parallelization_factor: null``, fully parallel).  The one place the default is resolved and
+    the divisibility checked (the config at load, the converter, the estimator and the RTL stage all ask
+    here); ConfigError naming the divisors otherwise."""
+    p = n if factor is None else int(factor)
+    if p < 1 or n % p:
+        divisors = [d for d in range(1, n + 1) if n % d == 0]
+        raise ConfigError(f"{where} ({p}) must divide data.constituents ({n}): one of "
+                          f"{', '.join(map(str, divisors))}")
+    return p
 
 
 def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<config>") -> Config:

@@ -27,7 +27,7 @@ from l1tag.hls.common import (apply_defaults, backend_name, constant_function, f
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.tables import (DEFAULT_TABLE_SIZE, EXP_T, INV_T, exact_division, exp_table_entries,
                                    inv_index_division)
-from l1tag.ops import parallel_particles
+from l1tag.config import particles_per_clock
 from l1tag.ops.attention import (AttentionSpec, attention_dims, attention_spec, attention_types, kernel_weight_names,
                                  kind_weight_args)
 
@@ -61,8 +61,8 @@ def attention_layer_spec(node) -> AttentionSpec:
 
 
 def particles_per_iteration(node) -> int:
-    """P of the node: its ``parallelization_factor``, checked (``l1tag.ops.parallel_particles``)."""
-    return parallel_particles(node.get_attr("n"), node.get_attr("parallelization_factor"),
+    """P of the node: its ``parallelization_factor``, checked (``l1tag.config.particles_per_clock``)."""
+    return particles_per_clock(node.get_attr("n"), node.get_attr("parallelization_factor"),
                               f"layer '{node.name}': hls.parallelization_factor")
 
 

@@ -15,7 +15,7 @@ from l1tag.hls.binding import table_storage
 from l1tag.hls.common import apply_defaults, backend_name, cpp_literal, from_hls, rom_function, to_hls
 from l1tag.numerics.fixed_point import quantize
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
-from l1tag.ops import parallel_particles
+from l1tag.config import particles_per_clock
 from l1tag.ops.base import quantizer_type
 from l1tag.ops.dynamic_tanh import DynamicTanhSpec
 
@@ -49,8 +49,8 @@ def particles(node) -> int:
 
 
 def particles_per_iteration(node) -> int:
-    """P of the node: its ``parallelization_factor``, checked (``l1tag.ops.parallel_particles``)."""
-    return parallel_particles(particles(node), node.get_attr("parallelization_factor"),
+    """P of the node: its ``parallelization_factor``, checked (``l1tag.config.particles_per_clock``)."""
+    return particles_per_clock(particles(node), node.get_attr("parallelization_factor"),
                               f"layer '{node.name}': hls.parallelization_factor")
 
 

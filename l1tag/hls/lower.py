@@ -35,7 +35,8 @@ from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType
 from l1tag import ops
-from l1tag.ops import Op, parallel_particles
+from l1tag.config import particles_per_clock
+from l1tag.ops import Op
 from l1tag.ops.base import quantizer_type
 
 
@@ -155,7 +156,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
     input_t = quantizer_type(follow[0].name, follow[0].get_config(), "activation")
     shape = input_layer.input_shape[0][1:] if isinstance(input_layer.input_shape, list) else input_layer.input_shape[1:]
     n = int(shape[0]) if len(shape) > 1 else 1
-    lowering = Lowering(consumers, table_size, parallel_particles(n, parallelization_factor), variable_products)
+    lowering = Lowering(consumers, table_size, particles_per_clock(n, parallelization_factor), variable_products)
     inp = tf.keras.Input(shape, name=input_layer.name)
     lowering.tensors[input_layer.name], lowering.types[input_layer.name] = inp, input_t
     lowering.alias[follow[0].name] = input_layer.name

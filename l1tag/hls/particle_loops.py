@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from l1tag.config import DA
+from l1tag.config import DA, particles_per_clock
 
 
 @dataclass
@@ -104,8 +104,8 @@ def _parallel(node, n: int) -> int | None:
     if node.class_name in ("Conv1D", "PointwiseConv1D"):
         return n // int(node.get_attr("n_partitions", 1) or 1)
     if node.class_name == "L1tagDynamicTanh":
-        p = node.get_attr("parallelization_factor")
-        return n if p is None else int(p)
+        return particles_per_clock(n, node.get_attr("parallelization_factor"), f"layer '{node.name}': "
+                                   f"hls.parallelization_factor")
     return None
 
 

@@ -113,12 +113,3 @@ def quantizer_type(layer_name: str, config: dict, key: str) -> FixedType:
     except ValueError as exc:
         raise ConversionError(f"{exc}; convert the QAT model (quantization.enabled: true), not the float one, "
                               f"which cannot be converted bit-exactly") from None
-
-
-def parallel_particles(n: int, factor: int | None, where: str = "hls.parallelization_factor") -> int:
-    """P, the particles per clock of a per-particle loop over n particles: ``factor``, or n when None (fully
-    parallel).  The one place the default is resolved and the divisibility checked."""
-    p = n if factor is None else int(factor)
-    if p < 1 or n % p:
-        raise ConversionError(f"{where} {p} must divide the {n} particles (the loops run n / P iterations)")
-    return p

@@ -270,4 +270,7 @@ def run_open_synth_stage(cfg, build_dir: Path, data, lowered=None, progress: boo
     x = data.x["test"][:cfg.rtl.jets]
     log.info("open synthesis: %d test jets through each RTL block (da4ml %s, Verilator, Yosys)", len(x),
              tool_versions()["da4ml"])
-    return open_synth(lowered, x, n, cfg.hls.parallelization_factor or n, cfg.rtl, build_dir / "rtl", progress)
+    from l1tag.config import particles_per_clock
+
+    return open_synth(lowered, x, n, particles_per_clock(n, cfg.hls.parallelization_factor), cfg.rtl,
+                      build_dir / "rtl", progress)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from l1tag import kinds
+from l1tag.config import particles_per_clock
 from l1tag.hardware.estimate import kernels
 from l1tag.ops.attention import attention_products, partitioned
 from l1tag.ops.base import Product
@@ -33,13 +34,9 @@ from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries
 def _particles(node, n: int, unroll: bool) -> int:
     """P, particles per iteration of an l1tag layer: its ``parallelization_factor`` (absent: n); a
     PIPELINE top unrolls the particle loop whatever P is."""
-    p = node.get_attr("parallelization_factor")
-    if p is None or unroll:
-        return n
-    p = int(p)
-    if p < 1 or n % p:
-        raise ValueError(f"layer '{node.name}': parallelization_factor {p} does not divide its {n} particles")
-    return p
+    p = particles_per_clock(n, node.get_attr("parallelization_factor"), f"layer '{node.name}': "
+                                                                         f"parallelization_factor")
+    return n if unroll else p
 
 
 def _products_cost(products, binding: str, dsp_a_bits: int) -> tuple[int, int]:
