@@ -391,6 +391,7 @@ def enforce_checks(cfg, report: dict) -> None:
 # (csim key, config threshold, "min" or "max", how the value is shown)
 FIDELITY = (("bit_exact_fraction", "min_bit_exact_fraction", "min", "{:.4f}"),
             ("rtl_bit_exact_fraction", "min_bit_exact_fraction", "min", "{:.4f}"),  # Verilator, every RTL block
+            ("rtl_top_bit_exact_fraction", "min_bit_exact_fraction", "min", "{:.4f}"),  # Verilator, whole design
             ("argmax_agreement_vs_quantized", "min_argmax_agreement_quantized", "min", "{:.4f}"),
             ("argmax_agreement_vs_float", "min_argmax_agreement_float", "min", "{:.4f}"),
             ("accuracy_drop_float_points", "max_accuracy_drop_float", "max", "{:.2f} points"))
@@ -402,6 +403,8 @@ def fidelity_checks(cfg, csim: dict, open_synthesis: dict | None = None) -> list
     checks = []
     rtl = (open_synthesis or {}).get("bit_exact_fraction")
     csim = dict(csim, rtl_bit_exact_fraction=rtl) if rtl is not None else csim
+    top = ((open_synthesis or {}).get("top") or {}).get("bit_exact_fraction")
+    csim = dict(csim, rtl_top_bit_exact_fraction=top) if top is not None else csim
     for key, threshold, how, fmt in FIDELITY:
         value, limit = csim.get(key), getattr(cfg.csim, threshold)
         if value is None:
@@ -426,6 +429,11 @@ def check_fidelity(cfg, csim: dict, open_synthesis: dict | None = None) -> None:
         bad = next(b for b in open_synthesis["blocks"] if b["bit_exact_fraction"] < 1.0)
         hint = (f"the Verilator simulation of RTL block {bad['name']} differs from l1tag's fixed-point reference "
                 f"(first mismatch: {bad['first_mismatch']}): this is a bug in l1tag's RTL tracing, please report it")
+    if any(c["name"] == "rtl_top_bit_exact_fraction" for c in failed):
+        first = open_synthesis["top"]["first_mismatch"]
+        hint = (f"the Verilator simulation of the whole RTL design (rtl/top) differs from l1tag's fixed-point "
+                f"reference, first at jet {first['jet']} logit {first['logit']} (rtl {first['rtl']}, expected "
+                f"{first['expected']}, hex): this is a bug in l1tag's RTL tracing, please report it")
     raise FidelityError(f"C-simulation fidelity check failed: {'; '.join(lines)}; every output was written (see "
                         f"report.md): {hint}")
 
@@ -452,9 +460,19 @@ def _open_synth_line(section: dict | None) -> str:
     if "skipped" in section:
         return f"  open synth skipped: {section['skipped']}"
     t = section["total"]
-    return (f"  open synth (Yosys, of da4ml RTL; not timed) LUT {t['LUT']}, FF {t['FF']} (+{t['SRL']} SRL), DSP {t['DSP']}, "
+    line = (f"  open synth (Yosys, of da4ml RTL; not timed) LUT {t['LUT']}, FF {t['FF']} (+{t['SRL']} SRL), DSP {t['DSP']}, "
             f"CARRY4 {t['CARRY']}; Verilator bit-exact {section['bit_exact_fraction']:.4f} on {len(section['blocks'])} "
             f"blocks, {section['jets']} jets")
+    top = section.get("top") or {}
+    if "latency_cycles" in top:
+        yosys = top.get("yosys", {})
+        count = f"; Yosys LUT {yosys['LUT']}, FF {yosys['FF']}" if "LUT" in yosys else ""
+        line += (f"\n  RTL top    {top['module']}: latency {top['latency_cycles']} cycles = {top['latency_ns']:g} ns "
+                 f"(da4ml's register placement, not timed), II 1; Verilator bit-exact {top['bit_exact_fraction']:.4f} "
+                 f"on {top['jets']} jets{count}")
+    elif top:
+        line += f"\n  RTL top    not built: {top['skipped']}"
+    return line
 
 
 def format_summary(result: BuildResult, cfg) -> str:

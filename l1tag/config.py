@@ -431,6 +431,15 @@ class RtlConfig:
                                   "and synthesized in pieces (its outputs split into groups), to bound Yosys' time "
                                   "and memory")
     workers: int = setting(2, integer(1), "blocks built, simulated and synthesized at once")
+    top: bool = setting(True, boolean(), "at P = n (II 1), also the whole tagger as one pipelined RTL design "
+                        "(rtl/top/: Verilog, VHDL, a valid signal, exact latency), Verilator on every C-simulated "
+                        "jet; at P < n only the blocks are checked")
+    top_max_cost: int = setting(400000, integer(1000), "the whole design is built in the build only when the "
+                                "blocks' da4ml cost x copies is at most this (tracing and Verilator grow with it); "
+                                "bench/rtl_top.py builds larger ones")
+    top_synth_max_cost: int = setting(60000, integer(0), "Yosys synthesizes the whole design in the build only up "
+                                      "to this da4ml cost (its time and memory grow fast); bench/rtl_top.py "
+                                      "synthesizes larger ones")
 
 
 @dataclass(frozen=True)

