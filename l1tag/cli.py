@@ -392,7 +392,8 @@ def report(config_file: Path, out_dir: Path | None, html: bool) -> None:
                    "a sandbox.")
 @out_option
 @click.option("--rtl/--no-rtl", "rtl", default=True, show_default=True,
-              help="With --verify: also re-simulate the bundled RTL blocks with Verilator (when installed).")
+              help="With --verify: also re-simulate the bundled RTL (its blocks, and the whole design's testbench "
+                   "when it has one) with Verilator, when installed; a differing output is exit 4.")
 def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None, rtl: bool) -> None:
     """Make or verify the firmware hand-off bundle (<name>-firmware.tar.gz)."""
     if (config_file is None) == (bundle is None):
@@ -403,7 +404,9 @@ def package(config_file: Path | None, bundle: Path | None, out_dir: Path | None,
         res = verify_bundle(bundle, rtl=rtl)
         rtl = res.get("rtl")
         rtl_words = ("" if rtl is None else f"; RTL not re-simulated: {rtl['skipped']}" if "skipped" in rtl else
-                     f"; {rtl['blocks']} RTL blocks re-simulated by Verilator, {rtl['vectors']:,} vectors bit-exact")
+                     f"; {rtl['blocks']} RTL blocks re-simulated by Verilator, {rtl['vectors']:,} vectors bit-exact"
+                     + (f"; the whole RTL design's testbench rebuilt, {rtl['top']['jets']:,} jets bit-exact"
+                        if "top" in rtl else ""))
         click.echo(f"{bundle}: OK ({res['files']} files checked, {res['jets']} test vectors replayed bit-exactly "
                    f"after recompiling{rtl_words}; firmware sha256 {res['firmware_sha256']}, recomputed: compare it with the "
                    f"one the sender published)")

@@ -101,6 +101,7 @@ def test_vivado_backend_writes_the_project(kind, trained, tmp_path):
     assert converted.hls_model.config.backend.name == "Vivado"
 
 
+@pytest.mark.slow  # suite time: the Vivado project is written in the default suite, compiled here
 def test_vivado_csim_is_bit_exact(trained, data, tmp_path):
     cfg, _, qat_model = trained["salt"]
     cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, backend="Vivado"))
@@ -166,7 +167,8 @@ def _mutate_rounding(firmware):
     defines.write_text(text[:at] + "AP_TRN" + text[at + len("AP_RND_CONV"):])
 
 
-@pytest.mark.parametrize("mutate", [_mutate_exp_table, _mutate_rounding], ids=["table_entry", "rounding_mode"])
+@pytest.mark.parametrize("mutate", [_mutate_exp_table, pytest.param(_mutate_rounding, marks=pytest.mark.slow)],
+                         ids=["table_entry", "rounding_mode"])  # suite time: the rounding mutation in make test-slow
 def test_a_single_changed_table_entry_or_rounding_mode_fails_the_fidelity_check(mutate, trained, data, tmp_path):
     """The checks can fail: the same project, with one table entry or one rounding mode changed in a copy,
     is no longer bit-exact with the reference and the build's check exits 4."""

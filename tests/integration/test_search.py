@@ -56,6 +56,7 @@ def test_grid_and_random_trials_are_fixed_by_the_space(tmp_path):
         load_space(tmp_path / "missing.yaml", base)
 
 
+@pytest.mark.slow  # suite time (90 s: two trials on Ray, a resume and a rebuild); make test-slow
 def test_a_two_trial_search_resumes_and_its_best_config_rebuilds_the_trial(tmp_path, capsys):
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(BASE))

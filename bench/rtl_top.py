@@ -1,0 +1,88 @@
+"""The whole tagger as one RTL design at II 1 (P = n), outside the build: designs too large for it.
+
+Usage: python bench/rtl_top.py [--config configs/salt_l1.yaml] [--build build/salt_l1] [--jets 6000]
+                               [--synth] [--out bench/results]
+
+Takes a finished build's trained model (``<build>/model/qat.h5``) and test jets, lowers it at P = n, and
+runs ``l1tag.rtl.top.build_top``: da4ml's pipelined Verilog/VHDL of the whole tagger, its latency (da4ml's
+register placement), Verilator on ``--jets`` test jets (every logit against the fixed-point reference)
+and, with ``--synth``, Yosys on the whole top.  Beside it: the block totals of the same model at P = n
+(the build's per-block Yosys counts x their copies at P = n, from ``<build>/rtl/rtl.json``) and the HLS
+ESTIMATE at P = n.  Writes ``<out>/rtl_top_<name>.json`` and prints a table; the RTL lands in
+``<out>/rtl_top_<name>/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", type=Path, default=REPO / "configs" / "salt_l1.yaml")
+    ap.add_argument("--build", type=Path, default=None, help="the finished build (default build/<name>)")
+    ap.add_argument("--jets", type=int, default=None, help="test jets through Verilator (default csim.jets)")
+    ap.add_argument("--synth", action="store_true", help="Yosys on the whole top (hours for the default tagger)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = ap.parse_args()
+
+    from l1tag.config import load_config
+    from l1tag.data.preprocess import load_prepared
+    from l1tag.hardware.estimate import estimate_model
+    from l1tag.hls.convert import convert_model
+    from l1tag.hls.lower import lower
+    from l1tag.models.builders import load_model
+    from l1tag.numerics.fixed_point import quantize
+    from l1tag.ops import run_reference
+    from l1tag.rtl.blocks import inside_values, split_blocks
+    from l1tag.rtl.top import build_top
+
+    cfg = load_config(args.config)
+    build = args.build or REPO / "build" / cfg.name
+    n, h = cfg.data.constituents, cfg.hls
+    ii1 = dataclasses.replace(h, parallelization_factor=n)
+    model = load_model(build / "model" / "qat.h5")
+    lowered = lower(model, h.reuse_factor, h.strategy, h.table_size, n, h.variable_products)
+    data = load_prepared(build / "data" / "prepared.npz")
+    jets = args.jets or cfg.csim.jets or len(data.y["test"])
+    x = quantize(data.x["test"][:jets], lowered.input_t)
+    reference = run_reference(lowered.ops, x)
+    rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=10**12 if args.synth else 0)
+    t0 = time.perf_counter()
+    top = build_top(lowered, x, reference, n, x.shape[-1], rtl, args.out / f"rtl_top_{cfg.name}", h.clock_period_ns,
+                    h.part)
+    top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
+    top["memory_peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # the block totals at P = n: the build's per-block Yosys counts x each block's copies at P = n
+    blocks = json.loads((build / "rtl" / "rtl.json").read_text())["blocks"]
+    _, values = run_reference(lowered.ops, x[:2], trace=True)
+    values = inside_values(lowered.ops, values)
+    copies = {b.name: b.instances for b in split_blocks(lowered, n, n, {k: v.shape[1:] for k, v in values.items()})}
+    block_total = {k: sum(b[k] * copies[b["name"]] for b in blocks) for k in ("LUT", "FF", "SRL", "DSP", "CARRY")}
+    estimate = estimate_model(convert_model(model, ii1, args.out / f"hls_{cfg.name}_ii1").hls_model)
+    result = {"config": str(args.config), "particles": n, "parallelization_factor": n, "top": top,
+              "block_total_at_ii1": block_total,
+              "estimate_at_ii1": {k: estimate[k] for k in ("latency_cycles", "latency_ns", "ii_cycles", "resources")}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"rtl_top_{cfg.name}.json").write_text(json.dumps(result, indent=1))
+    yosys = top.get("yosys", {})
+    print(f"{cfg.name} at P = n = {n}: da4ml cost {top['da4ml_cost']:,.0f}; latency {top['latency_cycles']} cycles = "
+          f"{top['latency_ns']:g} ns (da4ml's register placement, not timed) vs ESTIMATE {estimate['latency_cycles']} "
+          f"cycles; Verilator bit-exact {top['bit_exact_fraction']:.4f} on {top['jets']} jets, "
+          f"{top['jets_per_second']} jets/s; seconds {top['seconds']}")
+    print("resource  whole (Yosys)  blocks x copies (Yosys)  ESTIMATE")
+    for k in ("LUT", "FF", "DSP"):
+        print(f"{k:8s}  {yosys.get(k, '-')!s:>13}  {block_total[k]:>23,}  {estimate['resources'].get(k, 0):>8,}")
+    if "skipped" in yosys:
+        print(f"whole-design Yosys: {yosys['skipped']}")
+
+
+if __name__ == "__main__":
+    main()
