@@ -13,8 +13,6 @@ the C++ function) comes from the registry of kinds: one IR layer and one pair of
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.model.attributes import Attribute, ChoiceAttribute, ConfigurableAttribute

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from l1tag.config import DA
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.errors import ConversionError

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from l1tag.ops import Port, rule
+from l1tag.ops.trace import input_array
 from l1tag.rtl import trace
 
 OP_BLOCKS = ("per_particle", "pooling", "head")  # blocks that run whole lowered ops; the others are parts of one op
@@ -51,7 +52,7 @@ class Block:
 
     def trace(self):
         """(traced inputs, traced outputs): lists of da4ml arrays, flattened in this order by comb_solution."""
-        ins = [trace.input_array(p.shape, p.type) for p in self.inputs]
+        ins = [input_array(p.shape, p.type) for p in self.inputs]
         if self.role in OP_BLOCKS:
             values = trace.trace_ops(self.ops, {p.name: a for p, a in zip(self.inputs, ins)})
             return ins, [values[name] for name in self.outputs]

@@ -11,11 +11,7 @@ primitives (the exact round-half-even cast, balanced sums, traced inputs) are ``
 
 from __future__ import annotations
 
-from l1tag.ops import OPS, rule
-from l1tag.ops.trace import cast, input_array, kif, wrap  # noqa: F401 (the primitives, for callers of this module)
-
-SUPPORTED = tuple(r.name for r in OPS)
-
+from l1tag.ops import rule
 
 def trace_ops(ops, inputs: dict) -> dict:
     """Trace ``ops`` (lowered ops, in order) given traced arrays for the values they read from outside

@@ -11,7 +11,8 @@ from l1tag.ops import run_reference
 from l1tag.models.builders import build_model
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.tables import exact_division
-from l1tag.rtl.trace import cast, comb_solution, input_array, kif, trace_ops
+from l1tag.ops.trace import cast, input_array, kif
+from l1tag.rtl.trace import comb_solution, trace_ops
 
 pytest.importorskip("da4ml")
 
