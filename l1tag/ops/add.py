@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from l1tag.numerics.fixed_point import quantize
+from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.ops.base import OpRule
-from l1tag.ops.stock import sum_type
+
+
+def sum_type(a: FixedType, b: FixedType) -> FixedType:
+    """The exact type of a + b."""
+    frac = max(a.frac, b.frac)
+    integer = max(a.integer, b.integer) + 1
+    return FixedType(integer + frac, integer, signed=True)
 
 
 class Add(OpRule):

@@ -51,6 +51,8 @@ from l1tag.errors import L1tagError
 
 TOP, CORE, TESTBENCH = "l1tag_top", "l1tag_core", "tb_l1tag_top"
 SIM_BINARY = f"obj_dir/V{TESTBENCH}"
+# the testbench is compiled without optimization: g++ time, not simulation time, bounds large designs
+OPTIMIZATION = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,8 @@ RUN_SCRIPT = f"""#!/usr/bin/env bash
 # PASS, or FAIL and the first mismatch.  (l1tag package --verify runs the same commands from l1tag.)
 set -euo pipefail
 cd "$(dirname "$0")"
-verilator --binary -j 1 -CFLAGS "-std=gnu++20 -O1" -Wno-fatal -Wno-lint -Wno-style --top-module {TESTBENCH} \\
-    --Mdir obj_dir {TESTBENCH}.v {TOP}.v verilog/src/*.v verilog/src/static/*.v
+verilator --binary -j 1 -CFLAGS -std=gnu++20 -MAKEFLAGS "{OPTIMIZATION}" -Wno-fatal -Wno-lint -Wno-style \\
+    --top-module {TESTBENCH} --Mdir obj_dir {TESTBENCH}.v {TOP}.v verilog/src/*.v verilog/src/static/*.v
 mkdir -p verilog/src/memfiles
 cd verilog/src/memfiles  # da4ml's tables are read by file name
 "../../../{SIM_BINARY}" +inputs=../../../tb/inputs.mem +outputs=../../../tb/outputs.mem
@@ -219,8 +221,8 @@ def testbench_commands(root: Path) -> tuple[list[str], list[str], Path]:
     root = Path(root)
     sources = [f"{TESTBENCH}.v", f"{TOP}.v", *sorted(str(f.relative_to(root)) for f in (root / "verilog" / "src").glob("*.v")),
                *sorted(str(f.relative_to(root)) for f in (root / "verilog" / "src" / "static").glob("*.v"))]
-    build = ["verilator", "--binary", "-j", "1", "-CFLAGS", "-std=gnu++20 -O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-             "--top-module", TESTBENCH, "--Mdir", "obj_dir", *sources]
+    build = ["verilator", "--binary", "-j", "1", "-CFLAGS", "-std=gnu++20", "-MAKEFLAGS", OPTIMIZATION, "-Wno-fatal",
+             "-Wno-lint", "-Wno-style", "--top-module", TESTBENCH, "--Mdir", "obj_dir", *sources]
     run = [str(root.resolve() / SIM_BINARY), f"+inputs={(root / 'tb' / 'inputs.mem').resolve()}",
            f"+outputs={(root / 'tb' / 'outputs.mem').resolve()}"]
     return build, run, root / "verilog" / "src" / "memfiles"
