@@ -54,18 +54,21 @@ def main() -> None:
     jets = args.jets or cfg.csim.jets or len(data.y["test"])
     x = quantize(data.x["test"][:jets], lowered.input_t)
     reference = run_reference(lowered.ops, x)
-    rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=10**12 if args.synth else 0)
+    rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=10**12 if args.synth else 0, workers=2)
     t0 = time.perf_counter()
     top = build_top(lowered, x, reference, n, x.shape[-1], rtl, args.out / f"rtl_top_{cfg.name}", h.clock_period_ns,
                     h.part)
     top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
     top["memory_peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the block totals at P = n: the build's per-block Yosys counts x each block's copies at P = n
-    blocks = json.loads((build / "rtl" / "rtl.json").read_text())["blocks"]
-    _, values = run_reference(lowered.ops, x[:2], trace=True)
-    values = inside_values(lowered.ops, values)
-    copies = {b.name: b.instances for b in split_blocks(lowered, n, n, {k: v.shape[1:] for k, v in values.items()})}
-    block_total = {k: sum(b[k] * copies[b["name"]] for b in blocks) for k in ("LUT", "FF", "SRL", "DSP", "CARRY")}
+    block_total = {}
+    if (build / "rtl" / "rtl.json").is_file():  # the build's open-synth stage ran
+        blocks = json.loads((build / "rtl" / "rtl.json").read_text())["blocks"]
+        _, values = run_reference(lowered.ops, x[:2], trace=True)
+        values = inside_values(lowered.ops, values)
+        shapes = {k: v.shape[1:] for k, v in values.items()}
+        copies = {b.name: b.instances for b in split_blocks(lowered, n, n, shapes)}
+        block_total = {k: sum(b[k] * copies[b["name"]] for b in blocks) for k in ("LUT", "FF", "SRL", "DSP", "CARRY")}
     estimate = estimate_model(convert_model(model, ii1, args.out / f"hls_{cfg.name}_ii1").hls_model)
     result = {"config": str(args.config), "particles": n, "parallelization_factor": n, "top": top,
               "block_total_at_ii1": block_total,
@@ -79,7 +82,7 @@ def main() -> None:
           f"{top['jets_per_second']} jets/s; seconds {top['seconds']}")
     print("resource  whole (Yosys)  blocks x copies (Yosys)  ESTIMATE")
     for k in ("LUT", "FF", "DSP"):
-        print(f"{k:8s}  {yosys.get(k, '-')!s:>13}  {block_total[k]:>23,}  {estimate['resources'].get(k, 0):>8,}")
+        print(f"{k:8s}  {yosys.get(k, '-')!s:>13}  {block_total.get(k, '-')!s:>23}  {estimate['resources'].get(k, 0):>8,}")
     if "skipped" in yosys:
         print(f"whole-design Yosys: {yosys['skipped']}")
 

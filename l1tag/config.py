@@ -434,9 +434,10 @@ class RtlConfig:
     top: bool = setting(True, boolean(), "at P = n (II 1), also the whole tagger as one pipelined RTL design "
                         "(rtl/top/: Verilog, VHDL, a valid signal, exact latency), Verilator on every C-simulated "
                         "jet; at P < n only the blocks are checked")
-    top_max_cost: int = setting(400000, integer(1000), "the whole design is built in the build only when the "
-                                "blocks' da4ml cost x copies is at most this (tracing and Verilator grow with it); "
-                                "bench/rtl_top.py builds larger ones")
+    top_max_cost: int = setting(2500000, integer(1000), "the whole design is built in the build only when the "
+                                "blocks' da4ml cost x copies is at most this (tracing and Verilator grow with it: "
+                                "the n = 32 SAL-T, 1.9 M, takes ~7 min and ~5 GB with 2 workers); bench/rtl_top.py "
+                                "builds larger ones")
     top_synth_max_cost: int = setting(60000, integer(0), "Yosys synthesizes the whole design in the build only up "
                                       "to this da4ml cost (its time and memory grow fast); bench/rtl_top.py "
                                       "synthesizes larger ones")

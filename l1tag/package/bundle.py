@@ -355,7 +355,7 @@ def resimulate_top(top: Path) -> dict:
     from l1tag.rtl.top import run_testbench
 
     try:
-        result = run_testbench(top)
+        result = run_testbench(top, jobs=2)
     except L1tagError as exc:
         raise DataError(f"rtl/top: {exc}") from None
     if not result["passed"]:

@@ -215,26 +215,26 @@ def trace_whole(lowered, n: int, features: int):
     return comb_solution(x, values[lowered.output_name])
 
 
-def testbench_commands(root: Path) -> tuple[list[str], list[str], Path]:
+def testbench_commands(root: Path, jobs: int = 1) -> tuple[list[str], list[str], Path]:
     """l1tag's own command lines for the testbench of the design in ``root`` (what run_testbench.sh runs; a
     bundle is verified with these, never with its script): (build, run, the run's working folder)."""
     root = Path(root)
     sources = [f"{TESTBENCH}.v", f"{TOP}.v", *sorted(str(f.relative_to(root)) for f in (root / "verilog" / "src").glob("*.v")),
                *sorted(str(f.relative_to(root)) for f in (root / "verilog" / "src" / "static").glob("*.v"))]
-    build = ["verilator", "--binary", "-j", "1", "-CFLAGS", "-std=gnu++20", "-MAKEFLAGS", OPTIMIZATION, "-Wno-fatal",
+    build = ["verilator", "--binary", "-j", str(jobs), "-CFLAGS", "-std=gnu++20", "-MAKEFLAGS", OPTIMIZATION, "-Wno-fatal",
              "-Wno-lint", "-Wno-style", "--top-module", TESTBENCH, "--Mdir", "obj_dir", *sources]
     run = [str(root.resolve() / SIM_BINARY), f"+inputs={(root / 'tb' / 'inputs.mem').resolve()}",
            f"+outputs={(root / 'tb' / 'outputs.mem').resolve()}"]
     return build, run, root / "verilog" / "src" / "memfiles"
 
 
-def run_testbench(root: Path, timeout: int = 3600) -> dict:
+def run_testbench(root: Path, timeout: int = 3600, jobs: int = 1) -> dict:
     """Build and run the testbench of the design in ``root`` with l1tag's command lines; returns jets,
     mismatched, the first mismatch, build and simulation seconds.  L1tagError when it cannot be built or run."""
     from l1tag.rtl.synth import verilator_env
 
     root = Path(root)
-    build, run, memfiles = testbench_commands(root)
+    build, run, memfiles = testbench_commands(root, jobs)
     env = {**os.environ, **verilator_env()}
     memfiles.mkdir(parents=True, exist_ok=True)  # an archive keeps no empty folder; the simulation runs in it
     t0 = time.perf_counter()
@@ -295,7 +295,7 @@ def build_top(lowered, x: np.ndarray, reference: np.ndarray, n: int, features: i
     (tmp / "run_testbench.sh").write_text(RUN_SCRIPT)
     (tmp / "run_testbench.sh").chmod(0o755)
     (tmp / "verilog" / "src" / "memfiles").mkdir(exist_ok=True)
-    bench = run_testbench(tmp)
+    bench = run_testbench(tmp, jobs=rtl_cfg.workers)
     section = {
         "source": "da4ml Verilog of the whole lowered model, Verilator",
         "module": TOP, "ports": ports(inputs, outputs, latency, n, features),

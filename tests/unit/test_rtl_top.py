@@ -23,7 +23,7 @@ if missing_tools():
     pytest.skip(f"RTL tools missing: {missing_tools()}", allow_module_level=True)
 
 JETS = 120
-RTL = types.SimpleNamespace(latency_cutoff=5, top_synth_max_cost=0)
+RTL = types.SimpleNamespace(latency_cutoff=5, top_synth_max_cost=0, workers=1)
 
 
 def _micro(kind: str):
