@@ -4,7 +4,7 @@
  * raw_bits / raw_bits_signed: the integer behind a fixed-point value, in units of its LSB (x * 2^F
  * exactly), as an ap_uint / ap_int of the value's own width. Table indices are computed from these
  * integers on exact widths (no 64-bit integers, no division), so that the index is exact and identical
- * to the NumPy reference (l1tag/hls/reference/), with no float arithmetic anywhere.
+ * to the NumPy reference (l1tag/ops/), with no float arithmetic anywhere.
  *
  * product<impl>::of(a, b): a product of two variables with its binding decided, not left to the tool
  * (`hls.variable_products`): impl 0 fabric and 1 DSP for Vitis HLS (BIND_OP), 2 fabric and 3 DSP for

@@ -1,13 +1,13 @@
 /* ---------------------------------------------------------------------------------------------
  * l1tag_dynamic_tanh.h -- DynamicTanh, y = tanh(alpha * x + beta), for io_parallel.
  *
- * Maths (reference: l1tag/hls/reference/dynamic_tanh.py, equal bit for bit):
+ * Maths (reference: l1tag/ops/dynamic_tanh.py, equal bit for bit):
  *   t = alpha * x + beta                                  exact in arg_t
  *   i = clamp(floor(t * 2^index_shift) + table_size / 2, 0, table_size - 1)
  *   y = table[i]                                          tanh at the bin centre, already in res_T
  * The table spans t in [-4, 4): table_size / 8 = 2^index_shift entries per unit of t, so the index
  * is an arithmetic shift of t's raw bits (exact, no float).
- * alpha, beta and the table are the config's compile-time constants (l1tag/hls/extension.py writes them:
+ * alpha, beta and the table are the config's compile-time constants (l1tag/hls/dynamic_tanh.py writes them:
  * alpha() and beta() return literals, so the product folds into shift-adds; the table is a static const
  * ROM with its BIND_STORAGE), and the index is computed on exact widths (ap_int), no 64-bit integers.
  * Particle parallelism: the n_in elements are n_groups groups of group_size (= parallel particles x d
