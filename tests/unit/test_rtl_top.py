@@ -120,3 +120,15 @@ def test_the_build_check_exits_4_naming_the_jet_and_logit():
     with pytest.raises(FidelityError, match=r"rtl_top_bit_exact_fraction = 0.9900, below csim.min_bit_exact_fraction .*"
                                             r"first at jet 7 logit 2 \(rtl 1f, expected 1e"):
         check_fidelity(cfg, {"bit_exact_fraction": 1.0}, {"bit_exact_fraction": 1.0, "blocks": [], "top": top})
+
+
+def test_a_small_whole_design_is_synthesized_by_yosys(tmp_path):
+    """Up to rtl.top_synth_max_cost the whole top is counted by Yosys, its valid pipeline's registers included."""
+    from l1tag.rtl.top import build_top
+
+    lowered, jets, logits = _micro("deepsets")
+    rtl = types.SimpleNamespace(latency_cutoff=5, top_synth_max_cost=10**6, workers=1)
+    section = build_top(lowered, jets[:20], logits[:20], 4, 3, rtl, tmp_path / "top", 5.0, "xcvu13p-flga2577-2-e")
+    yosys = section["yosys"]
+    assert section["bit_exact_fraction"] == 1.0 and yosys["LUT"] > 100 and yosys["FF"] > section["latency_cycles"]
+    assert section["seconds"]["yosys"] > 0 and (tmp_path / "top" / "yosys" / "stat.json").is_file()
