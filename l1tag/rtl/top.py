@@ -267,7 +267,7 @@ def build_top(lowered, x: np.ndarray, reference: np.ndarray, n: int, features: i
               clock_ns: float, part: str) -> dict:
     """The whole design in ``out_dir`` (written beside and renamed when complete); ``x``: jets already in the
     input type, ``reference``: their logits from the fixed-point reference.  Returns report.json's
-    ``rtl_top`` section."""
+    ``open_synthesis.top`` section."""
     from da4ml.codegen import VerilogModel, VHDLModel
 
     from l1tag.rtl.synth import synthesize
