@@ -242,14 +242,17 @@ def top_section(top: dict | None, block_total: dict, hardware: dict) -> str:
     ports = top["ports"]
     lines = [f"`{top['module']}` (rtl/top/: Verilog and VHDL of da4ml, ports in HANDOFF.md): **latency "
              f"{top['latency_cycles']} cycles = {top['latency_ns']:g} ns** at {top['clock_ns']:g} ns, II 1 -- "
-             f"{top['latency_is']}. The HLS latency above is the ESTIMATE's; the budget check uses that one. "
+             f"{top['latency_is']}. The budget checks the HLS latency above (the ESTIMATE's, or a vendor report's), "
+             f"not this one. "
              f"Verilator: bit-exact fraction **{top['bit_exact_fraction']:.4f}** on {top['jets']:,} jets (every logit "
              f"compared), {top['jets_per_second'] or 0:,.0f} jets/s in simulation. Input {ports['particles']['width']} "
              f"bits, output {ports['logits']['width']} bits; da4ml cost {top['da4ml_cost']:,.0f}."]
     yosys = top.get("yosys", {})
     if "LUT" in yosys:
-        est = (hardware or {}).get("resources", {})
-        lines += ["", _table(["resource", "whole design (Yosys)", "blocks × copies (Yosys)", "ESTIMATE (HLS)"],
+        hw = hardware or {}
+        est = hw.get("resources", {})
+        label = "ESTIMATE (HLS)" if hw.get("source") in (None, "estimate") else SOURCE_LABELS.get(hw["source"], hw["source"])
+        lines += ["", _table(["resource", "whole design (Yosys)", "blocks × copies (Yosys)", label],
                              [[q, _num(yosys[q]), _num(block_total[q]), _num(est.get(q))] for q in ("LUT", "FF", "DSP")]
                              + [["SRL", _num(yosys["SRL"]), _num(block_total["SRL"]), "—"],
                                 ["CARRY4", _num(yosys["CARRY"]), _num(block_total["CARRY"]), "—"]]),
