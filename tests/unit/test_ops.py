@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from taggers import perturbed_tagger
 
 from l1tag import ops
-from l1tag.config import config_from_dict
 from l1tag.numerics.fixed_point import quantize
 
 pytest.importorskip("da4ml")
@@ -47,16 +47,7 @@ _MODELS: dict = {}
 def _tiny(kind: str):
     """A tiny tagger of ``kind`` with perturbed weights, lowered, and its reference values on random jets."""
     if kind not in _MODELS:
-        from l1tag.hls.lower import lower
-        from l1tag.models.builders import build_model
-
-        cfg = config_from_dict({"name": "t", "data": {"constituents": 8},
-                                "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8,
-                                          "head_dims": [8], "phi_dims": [8, 8]}})
-        model = build_model(cfg.model, 8, 3, cfg.quantization)
-        rng = np.random.default_rng(11)
-        model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
-        lowered = lower(model)
+        model, lowered, rng = perturbed_tagger(kind, seed=11)
         jets = quantize(rng.normal(0, 2, (JETS, 8, 3)), lowered.input_t)
         _, values = ops.run_reference(lowered.ops, jets, trace=True)
         _MODELS[kind] = (model, lowered, jets, values)

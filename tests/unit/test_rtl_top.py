@@ -10,6 +10,7 @@ import types
 
 import numpy as np
 import pytest
+from taggers import perturbed_tagger
 
 from l1tag import kinds, ops
 from l1tag.config import config_from_dict
@@ -28,16 +29,7 @@ RTL = types.SimpleNamespace(latency_cutoff=5, top_synth_max_cost=0, workers=1)
 
 def _micro(kind: str):
     """A 4-particle, 4-wide tagger of ``kind`` with perturbed weights, lowered, and jets with their logits."""
-    from l1tag.hls.lower import lower
-    from l1tag.models.builders import build_model
-
-    cfg = config_from_dict({"name": "t", "data": {"constituents": 4},
-                            "model": {"type": kind, "d_model": 4, "heads": 2, "partitions": 2, "ffn_dim": 4,
-                                      "head_dims": [4], "phi_dims": [4, 4]}})
-    model = build_model(cfg.model, 4, 3, cfg.quantization)
-    rng = np.random.default_rng(3)
-    model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
-    lowered = lower(model)
+    _, lowered, rng = perturbed_tagger(kind, n=4, width=4)
     jets = quantize(rng.normal(0, 2, (JETS, 4, 3)), lowered.input_t)
     return lowered, jets, ops.run_reference(lowered.ops, jets)
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from taggers import perturbed_tagger
 
-from l1tag.config import config_from_dict
-from l1tag.hls.lower import lower
 from l1tag.ops import run_reference
-from l1tag.models.builders import build_model
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.tables import exact_division
 from l1tag.ops.trace import cast, input_array, kif
@@ -30,13 +28,7 @@ def test_cast_is_the_ap_fixed_assignment(t):
 
 
 def _model(kind: str, seed: int = 3):
-    cfg = config_from_dict({"name": "t", "data": {"constituents": 8},
-                            "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2, "ffn_dim": 8,
-                                      "head_dims": [8], "phi_dims": [8, 8]}})
-    model = build_model(cfg.model, 8, 3, cfg.quantization)
-    rng = np.random.default_rng(seed)
-    model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
-    return lower(model)
+    return perturbed_tagger(kind, seed=seed)[1]
 
 
 @pytest.mark.parametrize("kind", ["salt", "linformer", "transformer", "deepsets"])
