@@ -29,7 +29,8 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=REPO / "configs" / "salt_l1.yaml")
     ap.add_argument("--build", type=Path, default=None, help="the finished build (default build/<name>)")
     ap.add_argument("--jets", type=int, default=None, help="test jets through Verilator (default csim.jets)")
-    ap.add_argument("--synth", action="store_true", help="Yosys on the whole top (hours for the default tagger)")
+    ap.add_argument("--synth", action="store_true",
+                    help="Yosys on the whole top, stage by stage (over an hour for the default tagger on 2 cores)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = ap.parse_args()
 
@@ -42,7 +43,9 @@ def main() -> None:
     from l1tag.numerics.fixed_point import quantize
     from l1tag.ops import run_reference
     from l1tag.rtl.blocks import inside_values, split_blocks
-    from l1tag.rtl.top import build_top
+    from l1tag.rtl.compare import compare
+    from l1tag.rtl.synth import COUNTS, synthesize_by_stage
+    from l1tag.rtl.top import CORE, build_top
 
     cfg = load_config(args.config)
     build = args.build or REPO / "build" / cfg.name
@@ -54,10 +57,18 @@ def main() -> None:
     jets = args.jets or cfg.csim.jets or len(data.y["test"])
     x = quantize(data.x["test"][:jets], lowered.input_t)
     reference = run_reference(lowered.ops, x)
-    rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=10**12 if args.synth else 0, workers=2)
+    rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=0, workers=2)
     t0 = time.perf_counter()
-    top = build_top(lowered, x, reference, n, x.shape[-1], rtl, args.out / f"rtl_top_{cfg.name}", h.clock_period_ns,
-                    h.part)
+    where = args.out / f"rtl_top_{cfg.name}"
+    top = build_top(lowered, x, reference, n, x.shape[-1], rtl, where, h.clock_period_ns, h.part)
+    if args.synth:  # too large for one Yosys process (4 GB): the stages' logic and the top's registers apart
+        counts = synthesize_by_stage(where / "verilog", CORE, where / "yosys", workers=2, progress=True)
+        top["yosys"] = {k: counts[k] for k in COUNTS}
+        top["yosys"]["FF"] += top["latency_cycles"]  # the top's valid pipeline
+        top["yosys"]["method"] = counts["method"]
+        top["yosys"]["modules"] = counts["modules"]
+        top["seconds"]["yosys_cpu"], top["seconds"]["yosys_wall"] = counts["seconds"], counts["wall_seconds"]
+        top["memory_peak_mb"] = {"yosys": counts["memory_peak_mb"]}
     top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
     top["memory_peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the block totals at P = n: the build's per-block Yosys counts x each block's copies at P = n
@@ -70,8 +81,11 @@ def main() -> None:
         copies = {b.name: b.instances for b in split_blocks(lowered, n, n, shapes)}
         block_total = {k: sum(b[k] * copies[b["name"]] for b in blocks) for k in ("LUT", "FF", "SRL", "DSP", "CARRY")}
     estimate = estimate_model(convert_model(model, ii1, args.out / f"hls_{cfg.name}_ii1").hls_model)
+    groups = []  # the ESTIMATE beside the block counts at P = n, layer group by layer group
+    if block_total:
+        groups = compare({"blocks": [{**b, "instances": copies[b["name"]]} for b in blocks]}, estimate["layers"])
     result = {"config": str(args.config), "particles": n, "parallelization_factor": n, "top": top,
-              "block_total_at_ii1": block_total,
+              "block_total_at_ii1": block_total, "estimate_vs_blocks_by_group_at_ii1": groups,
               "estimate_at_ii1": {k: estimate[k] for k in ("latency_cycles", "latency_ns", "ii_cycles", "resources")}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"rtl_top_{cfg.name}.json").write_text(json.dumps(result, indent=1))
@@ -85,6 +99,12 @@ def main() -> None:
         print(f"{k:8s}  {yosys.get(k, '-')!s:>13}  {block_total.get(k, '-')!s:>23}  {estimate['resources'].get(k, 0):>8,}")
     if "skipped" in yosys:
         print(f"whole-design Yosys: {yosys['skipped']}")
+    else:
+        print(f"whole-design Yosys: {yosys['method']}; {top['seconds']['yosys_cpu']:.0f} s CPU, "
+              f"{top['seconds']['yosys_wall']:.0f} s wall, memory peak {top['memory_peak_mb']['yosys']} MB per process")
+    for g in groups:
+        print(f"  {g['group']:28s} LUT ESTIMATE {g['l1tag_LUT'] or 0:>9,} blocks (Yosys) {g['yosys_LUT']:>9,}  "
+              f"FF {g['l1tag_FF'] or 0:>8,} / {g['yosys_FF']:>8,}  DSP {g['l1tag_DSP'] or 0:>5} / {g['yosys_DSP']:>5}")
 
 
 if __name__ == "__main__":

