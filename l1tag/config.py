@@ -351,8 +351,24 @@ class QuantizerConfig:
                            "quantized_bits cannot train with negative ones)")
 
 
+HETEROGENEOUS = "heterogeneous"
+
+
+@dataclass(frozen=True)
+class QuantizationTarget:
+    ebops: int | None = setting(None, optional(integer(1, 10**12)),
+                                "the resource the heterogeneous training steers to: effective bit operations of "
+                                "the constant-weight layers (sum over weights of its bits x its input's bits, x "
+                                "the particles it is applied to), as HGQ counts them")
+
+
 @dataclass(frozen=True)
 class QuantizationConfig:
+    mode: str = setting("uniform", choice("uniform", HETEROGENEOUS),
+                        "uniform: one QKeras type per tensor class (the keys below); heterogeneous: every weight of "
+                        "the Dense layers learns its own fractional bits (HGQ's quantizer, a resource term in the "
+                        "loss steered to quantization.target), weights.bits - weights.integer - 1 to start")
+    target: QuantizationTarget = field(default_factory=QuantizationTarget)
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
@@ -577,6 +593,15 @@ def _cross_checks(cfg: Config, origin: str) -> None:
                           f"per clock) instead")
     _check_split(cfg, origin)
     q = cfg.quantization
+    if q.mode == HETEROGENEOUS and q.target.ebops is None:
+        raise ConfigError(f"{origin}: quantization.mode heterogeneous needs a resource target: set "
+                          f"quantization.target.ebops (e.g. 0.5 x the uniform model's, which l1tag's train log prints)")
+    if q.mode != HETEROGENEOUS and q.target.ebops is not None:
+        raise ConfigError(f"{origin}: quantization.target is read only in heterogeneous mode: set quantization.mode: "
+                          f"heterogeneous, or remove quantization.target")
+    if q.mode == HETEROGENEOUS and cfg.train.qat_epochs == 0:
+        raise ConfigError(f"{origin}: quantization.mode heterogeneous learns its bit widths in the quantization-aware "
+                          f"epochs: set train.qat_epochs > 0")
     for name in ("input", "weights", "bias", "activations", "scores", "softmax"):
         qc: QuantizerConfig = getattr(q, name)
         if qc.integer >= qc.bits:

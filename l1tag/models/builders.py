@@ -23,7 +23,8 @@ from qkeras import QActivation, QDense
 
 from l1tag import kinds
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
-from l1tag.models.layers import QDynamicTanh, attention_layer
+from l1tag.config import HETEROGENEOUS
+from l1tag.models.layers import HQDense, QDynamicTanh, attention_layer
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Quantizers:
     unit: str | None = None  # values in [-1, 1]: DynamicTanh outputs
     score: str | None = None
     softmax: str | None = None
+    # heterogeneous mode: the Dense kernels' starting fractional bits and the input widths (None: uniform)
+    hetero_fbits: float | None = None
+    input_bits: int = 0
+    act_bits: int = 0
 
     @classmethod
     def from_config(cls, q) -> "Quantizers":
@@ -51,7 +56,10 @@ class Quantizers:
                 return f"quantized_bits({c.bits},{i},keep_negative=0,alpha=1)"
             return f"quantized_bits({c.bits},{i},alpha=1)"
 
+        hetero = q.mode == HETEROGENEOUS
         return cls(
+            hetero_fbits=float(q.weights.bits - q.weights.integer - 1) if hetero else None,
+            input_bits=q.input.bits, act_bits=q.activations.bits,
             input=bits(q.input), weight=bits(q.weights), bias=bits(q.bias),
             relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
@@ -64,8 +72,15 @@ def _act(x, quantizer: str | None, name: str, relu: bool):
     return QActivation(quantizer, name=name)(x)
 
 
-def _dense(x, units: int, qz: Quantizers, name: str, relu: bool):
-    x = QDense(units, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=name)(x)
+def _linear(x, units: int, qz: Quantizers, name: str, input_bits: int):
+    """QDense, or in heterogeneous mode HQDense (every weight its own fractional bits)."""
+    if qz.hetero_fbits is None:
+        return QDense(units, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=name)(x)
+    return HQDense(units, kernel_fbits=qz.hetero_fbits, bias_quantizer=qz.bias, input_bits=input_bits, name=name)(x)
+
+
+def _dense(x, units: int, qz: Quantizers, name: str, relu: bool, input_bits: int = 0):
+    x = _linear(x, units, qz, name, input_bits or qz.act_bits)
     return _act(x, qz.relu if relu else qz.act, f"{name}_act", relu)
 
 
@@ -94,10 +109,10 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     kind = kinds.get(model_cfg.type)
     if not kind.attention:
         for i, w in enumerate(model_cfg.phi_dims):
-            x = _dense(x, w, qz, f"phi{i}", relu=True)
+            x = _dense(x, w, qz, f"phi{i}", relu=True, input_bits=qz.input_bits if i == 0 else 0)
     else:
         d = model_cfg.d_model
-        x = _dense(x, d, qz, "embed", relu=True)
+        x = _dense(x, d, qz, "embed", relu=True, input_bits=qz.input_bits)
         for b in range(model_cfg.blocks):
             a = _attention(kind, model_cfg, qz, f"att{b}", table_size)(x)
             x = tf.keras.layers.Add(name=f"att{b}_add")([x, a])
@@ -111,7 +126,7 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     x = _pool(x, model_cfg.pooling)
     for i, h in enumerate(model_cfg.head_dims):
         x = _dense(x, h, qz, f"head{i}", relu=True)
-    x = QDense(model_cfg.classes, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name="logits")(x)
+    x = _linear(x, model_cfg.classes, qz, "logits", qz.act_bits)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inp, out, name=name or model_cfg.type)
 

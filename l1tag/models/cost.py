@@ -24,8 +24,8 @@ DynamicTanh            FLOPs = 3 n d (scale, shift, tanh); ReLU or activation qu
 residual Add           FLOPs = n d; pooling: n d; softmax (classes k): 3 k
 =====================  ==========================================================================
 
-Parameters are Keras' own count (``model.count_params()``); ``closed_form_parameters`` gives the
-formula for the attention taggers, checked against Keras in the tests.
+Parameters are Keras' own count (``count_params()``, without a heterogeneous layer's bit widths and β);
+``closed_form_parameters`` gives the formula for the attention taggers, checked against Keras in the tests.
 
 **Energy per jet** (the measure of "Economical Jet Taggers — Equivariant, Slim, and Quantized"): every
 operation priced with the per-operation energies of M. Horowitz, "Computing's energy problem (and what we
@@ -102,6 +102,17 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             w_bits = _bits(_quantizer_of(layer, "kernel_quantizer"))
             bops = macs * act_bits * w_bits
             energy = op_energy_pj(macs, n * d_out, act_bits, w_bits)
+        elif cls == "HQDense":  # heterogeneous: each weight its own bits; a weight rounded to zero costs nothing
+            from l1tag.models.layers.hetero import exact_bits
+
+            in_shape = layer.input_shape
+            n = int(math.prod(in_shape[1:-1])) if len(in_shape) > 2 else 1
+            bits = exact_bits(layer.firmware_kernel())
+            macs = n * bits.size
+            flops = 2 * macs + n * int(out_shape[-1])
+            bops = n * act_bits * int(bits.sum())
+            kept = int((bits > 0).sum())
+            energy = op_energy_pj(n * kept, n * int(out_shape[-1]), act_bits, bits.sum() / max(kept, 1))
         elif getattr(layer, "kind", None) in kinds.NAMES:
             macs, flops, bops, energy = _attention_cost(layer, act_bits)
         elif cls == "QDynamicTanh" or cls == "Add":
@@ -118,7 +129,9 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             act_bits = _bits(layer.get_config().get("activation"))
         elif cls == "QDynamicTanh":
             act_bits = _bits(layer.output_quantizer)
-        rows.append({"layer": layer.name, "class": cls, "params": int(layer.count_params()),
+        params = layer.count_params() if cls != "HQDense" else layer.kernel.shape.num_elements() + (
+            layer.bias.shape.num_elements() if layer.use_bias else 0)  # not its bit widths and β
+        rows.append({"layer": layer.name, "class": cls, "params": int(params),
                      "macs": int(macs), "flops": int(flops), "bops": int(bops), "energy_pj": round(energy, 3)})
     return rows
 
@@ -142,7 +155,7 @@ def _attention_cost(layer, act_bits: int) -> tuple[int, int, int, float]:
 def model_cost(model: tf.keras.Model) -> dict:
     """Totals: parameters (Keras' count), FLOPs, BOPs and energy per jet (pJ, Horowitz 45 nm)."""
     rows = layer_costs(model)
-    return {"parameters": int(model.count_params()), "flops": sum(r["flops"] for r in rows),
+    return {"parameters": sum(r["params"] for r in rows), "flops": sum(r["flops"] for r in rows),
             "bops": sum(r["bops"] for r in rows), "energy_pj": round(sum(r["energy_pj"] for r in rows), 1),
             "layers": rows}
 

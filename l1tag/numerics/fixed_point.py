@@ -156,6 +156,37 @@ def from_qkeras(quantizer, what: str) -> FixedType:
     return FixedType(bits, integer + 1, signed=True, rounding="AP_RND_CONV", overflow="AP_SAT")
 
 
+def fitting_type(values) -> FixedType:
+    """The narrowest signed type holding every one of ``values`` (dyadic constants) exactly."""
+    v = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+    v = v[v > 0]
+    if v.size == 0:
+        return FixedType(1, 1, signed=True)
+    frac = 0
+    while np.any(v * 2.0**frac != np.round(v * 2.0**frac)):
+        frac += 1
+        if frac > 47:
+            raise ValueError("values are not fixed-point constants of at most 48 bits")
+    top = np.asarray(values, dtype=np.float64)
+    integer = 1  # the sign
+    while top.max() > 2.0 ** (integer - 1) - 2.0**-frac or top.min() < -(2.0 ** (integer - 1)):
+        integer += 1
+    return FixedType(integer + frac, integer, signed=True)
+
+
+def constant_accumulator(a: FixedType, weights: np.ndarray, bias: np.ndarray, bias_t: FixedType) -> FixedType:
+    """A type holding ``x @ weights + bias`` exactly for every x of type ``a``: bounded by the weights'
+    values (sum of |w| per output), not by a type wide enough for the largest, as ``accumulator`` is."""
+    w_t = fitting_type(weights)
+    frac = max(a.frac + w_t.frac, bias_t.frac)
+    x = max(abs(a.min), abs(a.max))
+    mag = float(np.max(np.abs(weights).sum(axis=0) * x + np.abs(bias))) if weights.size else 0.0
+    integer = max(1, math.ceil(math.log2(mag + 2.0**-frac)) + 1) if mag > 0 else 1
+    if integer + frac > 48:
+        raise ValueError(f"accumulator would need {integer + frac} bits (> 48): reduce the operand widths")
+    return FixedType(integer + frac, integer, signed=True)
+
+
 def accumulator(a: FixedType, b: FixedType | None, terms: int, extra: FixedType | None = None) -> FixedType:
     """A type holding any sum of ``terms`` products a*b (plus ``extra``, e.g. a bias) exactly."""
     frac = a.frac + (b.frac if b else 0)

@@ -2,27 +2,35 @@
 
 Lowering: ``QDense`` + ``QActivation(quantized_relu)`` -> Dense (result = its exact accumulator) + the
 ReLU op; ``QDense`` + ``QActivation(quantized_bits)`` -> Dense whose result is the activation's type;
-``QDense`` alone (the logits) -> Dense with its exact accumulator as result.
+``QDense`` alone (the logits) -> Dense with its exact accumulator as result.  ``HQDense`` (heterogeneous
+quantization, every weight its own fractional bits) the same, its weights as rounded, in the narrowest type
+that holds them all, and an accumulator bounded by their values.
 """
 
 from __future__ import annotations
 
-from l1tag.numerics.fixed_point import accumulator, quantize
+from l1tag.numerics.fixed_point import accumulator, constant_accumulator, fitting_type, quantize
 from l1tag.ops.base import OpRule, quantizer_type
 
 
 class Dense(OpRule):
     name = "dense"
-    keras_classes = ("QDense",)
+    keras_classes = ("QDense", "HQDense")
     per_particle = True
 
     def lower(self, layer, lowering):
         config = layer.get_config()
-        w_t, b_t = quantizer_type(layer.name, config, "kernel_quantizer"), quantizer_type(layer.name, config,
-                                                                                          "bias_quantizer")
-        kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
+        b_t = quantizer_type(layer.name, config, "bias_quantizer")
         source = lowering.sources(layer)
-        acc_t = accumulator(lowering.types[source[0]], w_t, kernel.shape[0], extra=b_t)
+        if hasattr(layer, "firmware_kernel"):  # heterogeneous: each weight already on its own grid
+            kernel = layer.firmware_kernel()
+            bias = quantize(layer.bias.numpy(), b_t)
+            w_t = fitting_type(kernel)
+            acc_t = constant_accumulator(lowering.types[source[0]], kernel, bias, b_t)
+        else:
+            w_t = quantizer_type(layer.name, config, "kernel_quantizer")
+            kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
+            acc_t = accumulator(lowering.types[source[0]], w_t, kernel.shape[0], extra=b_t)
         lowering.float32_sums[layer.name] = acc_t.width
         after = lowering.consumers.get(layer.name, [])
         act = after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag.config import HETEROGENEOUS
 from l1tag.files import atomic_path
+from l1tag.train.hetero import bits_optimizer, controller, transfer_weights
 
 log = logging.getLogger("l1tag")
 
@@ -33,11 +35,15 @@ def _schedule(tf, schedule: str, lr: float, steps: int):
     return lr
 
 
-def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int) -> dict:
+def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None) -> dict:
+    """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
+    (no early stopping: the validation loss holds the resource term, whose weight moves)."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
-    model.compile(optimizer=tf.keras.optimizers.Adam(_schedule(tf, train_cfg.lr_schedule, lr, steps)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
+    schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
+    optimizer = tf.keras.optimizers.Adam(schedule) if controller is None else bits_optimizer(schedule)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [controller] if controller is not None else \
+        [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
     h = model.fit(data.x["train"], data.y["train"], validation_data=(data.x["val"], data.y["val"]),
@@ -62,12 +68,20 @@ def train_models(cfg, data, verbose: int = 0):
     if cfg.quantization.enabled:
         qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
                                 table_size=cfg.hls.table_size)
-        qat_model.set_weights(float_model.get_weights())
+        control = None
+        if cfg.quantization.mode == HETEROGENEOUS:
+            transfer_weights(float_model, qat_model)  # the twin has more weights: its fractional bits and β
+            control = controller(cfg.quantization.target.ebops)
+        else:
+            qat_model.set_weights(float_model.get_weights())
         if cfg.train.qat_epochs:
             t0 = time.perf_counter()
             history["qat"] = _fit(tf, qat_model, data, cfg.train.qat_epochs, cfg.train.learning_rate / 4, cfg.train,
-                                  verbose)
+                                  verbose, control)
             history["qat_seconds"] = time.perf_counter() - t0
+        if control is not None:
+            history["heterogeneous"] = {"target_ebops": control.target, "start_ebops": control.start_ebops,
+                                        "epochs": control.history, "kept": control.kept}
     return float_model, qat_model, history
 
 

@@ -9,9 +9,10 @@ from l1tag.models.layers import attention
 from l1tag.models.layers.attention import (AttentionCore, QLinformerAttention, QMultiHeadAttention,
                                           QPartitionedAttention)
 from l1tag.models.layers.dynamic_tanh import QDynamicTanh
+from l1tag.models.layers.hetero import HQDense
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
-__all__ = ["AttentionCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
+__all__ = ["AttentionCore", "HQDense", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
            "QPartitionedAttention", "attention_layer"]
 
 
