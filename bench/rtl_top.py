@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--synth", action="store_true",
                     help="Yosys on the whole top, stage by stage (over an hour for the default tagger on 2 cores)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take the RTL already in <out>/rtl_top_<name>/ (its top.json: trace and Verilator numbers of "
+                         "that run) and the modules Yosys already finished there")
     args = ap.parse_args()
 
     from l1tag.config import load_config
@@ -60,7 +63,12 @@ def main() -> None:
     rtl = dataclasses.replace(cfg.rtl, top_synth_max_cost=0, workers=2)
     t0 = time.perf_counter()
     where = args.out / f"rtl_top_{cfg.name}"
-    top = build_top(lowered, x, reference, n, x.shape[-1], rtl, where, h.clock_period_ns, h.part)
+    reused = args.reuse and (where / "top.json").is_file()
+    if reused:  # its seconds are those of the run that built it
+        top = json.loads((where / "top.json").read_text())
+    else:
+        top = build_top(lowered, x, reference, n, x.shape[-1], rtl, where, h.clock_period_ns, h.part)
+        top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
     if args.synth:  # too large for one Yosys process (4 GB): the stages' logic and the top's registers apart
         counts = synthesize_by_stage(where / "verilog", CORE, where / "yosys", workers=2, progress=True)
         top["yosys"] = {k: counts[k] for k in COUNTS}
@@ -69,7 +77,6 @@ def main() -> None:
         top["yosys"]["modules"] = counts["modules"]
         top["seconds"]["yosys_cpu"], top["seconds"]["yosys_wall"] = counts["seconds"], counts["wall_seconds"]
         top["memory_peak_mb"] = {"yosys": counts["memory_peak_mb"]}
-    top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
     top["memory_peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the block totals at P = n: the build's per-block Yosys counts x each block's copies at P = n
     block_total = {}
