@@ -366,8 +366,9 @@ class QuantizationTarget:
 class QuantizationConfig:
     mode: str = setting("uniform", choice("uniform", HETEROGENEOUS),
                         "uniform: one QKeras type per tensor class (the keys below); heterogeneous: every weight of "
-                        "the Dense layers learns its own fractional bits (HGQ's quantizer, a resource term in the "
-                        "loss steered to quantization.target), weights.bits - weights.integer - 1 to start")
+                        "the Dense layers and of the attention's Q, K, V learns its own fractional bits (HGQ's "
+                        "quantizer, a resource term in the loss steered to quantization.target), "
+                        "weights.bits - weights.integer - 1 to start")
     target: QuantizationTarget = field(default_factory=QuantizationTarget)
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")

@@ -88,6 +88,7 @@ def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str, table_siz
     return attention_layer(kind)(
         heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
         softmax_quantizer=qz.softmax, output_quantizer=qz.act, table_size=table_size, name=name,
+        qkv_fbits=qz.hetero_fbits, input_bits=qz.act_bits,
         **kind.layer_arguments(model_cfg, qz.weight, qz.bias))
 
 

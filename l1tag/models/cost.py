@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import tensorflow as tf
 
 from l1tag import kinds
@@ -149,6 +150,15 @@ def _attention_cost(layer, act_bits: int) -> tuple[int, int, int, float]:
     bops = sum(mac[k] * a * b for k, (a, b) in operands.items())
     other = flops - 2 * macs  # softmax (exp, sum, divide) and the conv bias, at the score width
     energy = sum(op_energy_pj(mac[k], 0, a, b) for k, (a, b) in operands.items()) + op_energy_pj(0, other, qb, qb)
+    if getattr(layer, "hetero_names", None):  # Wq, Wk, Wv: each weight its own bits, a zero costs nothing
+        from l1tag.models.layers.hetero import exact_bits
+
+        bits = np.concatenate([exact_bits(layer.firmware_weight(name)).ravel() for name in layer.hetero_names])
+        rows = mac["qkv"] // bits.size  # the particles
+        kept = int((bits > 0).sum())
+        bops += rows * act_bits * int(bits.sum()) - mac["qkv"] * act_bits * wb
+        energy += op_energy_pj(rows * kept, 0, act_bits, bits.sum() / max(kept, 1)) - op_energy_pj(mac["qkv"], 0,
+                                                                                                     act_bits, wb)
     return macs, flops, bops, energy
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from l1tag import kinds
 from l1tag.kinds import AttentionShape, score_shift
 from l1tag.numerics import tables
-from l1tag.numerics.fixed_point import FixedType, accumulator, quantize
+from l1tag.numerics.fixed_point import FixedType, accumulator, constant_accumulator, fitting_type, quantize
 from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
 from l1tag.ops.base import OpRule, Part, Port, Product, quantizer_type, uint
 from l1tag.ops.trace import cast, contract, einsum, kif, wrap
@@ -369,10 +369,15 @@ class Attention(OpRule):
         short = {w.name.split("/")[-1].split(":")[0]: v for w, v in zip(layer.weights, layer.get_weights())}
         fw = attention_firmware_weights(kind, cfg, short, ftypes)
         qkv_names = []
+        hetero = bool(getattr(layer, "hetero_names", None))  # Wq, Wk, Wv each weight on its own grid
         for part in ("q", "k", "v"):
-            name = f"{layer.name}_{part}"
-            lowering.dense(name, source, fw[f"w{part}"], np.zeros(d), spec.w_t, spec.w_t, spec.acc_qkv_t, spec.qkv_t,
-                           use_bias=False)
+            name, w_t, acc_t = f"{layer.name}_{part}", spec.w_t, spec.acc_qkv_t
+            if hetero:
+                fw[f"w{part}"] = layer.firmware_weight(f"w{part}")
+                w_t = fitting_type(fw[f"w{part}"])
+                acc_t = constant_accumulator(x_t, fw[f"w{part}"], np.zeros(d), w_t)
+                lowering.float32_sums[name] = acc_t.width
+            lowering.dense(name, source, fw[f"w{part}"], np.zeros(d), w_t, w_t, acc_t, spec.qkv_t, use_bias=False)
             qkv_names.append(name)
         for part in ("qkv", "proj", "score", "mix") + (("conv",) if spec.conv else ()):
             lowering.float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64

@@ -38,16 +38,10 @@ TOLERANCE = 0.10
 FBITS_STEP_SCALE = 32.0
 
 
-def hetero_layers(model) -> list:
-    from l1tag.models.layers.hetero import HQDense
-
-    return [layer for layer in model.layers if isinstance(layer, HQDense)]
-
-
 def controller(target: float, verbose: bool = False):
     import tensorflow as tf
 
-    from l1tag.models.layers.hetero import model_ebops
+    from l1tag.models.layers.hetero import hetero_layers, model_ebops
 
     class EBOPsController(tf.keras.callbacks.Callback):
         def __init__(self):
@@ -101,12 +95,12 @@ def controller(target: float, verbose: bool = False):
 
 
 def bits_optimizer(learning_rate):
-    """Adam whose steps on the fractional-bit variables (``kernel_fbits``) are FBITS_STEP_SCALE times larger."""
+    """Adam whose steps on the fractional-bit variables (``fbits_*``) are FBITS_STEP_SCALE times larger."""
     import tensorflow as tf
 
     class BitsAdam(tf.keras.optimizers.Adam):
         def update_step(self, gradient, variable):
-            if "kernel_fbits" not in variable.name:
+            if "/fbits_" not in variable.name:
                 return super().update_step(gradient, variable)
             before = tf.identity(variable)
             super().update_step(gradient, variable)

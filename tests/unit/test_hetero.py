@@ -18,7 +18,7 @@ def _tagger(kind: str = "deepsets", n: int = 4, seed: int = 3):
     import tensorflow as tf
 
     from l1tag.models.builders import build_model
-    from l1tag.models.layers import HQDense
+    from l1tag.models.layers.hetero import hetero_layers
 
     tf.keras.utils.set_random_seed(seed)
     cfg = config_from_dict({"name": "t", "data": {"constituents": n},
@@ -27,32 +27,37 @@ def _tagger(kind: str = "deepsets", n: int = 4, seed: int = 3):
                                       "head_dims": [4], "phi_dims": [4, 4]}})
     model = build_model(cfg.model, n, 3, cfg.quantization)
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, HQDense):
-            layer.fbits.assign(rng.integers(-2, 7, layer.fbits.shape).astype(np.float32))
+    for layer in hetero_layers(model):
+        for name in layer.hetero_names:
+            var = layer._hetero[name][1]
+            var.assign(rng.integers(-2, 7, var.shape).astype(np.float32))
     return model, cfg
 
 
 @pytest.mark.parametrize("kind", ["deepsets", "salt"])
 def test_every_dense_weight_has_its_own_grid_and_the_reference_is_the_keras_model(kind):
-    """Each weight on the grid of its own fractional bits (some rounded to zero); the lowered Dense holds
-    exactly those values, and the fixed-point reference of the whole tagger equals the Keras model."""
+    """Each weight on the grid of its own fractional bits (some rounded to zero) -- the Dense layers' and
+    the attention's Wq, Wk, Wv; the lowered Dense layers hold exactly those values, and the fixed-point
+    reference of the whole tagger equals the Keras model."""
     import tensorflow as tf
 
     from l1tag import ops
     from l1tag.hls.lower import lower
-    from l1tag.models.layers import HQDense
+    from l1tag.models.layers.hetero import hetero_layers
 
     model, _ = _tagger(kind)
     lowered = lower(model)
     dense = {op.name: op for op in lowered.ops if op.operation == "dense"}
-    zeros = 0
-    for layer in (l for l in model.layers if isinstance(l, HQDense)):
-        kernel = dense[layer.name].weights["kernel"]
-        f = np.round(layer.fbits.numpy())
-        np.testing.assert_array_equal(kernel, np.floor(layer.kernel.numpy() * 2.0**f + 0.5) / 2.0**f)
-        zeros += int((kernel == 0).sum())
-    assert zeros > 0
+    zeros, lowered_names = 0, set()
+    for layer in hetero_layers(model):
+        for name in layer.hetero_names:
+            weight, fbits, _ = layer._hetero[name]
+            op = dense[layer.name if name == "kernel" else f"{layer.name}_{name[1]}"]  # att0 wq -> att0_q
+            f = np.round(fbits.numpy())
+            np.testing.assert_array_equal(op.weights["kernel"], np.floor(weight.numpy() * 2.0**f + 0.5) / 2.0**f)
+            zeros += int((op.weights["kernel"] == 0).sum())
+            lowered_names.add(op.name)
+    assert zeros > 0 and lowered_names == set(dense)  # every constant-weight Dense is heterogeneous
     jets = quantize(np.random.default_rng(0).normal(0, 2, (200, 4, 3)), lowered.input_t)
     logits = tf.keras.Model(model.input, model.get_layer("logits").output).predict(jets, verbose=0)
     np.testing.assert_array_equal(ops.run_reference(lowered.ops, jets), logits)

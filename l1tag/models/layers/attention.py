@@ -32,6 +32,7 @@ from qkeras.quantizers import get_quantizer
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.kinds import AttentionShape, get, score_shift
 from l1tag.models.layers import firmware_ops
+from l1tag.models.layers.hetero import PerWeightBits
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 from l1tag.numerics.fixed_point import from_qkeras
 
@@ -39,14 +40,21 @@ def _identity(x):
     return x
 
 
-class QAttentionBase(tf.keras.layers.Layer):
-    """Shared projections, quantizers and softmax mixing; subclasses define ``_project`` and ``_extra``."""
+class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
+    """Shared projections, quantizers and softmax mixing; subclasses define ``_project`` and ``_extra``.
+
+    ``qkv_fbits`` (heterogeneous mode): Wq, Wk, Wv each weight its own fractional bits, starting there,
+    with the EBOPs term for ``input_bits``-wide inputs (l1tag/models/layers/hetero.py); the kind's own
+    weights keep ``kernel_quantizer``."""
 
     kind = ""  # the registry name (l1tag/kinds/<kind>.py)
 
     def __init__(self, heads: int, kernel_quantizer=None, qkv_quantizer=None, score_quantizer=None,
-                 softmax_quantizer=None, output_quantizer=None, table_size: int = DEFAULT_TABLE_SIZE, **kwargs):
+                 softmax_quantizer=None, output_quantizer=None, table_size: int = DEFAULT_TABLE_SIZE,
+                 qkv_fbits: float | None = None, input_bits: int = 8, **kwargs):
         super().__init__(**kwargs)
+        self.qkv_fbits = None if qkv_fbits is None else float(qkv_fbits)
+        self.input_bits = int(input_bits)
         self.heads = int(heads)
         self.table_size = int(table_size)
         self.quantizer_strings = {
@@ -71,6 +79,10 @@ class QAttentionBase(tf.keras.layers.Layer):
         self.wq = self.add_weight(name="wq", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
         self.wk = self.add_weight(name="wk", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
         self.wv = self.add_weight(name="wv", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
+        if self.qkv_fbits is not None:
+            for name in ("wq", "wk", "wv"):
+                self.add_bits(name, getattr(self, name), self.qkv_fbits)
+            self.add_resource_term(self.input_bits, n, 0.0)
         self._build_extra()
         super().build(input_shape)
 
@@ -80,6 +92,13 @@ class QAttentionBase(tf.keras.layers.Layer):
     def kernel(self, w):
         """The weight as the firmware sees it (quantized)."""
         return self.q["kernel_quantizer"](w)
+
+    def qkv_weights(self, training=None) -> dict:
+        """Wq, Wk, Wv as the firmware sees them: each weight rounded to its own bits (heterogeneous), or
+        ``kernel_quantizer``'s."""
+        if self.hetero_names:
+            return {name: self.rounded(name, training) for name in ("wq", "wk", "wv")}
+        return {name: self.kernel(getattr(self, name)) for name in ("wq", "wk", "wv")}
 
     # -- forward ------------------------------------------------------------------------------
     def _heads(self, x):  # (B, n, d) -> (B, H, n, dh)
@@ -93,12 +112,15 @@ class QAttentionBase(tf.keras.layers.Layer):
     def _conv(self, s):
         return s
 
-    def scores(self, x):
+    def scores(self, x, training=None):
         """Attention scores before the softmax (after the convolution for SAL-T): (B, H, n, m)."""
         qkv = self.q["qkv_quantizer"]
-        q = qkv(self._heads(tf.matmul(x, self.kernel(self.wq))))
-        k = qkv(self._heads(tf.matmul(x, self.kernel(self.wk))))
-        v = qkv(self._heads(tf.matmul(x, self.kernel(self.wv))))
+        w = self.qkv_weights(training)
+        if training and self.hetero_names:
+            self.add_ebops_loss(w)
+        q = qkv(self._heads(tf.matmul(x, w["wq"])))
+        k = qkv(self._heads(tf.matmul(x, w["wk"])))
+        v = qkv(self._heads(tf.matmul(x, w["wv"])))
         kp, vp = self._project(k, v)
         kp, vp = qkv(kp), qkv(vp)
         s = self.q["score_quantizer"](tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim))
@@ -111,8 +133,8 @@ class QAttentionBase(tf.keras.layers.Layer):
         m = s.shape[-1] if s.shape[-1] is not None else self.n  # full attention: the n keys
         return firmware_ops.table_softmax(s, *self._softmax_types, self.table_size, int(m))
 
-    def call(self, x):
-        s, vp = self.scores(x)
+    def call(self, x, training=None):
+        s, vp = self.scores(x, training)
         s = self._conv(s)
         a = self.softmax(s)
         o = self.q["output_quantizer"](tf.matmul(a, vp))  # (B, H, n, dh)
@@ -134,7 +156,8 @@ class QAttentionBase(tf.keras.layers.Layer):
         return get(self.kind).shape(self.n, self.d, self.get_config())
 
     def get_config(self):
-        return {**super().get_config(), "heads": self.heads, **self.quantizer_strings, "table_size": self.table_size}
+        return {**super().get_config(), "heads": self.heads, **self.quantizer_strings, "table_size": self.table_size,
+                "qkv_fbits": self.qkv_fbits, "input_bits": self.input_bits}
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")

@@ -1,8 +1,10 @@
-"""Heterogeneous quantization of a Dense layer: every weight learns its own number of fractional bits.
+"""Heterogeneous quantization of constant weights: every weight learns its own number of fractional bits.
 
-The quantizer is HGQ's (``hgq`` 0.2.6, the Keras-2 HGQ; ``HGQ.quantizer.HGQ``): one trainable fractional
-bit count f per weight, the weight rounded to the nearest multiple of 2^-round(f), and HGQ's surrogate
-gradient for f.  The layer adds a resource term to the loss, ``resource_beta x EBOPs``::
+``PerWeightBits`` gives a layer this for some of its weights: ``HQDense`` (a Dense layer) and the attention
+layers' Wq, Wk, Wv (``l1tag/models/layers/attention.py``).  The quantizer is HGQ's (``hgq`` 0.2.6, the
+Keras-2 HGQ; ``HGQ.quantizer.HGQ``): one trainable fractional bit count f per weight, the weight rounded to
+the nearest multiple of 2^-round(f), and HGQ's surrogate gradient for f.  The layer adds a resource term
+to the loss, ``resource_beta x EBOPs``::
 
     EBOPs = copies x sum_ij  input_bits x bits(w_ij)
 
@@ -19,8 +21,8 @@ tensor, so the activations keep their QKeras quantizers (the next layer's ``QAct
 it does best here, the per-weight widths.  The bias keeps its uniform QKeras quantizer (one adder per
 output whatever its width).
 
-The firmware takes each weight as rounded (``firmware_kernel``): values on their own grids, held in one
-type wide enough for all (``l1tag.ops.dense``), so that da4ml's adder graph and l1tag's estimate see the
+The firmware takes each weight as rounded (``firmware_weight``): values on their own grids, held in one
+type wide enough for all (``l1tag.ops.dense``, ``l1tag.ops.attention``), so that da4ml's adder graph and l1tag's estimate see the
 zeros and the short constants.
 """
 
@@ -43,8 +45,50 @@ def _hgq_quantizer(fbits: tf.Variable):
     return q
 
 
+class PerWeightBits:
+    """Per-weight fractional bits for a Keras layer's constant weights (HGQ's quantizer on each) and the
+    EBOPs term of the loss.  The layer calls ``add_bits`` in ``build`` for each weight it quantizes this way,
+    then ``add_resource_term`` (once, with the input width and the particles it runs on); in ``call`` it
+    uses ``rounded(name, training)`` and ``add_ebops_loss`` when training."""
+
+    def add_bits(self, name: str, weight, fbits: float) -> None:
+        if not hasattr(self, "_hetero"):
+            self._hetero = {}
+        var = self.add_weight(name=f"fbits_{name}", shape=weight.shape, trainable=True,
+                              initializer=tf.keras.initializers.Constant(fbits))
+        self._hetero[name] = (weight, var, _hgq_quantizer(var))
+
+    def add_resource_term(self, input_bits: int, copies: int, beta: float) -> None:
+        self.resource_beta = self.add_weight(name="resource_beta", shape=(), trainable=False,
+                                             initializer=tf.keras.initializers.Constant(beta))
+        self.ebops_scale = int(input_bits) * int(copies)
+
+    @property
+    def hetero_names(self) -> list[str]:
+        return list(getattr(self, "_hetero", {}))
+
+    def rounded(self, name: str, training=None):
+        weight, _, quantizer = self._hetero[name]
+        return quantizer(weight, training=bool(training))
+
+    def add_ebops_loss(self, rounded: dict) -> None:
+        """The resource term: β x input bits x copies x the weights' bits (differentiable in the bits)."""
+        total = 0.0
+        for name, w in rounded.items():
+            int_bits, frac_bits, _ = self._hetero[name][2].get_bits(w, quantized=True)
+            total += tf.reduce_sum(tf.nn.relu(int_bits + frac_bits))
+        self.add_loss(self.resource_beta * self.ebops_scale * total)
+
+    def firmware_weight(self, name: str) -> np.ndarray:
+        """A weight as rounded, as the firmware takes it (float64, exact)."""
+        return np.asarray(self.rounded(name, False), dtype=np.float64)
+
+    def exact_ebops(self) -> float:
+        return float(self.ebops_scale * sum(exact_bits(self.firmware_weight(n)).sum() for n in self.hetero_names))
+
+
 @tf.keras.utils.register_keras_serializable(package="l1tag")
-class HQDense(tf.keras.layers.Dense):
+class HQDense(PerWeightBits, tf.keras.layers.Dense):
     """A Dense layer (no activation) whose kernel weights each learn their fractional bits."""
 
     def __init__(self, units, kernel_fbits: float = 6.0, bias_quantizer=None, input_bits: int = 8,
@@ -59,37 +103,25 @@ class HQDense(tf.keras.layers.Dense):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.fbits = self.add_weight(name="kernel_fbits", shape=self.kernel.shape, trainable=True,
-                                     initializer=tf.keras.initializers.Constant(self.kernel_fbits))
-        self.resource_beta = self.add_weight(name="resource_beta", shape=(), trainable=False,
-                                             initializer=tf.keras.initializers.Constant(self.initial_beta))
-        self.copies = int(np.prod([int(s) for s in input_shape[1:-1]])) if len(input_shape) > 2 else 1
-        self._kq = _hgq_quantizer(self.fbits)
+        self.add_bits("kernel", self.kernel, self.kernel_fbits)
+        copies = int(np.prod([int(s) for s in input_shape[1:-1]])) if len(input_shape) > 2 else 1
+        self.add_resource_term(self.input_bits, copies, self.initial_beta)
 
-    def quantized_kernel(self, training=None):
-        return self._kq(self.kernel, training=bool(training))
-
-    def weight_bits(self, qkernel):
-        """Bits of each rounded weight (differentiable in its fractional bits; 0 for a zero)."""
-        int_bits, frac_bits, _ = self._kq.get_bits(qkernel, quantized=True)
-        return tf.nn.relu(int_bits + frac_bits)
+    @property
+    def fbits(self):
+        return self._hetero["kernel"][1]
 
     def call(self, x, training=None):
-        qk = self.quantized_kernel(training)
+        qk = self.rounded("kernel", training)
         y = tf.tensordot(x, qk, axes=[[-1], [0]])
         if self.use_bias:
             y = y + self._qb(self.bias)
         if training:
-            self.add_loss(self.resource_beta * self.input_bits * self.copies * tf.reduce_sum(self.weight_bits(qk)))
+            self.add_ebops_loss({"kernel": qk})
         return y
 
-    # -- after training ----------------------------------------------------------------------
     def firmware_kernel(self) -> np.ndarray:
-        """The rounded weights, as the firmware takes them (float64, exact)."""
-        return np.asarray(self.quantized_kernel(False), dtype=np.float64)
-
-    def exact_ebops(self) -> float:
-        return float(self.input_bits * self.copies * exact_bits(self.firmware_kernel()).sum())
+        return self.firmware_weight("kernel")
 
     def get_config(self):
         config = super().get_config()
@@ -117,6 +149,11 @@ def exact_bits(w: np.ndarray) -> np.ndarray:
     return out
 
 
+def hetero_layers(model) -> list:
+    """The layers of ``model`` with per-weight bits (HQDense, and attention layers in heterogeneous mode)."""
+    return [layer for layer in model.layers if isinstance(layer, PerWeightBits) and layer.hetero_names]
+
+
 def model_ebops(model) -> float:
     """EBOPs of every heterogeneous layer of ``model`` as built (exact, after rounding)."""
-    return float(sum(layer.exact_ebops() for layer in model.layers if isinstance(layer, HQDense)))
+    return float(sum(layer.exact_ebops() for layer in hetero_layers(model)))
