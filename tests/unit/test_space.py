@@ -49,3 +49,16 @@ def test_a_valid_space_loads_with_every_value(tmp_path):
         "hls.parallelization_factor": [1, 2, 4, 8], "train.learning_rate": {"log_range": [0.001, 0.01], "num": 3}}}),
         BASE)
     assert space.seed == 7 and len(space.trials(5)) == 5
+
+
+@pytest.mark.parametrize("name", ["small", "hetero"])
+def test_every_shipped_space_loads_against_the_default_config(name):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    base = yaml.safe_load((repo / "configs" / "salt_l1.yaml").read_text())
+    space = load_space(repo / "configs" / "search" / f"{name}.yaml", base)
+    assert len(space.trials(100)) == {"small": 8, "hetero": 6}[name]
+    if name == "hetero":
+        assert space.fixed["quantization.mode"] == "heterogeneous"
+        assert {d.key for d in space.dimensions} == {"quantization.target.ebops", "hls.parallelization_factor"}
