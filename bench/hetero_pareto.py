@@ -9,7 +9,7 @@ each weight width (``quantization.weights.bits``, integer bits kept), and the he
 widths, weights.bits - integer - 1 fractional bits).  Every model is trained by l1tag's trainer (float, then
 quantization-aware), scored on the whole test split (the quantized model's accuracy: the firmware's, which
 the build checks bit for bit), converted at P particles per clock (default n: II 1) and ESTIMATED
-(l1tag.hardware.estimate: never a synthesis result).  Writes <out>/hetero_pareto_<name>.json and prints
+(l1tag.hardware.estimate: never a synthesis result).  Writes <out>/hetero_pareto_<name>_s<seeds>.json and prints
 one row per model.  Hours for the full grid on 2 cores; one seed and three targets take about 40 minutes.
 """
 
@@ -98,7 +98,7 @@ def main() -> None:
             rows.append(run(dataclasses.replace(base, seed=seed, quantization=hq),
                             f"heterogeneous {fraction:g} x EBOPs"))
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"hetero_pareto_{base.name}.json"
+    out = args.out / f"hetero_pareto_{base.name}_s{'-'.join(map(str, args.seeds))}.json"
     out.write_text(json.dumps({"config": str(args.config), "rows": rows}, indent=1))
     print(f"wrote {out}")
 

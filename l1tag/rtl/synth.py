@@ -78,17 +78,20 @@ def _sources(project: Path) -> list[Path]:
             if not f.name.endswith("_wrapper.v")]
 
 
-def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False) -> dict:
+def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False,
+               dsp: bool = True) -> dict:
     """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
 
     ``black_boxes``: modules read as black boxes (ports only; their cells are not counted).  ``reuse``: a
     finished synthesis in ``work`` of the same script is taken as it is (``work`` must live inside the
-    project, which is rewritten whole when its design changes, as ``rtl/top/`` is)."""
+    project, which is rewritten whole when its design changes, as ``rtl/top/`` is).  ``dsp=False``: no DSP
+    mapping (``-nodsp``; its pass took over 50 minutes on the n = 32 SAL-T's register view, which has no
+    arithmetic)."""
     project, work = Path(project), Path(work)
     sources = _sources(project)
     boxed = [f for f in sources if f.stem in black_boxes]
     logic = [f for f in sources if f.stem not in black_boxes]
-    synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
+    synth = f"synth_xilinx -family xcup -flatten -noiopad{'' if dsp else ' -nodsp'} -top {top}"
     script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
         f"read_verilog -sv -defer {' '.join(f.name for f in logic)}",
         f"hierarchy -top {top}",
@@ -224,7 +227,7 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
         def one(job):
             source, name, boxes = job
-            result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True)
+            result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True, dsp=name != top)
             bar.update()
             return name, result
         modules = dict(pool.map(one, jobs))
