@@ -128,6 +128,7 @@ def small_project(tmp_path_factory):
     return _convert(out / "small.yaml", out)
 
 
+@pytest.mark.slow  # a second conversion and census (over a minute); the shipped configs' census stays default
 def test_a_reintroduced_division_breaks_the_census(small_project, tmp_path):
     """The reciprocal table's index as the division it replaces: the census finds the divider."""
     from l1tag.errors import ConversionError
