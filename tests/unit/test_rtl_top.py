@@ -134,8 +134,9 @@ def test_a_small_whole_design_is_synthesized_by_yosys(tmp_path):
     assert pieces["modules"]["l1tag_core"]["FF"] > 0 and all(
         pieces["modules"][f"l1tag_core_stage{i}"]["FF"] == 0 for i in range(stages)), "stages are combinational"
     assert pieces["LUT"] == sum(pieces["modules"][f"l1tag_core_stage{i}"]["LUT"] for i in range(stages))
-    # measured on this design: LUT +2.6 %, FF +1.2 %, CARRY and DSP equal (SAL-T's micro: LUT -2.4 %, FF +6 %)
+    # measured on this design: LUT +2.6 %, FF +1.2 % (it has no delay chain: the flattened run packs no SRL),
+    # CARRY and DSP equal; the pieces extract no SRL, every register bit is a flip-flop
+    assert pieces["SRL"] == 0 and yosys["SRL"] == 0
     assert pieces["LUT"] == pytest.approx(yosys["LUT"], rel=0.05)
-    assert pieces["FF"] + pieces["SRL"] == pytest.approx(yosys["FF"] - section["latency_cycles"] + yosys["SRL"],
-                                                         rel=0.05)
+    assert pieces["FF"] == pytest.approx(yosys["FF"] - section["latency_cycles"], rel=0.05)
     assert (pieces["CARRY"], pieces["DSP"]) == (yosys["CARRY"], yosys["DSP"])
