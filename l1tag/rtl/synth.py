@@ -78,22 +78,17 @@ def _sources(project: Path) -> list[Path]:
             if not f.name.endswith("_wrapper.v")]
 
 
-def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False,
-               dsp: bool = True, srl: bool = True) -> dict:
+def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False) -> dict:
     """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
 
     ``black_boxes``: modules read as black boxes (ports only; their cells are not counted).  ``reuse``: a
     finished synthesis in ``work`` of the same script is taken as it is (``work`` must live inside the
-    project, which is rewritten whole when its design changes, as ``rtl/top/`` is).  ``dsp=False``: no DSP
-    mapping (``-nodsp``; its pass took over 50 minutes on the n = 32 SAL-T's register view, which has no
-    arithmetic); ``srl=False``: no shift-register extraction (``-nosrl``; its pass ran for over 30 minutes
-    on the same view): every register bit is a flip-flop."""
+    project, which is rewritten whole when its design changes, as ``rtl/top/`` is)."""
     project, work = Path(project), Path(work)
     sources = _sources(project)
     boxed = [f for f in sources if f.stem in black_boxes]
     logic = [f for f in sources if f.stem not in black_boxes]
-    options = ("" if dsp else " -nodsp") + ("" if srl else " -nosrl")
-    synth = f"synth_xilinx -family xcup -flatten -noiopad{options} -top {top}"
+    synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
     script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
         f"read_verilog -sv -defer {' '.join(f.name for f in logic)}",
         f"hierarchy -top {top}",
@@ -102,7 +97,7 @@ def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...]
         "opt_expr -mux_undef -noclkinv",
         LUT_MAPPING,
         "clean",
-        *(["xilinx_srl -fixed -minlen 3"] if srl else []),
+        "xilinx_srl -fixed -minlen 3",
         "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6",
         "xilinx_dffopt",
         "opt_lut_ins -tech xilinx",
@@ -139,6 +134,46 @@ def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...]
 
     counts = {"LUT": count(r"LUT[1-6]"), "FF": count(r"FD[RSCP]E(_1)?"), "SRL": count(r"SRL(16|C32)E"),
               "DSP": count(r"DSP48E\d"), "CARRY": count(r"CARRY[48]"), "seconds": round(seconds, 2),
+              "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
+    done.write_text(json.dumps(counts))
+    return counts
+
+
+def count_registers(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (),
+                    reuse: bool = False) -> dict:
+    """Flip-flops of ``top`` by Yosys' generic flow -- proc, flatten, simplemap (one cell per bit), opt --
+    without technology mapping: every register bit that something reads and that is not constant, counted
+    as one flip-flop (no SRL packing).  For the register view of a design too large for ``synthesize``'s
+    passes (``synthesize_by_stage``)."""
+    project, work = Path(project), Path(work)
+    sources = _sources(project)
+    boxed = [f for f in sources if f.stem in black_boxes]
+    logic = [f for f in sources if f.stem not in black_boxes]
+    script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
+        f"read_verilog -sv -defer {' '.join(f.name for f in logic)}", f"hierarchy -top {top}", "proc", "flatten",
+        "simplemap", "opt_clean", "opt -fast", "opt_clean", "tee -q -o stat.json stat -json"]) + "\n"
+    done = work / "counts.json"
+    if reuse and done.is_file() and (work / "synth.ys").is_file() and (work / "synth.ys").read_text() == script:
+        return {**json.loads(done.read_text()), "reused": True}
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for f in sources:
+        shutil.copy(f, work / f.name)
+    (work / "synth.ys").write_text(script)
+    timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
+    t0 = time.perf_counter()
+    proc = subprocess.run(timed + [yosys_executable(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"Yosys failed on {project} (log: {work / 'yosys.log'}): {proc.stderr[-800:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+    for f in sources:
+        (work / f.name).unlink()
+    counts = {"LUT": 0, "FF": int(sum(v for k, v in cells.items() if re.fullmatch(r"\$_S?DFFE?_[PN].*_", k))),
+              "SRL": 0, "DSP": 0, "CARRY": 0, "seconds": round(seconds, 2),
               "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
     done.write_text(json.dumps(counts))
     return counts
@@ -200,9 +235,10 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
     * logic (LUT, CARRY, DSP): every ``<top>_stage<i>`` module (combinational) synthesized alone;
     * registers (FF): ``top`` flattened with a stand-in of each stage (``register_view``: the values it
       carries unchanged stay wires, the rest comes from a black box reading what the stage's arithmetic
-      reads), so that a register bit nothing reads is dropped as in one flattened run -- but without DSP
-      mapping or shift-register extraction (their passes ran for over 50 and 30 minutes on the n = 32
-      SAL-T's view): every register bit is a flip-flop, where one flattened run packs delay chains into SRLs.
+      reads), so that a register bit nothing reads is dropped as in one flattened run -- counted by
+      ``count_registers`` (Yosys' generic flow, no technology mapping: synth_xilinx's DSP and SRL passes ran
+      for over 50 and 30 minutes on the n = 32 SAL-T's view): every register bit is a flip-flop, where one
+      flattened run packs delay chains into SRLs.
 
     What this loses against one flattened run: logic optimized across stage boundaries, and the SRL packing
     (on the small SAL-T of the tests: 9,626 register bits here, 5,311 FF + 620 SRL flattened; LUT -2.4 %).
@@ -232,8 +268,10 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
         def one(job):
             source, name, boxes = job
-            result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True, dsp=name != top,
-                                srl=name != top)
+            if name == top:
+                result = count_registers(source, name, work / name, black_boxes=boxes, reuse=True)
+            else:
+                result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True)
             bar.update()
             return name, result
         modules = dict(pool.map(one, jobs))
@@ -246,8 +284,8 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
             "modules": {name: {k: m[k] for k in COUNTS + ("seconds", "memory_peak_mb")} for name, m in modules.items()},
             "method": f"Yosys in pieces: the logic of each of the {len(stages)} stage modules synthesized alone" + (
                 ", the registers from the top flattened with stand-ins of the stages (the values they carry "
-                "unchanged as wires, the rest from a black box), without SRL extraction (every register bit a "
-                "flip-flop)" if registers else "; the registers not counted") +
+                "unchanged as wires, the rest from a black box) by Yosys' generic flow, not mapped (every register "
+                "bit a flip-flop, no SRL packing)" if registers else "; the registers not counted") +
                       "; no logic optimized across stage boundaries"}
 
 
