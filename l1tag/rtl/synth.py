@@ -78,32 +78,17 @@ def _sources(project: Path) -> list[Path]:
             if not f.name.endswith("_wrapper.v")]
 
 
-def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False) -> dict:
-    """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
-
-    ``black_boxes``: modules read as black boxes (ports only; their cells are not counted).  ``reuse``: a
-    finished synthesis in ``work`` of the same script is taken as it is (``work`` must live inside the
-    project, which is rewritten whole when its design changes, as ``rtl/top/`` is)."""
+def _yosys(project: Path, top: str, work: Path, black_boxes: tuple[str, ...], reuse: bool, flow: list[str],
+           count) -> dict:
+    """Run ``flow`` (Yosys commands after reading the project's sources and ``hierarchy -top``) in ``work``;
+    ``count(cells by type)`` -> the counts, with seconds and the memory peak added and kept in counts.json."""
     project, work = Path(project), Path(work)
     sources = _sources(project)
     boxed = [f for f in sources if f.stem in black_boxes]
     logic = [f for f in sources if f.stem not in black_boxes]
-    synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
     script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
-        f"read_verilog -sv -defer {' '.join(f.name for f in logic)}",
-        f"hierarchy -top {top}",
-        'setattr -set rom_style "logic" m:*',
-        f"{synth} -run :map_luts",
-        "opt_expr -mux_undef -noclkinv",
-        LUT_MAPPING,
-        "clean",
-        "xilinx_srl -fixed -minlen 3",
-        "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6",
-        "xilinx_dffopt",
-        "opt_lut_ins -tech xilinx",
-        f"{synth} -run finalize:",
-        "tee -q -o stat.json stat -json",
-    ]) + "\n"
+        f"read_verilog -sv -defer {' '.join(f.name for f in logic)}", f"hierarchy -top {top}", *flow,
+        "tee -q -o stat.json stat -json"]) + "\n"
     done = work / "counts.json"
     if reuse and done.is_file() and (work / "synth.ys").is_file() and (work / "synth.ys").read_text() == script:
         return {**json.loads(done.read_text()), "reused": True}
@@ -128,15 +113,30 @@ def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...]
         f.unlink()
     log = (work / "yosys.log").read_text(errors="replace").splitlines()
     (work / "yosys.log").write_text("\n".join(log[-LOG_LINES:]) + "\n")
-
-    def count(pattern: str) -> int:
-        return int(sum(v for k, v in cells.items() if re.fullmatch(pattern, k)))
-
-    counts = {"LUT": count(r"LUT[1-6]"), "FF": count(r"FD[RSCP]E(_1)?"), "SRL": count(r"SRL(16|C32)E"),
-              "DSP": count(r"DSP48E\d"), "CARRY": count(r"CARRY[48]"), "seconds": round(seconds, 2),
+    counts = {**count(cells), "seconds": round(seconds, 2),
               "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
     done.write_text(json.dumps(counts))
     return counts
+
+
+def _cells(cells: dict, pattern: str) -> int:
+    return int(sum(v for k, v in cells.items() if re.fullmatch(pattern, k)))
+
+
+def synthesize(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (), reuse: bool = False) -> dict:
+    """Yosys ``synth_xilinx -family xcup`` of a da4ml Verilog project: cell counts, seconds, memory peak.
+
+    ``black_boxes``: modules read as black boxes (ports only; their cells are not counted).  ``reuse``: a
+    finished synthesis in ``work`` of the same script is taken as it is (``work`` must live inside the
+    project, which is rewritten whole when its design changes, as ``rtl/top/`` is)."""
+    synth = f"synth_xilinx -family xcup -flatten -noiopad -top {top}"
+    flow = ['setattr -set rom_style "logic" m:*', f"{synth} -run :map_luts", "opt_expr -mux_undef -noclkinv",
+            LUT_MAPPING, "clean", "xilinx_srl -fixed -minlen 3",
+            "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6", "xilinx_dffopt",
+            "opt_lut_ins -tech xilinx", f"{synth} -run finalize:"]
+    return _yosys(project, top, work, black_boxes, reuse, flow, lambda c: {
+        "LUT": _cells(c, r"LUT[1-6]"), "FF": _cells(c, r"FD[RSCP]E(_1)?"), "SRL": _cells(c, r"SRL(16|C32)E"),
+        "DSP": _cells(c, r"DSP48E\d"), "CARRY": _cells(c, r"CARRY[48]")})
 
 
 def count_registers(project: Path, top: str, work: Path, black_boxes: tuple[str, ...] = (),
@@ -145,38 +145,9 @@ def count_registers(project: Path, top: str, work: Path, black_boxes: tuple[str,
     without technology mapping: every register bit that something reads and that is not constant, counted
     as one flip-flop (no SRL packing).  For the register view of a design too large for ``synthesize``'s
     passes (``synthesize_by_stage``)."""
-    project, work = Path(project), Path(work)
-    sources = _sources(project)
-    boxed = [f for f in sources if f.stem in black_boxes]
-    logic = [f for f in sources if f.stem not in black_boxes]
-    script = "\n".join(([f"read_verilog -sv -defer -lib {' '.join(f.name for f in boxed)}"] if boxed else []) + [
-        f"read_verilog -sv -defer {' '.join(f.name for f in logic)}", f"hierarchy -top {top}", "proc", "flatten",
-        "simplemap", "opt_clean", "opt -fast", "opt_clean", "tee -q -o stat.json stat -json"]) + "\n"
-    done = work / "counts.json"
-    if reuse and done.is_file() and (work / "synth.ys").is_file() and (work / "synth.ys").read_text() == script:
-        return {**json.loads(done.read_text()), "reused": True}
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    for f in sources:
-        shutil.copy(f, work / f.name)
-    (work / "synth.ys").write_text(script)
-    timed = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
-    t0 = time.perf_counter()
-    proc = subprocess.run(timed + [yosys_executable(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=work,
-                          capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"Yosys failed on {project} (log: {work / 'yosys.log'}): {proc.stderr[-800:]}")
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
-    for f in sources:
-        (work / f.name).unlink()
-    counts = {"LUT": 0, "FF": int(sum(v for k, v in cells.items() if re.fullmatch(r"\$_S?DFFE?_[PN].*_", k))),
-              "SRL": 0, "DSP": 0, "CARRY": 0, "seconds": round(seconds, 2),
-              "memory_peak_mb": round(int(peak.group(1)) / 1024) if peak else None}
-    done.write_text(json.dumps(counts))
-    return counts
+    flow = ["proc", "flatten", "simplemap", "opt_clean", "opt -fast", "opt_clean"]
+    return _yosys(project, top, work, black_boxes, reuse, flow, lambda c: {
+        "LUT": 0, "FF": _cells(c, r"\$_S?DFFE?_[PN].*_"), "SRL": 0, "DSP": 0, "CARRY": 0})
 
 
 OPAQUE = "l1tag_opaque"
