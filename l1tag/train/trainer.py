@@ -51,8 +51,10 @@ def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, contr
     return {k: [float(v) for v in vals] for k, vals in h.history.items()}
 
 
-def train_models(cfg, data, verbose: int = 0):
-    """Train the float model and (if quantization is enabled) its QAT twin; returns (float, qat, history)."""
+def train_models(cfg, data, verbose: int = 0, float_model=None):
+    """Train the float model and (if quantization is enabled) its QAT twin; returns (float, qat, history).
+    ``float_model``: a float model already trained with this config's model and seed (benches that compare
+    quantizations of one float model pass it; the QAT phase then starts from the seed's fresh random state)."""
     import tensorflow as tf
 
     from l1tag.models.builders import build_model
@@ -60,10 +62,12 @@ def train_models(cfg, data, verbose: int = 0):
     tf.keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     n, f = data.x["train"].shape[1:]
-    float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float")
-    t0 = time.perf_counter()
-    history = {"float": _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose)}
-    history["float_seconds"] = time.perf_counter() - t0
+    history = {}
+    if float_model is None:
+        float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float")
+        t0 = time.perf_counter()
+        history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose)
+        history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
         qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
