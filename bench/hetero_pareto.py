@@ -12,7 +12,8 @@ starts with (uniform widths, weights.bits - integer - 1 fractional bits).  Every
 l1tag's trainer (quantization-aware from the seed's float model), scored on the whole test split (the
 quantized model's accuracy: the firmware's, which the build checks bit for bit), converted at P particles
 per clock (default n: II 1) and ESTIMATED (l1tag.hardware.estimate: never a synthesis result).  Writes
-<out>/hetero_pareto_<name>_s<seeds>.json after every row (an interrupted run keeps what it finished) with
+<out>/hetero_pareto_<name>_s<seeds>.json (and each quantized model, in <out>/hetero_pareto_<name>_s<seeds>_models/)
+after every row (an interrupted run keeps what it finished) with
 a summary: mean and sd over seeds, the heterogeneous front against each uniform point, and how well EBOPs
 tracks the constant-weight layers' estimated LUT.  ``--plot`` draws accuracy against LUT (ESTIMATE) of
 one or more such files, with the published anchors (other dataset) for scale.
@@ -108,6 +109,9 @@ def main() -> None:
         print(f"{label:28s} seed {cfg.seed}: accuracy {accuracy:.4f}, LUT (ESTIMATE) {hw['resources']['LUT']:>9,}, "
               f"DSP {hw['resources']['DSP']:>5}, latency {hw['latency_ns']:g} ns"
               + (f", EBOPs {row['ebops']:,.0f} (target {row['target_ebops']:,.0f})" if hetero else ""), flush=True)
+        row["model_file"] = f"{out.stem}_models/{label.replace(' ', '_')}_s{cfg.seed}.h5"
+        (args.out / row["model_file"]).parent.mkdir(exist_ok=True)
+        model.save(args.out / row["model_file"])  # for Yosys on the same firmware later (bench/rtl_top.py)
         rows.append(row)
         tmp = out.with_suffix(".json.tmp")  # after every row: an interrupted run keeps what it finished
         tmp.write_text(json.dumps({"config": str(args.config), "rows": rows, "summary": summarize(rows)}, indent=1))
