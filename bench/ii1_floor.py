@@ -11,7 +11,8 @@ activation widths (Q, K, V and the other activations: ``quantization.activations
 scaled alongside, integer bits kept), so this prints it for each width: LUT / FF / DSP (ESTIMATE, not a
 synthesis), per layer class.  ``--set`` changes config keys first (architecture studies: heads,
 partitions, the score convolution).  Untrained models: the price of a variable product depends on its operand
-types, not on the trained values.  Writes <out>/ii1_floor_<name>.json.  A few minutes on 2 cores.
+types, not on the trained values; the kinds' own weights (score convolution, E and F, DynamicTanh's alpha)
+stay at their seeded initial values.  Writes <out>/ii1_floor_<name>.json.  A few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ def main() -> None:
     args = ap.parse_args()
 
     import numpy as np
+    import tensorflow as tf
 
     import yaml
 
     from l1tag.config import config_from_dict, read_yaml
+    from l1tag.errors import L1tagError
     from l1tag.hardware.estimate import estimate_model
     from l1tag.hls.convert import convert_model
     from l1tag.models.builders import build_model
@@ -64,14 +67,20 @@ def main() -> None:
             q, activations=dataclasses.replace(q.activations, bits=width),
             scores=dataclasses.replace(q.scores, bits=max(q.scores.integer + 1, q.scores.bits - shrink)),
             softmax=dataclasses.replace(q.softmax, bits=max(q.softmax.integer + 1, q.softmax.bits - shrink)))
+        tf.keras.utils.set_random_seed(base.seed)  # the kinds' own weights (conv, E, F, alpha) at their seeded start
         model = build_model(base.model, n, f, qw, table_size=base.hls.table_size)
         for layer in model.layers:  # every constant weight of the weight layers to zero: no adders left
             for w in layer.weights:
                 short = w.name.split("/")[-1].split(":")[0]
                 if short in ("kernel", "wq", "wk", "wv") and "score_conv" not in w.name:
                     w.assign(np.zeros(w.shape, dtype=np.float32))
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            hw = estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
+        try:
+            with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+                hw = estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
+        except L1tagError as exc:  # e.g. too few fractional bits for a table: that width is not a design
+            rows.append({"activation_bits": width, "not_convertible": str(exc)})
+            print(f"activations {width} bits: not convertible: {exc}", flush=True)
+            continue
         by_class = defaultdict(lambda: defaultdict(int))
         for r in hw["layers"]:
             for k in ("LUT", "FF", "DSP"):
