@@ -5,6 +5,7 @@ Usage: python bench/hetero_pareto.py [--config configs/salt_l1.yaml] [--bits 4 6
                                      [--out bench/results]
        python bench/hetero_pareto.py --yosys bench/results/hetero_pareto_<name>_s<seeds>.json [--seeds 42]
                                      [--match '8-bit' '0.25 x']
+       python bench/hetero_pareto.py --reestimate bench/results/hetero_pareto_<name>_s<seeds>.json
        python bench/hetero_pareto.py --plot bench/results/hetero_pareto_*.json [--out bench/results]
 
 On the config's own jets (its build's data stage: build/<name>/data), for each seed: one float model, then
@@ -60,11 +61,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     ap.add_argument("--plot", type=Path, nargs="+", help="draw these result files instead of running")
     ap.add_argument("--yosys", type=Path, help="add the Yosys block totals to this result file's rows")
+    ap.add_argument("--reestimate", type=Path, help="recompute the estimate columns of this result file's rows")
     ap.add_argument("--match", nargs="+", default=None,
                     help="with --yosys: only the rows whose quantization contains one of these (e.g. '0.25 x')")
     args = ap.parse_args()
     if args.plot:
         print(f"wrote {plot([json.loads(p.read_text()) for p in args.plot], args.out / 'hetero_pareto.png')}")
+        return
+    if args.reestimate:
+        reestimate(args.reestimate)
         return
     if args.yosys:
         yosys_counts(args.yosys, set(args.seeds) if args.seeds else None, args.match)
@@ -72,8 +77,6 @@ def main() -> None:
 
     from l1tag.build import StageContext, run_stage
     from l1tag.config import HETEROGENEOUS, load_config
-    from l1tag.hardware.estimate import estimate_model
-    from l1tag.hls.convert import convert_model
     from l1tag.models.builders import build_model
     from l1tag.models.layers.hetero import model_ebops
     from l1tag.train.hetero import transfer_weights
@@ -106,8 +109,7 @@ def main() -> None:
         t0 = time.perf_counter()
         _, model, history = train_models(cfg, data, float_model=float_of(cfg.seed))
         accuracy = evaluate(data.y["test"], predict(model, data.x["test"]))["accuracy"]
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            hw = estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
+        hw = estimate(model, hls)
         hetero = history.get("heterogeneous")
         row = {"model": cfg.model.type, "quantization": label, "seed": cfg.seed, "accuracy": accuracy,
                "float_accuracy": float_accuracy[cfg.seed],
@@ -115,11 +117,7 @@ def main() -> None:
                "target_ebops": hetero["target_ebops"] if hetero else None,
                "start_ebops": hetero["start_ebops"] if hetero else None,
                "kept": hetero["kept"] if hetero else None,
-               "P": hls.parallelization_factor, "ii_cycles": hw["ii_cycles"], "latency_ns": hw["latency_ns"],
-               **{f"{k}_estimate": v for k, v in hw["resources"].items()},
-               # the constant-weight layers alone (embedding, Q/K/V, FFN, head): what EBOPs counts
-               "dense_LUT_estimate": sum(r["LUT"] for r in hw["layers"] if r["class"] == "Dense"),
-               "seconds": time.perf_counter() - t0}
+               "P": hls.parallelization_factor, **estimate_columns(hw), "seconds": time.perf_counter() - t0}
         print(f"{label:28s} seed {cfg.seed}: accuracy {accuracy:.4f}, LUT (ESTIMATE) {hw['resources']['LUT']:>9,}, "
               f"DSP {hw['resources']['DSP']:>5}, latency {hw['latency_ns']:g} ns"
               + (f", EBOPs {row['ebops']:,.0f} (target {row['target_ebops']:,.0f})" if hetero else ""), flush=True)
@@ -148,6 +146,45 @@ def main() -> None:
             run(dataclasses.replace(base, seed=seed, quantization=hq), f"heterogeneous {fraction:g} x EBOPs")
     print(json.dumps(summarize(rows), indent=1))
     print(f"wrote {out}")
+
+
+def estimate(model, hls) -> dict:
+    """The ESTIMATE of a model converted at ``hls``'s P."""
+    from l1tag.hardware.estimate import estimate_model
+    from l1tag.hls.convert import convert_model
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        return estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
+
+
+def estimate_columns(hw: dict) -> dict:
+    return {"ii_cycles": hw["ii_cycles"], "latency_ns": hw["latency_ns"],
+            **{f"{k}_estimate": v for k, v in hw["resources"].items()},
+            # the constant-weight layers alone (per-particle Dense = hls4ml Conv1D, and the head's Dense): what
+            # EBOPs counts
+            "dense_LUT_estimate": sum(r["LUT"] for r in hw["layers"] if r["class"].endswith(("Dense", "Conv1D")))}
+
+
+def reestimate(path: Path) -> None:
+    """The estimate columns of every row again, from its saved model (after a change to the estimator)."""
+    from l1tag.config import load_config
+    from l1tag.models.builders import load_model
+
+    result = json.loads(path.read_text())
+    cfg = load_config(result["config"])
+    hls = dataclasses.replace(cfg.hls, parallelization_factor=result["rows"][0]["P"])
+    for row in result["rows"]:
+        row.update(estimate_columns(estimate(load_model(path.parent / row["model_file"]), hls)))
+        print(f"{row['quantization']:28s} seed {row['seed']}: LUT (ESTIMATE) {row['LUT_estimate']:>9,}, "
+              f"of which constant-weight layers {row['dense_LUT_estimate']:>9,}", flush=True)
+    _save(path, result)
+
+
+def _save(path: Path, result: dict) -> None:
+    result["summary"] = summarize(result["rows"])
+    tmp_path = path.with_suffix(".json.tmp")
+    tmp_path.write_text(json.dumps(result, indent=1))
+    tmp_path.replace(path)
 
 
 def yosys_counts(path: Path, seeds: set | None, match: list[str] | None = None) -> None:
@@ -187,17 +224,15 @@ def yosys_counts(path: Path, seeds: set | None, match: list[str] | None = None) 
         print(f"{row['quantization']:28s} seed {row['seed']}: LUT (Yosys, blocks x copies at P = {n}) "
               f"{row['LUT_yosys']:>9,}, DSP {row['DSP_yosys']:>5}, ESTIMATE {row['LUT_estimate']:>9,}; "
               f"Verilator bit-exact {row['yosys_bit_exact_fraction']:.3f}", flush=True)
-        result["summary"] = summarize(result["rows"])
-        tmp_path = path.with_suffix(".json.tmp")
-        tmp_path.write_text(json.dumps(result, indent=1))
-        tmp_path.replace(path)
+        _save(path, result)
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Mean and sd over seeds of each quantization; the issue's dominance figures: the heterogeneous
-    front's accuracy at each uniform point's LUT (linear between its points) and its least LUT at or above
-    each uniform point's accuracy; how well EBOPs tracks the estimated LUT (Pearson r over the heterogeneous
-    rows), of the constant-weight layers and of the whole design."""
+    """Mean and sd over seeds of each quantization; against each uniform point, the most accurate
+    heterogeneous point that costs no more LUT (ESTIMATE, means) and the cheapest that is at least as
+    accurate (no interpolation: the front has a cliff where accuracy collapses); how well EBOPs tracks the
+    estimated LUT (Pearson r over the heterogeneous rows), of the constant-weight layers and of the whole
+    design."""
     import numpy as np
 
     points = []
@@ -211,21 +246,21 @@ def summarize(rows: list[dict]) -> dict:
                        "ebops_mean": float(np.mean([r["ebops"] for r in group])) if group[0]["ebops"] else None,
                        **({f"{k}_yosys_mean": float(np.mean([r[f"{k}_yosys"] for r in group if f"{k}_yosys" in r]))
                            for k in ("LUT", "DSP")} if any("LUT_yosys" in r for r in group) else {})})
-    hetero = sorted((p for p in points if p["quantization"].startswith("heterogeneous")),
-                    key=lambda p: p["LUT_estimate_mean"])
+    hetero = [p for p in points if p["quantization"].startswith("heterogeneous")]
     comparisons = []
-    if len(hetero) >= 2:
-        h_lut = np.array([p["LUT_estimate_mean"] for p in hetero])
-        h_acc = np.array([p["accuracy_mean"] for p in hetero])
-        for u in (p for p in points if p["quantization"].startswith("uniform")):
-            row = {"uniform": u["quantization"]}
-            if h_lut[0] <= u["LUT_estimate_mean"] <= h_lut[-1]:
-                row["hetero_accuracy_at_equal_LUT_minus_uniform"] = float(
-                    np.interp(u["LUT_estimate_mean"], h_lut, h_acc) - u["accuracy_mean"])
-            better = [p["LUT_estimate_mean"] for p in hetero if p["accuracy_mean"] >= u["accuracy_mean"]]
-            if better:
-                row["hetero_LUT_at_equal_accuracy_over_uniform"] = float(min(better) / u["LUT_estimate_mean"])
-            comparisons.append(row)
+    for u in (p for p in points if p["quantization"].startswith("uniform")):
+        row = {"uniform": u["quantization"]}
+        cheaper = [p for p in hetero if p["LUT_estimate_mean"] <= u["LUT_estimate_mean"]]
+        if cheaper:  # the most accurate heterogeneous point that costs no more
+            best = max(cheaper, key=lambda p: p["accuracy_mean"])
+            row["best_hetero_at_no_more_LUT"] = best["quantization"]
+            row["accuracy_gain"] = best["accuracy_mean"] - u["accuracy_mean"]
+        better = [p for p in hetero if p["accuracy_mean"] >= u["accuracy_mean"]]
+        if better:  # the cheapest heterogeneous point that is at least as accurate
+            least = min(better, key=lambda p: p["LUT_estimate_mean"])
+            row["least_LUT_hetero_at_no_less_accuracy"] = least["quantization"]
+            row["LUT_ratio"] = least["LUT_estimate_mean"] / u["LUT_estimate_mean"]
+        comparisons.append(row)
     hrows = [r for r in rows if r["ebops"] is not None]
     track = None
     if len(hrows) >= 3:
