@@ -6,6 +6,7 @@ Usage: python bench/hetero_pareto.py [--config configs/salt_l1.yaml] [--bits 4 6
        python bench/hetero_pareto.py --yosys bench/results/hetero_pareto_<name>_s<seeds>.json [--seeds 42]
                                      [--match '8-bit' '0.25 x']
        python bench/hetero_pareto.py --reestimate bench/results/hetero_pareto_<name>_s<seeds>.json
+       python bench/hetero_pareto.py --markdown bench/results/hetero_pareto_*.json
        python bench/hetero_pareto.py --plot bench/results/hetero_pareto_*.json [--out bench/results]
 
 On the config's own jets (its build's data stage: build/<name>/data), for each seed: one float model, then
@@ -43,10 +44,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 # published II-1 designs at n = 32 (docs: ../shared/reference/anchors.md): accuracy on the hls4ml jet dataset,
 # not on l1tag's jets -- drawn for their cost only, labelled "other dataset"
-ANCHORS = [
-    ("Linformer, arXiv:2510.24784", 267_000, 0.784),
-    ("Transformer, arXiv:2510.24784", 180_000, 0.770),
-    ("JEDI-linear, arXiv:2508.15468", 45_300, 0.780),
+ANCHORS = [  # name, LUT, accuracy, label offset (points)
+    ("Linformer, arXiv:2510.24784", 267_000, 0.784, (6, 2)),
+    ("Transformer, arXiv:2510.24784", 180_000, 0.770, (6, -20)),
+    ("JEDI-linear, arXiv:2508.15468", 45_300, 0.780, (6, -20)),
 ]
 
 
@@ -60,11 +61,16 @@ def main() -> None:
     ap.add_argument("--p", type=int, default=None, help="particles per clock for the estimate (default n: II 1)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     ap.add_argument("--plot", type=Path, nargs="+", help="draw these result files instead of running")
+    ap.add_argument("--markdown", type=Path, nargs="+", help="print these result files as markdown tables")
     ap.add_argument("--yosys", type=Path, help="add the Yosys block totals to this result file's rows")
     ap.add_argument("--reestimate", type=Path, help="recompute the estimate columns of this result file's rows")
     ap.add_argument("--match", nargs="+", default=None,
                     help="with --yosys: only the rows whose quantization contains one of these (e.g. '0.25 x')")
     args = ap.parse_args()
+    if args.markdown:
+        for path in args.markdown:
+            print(markdown(json.loads(path.read_text()), path.name) + "\n")
+        return
     if args.plot:
         print(f"wrote {plot([json.loads(p.read_text()) for p in args.plot], args.out / 'hetero_pareto.png')}")
         return
@@ -270,35 +276,63 @@ def summarize(rows: list[dict]) -> dict:
     return {"points": points, "hetero_vs_uniform": comparisons, "ebops_tracking": track}
 
 
+def markdown(result: dict, name: str) -> str:
+    """One table row per quantization: means over seeds (accuracy ± sd), ESTIMATE and (where measured) Yosys."""
+    rows, points = result["rows"], result["summary"]["points"]
+    seeds = sorted({r["seed"] for r in rows})
+    floats = {r["seed"]: r["float_accuracy"] for r in rows}
+    yosys_seeds = sorted({r["seed"] for r in rows if "LUT_yosys" in r})
+    out = [f"`{name}` ({rows[0]['model']}, n = 32, P = {rows[0]['P']}; seeds {', '.join(map(str, seeds))}; float model "
+           f"{', '.join(f'{100 * floats[s]:.2f} %' for s in seeds)})", "",
+           "| quantization | accuracy (mean ± sd) | EBOPs | LUT, whole design (ESTIMATE) | LUT, constant-weight layers "
+           f"(ESTIMATE) | DSP (ESTIMATE) | latency (ESTIMATE) | LUT / DSP (Yosys, blocks x copies{', seed ' + ', '.join(map(str, yosys_seeds)) if yosys_seeds else ''}) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        sd = f" ± {100 * p['accuracy_sd']:.2f}" if p["accuracy_sd"] is not None else ""
+        ys = [r for r in rows if r["quantization"] == p["quantization"] and "LUT_yosys" in r]
+        yosys = " / ".join(f"{r['LUT_yosys']:,} / {r['DSP_yosys']:,}" for r in ys) or "—"
+        ebops = f"{p['ebops_mean']:,.0f}" if p["ebops_mean"] else "—"
+        out.append(f"| {p['quantization']} | {100 * p['accuracy_mean']:.2f} %{sd} | {ebops} | "
+                   f"{p['LUT_estimate_mean']:,.0f} | {p['dense_LUT_estimate_mean']:,.0f} | {p['DSP_estimate_mean']:,.0f} | "
+                   f"{p['latency_ns_mean']:.0f} ns | {yosys} |")
+    return "\n".join(out)
+
+
 def plot(results: list[dict], path: Path) -> Path:
-    """Accuracy (mean ± sd over seeds) against LUT (ESTIMATE) per model and quantization, anchors drawn in."""
+    """Accuracy (mean ± sd over seeds) against LUT (ESTIMATE) per model and quantization: the whole design
+    with the published anchors drawn in (left), and the constant-weight layers alone (right)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     for res in results:
         model = res["rows"][0]["model"]
         for kind, marker in (("uniform", "s"), ("heterogeneous", "o")):
             pts = sorted((p for p in res["summary"]["points"] if p["quantization"].startswith(kind)),
                          key=lambda p: p["LUT_estimate_mean"])
-            if pts:
-                ax.errorbar([p["LUT_estimate_mean"] / 1e3 for p in pts], [100 * p["accuracy_mean"] for p in pts],
-                            yerr=[100 * (p["accuracy_sd"] or 0) for p in pts], marker=marker, capsize=3,
-                            label=f"{model}, {kind} (l1tag jets)")
-    for name, lut, acc in ANCHORS:
-        ax.scatter([lut / 1e3], [100 * acc], marker="*", s=120, color="grey")
-        ax.annotate(f"{name}\n(other dataset)", (lut / 1e3, 100 * acc), fontsize=7, xytext=(4, -14),
-                    textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("LUT at II 1, n = 32 (thousands; l1tag: ESTIMATE, anchors: vendor reports)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+            for ax, key in zip(axes, ("LUT_estimate_mean", "dense_LUT_estimate_mean")):
+                if pts:
+                    ax.errorbar([p[key] / 1e3 for p in pts], [100 * p["accuracy_mean"] for p in pts],
+                                yerr=[100 * (p["accuracy_sd"] or 0) for p in pts], marker=marker, capsize=3,
+                                label=f"{model}, {kind} (l1tag jets)")
+    for name, lut, acc, offset in ANCHORS:
+        axes[0].scatter([lut / 1e3], [100 * acc], marker="*", s=120, color="grey")
+        axes[0].annotate(f"{name}\n(other dataset)", (lut / 1e3, 100 * acc), fontsize=7, xytext=offset,
+                         textcoords="offset points")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("LUT of the whole design at II 1, n = 32 (thousands)\nl1tag: ESTIMATE; anchors: Vivado reports")
+    axes[1].set_xlabel("LUT of the constant-weight layers alone (thousands, ESTIMATE)\n"
+                       "what heterogeneous weights act on")
+    for ax in axes:
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
 
 

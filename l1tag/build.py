@@ -225,7 +225,13 @@ def train_stage(ctx: StageContext) -> None:
     from l1tag.report.report_json import quality_summary, update_report
     from l1tag.train.trainer import run_train_stage
 
-    metrics = run_train_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), verbose=2 if ctx.verbose >= 1 else 0)
+    lut_target = None
+    if ctx.cfg.quantization.target.lut is not None:  # steered by the firmware's estimate (l1tag/hardware/)
+        from l1tag.hardware.lut_target import LutTarget
+
+        lut_target = LutTarget(ctx.cfg)
+    metrics = run_train_stage(ctx.cfg, ctx.build_dir, ctx.prepared(), verbose=2 if ctx.verbose >= 1 else 0,
+                              lut_target=lut_target)
     m = metrics["model"]
     update_report(ctx.build_dir, ctx.cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops",
                                                                    "energy_pj_per_jet")},

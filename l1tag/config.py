@@ -360,6 +360,12 @@ class QuantizationTarget:
                                 "the resource the heterogeneous training steers to: effective bit operations of "
                                 "the constant-weight layers (sum over weights of its bits x its input's bits, x "
                                 "the particles it is applied to), as HGQ counts them")
+    lut: int | None = setting(None, optional(integer(1, 10**9)),
+                              "instead of ebops: the firmware's LUTs by l1tag's ESTIMATE at hls.parallelization_factor; "
+                              "turned into an EBOPs target after the float training from the estimate with every "
+                              "heterogeneous weight removed (the floor: a target at or below it is refused, exit 2) and "
+                              "at the starting widths, and corrected twice during the quantization-aware training "
+                              "from the estimate of the model as it is then (l1tag/hardware/lut_target.py)")
 
 
 @dataclass(frozen=True)
@@ -594,10 +600,14 @@ def _cross_checks(cfg: Config, origin: str) -> None:
                           f"per clock) instead")
     _check_split(cfg, origin)
     q = cfg.quantization
-    if q.mode == HETEROGENEOUS and q.target.ebops is None:
+    targets = [k for k in ("ebops", "lut") if getattr(q.target, k) is not None]
+    if q.mode == HETEROGENEOUS and not targets:
         raise ConfigError(f"{origin}: quantization.mode heterogeneous needs a resource target: set "
-                          f"quantization.target.ebops (e.g. 0.5 x the uniform model's, which l1tag's train log prints)")
-    if q.mode != HETEROGENEOUS and q.target.ebops is not None:
+                          f"quantization.target.ebops (e.g. 0.5 x the uniform model's, which l1tag's train log prints) "
+                          f"or quantization.target.lut")
+    if len(targets) > 1:
+        raise ConfigError(f"{origin}: quantization.target takes one of ebops and lut, not both: remove one")
+    if q.mode != HETEROGENEOUS and targets:
         raise ConfigError(f"{origin}: quantization.target is read only in heterogeneous mode: set quantization.mode: "
                           f"heterogeneous, or remove quantization.target")
     if q.mode == HETEROGENEOUS and cfg.train.qat_epochs == 0:

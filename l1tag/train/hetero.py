@@ -38,7 +38,10 @@ TOLERANCE = 0.10
 FBITS_STEP_SCALE = 32.0
 
 
-def controller(target: float, verbose: bool = False):
+def controller(target: float, verbose: bool = False, retarget=None, retarget_epochs=()):
+    """The β controller for an EBOPs ``target``.  ``retarget(model, ebops) -> new target``, called at the end of
+    each epoch in ``retarget_epochs`` (1-based), moves the target (a LUT target's correction from the estimate,
+    l1tag/hardware/lut_target.py); the epoch kept is then chosen among the epochs after the last move."""
     import tensorflow as tf
 
     from l1tag.models.layers.hetero import hetero_layers, model_ebops
@@ -77,8 +80,13 @@ def controller(target: float, verbose: bool = False):
             key = (inside, accuracy if inside else -abs(math.log(max(ratio, 1e-12))))
             if self._best is None or key > self._best[0]:
                 self._best = (key, epoch + 1, self.model.get_weights())
-            self.history.append({"epoch": epoch + 1, "ebops": ebops, "beta": self.beta, "val_accuracy": accuracy})
+            self.history.append({"epoch": epoch + 1, "ebops": ebops, "beta": self.beta, "val_accuracy": accuracy,
+                                 "target_ebops": self.target})
             logs["ebops"], logs["beta"] = ebops, self.beta
+            if retarget is not None and epoch + 1 in retarget_epochs:
+                self.target = float(retarget(self.model, ebops))
+                self._best = None  # kept: an epoch steered to the corrected target
+                self.history[-1]["next_target_ebops"] = self.target
 
         def on_train_end(self, logs=None):
             if self._best is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.config import HETEROGENEOUS
+from l1tag.errors import L1tagError
 from l1tag.files import atomic_path
 from l1tag.train.hetero import bits_optimizer, controller, transfer_weights
 
@@ -51,10 +52,12 @@ def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, contr
     return {k: [float(v) for v in vals] for k, vals in h.history.items()}
 
 
-def train_models(cfg, data, verbose: int = 0, float_model=None):
+def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None):
     """Train the float model and (if quantization is enabled) its QAT twin; returns (float, qat, history).
     ``float_model``: a float model already trained with this config's model and seed (benches that compare
-    quantizations of one float model pass it; the QAT phase then starts from the seed's fresh random state)."""
+    quantizations of one float model pass it; the QAT phase then starts from the seed's fresh random state).
+    ``lut_target``: with ``quantization.target.lut``, the ``l1tag.hardware.lut_target.LutTarget`` that turns
+    it into EBOPs (passed in by the caller: training does not import the firmware stages)."""
     import tensorflow as tf
 
     from l1tag.models.builders import build_model
@@ -75,7 +78,14 @@ def train_models(cfg, data, verbose: int = 0, float_model=None):
         control = None
         if cfg.quantization.mode == HETEROGENEOUS:
             transfer_weights(float_model, qat_model)  # the twin has more weights: its fractional bits and β
-            control = controller(cfg.quantization.target.ebops)
+            if cfg.quantization.target.lut is not None:
+                if lut_target is None:
+                    raise L1tagError("quantization.target.lut needs l1tag's estimate during training: train through "
+                                     "`l1tag build` or `l1tag train`, or set quantization.target.ebops")
+                control = controller(lut_target.start(qat_model), retarget=lut_target.retarget,
+                                     retarget_epochs=lut_target.epochs(cfg.train.qat_epochs))
+            else:
+                control = controller(cfg.quantization.target.ebops)
         else:
             qat_model.set_weights(float_model.get_weights())
         if cfg.train.qat_epochs:
@@ -85,7 +95,8 @@ def train_models(cfg, data, verbose: int = 0, float_model=None):
             history["qat_seconds"] = time.perf_counter() - t0
         if control is not None:
             history["heterogeneous"] = {"target_ebops": control.target, "start_ebops": control.start_ebops,
-                                        "epochs": control.history, "kept": control.kept}
+                                        "epochs": control.history, "kept": control.kept,
+                                        **({"lut": lut_target.record} if cfg.quantization.target.lut else {})}
     return float_model, qat_model, history
 
 
@@ -102,12 +113,12 @@ def write_weights(model, path: Path) -> None:
             f.create_dataset(f"{i:03d}_{w.name.replace('/', '.')}", data=v, track_times=False)
 
 
-def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0) -> dict:
+def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0, lut_target=None) -> dict:
     """Train, evaluate on the test split, and write ``build_dir/model`` atomically; returns metrics."""
     from l1tag.models.cost import model_cost
     from l1tag.train.metrics import evaluate
 
-    float_model, qat_model, history = train_models(cfg, data, verbose)
+    float_model, qat_model, history = train_models(cfg, data, verbose, lut_target=lut_target)
     deployed = qat_model or float_model
     y = data.y["test"]
     probs = {"float": predict(float_model, data.x["test"])}

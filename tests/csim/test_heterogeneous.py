@@ -17,10 +17,10 @@ pytest.importorskip("HGQ")
 from test_convert_csim import data, tiny_config  # noqa: E402, F401  (the module's jets fixture)
 
 
-def hetero_config(kind: str, target: int, batch_size: int = 64, qat_epochs: int = 3):
+def hetero_config(kind: str, target: int, batch_size: int = 64, qat_epochs: int = 3, resource: str = "ebops"):
     cfg = tiny_config(kind)
     quantization = dataclasses.replace(cfg.quantization, mode="heterogeneous",
-                                       target=dataclasses.replace(cfg.quantization.target, ebops=target))
+                                       target=dataclasses.replace(cfg.quantization.target, **{resource: target}))
     return dataclasses.replace(cfg, quantization=quantization,
                                train=dataclasses.replace(cfg.train, batch_size=batch_size, qat_epochs=qat_epochs))
 
@@ -54,3 +54,25 @@ def test_the_controller_brings_the_ebops_to_the_target(data):
     assert h["start_ebops"] > 1.8 * 16000
     assert h["kept"]["within_tolerance"] and abs(model_ebops(qat_model) / 16000 - 1) <= 0.10
     assert h["kept"]["ebops"] == model_ebops(qat_model)
+
+
+def test_a_lut_target_is_reached_by_the_estimate_and_one_below_the_floor_is_refused(data):
+    """quantization.target.lut: the EBOPs target from the estimate's floor and start, corrected during QAT;
+    the kept model's ESTIMATE within 10 % of the target.  A target at the floor: ConfigError (exit 2)."""
+    from l1tag.errors import ConfigError
+    from l1tag.hardware.lut_target import LutTarget
+
+    probe = LutTarget(hetero_config("deepsets", target=1, resource="lut"))
+    _, model, _ = train_models(hetero_config("deepsets", target=16000, qat_epochs=1), data)
+    floor, start = probe.floor(model), probe.estimate(model)
+    assert 0 < floor < start
+    target = int(floor + 0.5 * (start - floor))
+    cfg = hetero_config("deepsets", target=target, batch_size=16, qat_epochs=8, resource="lut")
+    lut_target = LutTarget(cfg)
+    _, qat_model, history = train_models(cfg, data, lut_target=lut_target)
+    record = history["heterogeneous"]["lut"]
+    assert record["floor_lut"] == floor and len(record["corrections"]) == 3
+    assert abs(lut_target.estimate(qat_model) / target - 1) <= 0.10
+    with pytest.raises(ConfigError, match=f"quantization.target.lut {floor:,} is not above {floor:,}, the ESTIMATE"):
+        train_models(hetero_config("deepsets", target=floor, resource="lut"), data, lut_target=LutTarget(
+            hetero_config("deepsets", target=floor, resource="lut")))

@@ -117,7 +117,10 @@ def test_fitting_type_is_the_narrowest_that_holds_every_value():
     ({"target": {"ebops": 5000}}, "quantization.target is read only in heterogeneous mode"),
     ({"mode": "heterogeneous", "target": {"ebops": 0}}, r"quantization.target.ebops: expected an integer in \[1, "),
     ({"mode": "heterogeneous", "target": {"ebops": -3}}, r"quantization.target.ebops: expected an integer in \[1, "),
-    ({"mode": "heterogeneous", "target": {"lut": 5}}, "unknown key 'quantization.target.lut'"),
+    ({"mode": "heterogeneous", "target": {"lut": 0}}, r"quantization.target.lut: expected an integer in \[1, "),
+    ({"mode": "heterogeneous", "target": {"lut": 9000, "ebops": 5000}}, "takes one of ebops and lut, not both"),
+    ({"target": {"lut": 9000}}, "quantization.target is read only in heterogeneous mode"),
+    ({"mode": "heterogeneous", "target": {"dsp": 5}}, "unknown key 'quantization.target.dsp'"),
     ({"mode": "mixed"}, "quantization.mode: expected one of"),
 ])
 def test_a_bad_heterogeneous_config_is_refused_at_load(raw, message):
