@@ -234,7 +234,7 @@ def train_stage(ctx: StageContext) -> None:
                               lut_target=lut_target)
     m = metrics["model"]
     update_report(ctx.build_dir, ctx.cfg, model={k: m[k] for k in ("type", "parameters", "flops", "bops",
-                                                                   "energy_pj_per_jet")},
+                                                                   "energy_pj_per_jet", "heterogeneous") if k in m},
                   quality={k: quality_summary(metrics[k]) for k in ("float", "quantized") if k in metrics})
 
 

@@ -145,7 +145,26 @@ def _model_section(model: dict) -> str:
             if key in model]
     for precision, pj in (model.get("energy_pj_per_jet") or {}).items():
         rows.append([f"energy per jet, {precision} (Horowitz 45 nm per-operation energies)", f"{pj / 1000:,.1f} nJ"])
+    rows += heterogeneous_rows(model.get("heterogeneous"))
     return _table(["quantity", "value"], rows)
+
+
+def heterogeneous_rows(h: dict | None) -> list[list[str]]:
+    """quantization.mode heterogeneous: the target, and the EBOPs of the epoch kept against it."""
+    if not h:
+        return []
+    kept = h.get("kept") or {}
+    ebops = kept.get("ebops")
+    reached = f"{_num(None if ebops is None else round(ebops))} (epoch {kept.get('epoch')}, " + \
+        ("within 10 % of the target)" if kept.get("within_tolerance") else "NOT within 10 % of the target)")
+    rows = [["heterogeneous quantization: EBOPs target (start)", f"{_num(round(h['target_ebops']))} "
+                                                                 f"({_num(round(h['start_ebops']))})"],
+            ["EBOPs of the weights kept", reached]]
+    if "lut" in h.get("target", {}):
+        rows.append(["LUT target (ESTIMATE; the result: Hardware below)",
+                     f"{_num(h['target']['lut'])}: floor {_num(h['floor_lut'])} with every heterogeneous weight "
+                     f"removed, {_num(h['start_lut'])} at the starting widths"])
+    return rows
 
 
 def _quality_section(quality: dict) -> str:

@@ -131,6 +131,13 @@ def run_train_stage(cfg, build_dir: Path, data, verbose: int = 0, lut_target=Non
         energy["quantized"] = cost["energy_pj"]
     metrics["model"] = {"type": cfg.model.type, "parameters": cost["parameters"], "flops": cost["flops"],
                         "bops": cost["bops"], "energy_pj_per_jet": energy, "layers": cost["layers"]}
+    if "heterogeneous" in history:  # what the resource target asked and what the kept epoch reached
+        h = history["heterogeneous"]
+        metrics["model"]["heterogeneous"] = {
+            "target": {k: v for k, v in (("ebops", cfg.quantization.target.ebops),
+                                          ("lut", cfg.quantization.target.lut)) if v is not None},
+            "target_ebops": h["target_ebops"], "start_ebops": h["start_ebops"], "kept": h["kept"],
+            **({"floor_lut": h["lut"]["floor_lut"], "start_lut": h["lut"]["start_lut"]} if "lut" in h else {})}
     metrics["train_seconds"] = history.get("float_seconds", 0.0) + history.get("qat_seconds", 0.0)
 
     model_dir = Path(build_dir) / "model"

@@ -133,3 +133,17 @@ def test_heterogeneous_mode_without_qat_epochs_is_refused():
                                           "train.qat_epochs > 0"):
         config_from_dict({"name": "t", "quantization": {"mode": "heterogeneous", "target": {"ebops": 9}},
                           "train": {"qat_epochs": 0}})
+
+
+def test_the_report_says_what_the_target_asked_and_what_the_kept_epoch_reached():
+    from l1tag.report.markdown import heterogeneous_rows
+
+    h = {"target": {"lut": 900000}, "target_ebops": 301234.6, "start_ebops": 1264320.0, "floor_lut": 817824,
+         "start_lut": 1448720, "kept": {"epoch": 18, "ebops": 290384.0, "within_tolerance": True}}
+    text = "\n".join(" | ".join(r) for r in heterogeneous_rows(h))
+    assert "EBOPs target (start) | 301,235 (1,264,320)" in text
+    assert "EBOPs of the weights kept | 290,384 (epoch 18, within 10 % of the target)" in text
+    assert "900,000: floor 817,824 with every heterogeneous weight removed, 1,448,720 at the starting widths" in text
+    h["kept"]["within_tolerance"] = False
+    assert "NOT within 10 % of the target" in "\n".join(" | ".join(r) for r in heterogeneous_rows(h))
+    assert heterogeneous_rows(None) == []
