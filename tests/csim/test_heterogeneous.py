@@ -56,6 +56,7 @@ def test_the_controller_brings_the_ebops_to_the_target(data):
     assert h["kept"]["ebops"] == model_ebops(qat_model)
 
 
+@pytest.mark.slow  # two trainings and nine conversions (~2 minutes): the default suite keeps the EBOPs controller test
 def test_a_lut_target_is_reached_by_the_estimate_and_one_below_the_floor_is_refused(data):
     """quantization.target.lut: the EBOPs target from the estimate's floor and start, corrected during QAT;
     the kept model's ESTIMATE within 10 % of the target.  A target at the floor: ConfigError (exit 2)."""
