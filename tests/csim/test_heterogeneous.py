@@ -77,3 +77,22 @@ def test_a_lut_target_is_reached_by_the_estimate_and_one_below_the_floor_is_refu
     with pytest.raises(ConfigError, match=f"quantization.target.lut {floor:,} is not above {floor:,}, the ESTIMATE"):
         train_models(hetero_config("deepsets", target=floor, resource="lut"), data, lut_target=LutTarget(
             hetero_config("deepsets", target=floor, resource="lut")))
+
+
+def test_a_lut_target_at_or_below_the_floor_is_refused_before_training():
+    """The floor is the estimate with every heterogeneous weight removed: a target there cannot be reached."""
+    import tensorflow as tf
+
+    from l1tag.errors import ConfigError
+    from l1tag.hardware.lut_target import LutTarget
+    from l1tag.models.builders import build_model
+
+    cfg = hetero_config("deepsets", target=1, resource="lut")
+    tf.keras.utils.set_random_seed(8)
+    model = build_model(cfg.model, 8, 3, cfg.quantization, table_size=cfg.hls.table_size)
+    lut_target = LutTarget(cfg)
+    floor = lut_target.floor(model)
+    assert 0 < floor < lut_target.estimate(model)  # the weights cost LUTs, and removing them is restored after
+    with pytest.raises(ConfigError, match=f"quantization.target.lut 1 is not above {floor:,}, the ESTIMATE of this "
+                                          f"model with every heterogeneous weight removed"):
+        lut_target.start(model)
