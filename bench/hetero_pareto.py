@@ -129,7 +129,7 @@ def main() -> None:
               + (f", EBOPs {row['ebops']:,.0f} (target {row['target_ebops']:,.0f})" if hetero else ""), flush=True)
         row["model_file"] = f"{out.stem}_models/{label.replace(' ', '_')}_s{cfg.seed}.h5"
         (args.out / row["model_file"]).parent.mkdir(exist_ok=True)
-        model.save(args.out / row["model_file"])  # for Yosys on the same firmware later (bench/rtl_top.py)
+        model.save(args.out / row["model_file"])  # for --yosys and --reestimate on the same firmware later
         rows.append(row)
         tmp = out.with_suffix(".json.tmp")  # after every row: an interrupted run keeps what it finished
         tmp.write_text(json.dumps({"config": str(args.config), "rows": rows, "summary": summarize(rows)}, indent=1))
