@@ -1,7 +1,7 @@
 """Accuracy against firmware cost: uniform QKeras widths against heterogeneous quantization at EBOPs targets.
 
 Usage: python bench/hetero_pareto.py [--config configs/salt_l1.yaml] [--bits 4 6 8]
-                                     [--fractions 0.6 0.4 0.25 0.15 0.1] [--seeds 42 43] [--p 32]
+                                     [--fractions 0.6 0.4 0.25 0.15 0.1] [--luts 1100000] [--seeds 42 43] [--p 32]
                                      [--out bench/results]
        python bench/hetero_pareto.py --yosys bench/results/hetero_pareto_<name>_s<seeds>.json [--seeds 42]
                                      [--match '8-bit' '0.25 x']
@@ -11,15 +11,16 @@ Usage: python bench/hetero_pareto.py [--config configs/salt_l1.yaml] [--bits 4 6
 
 On the config's own jets (its build's data stage: build/<name>/data), for each seed: one float model, then
 from its weights the uniform model at each weight width (``quantization.weights.bits``, integer bits kept)
-and the heterogeneous model (``quantization.mode: heterogeneous``) at each target, a fraction of the EBOPs it
-starts with (uniform widths, weights.bits - integer - 1 fractional bits).  Every model is trained by
-l1tag's trainer (quantization-aware from the seed's float model), scored on the whole test split (the
-quantized model's accuracy: the firmware's, which the build checks bit for bit), converted at P particles
-per clock (default n: II 1) and ESTIMATED (l1tag.hardware.estimate: never a synthesis result).  Writes
-<out>/hetero_pareto_<name>_s<seeds>.json (and each quantized model, in <out>/hetero_pareto_<name>_s<seeds>_models/)
-after every row (an interrupted run keeps what it finished) with
-a summary: mean and sd over seeds, the heterogeneous front against each uniform point, and how well EBOPs
-tracks the constant-weight layers' estimated LUT.  ``--plot`` draws accuracy against LUT (ESTIMATE) of
+and the heterogeneous model (``quantization.mode: heterogeneous``) at each target, a fraction of the EBOPs
+it starts with (uniform widths, weights.bits - integer - 1 fractional bits), and at each LUT target
+(``quantization.target.lut``, steered by the ESTIMATE at P; a run of LUT targets alone writes
+..._lut.json).  Every model is trained by l1tag's trainer (quantization-aware from the seed's float model),
+scored on the whole test split (the quantized model's accuracy: the firmware's, which the build checks bit
+for bit), converted at P particles per clock (default n: II 1) and ESTIMATED (l1tag.hardware.estimate:
+never a synthesis result).  Writes <out>/hetero_pareto_<name>_s<seeds>.json after every row (an
+interrupted run keeps what it finished; each quantized model beside it, in ..._models/) with a summary:
+mean and sd over seeds, the heterogeneous front against each uniform point, and how well EBOPs tracks the
+constant-weight layers' estimated LUT.  ``--plot`` draws accuracy against LUT (ESTIMATE) of
 one or more such files, with the published anchors (other dataset) for scale.  ``--yosys`` adds the Yosys
 count to the rows of a finished file (of ``--seeds``, default all): each saved model lowered at the
 config's P, its RTL blocks built by da4ml, checked by Verilator on 200 test jets and synthesized alone by
@@ -57,6 +58,8 @@ def main() -> None:
     ap.add_argument("--bits", type=int, nargs="*", default=[4, 6, 8], help="uniform weight widths")
     ap.add_argument("--fractions", type=float, nargs="*", default=[0.6, 0.4, 0.25, 0.15, 0.1],
                     help="heterogeneous EBOPs targets, as fractions of the starting EBOPs")
+    ap.add_argument("--luts", type=int, nargs="*", default=[],
+                    help="heterogeneous LUT targets (quantization.target.lut, ESTIMATE at the bench's P)")
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 42 (--yosys: every seed in the file)")
     ap.add_argument("--p", type=int, default=None, help="particles per clock for the estimate (default n: II 1)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -83,6 +86,7 @@ def main() -> None:
 
     from l1tag.build import StageContext, run_stage
     from l1tag.config import HETEROGENEOUS, load_config
+    from l1tag.hardware.lut_target import LutTarget
     from l1tag.models.builders import build_model
     from l1tag.models.layers.hetero import model_ebops
     from l1tag.train.hetero import transfer_weights
@@ -100,7 +104,8 @@ def main() -> None:
     args.seeds = args.seeds or [42]
     rows, floats, float_accuracy = [], {}, {}
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"hetero_pareto_{base.name}_s{'-'.join(map(str, args.seeds))}.json"
+    only_luts = args.luts and not args.bits and not args.fractions  # a LUT-target run: its own file
+    out = args.out / f"hetero_pareto_{base.name}_s{'-'.join(map(str, args.seeds))}{'_lut' if only_luts else ''}.json"
 
     def float_of(seed: int):
         """The seed's float model, trained once: every quantization of a seed starts from the same weights."""
@@ -113,7 +118,8 @@ def main() -> None:
 
     def run(cfg, label: str) -> dict:
         t0 = time.perf_counter()
-        _, model, history = train_models(cfg, data, float_model=float_of(cfg.seed))
+        lut_target = LutTarget(cfg) if cfg.quantization.target.lut else None
+        _, model, history = train_models(cfg, data, float_model=float_of(cfg.seed), lut_target=lut_target)
         accuracy = evaluate(data.y["test"], predict(model, data.x["test"]))["accuracy"]
         hw = estimate(model, hls)
         hetero = history.get("heterogeneous")
@@ -123,6 +129,7 @@ def main() -> None:
                "target_ebops": hetero["target_ebops"] if hetero else None,
                "start_ebops": hetero["start_ebops"] if hetero else None,
                "kept": hetero["kept"] if hetero else None,
+               "target_lut": cfg.quantization.target.lut, "lut_steering": hetero.get("lut") if hetero else None,
                "P": hls.parallelization_factor, **estimate_columns(hw), "seconds": time.perf_counter() - t0}
         print(f"{label:28s} seed {cfg.seed}: accuracy {accuracy:.4f}, LUT (ESTIMATE) {hw['resources']['LUT']:>9,}, "
               f"DSP {hw['resources']['DSP']:>5}, latency {hw['latency_ns']:g} ns"
@@ -150,6 +157,9 @@ def main() -> None:
             target = max(1, round(fraction * start))
             hq = dataclasses.replace(q, mode=HETEROGENEOUS, target=dataclasses.replace(q.target, ebops=target))
             run(dataclasses.replace(base, seed=seed, quantization=hq), f"heterogeneous {fraction:g} x EBOPs")
+        for lut in args.luts:  # a LUT target: steered by the estimate at the bench's P (l1tag/hardware/lut_target.py)
+            hq = dataclasses.replace(q, mode=HETEROGENEOUS, target=dataclasses.replace(q.target, lut=lut))
+            run(dataclasses.replace(base, seed=seed, quantization=hq, hls=hls), f"heterogeneous LUT {lut}")
     print(json.dumps(summarize(rows), indent=1))
     print(f"wrote {out}")
 
@@ -282,10 +292,13 @@ def markdown(result: dict, name: str) -> str:
     seeds = sorted({r["seed"] for r in rows})
     floats = {r["seed"]: r["float_accuracy"] for r in rows}
     yosys_seeds = sorted({r["seed"] for r in rows if "LUT_yosys" in r})
-    out = [f"`{name}` ({rows[0]['model']}, n = 32, P = {rows[0]['P']}; seeds {', '.join(map(str, seeds))}; float model "
-           f"{', '.join(f'{100 * floats[s]:.2f} %' for s in seeds)})", "",
+    seed_list = ", ".join(map(str, seeds))
+    float_list = ", ".join(f"{100 * floats[s]:.2f} %" for s in seeds)
+    yosys_note = f", seed {', '.join(map(str, yosys_seeds))}" if yosys_seeds else ""
+    out = [f"`{name}` ({rows[0]['model']}, n = 32, P = {rows[0]['P']}; seeds {seed_list}; float model {float_list})",
+           "",
            "| quantization | accuracy (mean ± sd) | EBOPs | LUT, whole design (ESTIMATE) | LUT, constant-weight layers "
-           f"(ESTIMATE) | DSP (ESTIMATE) | latency (ESTIMATE) | LUT / DSP (Yosys, blocks x copies{', seed ' + ', '.join(map(str, yosys_seeds)) if yosys_seeds else ''}) |",
+           f"(ESTIMATE) | DSP (ESTIMATE) | latency (ESTIMATE) | LUT / DSP (Yosys, blocks x copies{yosys_note}) |",
            "|---|---|---|---|---|---|---|---|"]
     for p in points:
         sd = f" ± {100 * p['accuracy_sd']:.2f}" if p["accuracy_sd"] is not None else ""
@@ -293,7 +306,8 @@ def markdown(result: dict, name: str) -> str:
         yosys = " / ".join(f"{r['LUT_yosys']:,} / {r['DSP_yosys']:,}" for r in ys) or "—"
         ebops = f"{p['ebops_mean']:,.0f}" if p["ebops_mean"] else "—"
         out.append(f"| {p['quantization']} | {100 * p['accuracy_mean']:.2f} %{sd} | {ebops} | "
-                   f"{p['LUT_estimate_mean']:,.0f} | {p['dense_LUT_estimate_mean']:,.0f} | {p['DSP_estimate_mean']:,.0f} | "
+                   f"{p['LUT_estimate_mean']:,.0f} | {p['dense_LUT_estimate_mean']:,.0f} | "
+                   f"{p['DSP_estimate_mean']:,.0f} | "
                    f"{p['latency_ns_mean']:.0f} ns | {yosys} |")
     return "\n".join(out)
 

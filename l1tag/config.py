@@ -361,9 +361,10 @@ class QuantizationTarget:
                                 "the constant-weight layers (sum over weights of its bits x its input's bits, x "
                                 "the particles it is applied to), as HGQ counts them")
     lut: int | None = setting(None, optional(integer(1, 10**9)),
-                              "instead of ebops: the firmware's LUTs by l1tag's ESTIMATE at hls.parallelization_factor; "
-                              "turned into an EBOPs target after the float training from the estimate with every "
-                              "heterogeneous weight removed (the floor: a target at or below it is refused, exit 2) and "
+                              "instead of ebops: the firmware's LUTs by l1tag's ESTIMATE at "
+                              "hls.parallelization_factor; turned into an EBOPs target after the float training from "
+                              "the estimate with every heterogeneous weight removed (the floor: a target at or below "
+                              "it is refused, exit 2) and "
                               "at the starting widths, and corrected at 25, 45 and 65 % of the quantization-aware "
                               "epochs from the estimate of the model as it is then (l1tag/hardware/lut_target.py)")
 

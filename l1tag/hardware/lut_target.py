@@ -73,9 +73,9 @@ class LutTarget:
         self.floor_lut = self.floor(model)
         if self.lut <= self.floor_lut:
             raise ConfigError(
-                f"quantization.target.lut {self.lut:,} is not above {self.floor_lut:,}, the ESTIMATE of this model with "
-                f"every heterogeneous weight removed (attention core, tables, activations): raise the target, or make "
-                f"the model smaller (model.heads, quantization.activations.bits)")
+                f"quantization.target.lut {self.lut:,} is not above {self.floor_lut:,}, the ESTIMATE of this model "
+                f"with every heterogeneous weight removed (attention core, tables, activations): raise the target, or "
+                f"make the model smaller (model.heads, quantization.activations.bits)")
         start_lut, start_ebops = self.estimate(model), model_ebops(model)
         self._points = [(start_ebops, start_lut)]
         target = self._secant(start_ebops, start_lut)
