@@ -87,6 +87,7 @@ def main() -> None:
     from l1tag.build import StageContext, run_stage
     from l1tag.config import HETEROGENEOUS, load_config
     from l1tag.hardware.lut_target import LutTarget
+    from l1tag.hardware.project import estimate_keras
     from l1tag.models.builders import build_model
     from l1tag.models.layers.hetero import model_ebops
     from l1tag.train.hetero import transfer_weights
@@ -121,7 +122,7 @@ def main() -> None:
         lut_target = LutTarget(cfg) if cfg.quantization.target.lut else None
         _, model, history = train_models(cfg, data, float_model=float_of(cfg.seed), lut_target=lut_target)
         accuracy = evaluate(data.y["test"], predict(model, data.x["test"]))["accuracy"]
-        hw = estimate(model, hls)
+        hw = estimate_keras(model, hls)
         hetero = history.get("heterogeneous")
         row = {"model": cfg.model.type, "quantization": label, "seed": cfg.seed, "accuracy": accuracy,
                "float_accuracy": float_accuracy[cfg.seed],
@@ -164,15 +165,6 @@ def main() -> None:
     print(f"wrote {out}")
 
 
-def estimate(model, hls) -> dict:
-    """The ESTIMATE of a model converted at ``hls``'s P."""
-    from l1tag.hardware.estimate import estimate_model
-    from l1tag.hls.convert import convert_model
-
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        return estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
-
-
 def estimate_columns(hw: dict) -> dict:
     return {"ii_cycles": hw["ii_cycles"], "latency_ns": hw["latency_ns"],
             **{f"{k}_estimate": v for k, v in hw["resources"].items()},
@@ -184,13 +176,14 @@ def estimate_columns(hw: dict) -> dict:
 def reestimate(path: Path) -> None:
     """The estimate columns of every row again, from its saved model (after a change to the estimator)."""
     from l1tag.config import load_config
+    from l1tag.hardware.project import estimate_keras
     from l1tag.models.builders import load_model
 
     result = json.loads(path.read_text())
     cfg = load_config(result["config"])
     hls = dataclasses.replace(cfg.hls, parallelization_factor=result["rows"][0]["P"])
     for row in result["rows"]:
-        row.update(estimate_columns(estimate(load_model(path.parent / row["model_file"]), hls)))
+        row.update(estimate_columns(estimate_keras(load_model(path.parent / row["model_file"]), hls)))
         print(f"{row['quantization']:28s} seed {row['seed']}: LUT (ESTIMATE) {row['LUT_estimate']:>9,}, "
               f"of which constant-weight layers {row['dense_LUT_estimate']:>9,}", flush=True)
     _save(path, result)
@@ -205,8 +198,6 @@ def _save(path: Path, result: dict) -> None:
 
 def yosys_counts(path: Path, seeds: set | None, match: list[str] | None = None) -> None:
     """Each row's model through the open-synth stage's blocks (Yosys), its totals at P = n into the row."""
-    import contextlib as _contextlib
-
     from l1tag.build import StageContext
     from l1tag.config import load_config, particles_per_clock
     from l1tag.hls.lower import lower
@@ -229,7 +220,7 @@ def yosys_counts(path: Path, seeds: set | None, match: list[str] | None = None) 
         t0 = time.perf_counter()
         lowered = lower(load_model(path.parent / row["model_file"]), h.reuse_factor, h.strategy, h.table_size,
                         h.parallelization_factor, h.variable_products)
-        with tempfile.TemporaryDirectory() as tmp, _contextlib.redirect_stdout(io.StringIO()):
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
             section = open_synth(lowered, x, n, parallel, rtl_cfg, Path(tmp) / "rtl", progress=False)
         values = block_values(lowered, x[:2])
         copies = {b.name: b.instances for b in split_blocks(lowered, n, n, {k: v.shape[1:] for k, v in values.items()})}

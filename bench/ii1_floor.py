@@ -18,11 +18,8 @@ stay at their seeded initial values.  Writes <out>/ii1_floor_<name>.json.  A few
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import json
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -45,8 +42,7 @@ def main() -> None:
 
     from l1tag.config import config_from_dict, read_yaml
     from l1tag.errors import L1tagError
-    from l1tag.hardware.estimate import estimate_model
-    from l1tag.hls.convert import convert_model
+    from l1tag.hardware.project import estimate_keras
     from l1tag.models.builders import build_model
 
     raw = read_yaml(args.config, f"config {args.config} not found")
@@ -75,8 +71,7 @@ def main() -> None:
                 if short in ("kernel", "wq", "wk", "wv") and "score_conv" not in w.name:
                     w.assign(np.zeros(w.shape, dtype=np.float32))
         try:
-            with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-                hw = estimate_model(convert_model(model, hls, Path(tmp) / "hls").hls_model)
+            hw = estimate_keras(model, hls)
         except L1tagError as exc:  # e.g. too few fractional bits for a table: that width is not a design
             rows.append({"activation_bits": width, "not_convertible": str(exc)})
             print(f"activations {width} bits: not convertible: {exc}", flush=True)

@@ -20,12 +20,8 @@ P = n, five per training.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import math
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -47,12 +43,9 @@ class LutTarget:
 
     def estimate(self, model) -> int:
         """LUTs of the model's firmware at the config's P (l1tag's ESTIMATE)."""
-        from l1tag.hardware.estimate import estimate_model
-        from l1tag.hls.convert import convert_model
+        from l1tag.hardware.project import estimate_keras
 
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-            return int(estimate_model(convert_model(model, self.cfg.hls, Path(tmp) / "hls").hls_model)
-                       ["resources"]["LUT"])
+        return int(estimate_keras(model, self.cfg.hls)["resources"]["LUT"])
 
     def floor(self, model) -> int:
         """The estimate with every heterogeneous weight zero (restored after)."""

@@ -219,3 +219,16 @@ def estimate_project(project_dir, top: str | None = None, census: bool = False) 
     out["census"] = {"dividers": c.divisions, "products_by_width": {f"{a}x{b}": n for (a, b), n in c.by_width().items()},
                      "seconds": round(c.seconds, 1)}
     return out
+
+
+def estimate_keras(model, hls_cfg) -> dict:
+    """The estimate of a quantized Keras model converted with ``hls_cfg`` (its P included) into a temporary
+    project: for studies that price a model without building it (a LUT target, the benches)."""
+    import contextlib
+    import io
+    import tempfile
+
+    from l1tag.hls.convert import convert_model
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        return estimate_model(convert_model(model, hls_cfg, Path(tmp) / "hls").hls_model)

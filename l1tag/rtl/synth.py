@@ -233,16 +233,14 @@ def synthesize_by_stage(project: Path, top: str, work: Path, workers: int = 1, p
     (view / "src" / f"{OPAQUE}.v").write_text(
         f"module {OPAQUE} #(parameter IN = 1, parameter OUT = 1) (input [IN-1:0] i, output [OUT-1:0] o);\n"
         "endmodule\n")
-    jobs = ([(view, top, (OPAQUE,))] if registers else []) + [(project, s, ()) for s in stages]
+    jobs = ([(count_registers, view, top, (OPAQUE,))] if registers else []) + \
+        [(synthesize, project, s, ()) for s in stages]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(jobs), desc="Yosys, module by module", unit="module", disable=not progress) as bar:
         def one(job):
-            source, name, boxes = job
-            if name == top:
-                result = count_registers(source, name, work / name, black_boxes=boxes, reuse=True)
-            else:
-                result = synthesize(source, name, work / name, black_boxes=boxes, reuse=True)
+            run, source, name, boxes = job
+            result = run(source, name, work / name, black_boxes=boxes, reuse=True)
             bar.update()
             return name, result
         modules = dict(pool.map(one, jobs))
