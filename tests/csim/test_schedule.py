@@ -71,6 +71,8 @@ def test_every_shipped_config_asks_for_the_estimated_schedule(name, shipped):
     if p is not None and p < cfg.data.constituents:  # a DATAFLOW top of rewound particle loops
         assert "#pragma HLS DATAFLOW" in top and "ap_ctrl_chain" in top
         assert re.findall(r"#pragma HLS PIPELINE II=1 rewind", params)
+    elif p is not None:  # P = n: one pipelined top, every layer unrolled into it (nothing left to fuse)
+        assert "#pragma HLS PIPELINE" in top and "DATAFLOW" not in top
     if cfg.model.type != "deepsets":
         assert c.product_count() > 0 and "BIND_STORAGE variable=rom type=rom_np" in params
 
