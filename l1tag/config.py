@@ -473,9 +473,9 @@ class BudgetConfig:
                         "L1T budget: a file path (relative to the config's folder) or the name of a budget shipped "
                         f"in configs/budgets/ ({', '.join(shipped_budgets())})", resolve=_resolve_budget)
     require_margin: str | None = setting(None, optional(choice("error_band")),
-                                         "error_band: an ESTIMATED latency, II or utilization passes only with its "
-                                         "typical error (l1tag/hardware/error_band.json, the median of real designs) "
-                                         "added; null: the value itself")
+                                         "error_band: an ESTIMATED latency, II or utilization passes only at the high "
+                                         "end of its 80 % band (l1tag/hardware/error_band.json, measured "
+                                         "leave-one-repository-out on real designs); null: the value itself")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from l1tag.config import Budget
 from l1tag.errors import BudgetViolation
-from l1tag.hardware.error_band import band_of
+from l1tag.hardware.error_band import band_of, band_short, upper_end
 from l1tag.devices import RESOURCES, device_key, normalise_part, utilization
 
 CLOCK_TOLERANCE_NS = 1e-9
@@ -41,15 +41,17 @@ def _check(name: str, limit: Any, value: Any, ok: bool, margin: float | None, so
 
 
 def _upper_limit(name: str, limit: float, value: Any, source: str | None, missing: str,
-                 tolerance: float = 0.0, band: dict | None = None) -> dict:
-    """A ``value <= limit`` check; a missing value fails with ``missing`` as its note.  With ``band`` (the
-    estimate's error band, budget.require_margin: error_band) the value must fit with the band added."""
+                 tolerance: float = 0.0, bands: dict | None = None, count: float | None = None) -> dict:
+    """A ``value <= limit`` check; a missing value fails with ``missing`` as its note.  With ``bands`` (the
+    estimate's error bands, budget.require_margin: error_band) the value must fit at its 80 % band's high end
+    (l1tag/hardware/error_band.py); a quantity measured without a band (too few designs) cannot."""
     if value is None:
         return _check(name, limit, None, False, None, source, missing)
-    if band:
-        padded = value * (1 + band["median_abs_pct"] / 100)
-        check = _check(name, limit, value, padded <= limit + tolerance, _margin(limit, padded), source,
-                       f"with its error band (±{band['median_abs_pct']:.0f} %) added: {_fmt(padded)} "
+    padded = upper_end(name, value, bands, count) if bands else None
+    if padded is not None:
+        check = _check(name, limit, value, padded <= limit + tolerance,
+                       _margin(limit, padded) if padded != float("inf") else None, source,
+                       f"at the high end of its 80 % band ({band_short(name, bands)}): {_fmt(padded)} "
                        f"(budget.require_margin: error_band)")
         check["value_with_margin"] = padded
         return check
@@ -65,13 +67,10 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
     recomputed from ``hardware["resources"]`` and those totals (the limits are fractions of them);
     otherwise ``hardware["utilization"]`` is used.  A utilization of None (part total unknown) fails with
     a ``note``.  ``require_margin='error_band'``: an estimated latency, II or utilization must fit with its
-    measured error band (l1tag/hardware/error_band.py) added.
+    measured 80 % band's high end (l1tag/hardware/error_band.py).
     """
     source = hardware.get("source")
     bands = hardware.get("error_band") if require_margin == "error_band" and source == "estimate" else None
-
-    def band(name):
-        return band_of(name, bands) if bands else None
 
     part = hardware.get("part")
     checks = []
@@ -89,10 +88,11 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
     limits = budget.limits
     if limits.latency_ns is not None:
         checks.append(_upper_limit("latency_ns", limits.latency_ns, hardware.get("latency_ns"), source,
-                                   "hardware report has no latency", band=band("latency_ns")))
+                                   "hardware report has no latency", bands=bands,
+                                   count=hardware.get("latency_cycles")))
     if limits.ii_cycles is not None:
         checks.append(_upper_limit("ii_cycles", limits.ii_cycles, hardware.get("ii_cycles"), source,
-                                   "hardware report has no initiation interval", band=band("ii_cycles")))
+                                   "hardware report has no initiation interval", bands=bands))
 
     if budget.totals is not None:
         used = utilization(hardware.get("resources") or {}, part, totals=budget.totals.as_dict())
@@ -105,8 +105,12 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
         checks.append(_upper_limit(
             f"utilization_{res}", limit, used.get(res), source,
             f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked",
-            band=band(f"utilization_{res}")))
+            bands=bands, count=(hardware.get("resources") or {}).get(res)))
 
+    shown = hardware.get("error_band") if source == "estimate" else None
+    for c in checks:  # the estimate's own band beside each value it gave (report.md)
+        if shown and band_of(c["name"], shown):
+            c["band"] = band_short(c["name"], shown)
     return {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}
 
 
@@ -124,7 +128,7 @@ def _describe(check: dict) -> str:
     if value is None:
         return f"{name} unknown ({check.get('note', 'no value')})"
     if "value_with_margin" in check:
-        return f"{name} {_fmt(value)} + its error band = {_fmt(check['value_with_margin'])} > {_fmt(limit)}"
+        return f"{name} {_fmt(value)} at its error band's high end = {_fmt(check['value_with_margin'])} > {_fmt(limit)}"
     return f"{name} {_fmt(value)} > {_fmt(limit)}"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from l1tag.config import VITIS_HLS, VIVADO_HLS
 from l1tag.devices import RESOURCES
 from l1tag.files import write_text
-from l1tag.hardware.error_band import band_of, band_words
+from l1tag.hardware.error_band import band_of, band_range, band_short, band_words
 
 SOURCE_WORDS = {
     "estimate": "**Estimate** (l1tag analytic model, not a synthesis result)",
@@ -80,16 +80,20 @@ def hardware_table(hardware: dict) -> str:
     rows = [[res, _num(resources.get(res)), _pct(utilization.get(res))] for res in RESOURCES if res in resources]
     header = ["resource", f"used{est}", f"utilization{est}"]
     if bands:
-        header += ["typical error (median)", "80 % of designs within"]
+        header += ["real value, 80 % band", "median error on unseen designs"]
         for row, res in zip(rows, [r for r in RESOURCES if r in resources]):
-            band = band_of(res, bands)
-            row += [f"±{band['median_abs_pct']:.0f} %" if band else "not measured",
-                    f"±{band['p80_abs_pct']:.0f} %" if band else "—"]
+            band, r = band_of(res, bands), band_range(res, resources.get(res), bands)
+            row += [(f"{_num(round(r[0]))} – {_num(round(r[1]))} ({band_short(res, bands)})" if r else
+                     "no band" if band else "not measured"),
+                    f"{band['median_abs_pct']:.0f} %" if band else "—"]
     lines.append(_table(header, rows))
     if bands:
-        n = max((b["n"] for b in bands.values()), default=0)
-        lines += ["", f"Errors measured leave-one-out against {n} real Vivado/Vitis HLS syntheses "
-                  "(`bench/estimator_accuracy.py`; README \"Hardware numbers\")."]
+        n = max((b["n"] for b in bands.values() if b), default=0)
+        scopes = sorted({b.get("scope", "all tools") for b in bands.values() if b})
+        lines += ["", f"Bands measured leave-one-repository-out on {n} real Vivado/Vitis HLS syntheses "
+                  f"({', '.join(scopes)}; a design's own repository never calibrates it nor makes its band; "
+                  "`bench/estimator_accuracy.py`, docs/estimator.md). \"rough\": the median error on unseen "
+                  "designs is above 25 %."]
     return "\n".join(lines)
 
 
@@ -118,16 +122,16 @@ def budget_table(section: dict) -> str:
     rows = []
     for c in checks:
         margin = c.get("margin")
-        band = band_of(c["name"]) if c.get("source") == "estimate" else None
         rows.append([f"`{c['name']}`", _num(c.get("limit")), _num(c.get("value")),
-                     *([f"±{band['median_abs_pct']:.0f} %" if band else "—"] if estimate else []),
+                     *([c.get("band", "—")] if estimate else []),
                      "—" if margin is None else f"{100 * margin:+.1f} %",
                      "PASS" if c.get("pass") else "**FAIL**", _num(c.get("note") or "")])
     lines = []
     if estimate:
-        lines += ["Values are **estimates** from the l1tag analytic model, not synthesis results; beside each, its "
-                  "typical error on real designs (leave-one-out median, `l1tag/hardware/error_band.json`).", ""]
-    lines.append(_table(["check", "limit", f"value{est}", *(["typical error"] if estimate else []), "margin",
+        lines += ["Values are **estimates** from the l1tag analytic model, not synthesis results; beside each, the "
+                  "80 % band of the real value relative to it, leave-one-repository-out on real designs "
+                  "(`l1tag/hardware/error_band.json`).", ""]
+    lines.append(_table(["check", "limit", f"value{est}", *(["80 % band"] if estimate else []), "margin",
                          "result", "note"], rows))
     name = section.get("name", "?")
     failed = [c["name"] for c in checks if not c.get("pass")]

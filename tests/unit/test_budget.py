@@ -305,18 +305,22 @@ def test_a_broken_parts_file_is_named(tmp_path, monkeypatch, text, problem):
 
 
 def test_require_margin_error_band_fails_an_estimate_that_fits_only_without_its_band(ii1):
-    """LUT at 34 % of a 35 % limit passes as it is, and fails with a ±15 % band added (39.1 %); latency
-    143 ns of 200 passes either way (+7 %: 152 ns)."""
-    hw = hardware(error_band={"LUT": {"median_abs_pct": 15.0, "p80_abs_pct": 40.0, "n": 9},
-                              "latency_cycles": {"median_abs_pct": 7.0, "p80_abs_pct": 47.0, "n": 9}})
+    """LUT at 34 % of a 35 % limit passes as it is, and fails at the high end of a -30 %…+15 % band (39.1 %);
+    latency 143 ns of 200 passes either way (+7 %: 152 ns); FF, measured without a band, cannot pass."""
+    band = {"median_abs_pct": 15.0, "p80_abs_pct": 40.0, "n": 25, "repositories": 10}
+    hw = hardware(error_band={"LUT": {**band, "low_pct": -30.0, "high_pct": 15.0},
+                              "latency_cycles": {**band, "low_pct": -50.0, "high_pct": 7.0}})
     assert check_budget(hw, ii1)["pass"]
     section = check_budget(hw, ii1, "error_band")
     checks = by_name(section)
     assert failed(section) == {"utilization_LUT"} and checks["utilization_LUT"]["value"] == 0.34
     assert checks["utilization_LUT"]["value_with_margin"] == pytest.approx(0.391)
-    assert checks["latency_ns"]["value_with_margin"] == pytest.approx(141.78 * 1.07)
-    with pytest.raises(BudgetViolation, match=r"utilization_LUT 0.34 \+ its error band = 0.391 > 0.35"):
+    assert checks["latency_ns"]["value_with_margin"] == pytest.approx(141.78 * ((51 + 1) * 1.07 - 1) / 51)  # on cycles
+    assert "-30 %…+15 %" in checks["utilization_LUT"]["note"] and checks["utilization_LUT"]["band"] == "-30 %…+15 %"
+    with pytest.raises(BudgetViolation, match=r"utilization_LUT 0.34 at its error band's high end = 0.391 > 0.35"):
         enforce(section)
+    no_band = {**hw, "error_band": {**hw["error_band"], "FF": {**band, "low_pct": None, "high_pct": None}}}
+    assert not by_name(check_budget(no_band, ii1, "error_band"))["utilization_FF"]["pass"]
     # a vendor report carries no band: the margin applies to estimates only
     assert check_budget({**hw, "source": "vitis_hls"}, ii1, "error_band")["pass"]
 

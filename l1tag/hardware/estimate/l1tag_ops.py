@@ -39,13 +39,14 @@ def _particles(node, n: int, unroll: bool) -> int:
     return n if unroll else p
 
 
-def _products_cost(products, binding: str, dsp_a_bits: int) -> tuple[int, int]:
+def _products_cost(products, binding: str, target) -> tuple[int, int]:
     """(DSP, LUT) of one loop iteration's products (``l1tag.ops.base.Product``); a constant product is priced from its
     weights' canonical signed digits (as hls4ml's constant weights)."""
     dsp = lut = 0
     for pr in products:
         if pr.constant:
-            c = multiplier_cost(np.asarray(pr.weights, dtype=np.float64), pr.b.frac, pr.a.width, dsp_a_bits)
+            c = multiplier_cost(np.asarray(pr.weights, dtype=np.float64), pr.b.frac, pr.a.width, target.dsp_a_bits,
+                                target.rules.dsp_min_data_bits)
             dsp, lut = dsp + c["dsp_mults"], lut + c["lut"]
         else:
             d_, l_ = kernels.variable_product_cost(pr.count, pr.a.width, pr.b.width, binding)
@@ -80,7 +81,7 @@ def dynamic_tanh(node, target: Target) -> dict:
     elements = size // iterations
     alpha = float(node.get_attr("alpha") if node.get_attr("alpha") is not None else 1.0)
     products = dynamic_tanh_products(spec, elements, alpha)
-    dsp, mult_lut = _products_cost(products, "lut", target.dsp_a_bits)
+    dsp, mult_lut = _products_cost(products, "lut", target)
     rules = target.rules
     table = kernels.rom(spec.table_size, spec.out_t.width, elements, rules.rom_parity_bits)
     arg_bits = spec.arg_t.width
@@ -153,8 +154,8 @@ def attention(node, target: Target) -> dict:
     if proj and iterations == 1:  # one iteration: the projection weights are constants of the unrolled loop
         proj = _constant_projection(node, spec, proj)
     core = [pr for pr in products if pr.name != "projection"]
-    dsp_p, lut_p = _products_cost(proj, binding, target.dsp_a_bits)
-    dsp_c, lut_c = _products_cost(core, binding, target.dsp_a_bits)
+    dsp_p, lut_p = _products_cost(proj, binding, target)
+    dsp_c, lut_c = _products_cost(core, binding, target)
     dsp, lut = dsp_p + dsp_c, lut_p + lut_c
     rows = by_name["scores"].count // (heads * m * dh)  # the group's rows and the convolution's halo
     acc = {k: getattr(spec, f"acc_{k}_t").width for k in ("proj", "score", "mix")}

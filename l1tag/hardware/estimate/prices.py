@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-DSP_MIN_BITS = 10  # narrower data: Vivado/Vitis HLS build constant multipliers from LUTs
+DSP_MIN_BITS = 10  # narrower data: Vivado HLS builds constant multipliers from LUTs (ToolRules.dsp_min_data_bits)
 DSP_A_BITS = 27  # DSP48E2's A port, for a part not in the table (l1tag/hardware/parts/*.yaml has each device's)
 T_MULT_DSP_NS = 2.5  # a registered DSP48 multiply
 T_MULT_LUT_NS = 1.6  # a small LUT multiplier / shift-add
@@ -87,12 +87,14 @@ def var_precision(var) -> tuple[int, int, bool]:
     return width, integer, bool(getattr(p, "signed", True))
 
 
-def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a_bits: int = DSP_A_BITS) -> dict:
-    """DSPs, LUTs and count of the constant multiplications by ``weights`` (already quantized)."""
+def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a_bits: int = DSP_A_BITS,
+                    dsp_min_bits: int = DSP_MIN_BITS) -> dict:
+    """DSPs, LUTs and count of the constant multiplications by ``weights`` (already quantized): a product of
+    three or more CSD digits on data at least ``dsp_min_bits`` wide (the tool's rule) takes a DSP."""
     k = np.rint(np.asarray(weights, dtype=np.float64) * 2.0**weight_frac).astype(np.int64).ravel()
     digits = csd_digits(k)
     real = digits >= 2  # zeros and powers of two need no multiplier
-    dsp_mult = (digits >= 3) & (data_bits >= DSP_MIN_BITS)
+    dsp_mult = (digits >= 3) & (data_bits >= dsp_min_bits)
     lut_mult = real & ~dsp_mult
     per_dsp = 1 if data_bits <= dsp_a_bits else 2  # wider data than the DSP's A port takes two
     return {

@@ -10,7 +10,6 @@ import math
 import numpy as np
 
 from l1tag.hardware.estimate.prices import (
-    DSP_MIN_BITS,
     T_ADD_NS,
     T_MULT_DSP_NS,
     T_MULT_LUT_NS,
@@ -49,6 +48,7 @@ class Kernel:
     per_dsp: int  # DSPs per DSP-bound product (2 when the data is wider than the A port)
     saturating: bool
     sat_lut: float
+    dsp_min_bits: int  # the tool's narrowest data on a DSP (ToolRules.dsp_min_data_bits)
 
 
 def _read_kernel(node, weight_name: str, terms_per_output: int, target: Target) -> Kernel:
@@ -56,7 +56,7 @@ def _read_kernel(node, weight_name: str, terms_per_output: int, target: Target) 
     w_bits, w_int, _ = var_precision(w)
     a_bits, _, _ = var_precision(node.get_input_variable())
     out_bits, _, _ = var_precision(node.get_output_variable())
-    cost = multiplier_cost(w.data, w_bits - w_int, a_bits, target.dsp_a_bits)
+    cost = multiplier_cost(w.data, w_bits - w_int, a_bits, target.dsp_a_bits, target.rules.dsp_min_data_bits)
     acc_prec = getattr(node.get_attr("accum_t"), "precision", None)
     acc_bits = int(getattr(acc_prec, "width", 0)) or (
         a_bits + w_bits + math.ceil(math.log2(max(terms_per_output, 2))))
@@ -75,7 +75,7 @@ def _read_kernel(node, weight_name: str, terms_per_output: int, target: Target) 
                                             if rounding_modes(acc_prec)[1].startswith("SAT") else 0)
     return Kernel(k, csd_digits(k), cost, w_bits, a_bits, out_bits, acc_bits, pw,
                   math.ceil(math.log2(max(terms_per_output, 2))), 1 if a_bits <= target.dsp_a_bits else 2, sat,
-                  sat_lut)
+                  sat_lut, target.rules.dsp_min_data_bits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,10 +103,10 @@ def _resource_datapath(kn: Kernel, outputs: int, copies: int, rf: int, target: T
     block = math.ceil(k.size / rf)
     if rom_const:  # a constant operand: a shift (1 CSD digit), a LUT add (2) or a DSP (3+)
         const_digits = int(csd_digits(distinct)[0]) if distinct.size else 0
-        on_dsp = const_digits >= 3 and a_bits >= DSP_MIN_BITS
+        on_dsp = const_digits >= 3 and a_bits >= kn.dsp_min_bits
         lut_mult = block * max(0, const_digits - 1) * hls_add_lut(pw) if not on_dsp else 0
     else:
-        on_dsp = max(a_bits, w_bits) >= DSP_MIN_BITS
+        on_dsp = max(a_bits, w_bits) >= kn.dsp_min_bits
         lut_mult = 0 if on_dsp else block * a_bits * w_bits // 2
     dsp = block * kn.per_dsp * copies if on_dsp else 0
     lut = (block * (hls_add_lut(acc_bits) + kn.sat_lut) + lut_mult) * copies
@@ -144,7 +144,7 @@ def _constant_datapath(node, kn: Kernel, outputs: int, copies: int, rf: int, lim
         dsp = math.ceil(csd_dsp * copies / share(node, rf, target.io_stream))
     # one HLS adder per nonzero term at accumulator width (bias included), one per extra CSD digit of a
     # LUT-built product at product width; ALLOCATION limits mul only, so adders are never shared
-    lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= DSP_MIN_BITS))
+    lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= kn.dsp_min_bits))
     lut_products = int(((digits[lut_mult_mask] - 1)).sum()) * hls_add_lut(pw)
     lut = (nonzero * (hls_add_lut(acc_bits) + kn.sat_lut) + lut_products) * copies
     mult_ns = T_MULT_DSP_NS if kn.cost["dsp_mults"] else T_MULT_LUT_NS

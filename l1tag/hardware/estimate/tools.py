@@ -27,6 +27,7 @@ class ToolRules:
     rom_parity_bits: bool  # ROMs use the RAMB18's parity bits (18 x 1K, else 16 x 1K)
     softmax_parallel_lookups: bool  # softmax's exp reads unrolled onto a multi-port ROM
     registered_products: bool  # constant products bound with their output register
+    dsp_min_data_bits: int  # the narrowest data a constant product of >= 3 CSD digits takes a DSP for
     rom_read_cycles: int  # a ROM read at a run-time index
     dataflow_handshake: int  # cycles between one DATAFLOW process's ap_done and the next one's ap_start
     sat_lut_per_bit: float | None  # LUTs per product instance per accumulator bit, AP_RND*/AP_SAT acc (measured)
