@@ -6,8 +6,7 @@ Usage: python bench/estimator_corpus/fetch.py [--mirror DIR] [--out DIR]
 
 Each file comes from ``--mirror`` (``DIR/<owner>+<repo>/repo``, a bare git clone: ``git show <commit>:<path>``)
 when given, else from ``https://raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>``, and must match its
-SHA-256 in the manifest; then a design's ``config_fix`` (text replacements in its hls4ml_config.yml, each with
-its reason) is applied.  Files already present and correct are kept, so an interrupted run resumes; every file
+SHA-256 in the manifest.  Files already present and correct are kept, so an interrupted run resumes; every file
 is written to a temporary name and renamed, so none is ever half-written.
 """
 
@@ -39,34 +38,26 @@ def _source(design: dict, path: str, mirror: Path | None) -> bytes:
         return response.read()
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def fetch_design(design: dict, out: Path, mirror: Path | None) -> Path:
-    """The design's project folder under ``out``, every file checked; its config fixed as the manifest says."""
+    """The design's project folder under ``out``, every file checked against the manifest."""
     folder = out / design["repository"].replace("/", "__") / design["folder"]
-    fix = design.get("config_fix")
     for rel, sha in design["files"].items():
         target = folder / rel
-        original = folder / (rel + ".orig") if fix and rel == "hls4ml_config.yml" else target
-        if not (original.is_file() and hashlib.sha256(original.read_bytes()).hexdigest() == sha):
-            path = f"{design['folder']}/{rel}" if design["folder"] else rel
-            data = _source(design, path, mirror)
-            if hashlib.sha256(data).hexdigest() != sha:
-                raise SystemExit(f"{design['repository']}@{design['commit'][:12]}:{path}: checksum differs from "
-                                 f"referenced.yaml; fix: check the commit, or the mirror's copy")
-            _write(original, data)
-        if original is not target:
-            text = original.read_text()
-            for old, new in fix["replace"]:
-                if old not in text:
-                    raise SystemExit(f"{design['repository']}:{design['folder']}: config_fix text {old!r} not found")
-                text = text.replace(old, new)
-            _write(target, text.encode())
+        if target.is_file() and _sha(target.read_bytes()) == sha:
+            continue
+        path = f"{design['folder']}/{rel}" if design["folder"] else rel
+        data = _source(design, path, mirror)
+        if _sha(data) != sha:
+            raise SystemExit(f"{design['repository']}@{design['commit'][:12]}:{path}: checksum differs from "
+                             f"referenced.yaml; fix: check the commit, or the mirror's copy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
     return folder
 
 

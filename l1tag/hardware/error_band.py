@@ -174,12 +174,13 @@ def calibrated_interval(ratios: dict, group: dict, coverage: float = 0.8) -> tup
     repository share their errors, so the plain ``prediction_interval`` of all designs is too narrow for the
     next repository.  It is widened about the median in log space by the smallest factor s of
     ``WIDENINGS`` for which, leaving each repository (``group``: name -> repository) out in turn, the band
-    of the others holds >= ``coverage`` of the left-out designs (the widest where none does: the measured
-    coverage then says how often it held).  Returns (low, high, s); None below ``MIN_DESIGNS`` designs."""
+    of the others holds >= ``coverage`` of the left-out designs (where none does, the one that held most
+    often: the measured coverage then says how often).  Returns (low, high, s); None below ``MIN_DESIGNS`` designs."""
     names = list(ratios)
     if len(names) < MIN_DESIGNS:
         return None
     groups = sorted(set(group[n] for n in names))
+    held = {}
     for s in WIDENINGS:
         hits = total = 0
         for g in groups:
@@ -187,7 +188,10 @@ def calibrated_interval(ratios: dict, group: dict, coverage: float = 0.8) -> tup
             for n in (n for n in names if group[n] == g):
                 total += 1
                 hits += band is not None and band[0] <= ratios[n] <= band[1]
-        if total and hits / total >= coverage:
+        held[s] = hits / total if total else 0.0
+        if held[s] >= coverage:
             break
+    else:  # no widening reaches it: the one that held most often (the narrowest of those)
+        s = max(WIDENINGS, key=lambda w: (held[w], -w))
     band = _widened([ratios[n] for n in names], s)
     return None if band is None else (band[0], band[1], s)
