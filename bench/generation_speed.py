@@ -1,4 +1,4 @@
-"""Jet generation speed (Pythia 8 + FastJet): jets/s per core, and the default config's dataset time.
+"""Jet generation speed (Pythia 8 + FastJet): jets/s with 1 worker (in process) and 2 (Ray tasks).
 
 Usage: python bench/generation_speed.py [--jets 1000] [--detector none|simple]
 Prints a Markdown table quoted in README.md ("Data").
@@ -18,7 +18,7 @@ from l1tag.data.generate import generate
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--jets", type=int, default=1000, help="jets per core")
+    ap.add_argument("--jets", type=int, default=1000, help="jets per worker")
     ap.add_argument("--detector", default="none", choices=["none", "simple"])
     args = ap.parse_args()
     default = load_config(Path(__file__).resolve().parents[1] / "configs" / "salt_l1.yaml")
@@ -33,7 +33,7 @@ def main() -> None:
             rows.append((jobs, n, dt, n / dt, n / dt / jobs))
     rate2 = rows[-1][3]
     print(f"machine: {os.cpu_count()} cores; detector: {args.detector}\n")
-    print("| jobs | jets | seconds | jets/s | jets/s per core |\n|---|---|---|---|---|")
+    print("| workers | jets | seconds | jets/s | jets/s per worker |\n|---|---|---|---|---|")
     for jobs, n, dt, rate, per_core in rows:
         print(f"| {jobs} | {n} | {dt:.1f} | {rate:.1f} | {per_core:.1f} |")
     print(f"\ndefault config ({default.data.jets} jets, {default.data.generate_jobs} jobs): "

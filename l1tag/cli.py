@@ -159,17 +159,54 @@ def data() -> None:
               help="Output HDF5 file.")
 @click.option("--jets", required=True, type=click.IntRange(min=5), help="Number of jets (equal per class).")
 @click.option("--seed", default=42, show_default=True, type=click.IntRange(min=0), help="Random seed.")
-@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Parallel workers: Ray tasks on this many local CPUs (1: in this process).")
+@click.option("--address", default=None, help="Run the tasks on the Ray cluster at this address (e.g. auto).")
 @click.option("--constituents", default=150, show_default=True, type=click.IntRange(1, 150),
               help="Constituents stored per jet (pT ordered, zero padded).")
 @click.option("--detector", type=click.Choice(["none", "simple"]), default="none", show_default=True,
               help="'simple': 1 % track smearing, neutral calorimeter clusters, pT > 1 GeV (README: data).")
-def data_generate(out_file: Path, jets: int, seed: int, jobs: int, constituents: int, detector: str) -> None:
-    """Generate g, q, W, Z, t jets with Pythia 8 and FastJet (anti-kT R=0.8, pT ~ 1 TeV)."""
+def data_generate(out_file: Path, jets: int, seed: int, jobs: int, address: str | None, constituents: int,
+                  detector: str) -> None:
+    """Generate g, q, W, Z, t jets with Pythia 8 and FastJet (anti-kT R=0.8, pT ~ 1 TeV).
+
+    An interrupted run keeps its finished tasks (OUT.partial/): the same command resumes it."""
     from l1tag.data.generate import generate
 
     generate(out_file, jets, seed=seed, jobs=jobs, constituents=constituents, detector=detector,
-             progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO))
+             progress=logging.getLogger("l1tag").isEnabledFor(logging.INFO), address=address)
+
+
+_cache_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                             help="The jet cache (default: $L1TAG_CACHE_DIR, else ~/.cache/l1tag/jets).")
+
+
+@data.command("list")
+@_cache_option
+def data_list(cache_dir: Path | None) -> None:
+    """The jet cache's entries: settings, size, last use, and whether their bytes match their record."""
+    import datetime
+
+    from l1tag.data.cache import cache_dir as folder
+    from l1tag.data.cache import list_entries
+
+    rows = list_entries(str(cache_dir) if cache_dir else None)
+    click.echo(f"jet cache {folder(str(cache_dir) if cache_dir else None)}: {len(rows)} entries")
+    for r in rows:
+        used = datetime.datetime.fromtimestamp(r["last_used"]).strftime("%Y-%m-%d %H:%M") if r["last_used"] else "-"
+        click.echo(f"  {r['file']}  {r['bytes'] / 1e6:9.1f} MB  last used {used}  {r['state']}")
+
+
+@data.command("prune")
+@_cache_option
+@click.option("--all", "everything", is_flag=True, help="Remove every entry, not only broken ones.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+def data_prune(cache_dir: Path | None, everything: bool, dry_run: bool) -> None:
+    """Remove broken cache entries (bytes that do not match their record) and interrupted generations."""
+    from l1tag.data.cache import prune
+
+    removed = prune(str(cache_dir) if cache_dir else None, everything=everything, dry_run=dry_run)
+    click.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)}: " + (", ".join(removed) or "nothing"))
 
 
 @data.command("inspect")

@@ -236,6 +236,9 @@ def path() -> Check:
     return Check("a file path", fn)
 
 
+a_path = path  # for dataclasses that have a field named ``path``
+
+
 def paths() -> Check:
     """A file path or glob, or a list of them; each made absolute against the config file's folder."""
 
@@ -303,8 +306,8 @@ class DataConfig:
                           "where jets come from: generated with Pythia 8 + FastJet, or existing files")
     path: str | tuple | None = setting(None, optional(paths()),
                                        "input file, glob, or list of them for hls4ml/jetclass (each must exist or "
-                                       "match files); the generated file for 'generate' (one path; default: "
-                                       "<build>/data/jets-<jets>-seed<seed>-<detector>-c<n>.h5)", is_path=True)
+                                       "match files); the generated file for 'generate' (one path; default: an "
+                                       "entry of the jet cache, data.cache_dir)", is_path=True)
     test_path: str | tuple | None = setting(None, optional(paths()),
                                             "a fixed test set, in the same forms and file format as data.path: the "
                                             "test split is exactly these files' jets (same selection, sorting and "
@@ -312,7 +315,11 @@ class DataConfig:
                                             "come from data.path with data.split's first two fractions renormalised "
                                             "to sum to 1 (its test fraction is unused)", is_path=True)
     jets: int = setting(50000, integer(1, MAX_JETS), "number of jets to generate (source: generate)")
-    generate_jobs: int = setting(2, integer(1, 256), "parallel generator processes")
+    generate_jobs: int = setting(2, integer(1, 256), "parallel generator workers (Ray tasks; 1: in the l1tag process)")
+    cache_dir: str | None = setting(None, optional(a_path()),
+                                    "the jet cache (source: generate, no data.path): generated files shared by every "
+                                    "build, bench and search that asks for the same jets (default: $L1TAG_CACHE_DIR, "
+                                    "else ~/.cache/l1tag/jets; l1tag/data/cache.py)", is_path=True)
     detector: str = setting("none", choice("none", "simple"),
                             "detector response for generated jets (see README: data)")
     constituents: int = setting(32, integer(1, 150), "n: constituents kept per jet")

@@ -14,6 +14,19 @@ SHARED = REPO.parent / "shared"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def jet_cache(tmp_path_factory) -> Path:
+    """The tests' own jet cache (l1tag/data/cache.py), never the user's: shared by the session's builds."""
+    folder = tmp_path_factory.mktemp("jet_cache")
+    previous = os.environ.get("L1TAG_CACHE_DIR")
+    os.environ["L1TAG_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("L1TAG_CACHE_DIR", None)
+    else:
+        os.environ["L1TAG_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

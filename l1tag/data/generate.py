@@ -26,15 +26,18 @@ close the gap to the real hls4ml sample's collimation (mean constituent dR rises
 it is an option, not the default.
 
 Determinism: the work is cut into fixed tasks (class, chunk) whose seeds derive from the run seed,
-and results are gathered in task order, so the file is the same for any ``jobs``.  The file is written
-to a temporary name and renamed at the end: an interrupted run leaves no truncated file.
+and results are gathered in task order, so the file is the same for any number of workers.  The tasks
+run in this process (one worker) or as Ray tasks (local CPUs or a cluster); each finished task is kept
+beside the output until the file is written, which is written to a temporary name and renamed at the
+end: an interrupted run leaves no truncated file and resumes without redoing finished tasks.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
-import multiprocessing as mp
+import shutil
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -44,7 +47,7 @@ import numpy as np
 
 from l1tag.data.features import CLASSES, HLS4ML_PARTICLE_NAMES, LABEL_NAMES, constituent_features
 from l1tag.errors import DataError
-from l1tag.files import write_bytes
+from l1tag.files import write_bytes, write_text
 
 log = logging.getLogger("l1tag")
 
@@ -243,13 +246,97 @@ def _match(jet, targets, radius: float):
 
 
 # ------------------------------------------------------------------------------------------
-# Driver: tasks in a process pool, gathered in order, written atomically
+# Driver: tasks inline (one worker) or as Ray tasks, each finished task kept on disk, gathered in task order
 # ------------------------------------------------------------------------------------------
 
 
+def _tasks(per_class: int, seed: int, settings: GeneratorSettings) -> list[tuple]:
+    tasks = []
+    for ci, cls in enumerate(CLASSES):
+        for chunk, start in enumerate(range(0, per_class, CHUNK_JETS)):
+            n = min(CHUNK_JETS, per_class - start)
+            tasks.append((cls, n, _task_seed(seed, ci, chunk), asdict(settings)))
+    return tasks
+
+
+class _Partial:
+    """The finished tasks of a generation, one ``task-<i>.npz`` each in ``<out>.partial/`` beside the output,
+    under a manifest of what is being generated: an interrupted run keeps them, a rerun with the same
+    settings generates only the rest, and any other settings start afresh."""
+
+    def __init__(self, out: Path, manifest: dict):
+        self.dir = out.with_name(out.name + ".partial")
+        self.manifest = manifest
+        record = self.dir / "manifest.json"
+        if self.dir.is_dir() and (not record.is_file() or json.loads(record.read_text()) != manifest):
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(exist_ok=True)
+        write_text(record, json.dumps(manifest, sort_keys=True))
+
+    def _file(self, i: int) -> Path:
+        return self.dir / f"task-{i:05d}.npz"
+
+    def done(self, n_tasks: int) -> dict[int, tuple]:
+        out = {}
+        for i in range(n_tasks):
+            try:
+                with np.load(self._file(i)) as z:
+                    out[i] = (z["p4"], z["cols"], int(z["events"]))
+            except (OSError, ValueError, KeyError):  # not finished (or cut short while written: np.savez is
+                continue                            # written to a temporary name and renamed)
+        return out
+
+    def keep(self, i: int, result: tuple) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, p4=result[0], cols=result[1], events=result[2])
+        write_bytes(self._file(i), buf.getvalue())
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _run_inline(pending: list[int], tasks: list[tuple], partial: _Partial, bar) -> None:
+    for i in pending:
+        result = generate_task(tasks[i])
+        partial.keep(i, result)
+        bar.update(len(result[0]))
+
+
+def _run_ray(pending: list[int], tasks: list[tuple], partial: _Partial, bar, jobs: int, address: str | None) -> None:
+    """The pending tasks as Ray tasks of one CPU each, on ``jobs`` local CPUs or the cluster at ``address``;
+    each result is kept as it arrives.  A Ray this call started is shut down however it ends."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": jobs}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(generate_task)
+        refs = {remote.remote(tasks[i]): i for i in pending}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                i = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:  # the worker's RuntimeError, one line
+                    raise RuntimeError(str(exc.cause) if exc.cause else str(exc).splitlines()[-1]) from None
+                partial.keep(i, result)
+                bar.update(len(result[0]))
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def generate(out: str | Path, jets: int, seed: int = 42, jobs: int = 2, constituents: int = 150,
-             detector: str = "none", progress: bool = True) -> Path:
-    """Generate ``jets`` jets (equal numbers of g, q, W, Z, t) into ``out`` in the hls4ml layout."""
+             detector: str = "none", progress: bool = True, address: str | None = None) -> Path:
+    """Generate ``jets`` jets (equal numbers of g, q, W, Z, t) into ``out`` in the hls4ml layout.
+
+    With ``jobs`` = 1 (and no ``address``) the tasks run in this process; otherwise as Ray tasks on ``jobs``
+    local CPUs, or on the Ray cluster at ``address``.  Each finished task is kept in ``<out>.partial/`` until
+    the file is written, so an interrupted generation resumes where it stopped.  The file is the same, byte
+    for byte, whatever the workers (tasks have fixed seeds and are gathered in task order)."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -264,28 +351,37 @@ def generate(out: str | Path, jets: int, seed: int = 42, jobs: int = 2, constitu
     if not out.parent.exists():
         raise DataError(f"{out}: folder {out.parent} does not exist")
     settings = GeneratorSettings(constituents=constituents, detector=detector)
-    tasks = []
-    for ci, cls in enumerate(CLASSES):
-        for chunk, start in enumerate(range(0, per_class, CHUNK_JETS)):
-            n = min(CHUNK_JETS, per_class - start)
-            tasks.append((cls, n, _task_seed(seed, ci, chunk), asdict(settings)))
+    tasks = _tasks(per_class, seed, settings)
+    partial = _Partial(out, {"seed": seed, "jets_per_class": per_class, "chunk": CHUNK_JETS,
+                             "settings": asdict(settings), "pythia8mc": version("pythia8mc"),
+                             "fastjet": version("fastjet")})
+    results = partial.done(len(tasks))
+    pending = [i for i in range(len(tasks)) if i not in results]
+    if results:
+        log.info("resuming: %d of %d generation tasks already done in %s", len(results), len(tasks), partial.dir)
+    bar = tqdm(total=per_class * len(CLASSES), unit="jet", desc="generating jets", disable=not progress,
+               initial=sum(len(r[0]) for r in results.values()))
+    try:
+        if jobs == 1 and address is None:
+            _run_inline(pending, tasks, partial, bar)
+        elif pending:
+            _run_ray(pending, tasks, partial, bar, jobs, address)
+    finally:
+        bar.close()
+    results = partial.done(len(tasks))
+    missing = [i for i in range(len(tasks)) if i not in results]
+    if missing:
+        raise DataError(f"{out}: {len(missing)} generation tasks have no result in {partial.dir}; run again to "
+                        f"generate them")
 
-    results = []
-    bar = tqdm(total=per_class * len(CLASSES), unit="jet", desc="generating jets", disable=not progress)
-    ctx = mp.get_context("spawn")  # Pythia and FastJet are not fork-safe inside a threaded parent
-    with ctx.Pool(processes=min(jobs, len(tasks))) as pool:
-        for res in pool.imap(generate_task, tasks):  # imap keeps task order: same file for any jobs
-            results.append(res)
-            bar.update(len(res[0]))
-    bar.close()
-
-    p4 = np.concatenate([r[0] for r in results])
-    cols = np.concatenate([r[1] for r in results])
-    events = sum(r[2] for r in results)
+    p4 = np.concatenate([results[i][0] for i in range(len(tasks))])
+    cols = np.concatenate([results[i][1] for i in range(len(tasks))])
+    events = sum(results[i][2] for i in range(len(tasks)))
     labels = np.concatenate([np.full(t[1], CLASSES.index(t[0])) for t in tasks])
     order = np.random.default_rng(seed).permutation(len(labels))  # mixed classes, as the hls4ml files
     p4, cols, labels = p4[order], cols[order], labels[order]
     _write_hls4ml(out, p4, cols, labels, seed, settings, events)
+    partial.remove()
     log.info("wrote %s: %d jets from %d events", out, len(labels), events)
     return out
 

@@ -187,10 +187,19 @@ def _fingerprint(files: list[str]) -> list[dict]:
 
 
 def generated_path(cfg, build_dir: Path) -> str:
-    """The generated jets' file: data.path, or a name under build/<name>/data that carries what made it."""
+    """The generated jets' file: data.path, or the jet cache's entry for these settings (l1tag/data/cache.py)."""
+    from l1tag.data.cache import cache_dir, entry_path, settings_record
+
     d = cfg.data
-    stored = max(d.constituents, 32)
-    return d.path or str(Path(build_dir) / "data" / f"jets-{d.jets}-seed{cfg.seed}-{d.detector}-c{stored}.h5")
+    if d.path:
+        return d.path
+    record = settings_record(d.jets, cfg.seed, stored_constituents(cfg), d.detector)
+    return str(entry_path(cache_dir(d.cache_dir), record))
+
+
+def stored_constituents(cfg) -> int:
+    """Constituents stored per generated jet: at least 32, so that files serve every n up to 32."""
+    return max(cfg.data.constituents, 32)
 
 
 def input_fingerprints(cfg) -> dict:
@@ -210,6 +219,7 @@ def input_fingerprints(cfg) -> dict:
 
 def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     """Generate the jets if needed, prepare them, and cache the result in ``build_dir/data``."""
+    from l1tag.data.cache import cached_jets
     from l1tag.data.generate import check_generated, generate
 
     d = cfg.data
@@ -217,14 +227,15 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     data_dir.mkdir(parents=True, exist_ok=True)
     path = d.path
     if d.source == "generate":
-        stored = max(d.constituents, 32)
-        path = generated_path(cfg, build_dir)
-        if not Path(path).exists():
-            log.info("generating %d jets with Pythia 8 + FastJet into %s", d.jets, path)
-            generate(path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=stored,
+        stored = stored_constituents(cfg)
+        if d.path is None:  # the jet cache: generated once for every build that asks for the same jets
+            path = str(cached_jets(d.jets, cfg.seed, stored, d.detector, d.generate_jobs, d.cache_dir, progress))
+        elif not Path(d.path).exists():
+            log.info("generating %d jets with Pythia 8 + FastJet into %s", d.jets, d.path)
+            generate(d.path, d.jets, seed=cfg.seed, jobs=d.generate_jobs, constituents=stored,
                      detector=d.detector, progress=progress)
         else:  # reused only if it is what this config would generate
-            check_generated(path, d.jets, seed=cfg.seed, constituents=stored, detector=d.detector)
+            check_generated(d.path, d.jets, seed=cfg.seed, constituents=stored, detector=d.detector)
     files = expand_paths(path)
     test_files = expand_paths(d.test_path) if d.test_path else []
     record = {"data": cfg.to_dict()["data"], "seed": cfg.seed, "inputs": _fingerprint(files)}

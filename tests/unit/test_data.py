@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -55,14 +57,91 @@ def test_physics_of_generated_jets(generated):
     assert abs(np.median(jf["j_mass_sd"][top]) - 173) < abs(np.median(jf["j_mass"][top]) - 173) + 5
 
 
-def test_same_seed_same_file_whatever_the_job_count(tmp_path):
+def test_same_seed_same_file_bytes_for_one_and_two_workers(tmp_path):
+    """One worker runs the tasks in this process, two run them as Ray tasks: the same bytes."""
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     generate(a, 10, seed=11, jobs=1, constituents=30, detector="simple", progress=False)
     generate(b, 10, seed=11, jobs=2, constituents=30, detector="simple", progress=False)
-    with h5py.File(a) as fa, h5py.File(b) as fb:
-        np.testing.assert_array_equal(fa["jetConstituentList"][:], fb["jetConstituentList"][:])
-        np.testing.assert_array_equal(fa["jets"][:], fb["jets"][:])
-    assert not list(tmp_path.glob(".*tmp*")), "no temporary files left behind"
+    assert a.read_bytes() == b.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5", "b.h5"], "no partial or temporary files left"
+
+
+def test_an_interrupted_generation_resumes_without_redoing_finished_tasks(tmp_path, monkeypatch):
+    """Killed after 2 of its 5 tasks (one per class at 10 jets), the rerun generates only the other 3, and the
+    file is the one an uninterrupted run writes; other settings start afresh."""
+    from l1tag.data import generate as gen
+
+    real, calls = gen.generate_task, []
+
+    def dies_after_two(args):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(args[0])
+        return real(args)
+
+    out = tmp_path / "jets.h5"
+    monkeypatch.setattr(gen, "generate_task", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        generate(out, 10, seed=7, jobs=1, constituents=30, progress=False)
+    assert not out.exists() and len(list((tmp_path / "jets.h5.partial").glob("task-*.npz"))) == 2
+    calls.clear()
+    monkeypatch.setattr(gen, "generate_task", lambda args: calls.append(args[0]) or real(args))
+    generate(out, 10, seed=7, jobs=1, constituents=30, progress=False)
+    assert calls == ["w", "z", "t"] and not (tmp_path / "jets.h5.partial").exists()
+    fresh = tmp_path / "fresh.h5"
+    generate(fresh, 10, seed=7, jobs=1, constituents=30, progress=False)
+    assert out.read_bytes() == fresh.read_bytes()
+    (tmp_path / "other.h5.partial").mkdir()  # a partial generation of other settings is discarded
+    (tmp_path / "other.h5.partial" / "manifest.json").write_text("{}")
+    (tmp_path / "other.h5.partial" / "task-00000.npz").write_bytes(b"not this run's")
+    calls.clear()
+    generate(tmp_path / "other.h5", 10, seed=7, jobs=1, constituents=30, progress=False)
+    assert len(calls) == 5 and (tmp_path / "other.h5").read_bytes() == fresh.read_bytes()
+
+
+def test_the_jet_cache_reuses_an_entry_and_regenerates_a_broken_one(tmp_path, monkeypatch, caplog):
+    """Two builds asking for the same jets share one cache entry; other settings get their own; an entry whose
+    bytes differ from its record is regenerated (with a warning), never used; list and prune see it."""
+    from l1tag.data import cache
+
+    import l1tag.data.generate as gen
+
+    real, generated = gen.generate, []
+    monkeypatch.setattr(gen, "generate", lambda out, *a, **k: generated.append(Path(out).name) or real(out, *a, **k))
+    root = tmp_path / "cache"
+    first = cache.cached_jets(10, 5, 32, "none", jobs=1, configured=str(root), progress=False)
+    again = cache.cached_jets(10, 5, 32, "none", jobs=1, configured=str(root), progress=False)
+    assert first == again and len(generated) == 1 and first.parent == root
+    other = cache.cached_jets(10, 6, 32, "none", jobs=1, configured=str(root), progress=False)
+    assert other != first and len(generated) == 2
+    assert [r["state"] for r in cache.list_entries(str(root))] == ["ok", "ok"]
+    good = first.read_bytes()
+    first.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # one bit flipped
+    assert cache.list_entries(str(root))[0]["state"] == "bytes differ from the record"
+    with caplog.at_level("WARNING", logger="l1tag"):
+        third = cache.cached_jets(10, 5, 32, "none", jobs=1, configured=str(root), progress=False)
+    assert third == first and len(generated) == 3 and third.read_bytes() == good
+    assert "cannot be used (bytes differ from the record)" in caplog.text
+    other.write_bytes(b"cut short")
+    assert cache.prune(str(root)) == [other.name] and not other.exists()
+    assert [r["file"] for r in cache.list_entries(str(root))] == [first.name]
+
+
+def test_two_builds_with_the_same_data_settings_share_the_cached_file(tmp_path, monkeypatch):
+    from l1tag.config import load_config
+    from l1tag.data.preprocess import generated_path, run_data_stage
+
+    import l1tag.data.generate as gen
+
+    real, generated = gen.generate, []
+    monkeypatch.setattr(gen, "generate", lambda out, *a, **k: generated.append(out) or real(out, *a, **k))
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("name: c\nseed: 3\ndata: {jets: 25, generate_jobs: 1, cache_dir: jets}\n")
+    cfg = load_config(cfg_file)
+    run_data_stage(cfg, tmp_path / "build_a", progress=False)
+    run_data_stage(cfg, tmp_path / "build_b", progress=False)
+    assert len(generated) == 1 and Path(generated[0]) == Path(generated_path(cfg, tmp_path / "build_b"))
+    assert Path(generated[0]).parent == tmp_path / "jets"  # data.cache_dir, relative to the config's folder
 
 
 def test_simple_detector_applies_the_pt_threshold(tmp_path):
