@@ -26,7 +26,7 @@ test-slow: install
 build: install
 	$(BIN)/l1tag build --config $(CONFIG)
 
-# each prints the table that README.md quotes (compare_models and estimator_accuracy also update it)
+# each prints the table that docs/ quotes (those with markers there also update it)
 BENCHES := generation_speed compare_models csim estimator_accuracy scaling firmware_pareto fidelity estimate_vs_yosys energy ii1_floor
 
 bench: install

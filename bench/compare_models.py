@@ -6,7 +6,7 @@ Every model sees the same data (the base config's data section with ``--jets`` j
 FastJet, n = 32 kT-sorted constituents, features pt, etarel, phirel) and the same training settings;
 only ``model.type`` changes.  The table (test split: accuracy, macro AUC, background rejection at
 TPR 0.5 averaged over classes, parameters, FLOPs, BOPs, energy per jet, training time) is printed and written into
-README.md between the compare_models markers.
+docs/models.md between the compare_models markers.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Usage: python bench/energy.py [--no-readme]
 Each shipped config's model is built at its own shapes (weights do not change the count) and priced by
 ``l1tag.models.cost`` (a MAC = a multiplication and an addition at the accumulator width, other FLOPs one
 addition; fp32 energies for the float model, integer energies scaled by width for the quantized one).
-Prints the README table (and writes it between the energy markers).
+Prints the table of docs/search.md (and writes it between the energy markers).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ when current; the report stage always, so that the estimate is the current estim
 stage's Yosys counts (report.json open_synthesis, per block x copies) are grouped by layers
 (l1tag/rtl/compare.py) and compared.  The error is the estimate's, relative to Yosys: negative = the
 estimate counts fewer.  Yosys counts are of da4ml's RTL of the same arithmetic, not of the HLS project
-(see report.md "Open synthesis" for what they are not).  Prints the README tables (and writes them
-between the README's markers when every default config ran).
+(see report.md "Open synthesis" for what they are not).  Prints the tables of docs/hardware.md (and writes them
+between its markers when every default config ran).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ designs), the 80 % band of real / estimate (a distribution-free prediction inter
 ``l1tag.hardware.error_band.prediction_interval``), the median and 80th-percentile |error| and the band's
 **coverage**: the fraction of designs whose real value lies inside the band made without their
 repository.  They go to ``l1tag/hardware/error_band.json``, which every estimate carries; the tables to
-docs/estimator.md and a summary to README.md (between the estimator_accuracy markers).
+docs/estimator.md and a summary to docs/hardware.md (between the estimator_accuracy markers).
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reports", nargs="+", default=[str(p) for p in ROOTS],
                     help="folders searched for hls4ml_config.yml (default: ROOTS)")
-    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/estimator.md and README's summary")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/estimator.md and docs/hardware.md's summary")
     ap.add_argument("--no-band", action="store_true", help="do not rewrite l1tag/hardware/error_band.json")
     args = ap.parse_args()
     projects, skipped = load([Path(r) for r in args.reports if Path(r).is_dir()])
@@ -334,7 +334,7 @@ def main() -> None:
         BAND_FILE.write_text(json.dumps(band, indent=1) + "\n")
     if not args.no_docs:
         write_between_markers("estimator_accuracy", text, DOCS)
-        write_between_markers("estimator_accuracy", summary)
+        write_between_markers("estimator_accuracy", summary, REPO / "docs" / "hardware.md")
 
 
 if __name__ == "__main__":

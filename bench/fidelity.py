@@ -6,7 +6,7 @@ For each config the build's own stages run in build/<name> (data, train, firmwar
 current), with the whole test split C-simulated (csim.jets: null).  From its csim.json: accuracy and
 macro AUC of the float model, the QKeras model and the firmware on those jets, the firmware's argmax
 agreement with both models, the largest logit differences, and the fidelity checks of csim.*.
-Prints the README table (and writes it between its markers).
+Prints the table of docs/firmware.md (and writes it between its markers).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ skipped when current).  For each P (particles per clock in every per-particle la
 strategy of the constant-weight layers (Latency: multipliers; distributed_arithmetic: da4ml adder
 graphs) the model is converted with l1tag's hls4ml extension and ESTIMATED (l1tag.hardware.estimate:
 never a synthesis result).  With --csim N the first N test jets are also C-simulated and must be
-bit-exact with the NumPy reference.  Prints the README table (and writes it between its markers) and
+bit-exact with the NumPy reference.  Prints the table of docs/hardware.md (and writes it between its markers) and
 draws LUT vs latency, one point per setting, with the budget's limits (firmware_pareto.png).
 """
 

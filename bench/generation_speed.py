@@ -1,7 +1,7 @@
 """Jet generation speed (Pythia 8 + FastJet): jets/s with 1 worker (in process) and 2 (Ray tasks).
 
 Usage: python bench/generation_speed.py [--jets 1000] [--detector none|simple]
-Prints a Markdown table quoted in README.md ("Data").
+Prints a Markdown table quoted in docs/data.md.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ configs/salt_l1.yaml: d = 16, H = 4, p = 4, 8-bit QAT, io_parallel) and fully pa
 each model is built with its initial weights (seeded), counted (``l1tag.models.cost``: FLOPs), converted
 with l1tag's hls4ml extension and estimated (``l1tag.hardware.estimate``: an estimate, not a synthesis
 result).  Writes the numbers (scaling.json) and a log-log plot (scaling.png), and prints the table and
-the fitted exponents b of cost ~ n^b, which the README quotes.
+the fitted exponents b of cost ~ n^b, which docs/hardware.md quotes.
 
 This is the one place that converts and estimates models across n: a build's report draws only what
 the build made (docs/design.md "Imports").

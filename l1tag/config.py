@@ -286,7 +286,7 @@ def _resolve_budget(value: str, base_dir: Path, dotted: str, origin: str) -> str
 
 def setting(default: Any, check: Check, doc: str, is_path: bool = False, required: bool = False,
             resolve: Callable[[Any, Path, str, str], Any] | None = None) -> Any:
-    """One key of the schema: its default, its check and its doc (the error messages and the README's
+    """One key of the schema: its default, its check and its doc (the error messages and docs/config.md's
     config reference quote both); ``resolve(value, config_folder, dotted_key, origin)`` turns a path into a
     file."""
     meta = {"check": check, "doc": doc, "required": required,
@@ -321,7 +321,7 @@ class DataConfig:
                                     "build, bench and search that asks for the same jets (default: $L1TAG_CACHE_DIR, "
                                     "else ~/.cache/l1tag/jets; l1tag/data/cache.py)", is_path=True)
     detector: str = setting("none", choice("none", "simple"),
-                            "detector response for generated jets (see README: data)")
+                            "detector response for generated jets (see docs/data.md)")
     constituents: int = setting(32, integer(1, 150), "n: constituents kept per jet")
     features: tuple = setting(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
                               "per-particle features by hls4ml name")
@@ -819,6 +819,16 @@ class PartTotals:
 
 
 @dataclass(frozen=True)
+class EventRate:
+    """How many jets the tagger must tag, how often: the budget's throughput."""
+
+    jets_per_event: int = setting(None, integer(1, 1000), "jets the tagger must tag per event", required=True)
+    period_ns: float = setting(None, number(0.0, open_min=True),
+                               "time between two events at this board (ns): 25 x the time-multiplexing factor",
+                               required=True)
+
+
+@dataclass(frozen=True)
 class Budget:
     name: str = setting(None, identifier(), "budget name", required=True)
     part: str = setting(None, text(), "FPGA part the limits refer to", required=True)
@@ -827,6 +837,9 @@ class Budget:
     # The part's totals, when given: the utilization limits are fractions of these (instead of the parts
     # table's), and a config may then target a part the table does not know.
     totals: PartTotals | None = None
+    # The throughput, when given: as many instances as the jets of one event need within the event period,
+    # their total resources against the limits, the latency with the jets serialised over them.
+    events: EventRate | None = None
 
 
 def load_budget(file: str | Path) -> Budget:
@@ -838,7 +851,7 @@ def load_budget(file: str | Path) -> Budget:
 
 
 def config_reference_markdown() -> str:
-    """The README's config reference table, generated from the schema so the two never drift apart."""
+    """docs/config.md's configuration reference table, generated from the schema so the two never drift apart."""
     rows = ["| key | default | meaning; accepted values |", "|---|---|---|"]
 
     def walk(cls: type, prefix: str) -> None:

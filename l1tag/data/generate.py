@@ -22,7 +22,7 @@ Detector response ``simple`` (the default in configs; ``none`` keeps every visib
 particles keep their direction and get 1 % pT smearing; photons and neutral hadrons are merged into
 calorimeter clusters (anti-kT R = 0.05 among neutrals, about a calorimeter tower) whose energy is
 smeared by 20 %/sqrt(E) (+) 3 %; every candidate must have pT > 1 GeV.  Measured here it does *not*
-close the gap to the real hls4ml sample's collimation (mean constituent dR rises; README: data), so
+close the gap to the real hls4ml sample's collimation (mean constituent dR rises; docs/data.md), so
 it is an option, not the default.
 
 Determinism: the work is cut into fixed tasks (class, chunk) whose seeds derive from the run seed,
@@ -181,7 +181,7 @@ def _generate_task(cls: str, n_jets: int, seed: int, settings_dict: dict) -> tup
     import fastjet as fj
     import pythia8mc
 
-    # FastJet (Cacciari, Salam, Soyez, EPJC 72 (2012) 1896) is cited in the README and the file's
+    # FastJet (Cacciari, Salam, Soyez, EPJC 72 (2012) 1896) is cited in docs/data.md and the file's
     # attributes instead of having every worker print its banner into the progress output.
     fj._swig.ClusterSequence.set_fastjet_banner_stream(None)
     settings = GeneratorSettings(**settings_dict)
@@ -304,14 +304,10 @@ def _run_inline(pending: list[int], tasks: list[tuple], partial: _Partial, bar) 
 
 def _run_ray(pending: list[int], tasks: list[tuple], partial: _Partial, bar, jobs: int, address: str | None) -> None:
     """The pending tasks as Ray tasks of one CPU each, on ``jobs`` local CPUs or the cluster at ``address``;
-    each result is kept as it arrives.  A Ray this call started is shut down however it ends."""
-    import ray
+    each result is kept as it arrives (l1tag/parallel.py starts Ray)."""
+    from l1tag.parallel import local_ray
 
-    started = not ray.is_initialized()
-    if started:
-        kwargs = {"address": address} if address else {"num_cpus": jobs}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
-    try:
+    with local_ray(jobs, address) as ray:
         remote = ray.remote(num_cpus=1, max_retries=0)(generate_task)
         refs = {remote.remote(tasks[i]): i for i in pending}
         while refs:
@@ -324,9 +320,6 @@ def _run_ray(pending: list[int], tasks: list[tuple], partial: _Partial, bar, job
                     raise RuntimeError(str(exc.cause) if exc.cause else str(exc).splitlines()[-1]) from None
                 partial.keep(i, result)
                 bar.update(len(result[0]))
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def generate(out: str | Path, jets: int, seed: int = 42, jobs: int = 2, constituents: int = 150,

@@ -6,6 +6,7 @@ into :class:`~l1tag.errors.BudgetViolation` (exit 3) after all outputs have been
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from l1tag.config import Budget
@@ -74,6 +75,8 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
 
     part = hardware.get("part")
     checks = []
+    rate = throughput(hardware, budget)
+    copies = rate["instances"] if rate else 1
 
     same = bool(part) and part_family(part) == part_family(budget.part)
     note = None if same else (
@@ -87,9 +90,14 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
 
     limits = budget.limits
     if limits.latency_ns is not None:
-        checks.append(_upper_limit("latency_ns", limits.latency_ns, hardware.get("latency_ns"), source,
-                                   "hardware report has no latency", bands=bands,
-                                   count=hardware.get("latency_cycles")))
+        latency = rate["latency_ns"] if rate else hardware.get("latency_ns")
+        check = _upper_limit("latency_ns", limits.latency_ns, latency, source, "hardware report has no latency",
+                             bands=bands, count=hardware.get("latency_cycles"))
+        if rate and rate["rounds"] > 1:
+            check["note"] = (f"the last of {budget.events.jets_per_event} jets: {rate['rounds'] - 1} intervals after "
+                             f"the first on each of {rate['instances']} instance(s)"
+                             + (f"; {check['note']}" if check.get("note") else ""))
+        checks.append(check)
     if limits.ii_cycles is not None:
         checks.append(_upper_limit("ii_cycles", limits.ii_cycles, hardware.get("ii_cycles"), source,
                                    "hardware report has no initiation interval", bands=bands))
@@ -98,20 +106,44 @@ def check_budget(hardware: dict, budget: Budget, require_margin: str | None = No
         used = utilization(hardware.get("resources") or {}, part, totals=budget.totals.as_dict())
     else:
         used = hardware.get("utilization") or {}
+    if copies > 1:  # every instance's resources count against the limits
+        used = {k: (v * copies if v is not None else None) for k, v in used.items()}
     for res in RESOURCES:
         limit = getattr(limits.utilization, res)
         if limit is None:
             continue
-        checks.append(_upper_limit(
+        check = _upper_limit(
             f"utilization_{res}", limit, used.get(res), source,
             f"{res} total of part {part or '?'} is unknown, so its utilization cannot be checked",
-            bands=bands, count=(hardware.get("resources") or {}).get(res)))
+            bands=bands, count=(hardware.get("resources") or {}).get(res))
+        if copies > 1 and check.get("value") is not None:
+            check["note"] = f"{copies} instances" + (f"; {check['note']}" if check.get("note") else "")
+        checks.append(check)
 
     shown = hardware.get("error_band") if source == "estimate" else None
     for c in checks:  # the estimate's own band beside each value it gave (report.md)
         if shown and band_of(c["name"], shown):
             c["band"] = band_short(c["name"], shown)
-    return {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}
+    section = {"name": budget.name, "pass": all(c["pass"] for c in checks), "checks": checks}
+    if rate:
+        section["throughput"] = rate
+    return section
+
+
+def throughput(hardware: dict, budget: Budget) -> dict | None:
+    """The instances a budget with ``events`` needs: one jet every II x clock per instance, so
+    ceil(jets x II x clock / period) instances tag an event's jets within its period; the last jet leaves
+    (ceil(jets / instances) - 1) intervals after the first.  None without ``events`` or without II and clock."""
+    events, ii, clock = budget.events, hardware.get("ii_cycles"), hardware.get("clock_ns")
+    if events is None or not ii or not clock:
+        return None
+    jet_ns = ii * clock
+    instances = max(1, math.ceil(events.jets_per_event * jet_ns / events.period_ns - 1e-9))
+    rounds = math.ceil(events.jets_per_event / instances)
+    latency = hardware.get("latency_ns")
+    return {"jets_per_event": events.jets_per_event, "period_ns": events.period_ns, "jet_interval_ns": jet_ns,
+            "instances": instances, "rounds": rounds,
+            "latency_ns": None if latency is None else latency + (rounds - 1) * jet_ns}
 
 
 def _fmt(value: Any) -> str:

@@ -140,6 +140,12 @@ def budget_table(section: dict) -> str:
     else:
         verdict = f"**FAIL**: the design{est} breaks budget `{name}` ({', '.join(failed) or 'marked failing'})."
     lines += ["", verdict]
+    rate = section.get("throughput")
+    if rate:
+        lines += ["", f"Throughput: {rate['jets_per_event']} jets per event, an event every {_num(rate['period_ns'])} "
+                  f"ns; one instance tags a jet every {_num(rate['jet_interval_ns'])} ns, so **{rate['instances']} "
+                  f"instance(s)** are needed (their resources together are checked above) and the last jet of an "
+                  f"event leaves {rate['rounds'] - 1} interval(s) after the first (the latency above includes it)."]
     return "\n".join(lines)
 
 

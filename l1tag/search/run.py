@@ -148,28 +148,24 @@ def _run_with_ray(base: dict, todo: list[dict], search_dir: Path, csim: bool, ad
     `l1tag search` resumes it), not with Tune's own handler, which returns as if the search had finished and
     advises Tuner.restore; a Ray that this call started is shut down however it ends (no agents left)."""
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    import ray
     from ray import tune
 
-    started = not ray.is_initialized()
-    if started:
-        kwargs = {"address": address} if address else {"num_cpus": os.cpu_count() or 1}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+    from l1tag.parallel import local_ray
+
     main_thread = threading.current_thread() is threading.main_thread()  # signal handlers live there only
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
-        space = {"base": base, "search_dir": str(search_dir), "csim": csim, "overrides": tune.grid_search(todo)}
-        tuner = tune.Tuner(
-            tune.with_resources(_trainable, {"cpu": 1}), param_space=space,
-            tune_config=tune.TuneConfig(reuse_actors=False),
-            run_config=tune.RunConfig(storage_path=str(search_dir / "ray"), name="tune", verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0)))
-        tuner.fit()
+        with local_ray(address=address):
+            space = {"base": base, "search_dir": str(search_dir), "csim": csim, "overrides": tune.grid_search(todo)}
+            tuner = tune.Tuner(
+                tune.with_resources(_trainable, {"cpu": 1}), param_space=space,
+                tune_config=tune.TuneConfig(reuse_actors=False),
+                run_config=tune.RunConfig(storage_path=str(search_dir / "ray"), name="tune", verbose=0,
+                                          failure_config=tune.FailureConfig(max_failures=0)))
+            tuner.fit()
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-        if started:
-            ray.shutdown()
 
 
 def _interrupt(signum, frame) -> None:

