@@ -65,7 +65,7 @@ def _file_size_limit(limit: int):
     return apply
 
 
-def test_data_generate_on_a_full_disk_exits_2_and_leaves_nothing(tmp_path):
+def test_data_generate_on_a_full_disk_exits_2_and_keeps_only_finished_tasks(tmp_path):
     """HDF5 itself crashes at exit when its writes fail: the file is built in memory and written by l1tag."""
     out = tmp_path / "jets.h5"
     r = subprocess.run([sys.executable, "-m", "l1tag.cli", "-q", "data", "generate", "--out", str(out), "--jets",
@@ -75,4 +75,6 @@ def test_data_generate_on_a_full_disk_exits_2_and_leaves_nothing(tmp_path):
     assert r.stderr.strip().splitlines() == [f"error: {out}: could not be written (file too large); nothing was "
                                              f"left half-written: free space there (or write elsewhere with --out "
                                              f"/ data.path) and rerun"]
-    assert list(tmp_path.iterdir()) == []
+    # nothing half-written: no output file, only the finished generation tasks, kept for the rerun to resume
+    assert [p.name for p in tmp_path.iterdir()] == ["jets.h5.partial"]
+    assert len(list((tmp_path / "jets.h5.partial").glob("task-*.npz"))) == 5
