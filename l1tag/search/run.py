@@ -19,6 +19,7 @@ Trials that break the budget are kept and marked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -162,7 +163,10 @@ def _run_with_ray(base: dict, todo: list[dict], search_dir: Path, csim: bool, ad
                 tune_config=tune.TuneConfig(reuse_actors=False),
                 run_config=tune.RunConfig(storage_path=str(search_dir / "ray"), name="tune", verbose=0,
                                           failure_config=tune.FailureConfig(max_failures=0)))
-            tuner.fit()
+            # Tune prints its own tables (the experiment's configuration, trial status) on stdout whatever its
+            # verbosity: they go to the search's log file, l1tag's own lines stay on the terminal
+            with open(search_dir / "ray.log", "a") as tune_log, contextlib.redirect_stdout(tune_log):
+                tuner.fit()
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
