@@ -239,3 +239,18 @@ def test_inspect_cli_and_bad_file(generated, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.h5" in err and "jetConstituentList" in err and "Traceback" not in err
     assert main(["data", "inspect", str(tmp_path / "nothere.h5")]) == 2
+
+
+def test_the_cache_commands_list_and_prune(tmp_path, capsys):
+    """`l1tag data list` names each entry and its state; `prune --dry-run` removes nothing, `prune` the broken."""
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / "jets-10-seed1-none-c32-abcdef012345.h5").write_bytes(b"no record beside it")
+    assert main(["data", "list", "--cache-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"jet cache {root}: 1 entries" in out and "no record" in out
+    assert "jets-10-seed1-none-c32-abcdef012345.h5" in out
+    assert main(["data", "prune", "--cache-dir", str(root), "--dry-run"]) == 0
+    assert "would remove 1" in capsys.readouterr().out and len(list(root.iterdir())) == 1
+    assert main(["data", "prune", "--cache-dir", str(root)]) == 0
+    assert "removed 1" in capsys.readouterr().out and list(root.iterdir()) == []
