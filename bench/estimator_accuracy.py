@@ -4,8 +4,8 @@ Usage: python bench/estimator_corpus/fetch.py; python bench/estimator_accuracy.p
        [--no-docs] [--no-band]
 
 For every hls4ml project under the report folders (default: ../shared/hls_reports and the calibration
-corpus bench/estimator_corpus, SOURCES.md there) that ships its Keras model and hls4ml_config.yml, the
-model is rebuilt with hls4ml 1.3 from those files, estimated (``l1tag.hardware.estimate``, with the
+corpus referenced in bench/estimator_corpus/, fetched into build/estimator_corpus/; SOURCES.md there) that
+ships its Keras model and hls4ml_config.yml, the model is rebuilt with hls4ml 1.3 from those files, estimated (``l1tag.hardware.estimate``, with the
 ToolRules of the project's tool) and compared with the numbers parsed from its synthesis report
 (``l1tag.hardware.vendor``).  Projects that cannot be rebuilt here are listed with the reason.
 
@@ -43,9 +43,8 @@ from l1tag.hardware.vendor import parse_project
 REPO = Path(__file__).resolve().parents[1]
 BAND_FILE = REPO / "l1tag" / "hardware" / "error_band.json"
 DOCS = REPO / "docs" / "estimator.md"
-# ../shared/hls_reports (read in place), the licensed designs copied here, the referenced ones fetched (fetch.py)
-ROOTS = (REPO.parent / "shared" / "hls_reports", REPO / "bench" / "estimator_corpus",
-         REPO / "build" / "estimator_corpus")
+# ../shared/hls_reports (read in place) and the referenced designs fetched (bench/estimator_corpus/fetch.py)
+ROOTS = (REPO.parent / "shared" / "hls_reports", REPO / "build" / "estimator_corpus")
 QUANTITIES = ("latency_cycles", "ii_cycles", "DSP", "LUT", "FF", "BRAM_18K")
 TARGETS = {"latency_cycles": 25, "LUT": 25, "FF": 25, "DSP": 10}  # leave-one-repository-out medians
 MEASURED = ("sat_lut_per_bit", "resource_pixel_overhead", "zeropad_lut")
@@ -268,7 +267,7 @@ def unfetched() -> list[str]:
 
     designs = yaml.safe_load((REPO / "bench" / "estimator_corpus" / "referenced.yaml").read_text())["designs"]
     return [f"{d['repository']}:{d['folder']}" for d in designs
-            if not (ROOTS[2] / d["repository"].replace("/", "__") / d["folder"] / "hls4ml_config.yml").is_file()]
+            if not (ROOTS[1] / d["repository"].replace("/", "__") / d["folder"] / "hls4ml_config.yml").is_file()]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""Bring the referenced calibration designs (``referenced.yaml``: public repositories without a licence file,
-so l1tag keeps only their addresses and checksums) into ``build/estimator_corpus/`` for
-``bench/estimator_accuracy.py``.
+"""Bring the referenced calibration designs (``referenced.yaml``: l1tag keeps only their addresses and checksums:
+vendor reports stay out of the repository, and most of these repositories have no licence file) into
+``build/estimator_corpus/`` for ``bench/estimator_accuracy.py``.
 
 Usage: python bench/estimator_corpus/fetch.py [--mirror DIR] [--out DIR]
 
