@@ -27,7 +27,7 @@ from pathlib import Path
 
 from l1tag.data.features import CLASSES
 from l1tag.errors import DataError
-from l1tag.files import write_text
+from l1tag.files import sha256_file, write_text
 
 log = logging.getLogger("l1tag")
 
@@ -57,14 +57,6 @@ def entry_path(root: Path, record: dict) -> Path:
     return root / f"jets-{record['jets']}-seed{record['seed']}-{s['detector']}-c{s['constituents']}-{key}.h5"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _record_file(entry: Path) -> Path:
     return entry.with_suffix(".json")
 
@@ -82,7 +74,7 @@ def check_entry(entry: Path, record: dict | None = None) -> str | None:
         return "unreadable record"
     if record is not None and stored.get("generator") != record:
         return "made with other settings"
-    if entry.stat().st_size != stored.get("size") or _sha256(entry) != stored.get("sha256"):
+    if entry.stat().st_size != stored.get("size") or sha256_file(entry) != stored.get("sha256"):
         return "bytes differ from the record"
     return None
 
@@ -114,7 +106,7 @@ def cached_jets(jets: int, seed: int, constituents: int, detector: str, jobs: in
              address=address)
     now = time.time()
     write_text(_record_file(entry), json.dumps({"generator": record, "size": entry.stat().st_size,
-                                                "sha256": _sha256(entry), "created": now, "last_used": now},
+                                                "sha256": sha256_file(entry), "created": now, "last_used": now},
                                                indent=1, sort_keys=True))
     return entry
 

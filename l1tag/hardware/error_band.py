@@ -79,20 +79,32 @@ def _pct(x: float) -> str:
     return f"{x:+.0f} %"
 
 
+def _range_text(band: dict) -> str:
+    return f"{_pct(band['low_pct'])}…{_pct(band['high_pct'])}" if _has_range(band) else "no band"
+
+
+def _rough(band: dict) -> bool:
+    return band.get("median_abs_pct", 0) > ROUGH_PCT
+
+
+def _held_poorly(band: dict) -> bool:
+    return band.get("coverage") is not None and band["coverage"] < MIN_COVERAGE
+
+
 def band_short(quantity: str, bands: dict | None = None) -> str:
     """'-21 %…+48 %' (the 80 % band relative to the estimate), 'no band' where there is none; with
-    ', rough' where the median error on unseen designs is above ``ROUGH_PCT``."""
+    ', rough' where the median error on unseen designs is above ``ROUGH_PCT`` or the band held for fewer
+    than ``MIN_COVERAGE`` of them."""
     band = band_of(quantity, bands)
     if not band:
         return "no band"
-    text = f"{_pct(band['low_pct'])}…{_pct(band['high_pct'])}" if _has_range(band) else "no band"
-    rough = band.get("median_abs_pct", 0) > ROUGH_PCT or (band.get("coverage") or 1) < MIN_COVERAGE
-    return text + (", rough" if rough else "")
+    return _range_text(band) + (", rough" if _rough(band) or _held_poorly(band) else "")
 
 
 def band_words(quantity: str, bands: dict | None = None) -> str:
-    """'ESTIMATE; 80 % band -21 %…+48 %, median error 9 % on 31 unseen designs of 12 repositories' (plus
-    'rough: ...' in words when that median is large), or just 'ESTIMATE' without a band."""
+    """'ESTIMATE; 80 % band -21 %…+48 %, median error 9 % on 31 unseen designs of 12 repositories' (plus, in
+    words, 'rough: ...' when that median is large and how often the band held when that is rare), or just
+    'ESTIMATE' without a band."""
     band = band_of(quantity, bands)
     if not band:
         return "ESTIMATE"
@@ -100,27 +112,26 @@ def band_words(quantity: str, bands: dict | None = None) -> str:
     if not _has_range(band):
         head = f"ESTIMATE; no 80 % band (too few designs), {where}"
     else:
-        head = (f"ESTIMATE; 80 % band {_pct(band['low_pct'])}…{_pct(band['high_pct'])}, median error "
-                f"{band['median_abs_pct']:.0f} % on {where}")
-    if band["median_abs_pct"] > ROUGH_PCT:
+        head = f"ESTIMATE; 80 % band {_range_text(band)}, median error {band['median_abs_pct']:.0f} % on {where}"
+    if _rough(band):
         head += f"; rough: typically {band['median_abs_pct']:.0f} % off"
-    if band.get("coverage") is not None and band["coverage"] < MIN_COVERAGE:
+    if _held_poorly(band):
         head += f"; the band held for only {100 * band['coverage']:.0f} % of unseen designs"
     return head
 
 
 def upper_end(quantity: str, value: float, bands: dict | None = None, count: float | None = None) -> float | None:
-    """The band's high end for ``value`` (a budget's ``require_margin: error_band``); inf without a band.
-    ``count``: the number the band was measured on when ``value`` is derived from it (a utilization from its
-    resource count, a latency in ns from its cycles): the value scales as the count does."""
-    band = band_of(quantity, bands)
-    if not band:
+    """The band's high end for ``value`` (a budget's ``require_margin: error_band``); inf without a band; None
+    where the quantity was never measured.  ``count``: the number the band was measured on when ``value`` is
+    derived from it (a utilization from its resource count, a latency in ns from its cycles): the value then
+    scales as the count does."""
+    if not band_of(quantity, bands):
         return None
     count = value if count is None else count
     r = band_range(quantity, count, bands)
     if r is None:
         return math.inf
-    return max(r) if count == value else value * max(r) / count if count else value
+    return value * max(r) / count if count else value
 
 
 def hardware_words(hardware: dict) -> str:
