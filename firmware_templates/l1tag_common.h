@@ -6,6 +6,10 @@
  * integers on exact widths (no 64-bit integers, no division), so that the index is exact and identical
  * to the NumPy reference (l1tag/ops/), with no float arithmetic anywhere.
  *
+ * from_bits<T>(k): the value k * 2^-F of type T, written as its bits. Compile-time constants (taps,
+ * biases, alpha / beta) are built this way rather than from a double literal: the same constant for HLS,
+ * and the C-simulation skips ap_fixed's double-to-fixed conversion at every call.
+ *
  * product<impl>::of(a, b): a product of two variables with its binding decided, not left to the tool
  * (`hls.variable_products`): impl 0 fabric and 1 DSP for Vitis HLS (BIND_OP), 2 fabric and 3 DSP for
  * Vivado HLS (RESOURCE, which it knows instead of BIND_OP). The converter picks impl per project.
@@ -31,6 +35,14 @@ template <class T> inline ap_uint<T::width> raw_bits(const T &x) {
     #pragma HLS INLINE
     ap_uint<T::width> r;
     r.range(T::width - 1, 0) = x.range(T::width - 1, 0);
+    return r;
+}
+
+// The fixed-point value whose bits are the integer k (k * 2^-F, k within T's range).
+template <class T> inline T from_bits(long long k) {
+    #pragma HLS INLINE
+    T r;
+    r.V = k;
     return r;
 }
 

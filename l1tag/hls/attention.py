@@ -178,8 +178,8 @@ def attention_constants(node, spec: AttentionSpec, backend: str) -> str:
     if kinds.get(spec.kind).score_conv:
         kh, kw = spec.conv
         taps = np.asarray(node.get_attr("convk_data"), dtype=np.float64).reshape(kh, kw, spec.heads)
-        text += constant_function("conv_tap", spec.conv_w_t.cpp(), taps.ravel())  # index (a kw + b) H + h
-        text += constant_function("conv_bias", spec.conv_b_t.cpp(), node.get_attr("convb_data"))
+        text += constant_function("conv_tap", spec.conv_w_t, taps.ravel())  # index (a kw + b) H + h
+        text += constant_function("conv_bias", spec.conv_b_t, node.get_attr("convb_data"))
     return text
 
 

@@ -52,12 +52,21 @@ def rom_function(name: str, type_name: str, values, storage: str, backend: str) 
             f"        return rom[i];\n    }}\n")
 
 
-def constant_function(name: str, type_name: str, values) -> str:
-    """A config's compile-time constants, one literal per index (a switch the unrolled loops fold)."""
+def bits_literal(t: FixedType, value: float) -> str:
+    """A C++ constant of fixed-point type ``t`` built from its bits (``l1tag::from_bits``, l1tag_common.h):
+    no double-to-fixed conversion at run time in the C-simulation.  ``value`` must be exact in ``t``."""
+    k = float(value) * 2.0**t.frac
+    if k != int(k) or not t.min <= float(value) <= t.max:
+        raise ConversionError(f"constant {value!r} is not a value of {t.cpp()}")
+    return f"l1tag::from_bits<{t.cpp()}>({int(k)})"
+
+
+def constant_function(name: str, t: FixedType, values) -> str:
+    """A config's compile-time constants of type ``t``, one per index (a switch the unrolled loops fold)."""
     values = list(np.asarray(values, dtype=np.float64).ravel())
-    cases = "".join(f"        case {i}: return {type_name}({cpp_literal(v)});\n" for i, v in enumerate(values))
-    return (f"    static {type_name} {name}(unsigned i) {{\n        switch (i) {{\n{cases}"
-            f"        default: return {type_name}(0);\n        }}\n    }}\n")
+    cases = "".join(f"        case {i}: return {bits_literal(t, v)};\n" for i, v in enumerate(values))
+    return (f"    static {t.cpp()} {name}(unsigned i) {{\n        switch (i) {{\n{cases}"
+            f"        default: return {bits_literal(t, 0.0)};\n        }}\n    }}\n")
 
 
 def backend_name(node) -> str:

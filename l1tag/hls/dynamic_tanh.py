@@ -12,7 +12,7 @@ from hls4ml.model.layers import Layer
 
 from l1tag.errors import ConversionError
 from l1tag.hls.binding import table_storage
-from l1tag.hls.common import apply_defaults, backend_name, cpp_literal, from_hls, rom_function, to_hls
+from l1tag.hls.common import apply_defaults, backend_name, bits_literal, from_hls, rom_function, to_hls
 from l1tag.numerics.fixed_point import quantize
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.config import particles_per_clock
@@ -94,7 +94,7 @@ dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
 
 def dynamic_tanh_constants(node, spec: DynamicTanhSpec, backend: str) -> str:
     """alpha and beta as literals, the tanh table as a ROM."""
-    text = "".join(f"    static param_t {v}() {{ return param_t({cpp_literal(node.get_attr(v))}); }}\n"
+    text = "".join(f"    static param_t {v}() {{ return {bits_literal(spec.param_t, node.get_attr(v))}; }}\n"
                    for v in ("alpha", "beta"))
     return text + rom_function("table", spec.out_t.cpp(), spec.table(), table_storage(spec.table_size,
                                                                                        spec.out_t.width), backend)

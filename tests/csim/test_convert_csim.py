@@ -24,7 +24,7 @@ from l1tag.data.preprocess import prepare
 from l1tag.data.readers import read_hls4ml
 from l1tag.build import check_fidelity, fidelity_checks
 from l1tag.errors import FidelityError
-from l1tag.hls.convert import add_qualities, convert_model, run_csim
+from l1tag.hls.convert import add_qualities, convert_model, csim_predict, run_csim
 from l1tag.train.trainer import train_models
 
 TYPES = kinds.NAMES  # every registered kind
@@ -68,6 +68,10 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
     s = run_csim(converted, x, qat_model, float_model)
     outputs = s.pop("_outputs")
     np.testing.assert_array_equal(outputs, s.pop("_reference"))
+    # the jets split over threads give the outputs of one thread, in order
+    xq = s.pop("_inputs")
+    for workers in (1, 3):
+        np.testing.assert_array_equal(csim_predict(converted.hls_model, xq, workers=workers), outputs)
     add_qualities(s, outputs, data.y["test"][:100])
     for key in ("max_abs_diff_vs_quantized", "max_abs_diff_vs_float", "argmax_agreement_vs_quantized",
                 "argmax_agreement_vs_float"):
@@ -89,6 +93,11 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
         assert "l1tag::" in cpp  # the attention; DynamicTanh is called inside a fused particle loop (P < n)
         assert "l1tag::dynamic_tanh_element<" in params and "particle_loop" in cpp
         assert (tmp_path / "hls" / "firmware" / "nnet_utils" / "l1tag_attention.h").exists()
+        # constants are built from their bits, never converted from a double at run time
+        assert "static param_t alpha() { return l1tag::from_bits<" in params
+        assert not re.search(r"return ap_u?fixed<[^;]*>\(-?[0-9.]+\);", params)
+    stubs = (tmp_path / "hls" / "firmware" / "nnet_utils" / "nnet_function_stubs.h").read_text()
+    assert stubs.count("r.V = x.V;") == 4 and "r.range() = x.range();" not in stubs
 
 
 @pytest.mark.parametrize("kind", TYPES)
