@@ -27,6 +27,7 @@ from typing import Any, Callable
 import yaml
 
 from l1tag import devices, kinds
+from l1tag.data.augment import SYMMETRIES, TURNED, unsupported_features  # against the flow, as the next line
 from l1tag.data.features import CLASSES, PARTICLE_FEATURES  # against the flow: docs/design.md "Imports"
 from l1tag.errors import ConfigError
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE
@@ -402,6 +403,10 @@ class TrainConfig:
     learning_rate: float = setting(5e-3, number(0.0, open_min=True), "Adam learning rate (QAT uses a quarter)")
     lr_schedule: str = setting("cosine", choice("cosine", "plateau", "constant"), "learning-rate schedule")
     patience: int = setting(8, integer(1), "early-stopping patience in epochs (validation loss)")
+    augment: tuple = setting([], list_of(choice(*SYMMETRIES), min_len=0),
+                             "symmetries shown at random each epoch to the training jets: rotation (about the jet "
+                             "axis in the eta-phi plane), reflect_eta, reflect_phi (needs data.features of "
+                             "l1tag/data/augment.py: etarel and phirel, and invariant ones); [] none")
 
 
 @dataclass(frozen=True)
@@ -581,6 +586,23 @@ def _section_type(cls: type, f: dataclasses.Field) -> tuple[type | None, bool]:
     return None, False
 
 
+def _augment_checks(cfg: Config, origin: str) -> None:
+    aug, features = cfg.train.augment, cfg.data.features
+    if not aug:
+        return
+    if bad := unsupported_features(features):
+        raise ConfigError(f"{origin}: train.augment {list(aug)}: the symmetries are not defined on data.features "
+                          f"{bad}; use relative features (etarel, phirel, pt, ptrel, e, erel, deltaR, costhetarel) "
+                          f"or set train.augment: []")
+    turned = [f for f in TURNED if f in features]
+    if not turned:
+        raise ConfigError(f"{origin}: train.augment {list(aug)} changes nothing: data.features {list(features)} has "
+                          f"neither etarel nor phirel; add them or set train.augment: []")
+    if "rotation" in aug and len(turned) == 1:
+        raise ConfigError(f"{origin}: train.augment: rotation mixes etarel and phirel, but data.features has only "
+                          f"{turned[0]}; add the other or drop rotation")
+
+
 def _cross_checks(cfg: Config, origin: str) -> None:
     m = cfg.model
     kind = kinds.get(m.type)
@@ -595,6 +617,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
             isinstance(cfg.data.path, tuple) or _is_glob(cfg.data.path)):
         raise ConfigError(f"{origin}: data.path: with data.source 'generate' it is the one file the jets are "
                           f"written to, not a list or glob; got {cfg.data.path!r}")
+    _augment_checks(cfg, origin)
     h, n = cfg.hls, cfg.data.constituents
     particles_per_clock(n, h.parallelization_factor, f"{origin}: hls.parallelization_factor")
     if h.reuse_factor > 1:

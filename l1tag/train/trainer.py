@@ -36,9 +36,38 @@ def _schedule(tf, schedule: str, lr: float, steps: int):
     return lr
 
 
-def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None) -> dict:
+def _augmented(tf, data, train_cfg, seed: int):
+    """The training split as a Keras Sequence that shows each jet transformed by ``train.augment``'s
+    symmetries (l1tag/data/augment.py), drawn anew every epoch from (seed, epoch), in a new order."""
+    from l1tag.data.augment import transform
+
+    class AugmentedJets(tf.keras.utils.Sequence):
+        def __init__(self):
+            super().__init__()
+            self.x, self.y, self.batch = data.x["train"], data.y["train"], train_cfg.batch_size
+            self.epoch = 0
+            self.on_epoch_end()
+
+        def on_epoch_end(self):
+            rng = np.random.default_rng([seed, self.epoch])
+            self.order = rng.permutation(len(self.y))
+            self.xt = transform(self.x[self.order], data.features, data.center, data.scale, train_cfg.augment, rng)
+            self.epoch += 1
+
+        def __len__(self):
+            return int(np.ceil(len(self.y) / self.batch))
+
+        def __getitem__(self, i):
+            sl = slice(i * self.batch, (i + 1) * self.batch)
+            return self.xt[sl], self.y[self.order[sl]]
+
+    return AugmentedJets()
+
+
+def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
-    (no early stopping: the validation loss holds the resource term, whose weight moves)."""
+    (no early stopping: the validation loss holds the resource term, whose weight moves).  With
+    ``train.augment`` the training jets are transformed anew each epoch (``_augmented``); validation jets never."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
     schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
     optimizer = tf.keras.optimizers.Adam(schedule) if controller is None else bits_optimizer(schedule)
@@ -47,8 +76,13 @@ def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, contr
         [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
-    h = model.fit(data.x["train"], data.y["train"], validation_data=(data.x["val"], data.y["val"]),
-                  epochs=epochs, batch_size=train_cfg.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
+    if train_cfg.augment:
+        h = model.fit(_augmented(tf, data, train_cfg, seed), validation_data=(data.x["val"], data.y["val"]),
+                      epochs=epochs, callbacks=callbacks, verbose=verbose)
+    else:
+        h = model.fit(data.x["train"], data.y["train"], validation_data=(data.x["val"], data.y["val"]),
+                      epochs=epochs, batch_size=train_cfg.batch_size, callbacks=callbacks, verbose=verbose,
+                      shuffle=True)
     return {k: [float(v) for v in vals] for k, vals in h.history.items()}
 
 
@@ -69,7 +103,8 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
     if float_model is None:
         float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float")
         t0 = time.perf_counter()
-        history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose)
+        history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose,
+                                seed=cfg.seed)
         history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
@@ -91,7 +126,7 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
         if cfg.train.qat_epochs:
             t0 = time.perf_counter()
             history["qat"] = _fit(tf, qat_model, data, cfg.train.qat_epochs, cfg.train.learning_rate / 4, cfg.train,
-                                  verbose, control)
+                                  verbose, control, seed=cfg.seed + 1)
             history["qat_seconds"] = time.perf_counter() - t0
         if control is not None:
             history["heterogeneous"] = {"target_ebops": control.target, "start_ebops": control.start_ebops,

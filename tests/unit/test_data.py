@@ -254,3 +254,39 @@ def test_the_cache_commands_list_and_prune(tmp_path, capsys):
     assert "would remove 1" in capsys.readouterr().out and len(list(root.iterdir())) == 1
     assert main(["data", "prune", "--cache-dir", str(root)]) == 0
     assert "removed 1" in capsys.readouterr().out and list(root.iterdir()) == []
+
+
+def test_augmentation_turns_and_mirrors_about_the_jet_axis_only():
+    """rotation keeps each constituent's distance to the axis (so deltaR, kT and the kT order) and pT, turns
+    each jet by its own angle; reflections flip one sign; padding rows stay zero; the same generator state
+    gives the same jets."""
+    from l1tag.data.augment import transform
+
+    features = ("pt", "etarel", "phirel", "deltaR")
+    p = prepare(_sample(200, 4), 12, features, "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+    x = p.x["train"]
+    phys = lambda a: np.where(np.any(a != 0, -1, keepdims=True), a * p.scale + p.center, 0.0)  # noqa: E731
+    before = phys(x)
+    real = np.any(x != 0, axis=-1)
+    assert (~real).any()  # the sample has padding rows to keep
+
+    turned = phys(transform(x, features, p.center, p.scale, ("rotation",), np.random.default_rng(7)))
+    assert (np.all(turned == 0, axis=-1) == ~real).all()
+    np.testing.assert_allclose(np.hypot(turned[..., 1], turned[..., 2])[real], before[..., 3][real], rtol=1e-4,
+                               atol=1e-5)  # still at the same distance: deltaR
+    np.testing.assert_allclose(turned[..., [0, 3]], before[..., [0, 3]], rtol=1e-5, atol=1e-5)
+    angles = np.arctan2(turned[..., 2], turned[..., 1]) - np.arctan2(before[..., 2], before[..., 1])
+    per_jet = np.angle(np.exp(1j * angles))
+    first = per_jet[:, :1]
+    assert np.allclose(np.angle(np.exp(1j * (per_jet - first)))[real], 0.0, atol=1e-3)  # one angle per jet
+    assert np.std(first) > 1.0  # and a different one for each jet
+
+    mirrored = phys(transform(x, features, p.center, p.scale, ("reflect_eta",), np.random.default_rng(7)))
+    sign = np.sign(mirrored[..., 1] * before[..., 1])[real]
+    assert set(np.unique(sign[sign != 0])) == {-1.0, 1.0}
+    np.testing.assert_allclose(mirrored[..., 2], before[..., 2], atol=1e-5)  # phi untouched
+
+    a = transform(x, features, p.center, p.scale, ("rotation", "reflect_phi"), np.random.default_rng(3))
+    b = transform(x, features, p.center, p.scale, ("rotation", "reflect_phi"), np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert transform(x, features, p.center, p.scale, (), np.random.default_rng(3)) is x

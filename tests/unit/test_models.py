@@ -231,3 +231,34 @@ def test_energy_of_the_default_tagger_float_and_quantized():
     f = model_cost(build_model(cfg.model, 32, 3, None))
     assert 0 < q["energy_pj"] < f["energy_pj"] / 5
     assert q["energy_pj"] == pytest.approx(sum(r["energy_pj"] for r in q["layers"]), abs=0.5)
+
+
+def test_augmented_training_is_reproducible_and_differs_from_plain_training():
+    """train.augment feeds transformed training jets (a new draw each epoch from the seed): the same config
+    gives the same weights, and the weights differ from training on the jets as they are."""
+    from l1tag.data.features import constituent_features
+    from l1tag.data.preprocess import prepare
+    from l1tag.data.readers import JetSample
+    from l1tag.train.trainer import train_models
+
+    rng = np.random.default_rng(2)
+    p4 = np.zeros((150, 8, 4))
+    for i in range(150):
+        pt = np.sort(rng.exponential(40.0, 8) + 1.0)[::-1]
+        eta, phi = rng.normal(0, 0.3, 8), rng.normal(0, 0.3, 8)
+        p4[i] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
+    data = prepare(JetSample(constituent_features(p4).astype(np.float32), np.arange(150) % 5), 8,
+                   ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+
+    def weights(augment):
+        cfg = config_from_dict({"name": "aug", "seed": 5, "data": {"constituents": 8},
+                                "model": {"type": "deepsets", "phi_dims": [8], "head_dims": [8]},
+                                "train": {"epochs": 2, "qat_epochs": 1, "batch_size": 32, "augment": augment}})
+        model, qat, history = train_models(cfg, data)
+        assert len(history["float"]["loss"]) == 2 and len(history["qat"]["loss"]) == 1
+        return model.get_weights() + qat.get_weights()
+
+    first, again, plain = weights(["rotation", "reflect_eta"]), weights(["rotation", "reflect_eta"]), weights([])
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, plain))
