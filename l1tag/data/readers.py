@@ -112,7 +112,13 @@ def _decode(names) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names).ravel()]
 
 
-def _read_hls4ml_file(path: str):
+READ_CHUNK_JETS = 50000  # rows read from a file at a time
+
+
+def _read_hls4ml_file(path: str, constituents: int | None = None):
+    """(constituents (N, min(n, stored), 16), labels, jet features, stored constituents per jet).  Only the
+    first ``constituents`` of each jet are read, in chunks of READ_CHUNK_JETS jets: a file of 150 stored
+    constituents read for n = 32 never holds more than those 32 (and one chunk) in memory."""
     import h5py
 
     try:
@@ -138,7 +144,12 @@ def _read_hls4ml_file(path: str):
                         f"{jets_ds.shape[0]}", HLS4ML_EXPECTED)
         if cons_ds.shape[0] == 0:
             raise _fail(path, "file is empty (0 jets)", HLS4ML_EXPECTED)
-        cons = np.asarray(cons_ds[...], dtype=np.float32)
+        stored = cons_ds.shape[1]
+        keep = stored if constituents is None else min(constituents, stored)
+        cons = np.empty((cons_ds.shape[0], keep, N_FEATURES), dtype=np.float32)
+        for start in range(0, len(cons), READ_CHUNK_JETS):
+            stop = min(start + READ_CHUNK_JETS, len(cons))
+            cons[start:stop] = cons_ds[start:stop, :keep, :]
         jets = np.asarray(jets_ds[...], dtype=np.float64)
         names = _feature_names(f, path)
 
@@ -160,7 +171,7 @@ def _read_hls4ml_file(path: str):
     elif names is not None:
         log.warning("%s: jetFeatureNames has %d names for %d columns; jet features ignored",
                     path, len(names), jets.shape[1])
-    return cons, labels, feats
+    return cons, labels, feats, stored
 
 
 def _feature_names(f, path: str) -> list[str] | None:
@@ -199,11 +210,11 @@ def read_hls4ml(paths, constituents: int | None = None) -> JetSample:
     files = expand_paths(paths, HLS4ML_EXPECTED)
     parts, width = [], None
     for path in files:
-        cons, labels, feats = _read_hls4ml_file(path)
+        cons, labels, feats, stored = _read_hls4ml_file(path, constituents)
         if width is None:
-            width = cons.shape[1]
-        elif cons.shape[1] != width:
-            raise _fail(path, f"has {cons.shape[1]} constituents per jet but {files[0]} has {width}",
+            width = stored
+        elif stored != width:
+            raise _fail(path, f"has {stored} constituents per jet but {files[0]} has {width}",
                         "expected all files to have the same number of constituents")
         parts.append((_fit_constituents(cons, constituents), labels, feats))
     return _concat(parts, files)

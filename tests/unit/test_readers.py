@@ -93,6 +93,26 @@ def test_hls4ml_truncate_and_pad(tmp_path):
     np.testing.assert_allclose(long.constituents[:, :30], cons, rtol=1e-6, atol=1e-5)
 
 
+def test_hls4ml_reads_only_the_kept_constituents_chunk_by_chunk(tmp_path, monkeypatch):
+    """A file of 150 stored constituents read for n = 8 never holds the 150 in memory: the first 8 are read in
+    chunks (here of 300 jets), the same values as a full read cut to 8."""
+    import tracemalloc
+
+    from l1tag.data import readers
+
+    path = tmp_path / "wide.h5"
+    cons, labels, _ = write_hls4ml(path, n=2000, c=150, seed=4)
+    monkeypatch.setattr(readers, "READ_CHUNK_JETS", 300)
+    tracemalloc.start()
+    s = read_hls4ml(path, constituents=8)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(s.constituents, cons[:, :8], rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(s.labels, labels)
+    full = cons.shape[0] * cons.shape[1] * cons.shape[2] * 4  # 19.2 MB as float32
+    assert peak < full / 4, f"peak {peak} bytes for a {full}-byte file"
+
+
 def test_hls4ml_glob_and_list_concatenate(tmp_path):
     _, la, _ = write_hls4ml(tmp_path / "part_0.h5", n=20, seed=1)
     _, lb, _ = write_hls4ml(tmp_path / "part_1.h5", n=7, seed=2)
@@ -150,6 +170,7 @@ def test_nan(tmp_path):
     path = tmp_path / "nan.h5"
     write_hls4ml(path, jetConstituentList=cons)
     _raises("nan.h5", "NaN", "2 of 20 jets", call=lambda: read_hls4ml(path))
+    _raises("nan.h5", "NaN", "1 of 20 jets", call=lambda: read_hls4ml(path, constituents=2))  # only jet 2's is read
 
 
 def test_not_one_hot(tmp_path):
