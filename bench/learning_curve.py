@@ -2,7 +2,7 @@
 
 Usage: python bench/learning_curve.py [--config configs/salt_l1.yaml] [--data FILE.h5] [--jets N]
        [--kinds salt,linformer,transformer,deepsets] [--sizes 4500,9000,18000] [--seeds 42,43,44]
-       [--big-seeds 1] [--modes float,qat] [--augment off,on] [--out NAME] [--no-docs]
+       [--big-seeds 1] [--modes float,qat] [--augment off,on] [--epochs E] [--out NAME] [--no-docs]
 
 Every point trains the config's tagger (``model.type`` replaced by each kind) on a class-balanced subset of
 the training split of one sample, with the same validation and test splits for every point (the sample:
@@ -114,7 +114,8 @@ def table(rows: list[dict], header: str) -> str:
              "s / float epoch | float epochs run |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sd = f" ± {r['sd']:.2f}" if r["sd"] is not None else ""
-        lines.append(f"| {r['kind']} | {r['mode']} | {'yes' if r['augment'] else 'no'} | {r['size']:,} | {r['seeds']} | "
+        augment = "yes" if r["augment"] else "no"
+        lines.append(f"| {r['kind']} | {r['mode']} | {augment} | {r['size']:,} | {r['seeds']} | "
                      f"{r['accuracy']:.2f}{sd} | {r['auc']:.4f} | {r['seconds_per_epoch']:.1f} | {r['epochs']:.0f} |")
     return "\n".join(lines)
 
@@ -157,6 +158,7 @@ def main() -> None:
     ap.add_argument("--big-seeds", type=int, default=1, help="seeds run at 50,000 training jets and above")
     ap.add_argument("--modes", default="float,qat")
     ap.add_argument("--augment", default="off", help="off, on, or off,on")
+    ap.add_argument("--epochs", type=int, help="train.epochs (float epochs at most; default: the config's)")
     ap.add_argument("--out", default="learning_curve")
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
@@ -167,6 +169,8 @@ def main() -> None:
     else:
         data_cfg = dataclasses.replace(base.data, jets=args.jets)
     base = dataclasses.replace(base, name=f"bench_{args.out}", data=data_cfg)
+    if args.epochs:
+        base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=args.epochs))
     data = run_data_stage(base, REPO / "build" / f"bench_{args.out}", progress=True)
     kinds_, modes = args.kinds.split(","), args.modes.split(",")
     sizes, seeds = [int(s) for s in args.sizes.split(",")], [int(s) for s in args.seeds.split(",")]
@@ -194,21 +198,21 @@ def main() -> None:
             for p in points if p["size"] == largest for m in ("float", "qat") if m in p}
     results_path.write_text(json.dumps({"points": points, "summary": rows, "by_multiplicity_at_largest": mult},
                                        indent=1))
-    header = (f"Test split of {len(data.y['test']):,} jets ({'file ' + Path(args.data).name if args.data else 'generated'}"
-              f", n = {data.n_constituents}, features {', '.join(data.features)}); training subsets class-balanced "
-              f"from the {len(data.y['train']):,}-jet training split; {base.train.epochs} float epochs max (early "
-              f"stopping, patience {base.train.patience})"
+    source = f"file {Path(args.data).name}" if args.data else "generated"
+    header = (f"Test split of {len(data.y['test']):,} jets ({source}, n = {data.n_constituents}, features "
+              f"{', '.join(data.features)}); training subsets class-balanced from the {len(data.y['train']):,}-jet "
+              f"training split; {base.train.epochs} float epochs max (early stopping, patience {base.train.patience})"
               + (f", {base.train.qat_epochs} QAT epochs" if "qat" in modes else "") + "; 2-core CPU.")
     text = table(rows, header)
     first = next(iter(mult.values()), [])
     if first:
-        text += ("\n\nAccuracy by jet multiplicity at " + f"{largest:,} training jets (first seed; constituents "
-                 "before the cut to n = 32):\n\n| run | " + " | ".join(f"{b['bin'][0]}–{b['bin'][1] - 1} ({b['jets']} jets)"
-                                                                   for b in first) + " |\n|---|"
-                 + "---|" * len(first))
-        for name, bins in mult.items():
+        bins = " | ".join(f"{b['bin'][0]}–{b['bin'][1] - 1} ({b['jets']} jets)" for b in first)
+        text += (f"\n\nAccuracy % by jet multiplicity at {largest:,} training jets (first seed; constituents "
+                 f"before the cut to n = 32):\n\n| run | {bins} |\n|---|" + "---|" * len(first))
+        for name, row in mult.items():
             if name.endswith(f"seed {points[0]['seed']}"):
-                text += f"\n| {name.rsplit(' seed', 1)[0]} | " + " | ".join(f"{100 * b['accuracy']:.1f}" for b in bins) + " |"
+                cells = " | ".join(f"{100 * b['accuracy']:.1f}" for b in row)
+                text += f"\n| {name.rsplit(' seed', 1)[0]} | {cells} |"
     print(text)
     if not args.no_docs:
         plot(rows, REPO / "docs" / "learning_curve.png")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import tempfile
 from pathlib import Path
 
 from l1tag.errors import ConversionError
@@ -59,12 +60,19 @@ def fast_function_stubs(cache: Path | None = None) -> Path:
                               f"'{RANGE_COPY}'): reinstall the pinned hls4ml (make install)")
     patched = text.replace(RANGE_COPY, BITS_COPY)
     digest = hashlib.sha256(patched.encode()).hexdigest()[:12]
-    root = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l1tag" / "hls4ml"
-    out = root / digest / STUBS
-    if not out.is_file() or out.read_text() != patched:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out, patched)
-    return out
+    roots = [cache] if cache else [Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "l1tag" / "hls4ml",
+                                   Path(tempfile.gettempdir()) / "l1tag-hls4ml"]  # a read-only home: /tmp
+    for root in roots:
+        out = root / digest / STUBS
+        try:
+            if not out.is_file() or out.read_text() != patched:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                write_text(out, patched)
+            return out
+        except OSError:
+            continue
+    raise ConversionError(f"cannot write l1tag's copy of {STUBS} under {' or '.join(map(str, roots))}: make one "
+                          f"of them writable (or set XDG_CACHE_HOME)")
 
 
 def register_kernel(kernel) -> None:
