@@ -33,8 +33,7 @@ import numpy as np
 from readme_table import write_between_markers
 
 from l1tag.config import load_config
-from l1tag.data.augment import SYMMETRIES
-from l1tag.data.features import CLASSES
+from l1tag.data.features import CLASSES, SYMMETRIES
 from l1tag.data.preprocess import PreparedData, run_data_stage
 from l1tag.train.metrics import evaluate
 from l1tag.train.trainer import predict, train_models

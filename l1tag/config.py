@@ -27,8 +27,13 @@ from typing import Any, Callable
 import yaml
 
 from l1tag import devices, kinds
-from l1tag.data.augment import SYMMETRIES, TURNED, unsupported_features  # against the flow, as the next line
-from l1tag.data.features import CLASSES, PARTICLE_FEATURES  # against the flow: docs/design.md "Imports"
+from l1tag.data.features import (  # against the flow: docs/design.md "Imports"
+    CLASSES,
+    PARTICLE_FEATURES,
+    SYMMETRIES,
+    TURNED,
+    unsupported_features,
+)
 from l1tag.errors import ConfigError
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, MIN_TABLE_SIZE
 

@@ -7,7 +7,8 @@ turned by a random angle about its axis (``rotation``) and mirrored (``reflect_e
 ``reflect_phi``: phi -> -phi).  They break only what the detector and colour flow break (the beam axis
 singles out eta, the magnetic field phi; neither is in l1tag's default detector).
 
-What each feature does under them:
+What each feature does under them (``SYMMETRIES``, ``TURNED``, ``INVARIANT`` in features.py, beside the
+feature names, so that the config schema can check them):
 
 * ``etarel``, ``phirel``: turned / mirrored (the only features that change);
 * ``pt``, ``ptrel``, ``e``, ``erel``, ``deltaR``, ``costhetarel``: unchanged (``deltaR`` is the distance to
@@ -24,14 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SYMMETRIES = ("rotation", "reflect_eta", "reflect_phi")
-TURNED = ("etarel", "phirel")
-INVARIANT = ("pt", "ptrel", "e", "erel", "deltaR", "costhetarel")
-
-
-def unsupported_features(features) -> list[str]:
-    """The features of ``features`` that the symmetries do not act on in a known way."""
-    return [f for f in features if f not in TURNED + INVARIANT]
+from l1tag.data.features import TURNED
 
 
 def transform(x: np.ndarray, features, center, scale, symmetries, rng: np.random.Generator) -> np.ndarray:

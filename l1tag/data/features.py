@@ -27,6 +27,18 @@ PARTICLE_FEATURES = (
 HLS4ML_PARTICLE_NAMES = tuple(f"j1_{n}" for n in PARTICLE_FEATURES) + ("j1_pdgid",)
 FEATURE_INDEX = {name: i for i, name in enumerate(PARTICLE_FEATURES)}
 
+# train.augment (l1tag/data/augment.py): the jet's approximate symmetries, the features they turn, and the
+# features they leave unchanged; any other feature is not defined under them
+SYMMETRIES = ("rotation", "reflect_eta", "reflect_phi")
+TURNED = ("etarel", "phirel")
+INVARIANT = ("pt", "ptrel", "e", "erel", "deltaR", "costhetarel")
+
+
+def unsupported_features(features) -> list[str]:
+    """The features of ``features`` that the symmetries of ``SYMMETRIES`` do not act on in a known way."""
+    return [f for f in features if f not in TURNED + INVARIANT]
+
+
 CLASSES = ("g", "q", "w", "z", "t")
 # hls4ml's label columns: the last six columns of `jets`.
 LABEL_NAMES = ("j_g", "j_q", "j_w", "j_z", "j_t", "j_undef")
