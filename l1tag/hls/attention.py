@@ -169,7 +169,7 @@ def attention_index_constants(spec: AttentionSpec, parallel: int) -> dict:
 
 def attention_constants(node, spec: AttentionSpec, backend: str) -> str:
     """The config's compile-time constants: the exp table (cut to its kept entries) and the reciprocal
-    table as ROMs, the score convolution's taps and biases as literals."""
+    table as ROMs, the score convolution's taps and biases as constants built from their bits."""
     entries = exp_table_entries(spec.score_t, spec.table_size)
     text = rom_function("exp_table", EXP_T.cpp(), spec.exp_table()[:entries], table_storage(entries, EXP_T.width),
                         backend)

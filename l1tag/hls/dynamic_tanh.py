@@ -93,7 +93,7 @@ dynamic_tanh_include_list = ["nnet_utils/l1tag_dynamic_tanh.h"]
 
 
 def dynamic_tanh_constants(node, spec: DynamicTanhSpec, backend: str) -> str:
-    """alpha and beta as literals, the tanh table as a ROM."""
+    """alpha and beta as constants built from their bits (bits_literal), the tanh table as a ROM."""
     text = "".join(f"    static param_t {v}() {{ return {bits_literal(spec.param_t, node.get_attr(v))}; }}\n"
                    for v in ("alpha", "beta"))
     return text + rom_function("table", spec.out_t.cpp(), spec.table(), table_storage(spec.table_size,

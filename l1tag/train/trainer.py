@@ -2,8 +2,9 @@
 
 Adam with a cosine (or plateau, or constant) learning-rate schedule, early stopping on the validation
 loss with the best weights restored, seeds fixed by ``tf.keras.utils.set_random_seed`` and
-deterministic TensorFlow ops, so that the same config gives the same weights.  Everything lands in
-``<build>/model/`` (written in a temporary folder, renamed when complete):
+deterministic TensorFlow ops, so that the same config gives the same weights.  With ``train.augment`` each
+epoch shows the training jets turned and mirrored anew, drawn from the seed (l1tag/data/augment.py).
+Everything lands in ``<build>/model/`` (written in a temporary folder, renamed when complete):
 
   float.h5, qat.h5      the float twin and the quantized (deployed) model
   weights_*.h5          their weights as plain HDF5 without timestamps: same training, same bytes
