@@ -262,3 +262,19 @@ def test_augmented_training_is_reproducible_and_differs_from_plain_training():
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(first, plain))
+
+    # each epoch is a new draw: other angles (the same jets' distances to the axis) and another order
+    from l1tag.train.trainer import _augmented
+
+    cfg = config_from_dict({"name": "aug", "data": {"constituents": 8}, "train": {"augment": ["rotation"]}})
+    seq = _augmented(tf, data, cfg.train, seed=5)
+    x0 = np.concatenate([seq[i][0] for i in range(len(seq))])
+    y0, order0 = np.concatenate([seq[i][1] for i in range(len(seq))]), seq.order.copy()
+    seq.on_epoch_end()
+    x1, order1 = np.concatenate([seq[i][0] for i in range(len(seq))]), seq.order
+    assert not np.array_equal(order0, order1)
+    np.testing.assert_array_equal(y0, data.y["train"][order0])
+    back0, back1 = np.empty_like(x0), np.empty_like(x1)
+    back0[order0], back1[order1] = x0, x1  # jet by jet in the split's order
+    assert not np.allclose(back0, back1, atol=1e-3)
+    np.testing.assert_allclose(back0[..., 0], back1[..., 0], atol=1e-6)  # pT is not touched
