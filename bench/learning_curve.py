@@ -1,13 +1,15 @@
 """Accuracy against the number of training jets: where do l1tag's taggers level off on its own jets?
 
-Usage: python bench/learning_curve.py [--config configs/salt_l1.yaml] [--data FILE.h5] [--jets N]
-       [--kinds salt,linformer,transformer,deepsets] [--sizes 4500,9000,18000] [--seeds 42,43,44]
-       [--big-seeds 1] [--modes float,qat] [--augment off,on] [--epochs E] [--out NAME] [--no-docs]
+Usage: python bench/learning_curve.py [--config configs/salt_l1.yaml] [--data FILE.h5[,FILE2.h5]] [--jets N]
+       [--split 0.6,0.2,0.2] [--kinds salt,linformer,transformer,deepsets] [--sizes 4500,9000,18000]
+       [--seeds 42,43,44] [--big-seeds 1] [--modes float,qat] [--augment off,on] [--epochs E] [--out NAME]
+       [--no-docs]
 
 Every point trains the config's tagger (``model.type`` replaced by each kind) on a class-balanced subset of
 the training split of one sample, with the same validation and test splits for every point (the sample:
-``--data``, an hls4ml-layout HDF5 file such as a build's ``data/jets-*.h5``, else the config's data section
-with ``--jets`` generated jets through the jet cache).  ``float``: the float model's test accuracy; ``qat``: the
+``--data``, hls4ml-layout HDF5 files such as a build's ``data/jets-*.h5`` (comma-separated, read as one
+sample), else the config's data section with ``--jets`` generated jets through the jet cache; ``--split``
+replaces ``data.split``).  ``float``: the float model's test accuracy; ``qat``: the
 8-bit QAT twin's (``quantization``).  ``--augment on`` trains with ``train.augment: [rotation, reflect_eta,
 reflect_phi]`` (l1tag/data/augment.py).  Seeds: all of ``--seeds`` below 50,000 training jets, the first
 ``--big-seeds`` above.  Reported per point: accuracy mean ± sd over seeds, macro AUC, seconds per float epoch,
@@ -16,8 +18,8 @@ The published accuracies of the anchors at n = 32 (../shared/reference/anchors.m
 lines labelled "real hls4ml dataset": other jets (Pythia 6-era MadGraph samples with a different
 selection), 620,000 training jets.
 
-Writes ``bench/results/<out>.json``, ``docs/learning_curve.png`` and the table into docs/models.md between
-the learning_curve markers.
+Writes ``bench/results/<out>.json`` (a rerun with the same ``--out`` resumes: finished points are kept),
+``docs/<out>.png`` and the table into the docs page holding the ``<out>`` markers (docs/models.md).
 """
 
 from __future__ import annotations
@@ -35,13 +37,12 @@ from readme_table import write_between_markers
 from l1tag.config import load_config
 from l1tag.data.features import CLASSES, SYMMETRIES
 from l1tag.data.preprocess import PreparedData, run_data_stage
-from l1tag.train.metrics import evaluate
+from l1tag.train.metrics import accuracy_by_multiplicity, evaluate
 from l1tag.train.trainer import predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
 ANCHORS_N32 = [("Linformer (hls4ml PR)", 78.4), ("MHA (hls4ml PR)", 77.0), ("Deep Sets HGQ", 77.4),
                ("JEDI-linear", 78.0)]  # accuracy %, hls4ml jet dataset, n = 32 (anchors.md)
-MULTIPLICITY_BINS = (0, 20, 30, 40, 50, 60, 1000)
 
 
 def subset(data: PreparedData, size: int, seed: int) -> PreparedData:
@@ -62,16 +63,6 @@ def subset(data: PreparedData, size: int, seed: int) -> PreparedData:
     return dataclasses.replace(data, x=x, y=yy, index=dict(data.index, train=data.index["train"][keep]))
 
 
-def by_multiplicity(y: np.ndarray, probs: np.ndarray, multiplicity: np.ndarray) -> list[dict]:
-    rows = []
-    for lo, hi in zip(MULTIPLICITY_BINS[:-1], MULTIPLICITY_BINS[1:]):
-        sel = (multiplicity >= lo) & (multiplicity < hi)
-        if sel.sum():
-            rows.append({"bin": [lo, hi], "jets": int(sel.sum()),
-                         "accuracy": float(np.mean(probs[sel].argmax(1) == y[sel]))})
-    return rows
-
-
 def run_point(base, data, kind: str, size: int, seed: int, augment: bool, modes) -> dict:
     cfg = dataclasses.replace(
         base, seed=seed, model=dataclasses.replace(base.model, type=kind),
@@ -86,7 +77,7 @@ def run_point(base, data, kind: str, size: int, seed: int, augment: bool, modes)
             probs = predict(model, data.x["test"])
             m = evaluate(data.y["test"], probs)
             out[mode] = {"accuracy": m["accuracy"], "auc_macro": m["auc_macro"],
-                         "by_multiplicity": by_multiplicity(data.y["test"], probs, data.multiplicity_test)}
+                         "by_multiplicity": accuracy_by_multiplicity(data.y["test"], probs, data.multiplicity_test)}
     return out
 
 
@@ -149,8 +140,10 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
-    ap.add_argument("--data", help="an hls4ml-layout HDF5 file (default: the config's data with --jets)")
+    ap.add_argument("--data", help="hls4ml-layout HDF5 files, comma-separated (default: the config's data with "
+                                   "--jets)")
     ap.add_argument("--jets", type=int, default=60000)
+    ap.add_argument("--split", help="train,validation,test fractions (default: the config's data.split)")
     ap.add_argument("--kinds", default="salt,linformer,transformer,deepsets")
     ap.add_argument("--sizes", default="4500,9000,18000,36000")
     ap.add_argument("--seeds", default="42,43,44")
@@ -164,9 +157,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     base = load_config(args.config)
     if args.data:
-        data_cfg = dataclasses.replace(base.data, source="hls4ml", path=str(Path(args.data).resolve()))
+        files = tuple(str(Path(f).resolve()) for f in args.data.split(","))
+        data_cfg = dataclasses.replace(base.data, source="hls4ml", path=files if len(files) > 1 else files[0])
     else:
         data_cfg = dataclasses.replace(base.data, jets=args.jets)
+    if args.split:
+        data_cfg = dataclasses.replace(data_cfg, split=tuple(float(f) for f in args.split.split(",")))
     base = dataclasses.replace(base, name=f"bench_{args.out}", data=data_cfg)
     if args.epochs:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=args.epochs))
@@ -194,10 +190,11 @@ def main() -> None:
     rows = summarize(points)
     largest = max(p["size"] for p in points)
     mult = {f"{p['kind']} {m}{' augmented' if p['augment'] else ''} seed {p['seed']}": p[m]["by_multiplicity"]
-            for p in points if p["size"] == largest for m in ("float", "qat") if m in p}
+            for p in points if p["size"] == largest for m in ("float", "qat") if "by_multiplicity" in p.get(m, {})}
     results_path.write_text(json.dumps({"points": points, "summary": rows, "by_multiplicity_at_largest": mult},
                                        indent=1))
-    source = f"file {Path(args.data).name}" if args.data else "generated"
+    source = ("file" + "s" * ("," in args.data) + " " + " + ".join(Path(f).name for f in args.data.split(","))
+              if args.data else "generated")
     header = (f"Test split of {len(data.y['test']):,} jets ({source}, n = {data.n_constituents}, features "
               f"{', '.join(data.features)}); training subsets class-balanced from the {len(data.y['train']):,}-jet "
               f"training split; {base.train.epochs} float epochs max (early stopping, patience {base.train.patience})"
@@ -205,17 +202,22 @@ def main() -> None:
     text = table(rows, header)
     first = next(iter(mult.values()), [])
     if first:
-        bins = " | ".join(f"{b['bin'][0]}–{b['bin'][1] - 1} ({b['jets']} jets)" for b in first)
+        bins = " | ".join(f"{b['bin'][0]}–{b['bin'][1] - 1} ({b['jets']:,} jets)" for b in first)
         text += (f"\n\nAccuracy % by jet multiplicity at {largest:,} training jets (first seed; constituents "
-                 f"before the cut to n = 32):\n\n| run | {bins} |\n|---|" + "---|" * len(first))
+                 f"before the cut to n = 32; quantile bins of the test split, "
+                 f"`l1tag.train.metrics.accuracy_by_multiplicity`; binomial error ±"
+                 f"{100 * max(b['error'] for b in first):.1f} at most):\n\n| run | {bins} |\n|---|"
+                 + "---|" * len(first))
         for name, row in mult.items():
             if name.endswith(f"seed {points[0]['seed']}"):
                 cells = " | ".join(f"{100 * b['accuracy']:.1f}" for b in row)
                 text += f"\n| {name.rsplit(' seed', 1)[0]} | {cells} |"
     print(text)
     if not args.no_docs:
-        plot(rows, REPO / "docs" / "learning_curve.png")
-        write_between_markers("learning_curve", text)
+        plot(rows, REPO / "docs" / f"{args.out}.png")
+        if not write_between_markers(args.out, text):
+            logging.warning("no <!-- %s:begin/end --> markers in README.md or docs/*.md: the table is only printed",
+                            args.out)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from l1tag import kinds
 from l1tag.data.features import CLASSES, FEATURE_INDEX
 from l1tag.errors import StageMissingError
 from l1tag.files import atomic_path, write_json
+from l1tag.train.metrics import accuracy_by_multiplicity
 
 FIG_DPI = 100
 
@@ -136,18 +137,9 @@ def attention_maps(maps: dict[str, np.ndarray], y: np.ndarray, jets: list[int], 
 
 def accuracy_vs_multiplicity(y: np.ndarray, probs: np.ndarray, multiplicity: np.ndarray, out: Path) -> Path:
     plt = _plt()
-    edges = np.unique(np.percentile(multiplicity, np.linspace(0, 100, 9)).round())
-    idx = np.clip(np.digitize(multiplicity, edges[1:-1]), 0, len(edges) - 2)
-    centres, acc, err = [], [], []
-    correct = probs.argmax(axis=1) == y
-    for b in range(len(edges) - 1):
-        sel = idx == b
-        if sel.sum() == 0:
-            continue
-        a = correct[sel].mean()
-        centres.append(0.5 * (edges[b] + edges[b + 1]))
-        acc.append(a)
-        err.append(math.sqrt(a * (1 - a) / sel.sum()))
+    rows = accuracy_by_multiplicity(y, probs, multiplicity)
+    centres = [0.5 * sum(r["bin"]) for r in rows]
+    acc, err = [r["accuracy"] for r in rows], [r["error"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.errorbar(centres, acc, yerr=err, fmt="o-")
     ax.set_xlabel("constituents in the jet")
