@@ -15,6 +15,16 @@ Softmax over the last axis of scores S already in ``score_t`` (m columns, T entr
 tanh of t (exact in its own type), T entries spanning [-TANH_RANGE, TANH_RANGE)::
 
     i = clamp(floor(t * 2^index_shift) + T / 2, 0, T - 1),  y = tanh_table[i]   (bin centres, in out_t)
+
+log2 of x >= 0 in x_t by shift and add (a leading-one search, K mantissa bits, a 2^K-entry table)::
+
+    k = max(raw(x), 1)                  x's integer (x floored at one lsb: log2 0 is not a number)
+    e = floor(log2 k)                   the leading one's position
+    j = ((k << K) >> e) - 2^K           the K bits after it (truncated)
+    y = cast<out_t>(e - frac(x_t) + log2_table[j])     log2(1 + (j + 1/2) / 2^K) in LOG2_T
+
+Its error against log2(x) is at most log2(1 + 2^-(K+1)) (the mantissa bin's half width) plus half an lsb
+of LOG2_T and of out_t; exact powers of two are off by log2(1 + 2^-(K+1)) at most.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from l1tag.numerics.fixed_point import FixedType, quantize
 
 EXP_T = FixedType(17, 1, signed=False)  # exp(-k lsb) in (0, 1]: 16 fractional bits
 INV_T = FixedType(18, 1, signed=False)  # 1 / sum in [1/m, 1]: 17 fractional bits
+LOG2_T = FixedType(12, 0, signed=False)  # log2(1 + f) in [0, 1): 12 fractional bits
 TANH_RANGE = 4.0  # tanh(4) = 0.99933: beyond it every 8-bit output saturates anyway
 
 # T, the entries of each table (hls.table_size): its one default, for the config, the Keras layers and
@@ -125,3 +136,24 @@ def table_tanh(t: np.ndarray, out_t: FixedType, table_size: int) -> np.ndarray:
     """The firmware's tanh of ``t`` (exact values) through the table."""
     idx = np.floor(np.asarray(t, dtype=np.float64) * 2.0**tanh_index_shift(table_size)).astype(np.int64)
     return tanh_table(out_t, table_size)[np.clip(idx + table_size // 2, 0, table_size - 1)]
+
+
+def log2_table(mantissa_bits: int) -> np.ndarray:
+    """log2(1 + (j + 1/2) / 2^K) for j = 0 .. 2^K - 1 (bin centres), in LOG2_T (rounded)."""
+    j = np.arange(2**mantissa_bits, dtype=np.float64)
+    return quantize(np.round(np.log2(1.0 + (j + 0.5) * 2.0**-mantissa_bits) * 2**LOG2_T.frac) / 2**LOG2_T.frac,
+                    LOG2_T)
+
+
+def log2_parts(x: np.ndarray, x_t: FixedType, mantissa_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(e - frac(x_t), j) of x >= 0 in x_t: the integer part of log2 x and the index of its mantissa bin."""
+    k = np.maximum(np.rint(np.asarray(x, dtype=np.float64) * 2.0**x_t.frac).astype(np.int64), 1)
+    e = np.frexp(k.astype(np.float64))[1].astype(np.int64) - 1  # exact: k < 2^48
+    j = ((k << mantissa_bits) >> e) - (1 << mantissa_bits)
+    return e - x_t.frac, j
+
+
+def table_log2(x: np.ndarray, x_t: FixedType, mantissa_bits: int, out_t: FixedType) -> np.ndarray:
+    """The firmware's log2 of x >= 0 (values in x_t; x < one lsb counts as one lsb), in out_t."""
+    e, j = log2_parts(x, x_t, mantissa_bits)
+    return quantize(e + log2_table(mantissa_bits)[j], out_t)

@@ -8,7 +8,8 @@ bit for bit::
     K', V'   = cast<qkv_t>(project(K, V))               the kind's projection (l1tag/kinds/<kind>.py):
                                                         salt: rows j*c .. j*c+c-1 (zero past n);
                                                         linformer: all n rows; transformer: K' = K, V' = V
-    S        = cast<score_t>((Q . K') * 2^-shift)       (heads, n, m)
+    S        = cast<score_t>((Q . K') * 2^-shift [+ U])  (heads, n, m); U: a score bias, ParT's pair bias
+                                                        (l1tag/ops/pair_bias.py), where the layer has one
     S        = cast<score_t>(conv(S) + b)               kinds with a score convolution: depthwise, 'same'
     e        = exp_table[min(-(S - max_j S) / lsb, T-1)]     exact index: the score's raw integer
     A        = cast<softmax_t>(e * inv_table[idx(sum e)])    sum e in [1, m]; idx linear over [1, m]
@@ -132,9 +133,11 @@ def project_reference(k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray], sp
                                                                                spec))
 
 
-def scores_reference(q: np.ndarray, kp: np.ndarray, spec: AttentionSpec) -> np.ndarray:
-    """The raw scores (heads, n, m) in score_t: cast<score_t>((Q . K') 2^-shift), before any convolution."""
-    return quantize(np.einsum("hid,hjd->hij", _split(q, spec), kp) * 2.0**-spec.shift, spec.score_t)
+def scores_reference(q: np.ndarray, kp: np.ndarray, spec: AttentionSpec, bias: np.ndarray | None = None) -> np.ndarray:
+    """The raw scores (heads, n, m) in score_t: cast<score_t>((Q . K') 2^-shift + U), before any convolution
+    (``bias``: U (heads, n, m) in score_t, or None)."""
+    s = np.einsum("hid,hjd->hij", _split(q, spec), kp) * 2.0**-spec.shift
+    return quantize(s if bias is None else s + bias, spec.score_t)
 
 
 def mix_reference(s: np.ndarray, vp: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> np.ndarray:
@@ -147,10 +150,11 @@ def mix_reference(s: np.ndarray, vp: np.ndarray, w: dict[str, np.ndarray], spec:
 
 
 def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray],
-                        spec: AttentionSpec) -> np.ndarray:
-    """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb]."""
+                        spec: AttentionSpec, bias: np.ndarray | None = None) -> np.ndarray:
+    """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb];
+    ``bias``: a score bias (heads, n, m) in score_t, or None."""
     kp, vp = project_reference(k, v, w, spec)
-    return mix_reference(scores_reference(q, kp, spec), vp, w, spec)
+    return mix_reference(scores_reference(q, kp, spec, bias), vp, w, spec)
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/ops/attention.py``
     Q, K, V = q_qkv(X Wq), q_qkv(X Wk), q_qkv(X Wv)             X: (n, d), heads of depth dh = d / H
     K', V'  = q_qkv(project(K)), q_qkv(project(V))              SAL-T: partition collapse; Linformer: E K, F V;
                                                                 full attention: K' = K, V' = V
-    S       = q_score(Q K'^T * 2^-s)                            (n, m) per head, m = p or n
+    S       = q_score(Q K'^T * 2^-s [+ U])                      (n, m) per head, m = p or n; U: an optional
+                                                                second input (heads, n, m), a score bias
+                                                                (ParT's pair bias, l1tag/ops/pair_bias.py)
     S       = q_score(conv(S))                                  SAL-T only: depthwise 2-D conv over (n, m, H)
     A       = q_softmax(softmax over m)
     O       = q_out(A V')                                       heads concatenated -> (n, d)
@@ -71,6 +73,8 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
 
     # -- weights ------------------------------------------------------------------------------
     def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple, tf.TensorShape)):
+            input_shape = input_shape[0]  # [X, U]: the particles and a score bias
         n, d = int(input_shape[-2]), int(input_shape[-1])
         if d % self.heads:
             raise ValueError(f"{self.name}: width {d} is not divisible by heads={self.heads}")
@@ -112,8 +116,9 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
     def _conv(self, s):
         return s
 
-    def scores(self, x, training=None):
-        """Attention scores before the softmax (after the convolution for SAL-T): (B, H, n, m)."""
+    def scores(self, x, training=None, bias=None):
+        """Attention scores before the softmax and the SAL-T convolution, (B, H, n, m), and V'; ``bias``: a
+        score bias (B, H, n, m) added before the score quantizer."""
         qkv = self.q["qkv_quantizer"]
         w = self.qkv_weights(training)
         if training and self.hetero_names:
@@ -123,8 +128,10 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         v = qkv(self._heads(tf.matmul(x, w["wv"])))
         kp, vp = self._project(k, v)
         kp, vp = qkv(kp), qkv(vp)
-        s = self.q["score_quantizer"](tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim))
-        return s, vp
+        s = tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim)
+        if bias is not None:
+            s = s + bias
+        return self.q["score_quantizer"](s), vp
 
     def softmax(self, s):
         """The float softmax, or (quantized) the firmware's table softmax with the float gradient."""
@@ -133,23 +140,32 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         m = s.shape[-1] if s.shape[-1] is not None else self.n  # full attention: the n keys
         return firmware_ops.table_softmax(s, *self._softmax_types, self.table_size, int(m))
 
-    def call(self, x, training=None):
-        s, vp = self.scores(x, training)
+    @staticmethod
+    def _inputs(inputs):
+        """x, or [x, U] -> (x, U or None)."""
+        if isinstance(inputs, (list, tuple)):
+            return inputs[0], inputs[1]
+        return inputs, None
+
+    def call(self, inputs, training=None):
+        x, bias = self._inputs(inputs)
+        s, vp = self.scores(x, training, bias)
         s = self._conv(s)
         a = self.softmax(s)
         o = self.q["output_quantizer"](tf.matmul(a, vp))  # (B, H, n, dh)
         b = tf.shape(x)[0]
         return tf.reshape(tf.transpose(o, (0, 2, 1, 3)), (b, -1, self.d))
 
-    def attention_maps(self, x) -> dict[str, np.ndarray]:
+    def attention_maps(self, inputs) -> dict[str, np.ndarray]:
         """Per-head maps for plots: scores before and after the convolution, and the softmax output."""
-        raw, _ = self.scores(x)
+        x, bias = self._inputs(inputs)
+        raw, _ = self.scores(x, None, bias)
         conv = self._conv(raw)
         soft = self.softmax(conv)
         return {"scores": raw.numpy(), "scores_conv": conv.numpy(), "softmax": soft.numpy()}
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        return input_shape[0] if isinstance(input_shape, list) else input_shape
 
     def attention_shape(self) -> AttentionShape:
         """Shape and multiplication counts of this (built) layer, from the registry."""

@@ -8,6 +8,8 @@ estimator, so quantization-aware training optimises the model that is shipped.
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from l1tag.numerics import tables
@@ -79,3 +81,16 @@ def table_tanh(t, out_t: FixedType, table_size: int):
         return tf.cast(y, arg.dtype), grad
 
     return forward(t)
+
+
+def table_log2(x, x_t: FixedType, mantissa_bits: int):
+    """The firmware's shift-and-add log2 (``l1tag.numerics.tables.table_log2`` before its output cast) of
+    x >= 0 on x_t's grid, in float64; no gradient (it reads only the model's inputs)."""
+    table = tf.constant(tables.log2_table(mantissa_bits), tf.float64)
+    k = tf.maximum(tf.cast(tf.round(tf.cast(x, tf.float64) * 2.0**x_t.frac), tf.int64), 1)
+    e = tf.cast(tf.floor(tf.math.log(tf.cast(k, tf.float64)) / math.log(2.0)), tf.int64)
+    one = tf.ones_like(k)
+    e = tf.where(tf.bitwise.left_shift(one, e) > k, e - 1, e)  # float log rounding at powers of two
+    e = tf.where(tf.bitwise.left_shift(one, e + 1) <= k, e + 1, e)
+    j = tf.bitwise.right_shift(tf.bitwise.left_shift(k, mantissa_bits), e) - (1 << mantissa_bits)
+    return tf.stop_gradient(tf.cast(e - x_t.frac, tf.float64) + tf.gather(table, j))

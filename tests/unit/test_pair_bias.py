@@ -1,0 +1,147 @@
+"""ParT's pair bias: the shift-and-add log2, the pair features against ParT's definitions, the QKeras layer
+against the fixed-point reference, and full attention with the bias against its reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from l1tag import kinds
+from l1tag.models.layers import QMultiHeadAttention
+from l1tag.models.layers.firmware_ops import table_log2 as tf_table_log2
+from l1tag.models.layers.pair_bias import QPairBias
+from l1tag.numerics.fixed_point import FixedType, quantize
+from l1tag.numerics.tables import LOG2_T, log2_parts, log2_table, table_log2
+from l1tag.ops.attention import attention_dims, attention_reference, attention_spec, qkv_reference
+from l1tag.ops.pair_bias import PAIR_FEATURES, exact_pair_features, pair_bias_reference, pair_features
+
+RNG = np.random.default_rng(11)
+X_T = FixedType(14, 6, rounding="AP_RND_CONV", overflow="AP_SAT")  # quantized_bits(14,5)
+QUANTIZERS = {"input_quantizer": "quantized_bits(14,5,alpha=1)", "feature_quantizer": "quantized_bits(12,5,alpha=1)",
+              "kernel_quantizer": "quantized_bits(8,1,alpha=1)", "bias_quantizer": "quantized_bits(12,2,alpha=1)",
+              "hidden_quantizer": "quantized_relu(8,3)", "score_quantizer": "quantized_bits(10,4,alpha=1)"}
+
+
+@pytest.mark.parametrize("mantissa_bits", [3, 5, 7])
+def test_log2_is_within_its_stated_bound_on_every_value(mantissa_bits):
+    x_t, out_t = FixedType(12, 4, signed=False), FixedType(20, 8, rounding="AP_RND_CONV", overflow="AP_SAT")
+    x = np.arange(1, 2**12) * x_t.lsb
+    err = np.abs(table_log2(x, x_t, mantissa_bits, out_t) - np.log2(x))
+    bound = np.log2(1 + 2.0 ** -(mantissa_bits + 1)) + LOG2_T.lsb / 2 + out_t.lsb / 2
+    assert err.max() <= bound
+    assert err.max() > 0.5 * bound  # the bound is what the table costs, not a loose ceiling
+    e, j = log2_parts(x, x_t, mantissa_bits)  # the parts: x = 2^e (1 + f), j = floor(f 2^K)
+    f = x / 2.0**e - 1
+    assert np.all((0 <= f) & (f < 1)) and np.array_equal(j, np.floor(f * 2**mantissa_bits).astype(int))
+    assert table_log2(np.zeros(1), x_t, mantissa_bits, out_t)[0] == table_log2(np.array([x_t.lsb]), x_t,
+                                                                                mantissa_bits, out_t)[0]
+
+
+def test_log2_in_tensorflow_equals_numpy_on_every_value_of_a_wide_type():
+    x_t = FixedType(20, 12, signed=False)
+    x = np.arange(0, 2**20, 7, dtype=np.float64) * x_t.lsb
+    x = np.concatenate([x, 2.0 ** np.arange(-8, 12)])  # powers of two: where a float log can round
+    ours = tf_table_log2(tf.constant(x, tf.float64), x_t, 5).numpy()
+    e, j = log2_parts(x, x_t, 5)
+    np.testing.assert_array_equal(ours, e + log2_table(5)[j])
+
+
+def _jets(jets=200, n=16):
+    """Physical toy jets: pT falling (GeV), etarel / phirel around the axis, the last rows padding."""
+    pt = np.sort(RNG.exponential(30.0, (jets, n)) + 0.5, axis=1)[:, ::-1]
+    eta, phi = RNG.normal(0, 0.2, (jets, n)), RNG.normal(0, 0.2, (jets, n))
+    real = np.arange(n)[None, :] < RNG.integers(n // 2, n + 1, (jets, 1))
+    x = np.where(real[..., None], np.stack([pt, eta, phi], axis=-1), 0.0)
+    center, scale = np.array([20.0, 0.0, 0.0]), np.array([150.0, 0.3, 0.31])
+    xn = np.where(real[..., None], (x - center) / scale, 0.0)
+    return x, quantize(xn, X_T), real, center, scale
+
+
+def _layer(heads, center, scale, hidden=0, quantized=True, pair_bits=12):
+    q = QUANTIZERS if quantized else {}
+    return QPairBias(heads, (0, 1, 2), center, scale, hidden=hidden, pair_bits=pair_bits, **q)
+
+
+def test_pair_features_follow_part_definitions_on_resolved_pairs():
+    """The fixed-point features against ParT's (exact m^2) in log2 units, for the pairs the types resolve: dR at
+    least 8 lsb of d eta', d phi' and both pT at least 8 lsb of the input.  The budget: the inputs' and the
+    differences' rounding (<= 1/16 of dR relative, 0.13 in log2), the log's mantissa (0.023), the casts; twice
+    for m^2 (dR^2), plus its small-angle form (<= 0.28)."""
+    x, xq, real, center, scale = _jets()
+    layer = _layer(4, center, scale)
+    layer(tf.constant(xq[:1], tf.float32))
+    spec = layer.spec()
+    fixed = pair_features(xq, spec)
+    exact = exact_pair_features(x[..., 0], x[..., 1], x[..., 2])
+    dr = np.hypot(x[:, :, None, 1] - x[:, None, :, 1], x[:, :, None, 2] - x[:, None, :, 2])
+    low = np.minimum(x[:, :, None, 0], x[:, None, :, 0])
+    resolved = (dr >= 8 * spec.diff_t.lsb * scale[1:].min()) & (low >= 8 * X_T.lsb * scale[0])
+    resolved &= real[:, :, None] & real[:, None, :]
+    assert resolved.mean() > 0.3  # most real pairs
+    err = np.abs(fixed - exact)[resolved]
+    bounds = {"log2_dR": 0.2, "log2_kT": 0.3, "log2_z": 0.2, "log2_m2": 0.7}
+    for i, name in enumerate(PAIR_FEATURES):
+        assert err[:, i].max() <= bounds[name], name
+        assert np.median(err[:, i]) < 0.1, name
+    assert np.isfinite(fixed).all()  # padding and collinear pairs floor, never -inf
+    np.testing.assert_array_equal(fixed, fixed.transpose(0, 2, 1, 3))  # symmetric in a, b
+
+
+@pytest.mark.parametrize("hidden", [0, 6])
+def test_quantized_layer_equals_the_fixed_point_reference(hidden):
+    _, xq, _, center, scale = _jets(60)
+    layer = _layer(3, center, scale, hidden=hidden)
+    layer(tf.constant(xq[:1], tf.float32))
+    layer.set_weights([RNG.normal(0, 0.3, w.shape) for w in layer.get_weights()])  # beyond the near-0 start
+    u = layer(tf.constant(xq, tf.float32)).numpy()
+    ref = pair_bias_reference(xq, layer.weights_on_grid(), layer.spec())
+    assert u.shape == (60, 3, 16, 16)
+    np.testing.assert_array_equal(u, ref)
+    assert len(np.unique(ref)) > 20  # a bias that varies, not a constant
+    again = QPairBias.from_config(layer.get_config())
+    again(tf.constant(xq[:1], tf.float32))
+    again.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(again(tf.constant(xq, tf.float32)).numpy(), u)
+
+
+def test_float_layer_tracks_the_quantized_features_on_resolved_pairs():
+    x, xq, real, center, scale = _jets(60)
+    fixed, flt = _layer(2, center, scale), _layer(2, center, scale, quantized=False)
+    for layer in (fixed, flt):
+        layer(tf.constant(xq[:1], tf.float32))  # built
+    a = fixed.features(tf.constant(xq, tf.float32)).numpy()
+    b = flt.features(tf.constant(xq, tf.float32)).numpy()
+    dr = np.hypot(x[:, :, None, 1] - x[:, None, :, 1], x[:, :, None, 2] - x[:, None, :, 2])
+    low = np.minimum(x[:, :, None, 0], x[:, None, :, 0])
+    pairs = (dr > 0.05) & (low >= 8 * X_T.lsb * scale[0]) & real[:, :, None] & real[:, None, :]
+    assert np.abs(a - b)[pairs].max() < 0.1  # the logs' tables and pT's last bits
+
+
+def test_full_attention_with_the_bias_equals_its_reference():
+    """Scores + U, the table softmax and A V: the QKeras layer and the NumPy reference bit for bit."""
+    n, d, heads = 16, 8, 2
+    _, xq, _, center, scale = _jets(20, n)
+    bias = _layer(heads, center, scale)
+    bias(tf.constant(xq[:1], tf.float32))
+    bias.set_weights([RNG.normal(0, 0.4, w.shape) for w in bias.get_weights()])
+    u = bias(tf.constant(xq, tf.float32)).numpy()
+    act, score = "quantized_bits(8,3,alpha=1)", QUANTIZERS["score_quantizer"]
+    soft = "quantized_bits(8,0,keep_negative=0,alpha=1)"
+    att = QMultiHeadAttention(heads, kernel_quantizer=QUANTIZERS["kernel_quantizer"], qkv_quantizer=act,
+                              score_quantizer=score, softmax_quantizer=soft, output_quantizer=act)
+    x = quantize(RNG.normal(0, 1.5, (20, n, d)), FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT"))
+    y = att([tf.constant(x, tf.float32), tf.constant(u, tf.float32)]).numpy()
+    y_plain = att(tf.constant(x, tf.float32)).numpy()
+    kind = kinds.get("transformer")
+    types = {"weight": FixedType(8, 2, rounding="AP_RND_CONV", overflow="AP_SAT"),
+             "qkv": FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT"),
+             "score": FixedType(10, 5, rounding="AP_RND_CONV", overflow="AP_SAT"),
+             "softmax": FixedType(8, 0, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT"),
+             "out": FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT")}
+    dims = attention_dims(kind, att.get_config(), n)
+    spec = attention_spec("transformer", n, d, heads, dims["m"], None, types["qkv"], types, att.table_size)
+    w = {k: att.kernel(getattr(att, k)).numpy().astype(np.float64) for k in ("wq", "wk", "wv")}
+    ref = np.stack([attention_reference(*qkv_reference(xj, w, spec), w, spec, bias=uj) for xj, uj in zip(x, u)])
+    np.testing.assert_array_equal(y, ref)
+    assert not np.array_equal(y, y_plain)  # the bias moves the output
