@@ -353,6 +353,13 @@ class ModelConfig:
                                "hidden widths of the MLP after pooling")
     phi_dims: tuple = setting([32, 32, 32], list_of(integer(1, MAX_WIDTH), max_len=8), "Deep Sets per-particle widths")
     pooling: str = setting("max", only("max", "mean pooling has no bit-exact firmware yet"), "pooling over particles")
+    pair_bias: bool = setting(False, boolean(),
+                              "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
+                              "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs data.features "
+                              "pt, etarel, phirel; model.type transformer; trains and evaluates, no firmware yet)")
+    pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
+    pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
+                             "of ln dR: 2R / 2^(bits - 1))")
     classes: int = setting(len(CLASSES), only(len(CLASSES), "the generator and every reader give g, q, W, Z, t"),
                            "output classes (g, q, W, Z, t)")
 
@@ -398,6 +405,7 @@ class QuantizationConfig:
     activations: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=3))
     scores: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=10, integer=4))
     softmax: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=0))
+    pair_features: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=12, integer=5))
 
 
 @dataclass(frozen=True)
@@ -649,11 +657,34 @@ def _cross_checks(cfg: Config, origin: str) -> None:
     if q.mode == HETEROGENEOUS and cfg.train.qat_epochs == 0:
         raise ConfigError(f"{origin}: quantization.mode heterogeneous learns its bit widths in the quantization-aware "
                           f"epochs: set train.qat_epochs > 0")
-    for name in ("input", "weights", "bias", "activations", "scores", "softmax"):
+    _pair_bias_checks(cfg, origin)
+    for name in ("input", "weights", "bias", "activations", "scores", "softmax", "pair_features"):
         qc: QuantizerConfig = getattr(q, name)
         if qc.integer >= qc.bits:
             raise ConfigError(f"{origin}: quantization.{name}.integer ({qc.integer}) must be smaller than "
                               f"quantization.{name}.bits ({qc.bits}); the sign bit needs one")
+
+
+PAIR_BIAS_KINDS = ("transformer",)  # the kinds whose scores take ParT's pair bias (n x n scores)
+PAIR_FEATURE_COLUMNS = ("pt", "etarel", "phirel")
+MAX_PAIR_CONSTITUENTS = 64  # n (n + 1) / 2 pairs, each with its own logarithms: 2,080 at 64
+
+
+def _pair_bias_checks(cfg: Config, origin: str) -> None:
+    m = cfg.model
+    if not m.pair_bias:
+        return
+    if m.type not in PAIR_BIAS_KINDS:
+        raise ConfigError(f"{origin}: model.pair_bias on model.type {m.type}: only {', '.join(PAIR_BIAS_KINDS)} "
+                          f"scores every particle pair; set model.type: transformer or model.pair_bias: false")
+    missing = [f for f in PAIR_FEATURE_COLUMNS if f not in cfg.data.features]
+    if missing:
+        raise ConfigError(f"{origin}: model.pair_bias reads the pair features from data.features "
+                          f"{', '.join(PAIR_FEATURE_COLUMNS)}; {', '.join(missing)} missing: add them to data.features")
+    if cfg.data.constituents > MAX_PAIR_CONSTITUENTS:
+        raise ConfigError(f"{origin}: model.pair_bias with data.constituents {cfg.data.constituents}: the pair "
+                          f"features are built for every pair, at most {MAX_PAIR_CONSTITUENTS} constituents; "
+                          f"lower data.constituents")
 
 
 def _check_split(cfg: Config, origin: str) -> None:

@@ -8,6 +8,9 @@ Attention taggers (../shared/reference/models.md)::
 
 Deep Sets: input -> [Dense(w) relu]* per particle -> pool -> [Dense(h) relu]* -> Dense(classes) -> softmax.
 
+With ``model.pair_bias`` (ParT), U = PairBias(q_in(input)) (heads, n, n) is computed once from the quantized
+inputs and added to the scores of every block's attention (l1tag/ops/pair_bias.py).
+
 With ``quant=None`` every quantizer is off (the float twin); with a QuantizationConfig the same graph
 (same layers, same weight order) is built with QKeras quantizers everywhere the firmware rounds, so the
 QAT model can start from the float weights with ``set_weights``.
@@ -23,8 +26,9 @@ from qkeras import QActivation, QDense
 
 from l1tag import kinds
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
-from l1tag.config import HETEROGENEOUS
+from l1tag.config import HETEROGENEOUS, PAIR_FEATURE_COLUMNS
 from l1tag.models.layers import HQDense, QDynamicTanh, attention_layer
+from l1tag.models.layers.pair_bias import QPairBias
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Quantizers:
     unit: str | None = None  # values in [-1, 1]: DynamicTanh outputs
     score: str | None = None
     softmax: str | None = None
+    pair_features: str | None = None
     # heterogeneous mode: the Dense kernels' starting fractional bits and the input widths (None: uniform)
     hetero_fbits: float | None = None
     input_bits: int = 0
@@ -63,6 +68,7 @@ class Quantizers:
             input=bits(q.input), weight=bits(q.weights), bias=bits(q.bias),
             relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
+            pair_features=bits(q.pair_features),
         )
 
 
@@ -98,16 +104,31 @@ def _pool(x, pooling: str):
     return tf.keras.layers.GlobalAveragePooling1D(name="pool")(x)
 
 
+def _pair_bias(x, model_cfg, qz: Quantizers, normalisation):
+    """ParT's score bias U (B, heads, n, n) from the quantized inputs ``x``."""
+    if normalisation is None:
+        raise ValueError("model.pair_bias reads physical pT, etarel, phirel: build_model needs the data stage's "
+                         "normalisation (features, center, scale)")
+    features, center, scale = normalisation
+    cols = [list(features).index(f) for f in PAIR_FEATURE_COLUMNS]
+    return QPairBias(model_cfg.heads, cols, [float(center[c]) for c in cols], [float(scale[c]) for c in cols],
+                     hidden=model_cfg.pair_hidden, pair_bits=model_cfg.pair_bits, input_quantizer=qz.input,
+                     feature_quantizer=qz.pair_features, kernel_quantizer=qz.weight, bias_quantizer=qz.bias,
+                     hidden_quantizer=qz.relu, score_quantizer=qz.score, name="pair_bias")(x)
+
+
 def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None,
-                table_size: int = DEFAULT_TABLE_SIZE) -> tf.keras.Model:
+                table_size: int = DEFAULT_TABLE_SIZE, normalisation=None) -> tf.keras.Model:
     """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float.
 
     Quantized, its softmax and DynamicTanh run through the firmware's tables of ``table_size`` entries
-    (``hls.table_size``), so that its forward pass is the firmware's."""
+    (``hls.table_size``), so that its forward pass is the firmware's.  ``normalisation``: (features, center,
+    scale) of the data stage (``PreparedData``), which the pair bias needs (model.pair_bias)."""
     qz = Quantizers.from_config(quant)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)
+    bias = _pair_bias(x, model_cfg, qz, normalisation) if model_cfg.pair_bias else None
     if not kind.attention:
         for i, w in enumerate(model_cfg.phi_dims):
             x = _dense(x, w, qz, f"phi{i}", relu=True, input_bits=qz.input_bits if i == 0 else 0)
@@ -115,7 +136,7 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
         d = model_cfg.d_model
         x = _dense(x, d, qz, "embed", relu=True, input_bits=qz.input_bits)
         for b in range(model_cfg.blocks):
-            a = _attention(kind, model_cfg, qz, f"att{b}", table_size)(x)
+            a = _attention(kind, model_cfg, qz, f"att{b}", table_size)(x if bias is None else [x, bias])
             x = tf.keras.layers.Add(name=f"att{b}_add")([x, a])
             x = QDynamicTanh(param_quantizer=qz.bias, output_quantizer=qz.unit, table_size=table_size,
                              name=f"att{b}_dyt")(x)

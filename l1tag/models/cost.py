@@ -48,6 +48,10 @@ import tensorflow as tf
 from l1tag import kinds
 
 FLOAT_BITS = 32
+# operations of one pair's four ParT features (l1tag/numerics/pair_features.py): 2 differences, 2 squares, 2 constant
+# products, 2 sums, 2 logarithms (each a leading-one search, a shift, a table and an add: counted as one), a
+# minimum, the constants' 2 adds and the features' 4 adds
+PAIR_FEATURE_OPS = 17
 # pJ per operation, Horowitz ISSCC 2014 (45 nm): 32-bit integer add / multiply, fp32 add / multiply
 ENERGY_PJ = {"int32_add": 0.1, "int32_mult": 3.1, "fp32_add": 0.9, "fp32_mult": 3.7}
 
@@ -116,6 +120,13 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             energy = op_energy_pj(n * kept, n * int(out_shape[-1]), act_bits, bits.sum() / max(kept, 1))
         elif getattr(layer, "kind", None) in kinds.NAMES:
             macs, flops, bops, energy = _attention_cost(layer, act_bits)
+        elif cls == "QPairBias":  # per pair: the features (PAIR_FEATURE_OPS), then the embedding's products
+            n, width = layer.n, layer.hidden or layer.heads
+            macs = n * n * (4 * width + layer.hidden * layer.heads)
+            flops = 2 * macs + n * n * PAIR_FEATURE_OPS
+            w_bits = _bits(_quantizer_of(layer, "kernel_quantizer"))
+            bops = macs * _bits(_quantizer_of(layer, "feature_quantizer")) * w_bits
+            energy = op_energy_pj(macs, n * n * PAIR_FEATURE_OPS, act_bits, w_bits)
         elif cls == "QDynamicTanh" or cls == "Add":
             size = int(math.prod(out_shape[1:]))
             flops = (3 if cls == "QDynamicTanh" else 1) * size

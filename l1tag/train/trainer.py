@@ -100,9 +100,10 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
     tf.keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     n, f = data.x["train"].shape[1:]
+    norm = (data.features, data.center, data.scale)  # the pair bias reads physical values
     history = {}
     if float_model is None:
-        float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float")
+        float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float", normalisation=norm)
         t0 = time.perf_counter()
         history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose,
                                 seed=cfg.seed)
@@ -110,7 +111,7 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
     qat_model = None
     if cfg.quantization.enabled:
         qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
-                                table_size=cfg.hls.table_size)
+                                table_size=cfg.hls.table_size, normalisation=norm)
         control = None
         if cfg.quantization.mode == HETEROGENEOUS:
             transfer_weights(float_model, qat_model)  # the twin has more weights: its fractional bits and β

@@ -14,7 +14,8 @@ from l1tag.models.layers.pair_bias import QPairBias
 from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.tables import LOG2_T, log2_parts, log2_table, table_log2
 from l1tag.ops.attention import attention_dims, attention_reference, attention_spec, qkv_reference
-from l1tag.ops.pair_bias import PAIR_FEATURES, exact_pair_features, pair_bias_reference, pair_features
+from l1tag.numerics.pair_features import PAIR_FEATURES, exact_pair_features, pair_features
+from l1tag.ops.pair_bias import pair_bias_reference
 
 RNG = np.random.default_rng(11)
 X_T = FixedType(14, 6, rounding="AP_RND_CONV", overflow="AP_SAT")  # quantized_bits(14,5)
@@ -145,3 +146,29 @@ def test_full_attention_with_the_bias_equals_its_reference():
     ref = np.stack([attention_reference(*qkv_reference(xj, w, spec), w, spec, bias=uj) for xj, uj in zip(x, u)])
     np.testing.assert_array_equal(y, ref)
     assert not np.array_equal(y, y_plain)  # the bias moves the output
+
+
+def test_a_transformer_with_pair_bias_builds_trains_and_counts_its_cost(tmp_path):
+    from l1tag.config import config_from_dict
+    from l1tag.models.builders import build_model, load_model
+    from l1tag.models.cost import layer_costs
+
+    cfg = config_from_dict({"name": "t", "model": {"type": "transformer", "d_model": 8, "heads": 2, "ffn_dim": 8,
+                                                   "pair_bias": True, "pair_hidden": 4}})
+    _, xq, _, center, scale = _jets(40, 8)
+    norm = (("pt", "etarel", "phirel"), center, scale)
+    with pytest.raises(ValueError, match="normalisation"):
+        build_model(cfg.model, 8, 3, cfg.quantization)
+    qat = build_model(cfg.model, 8, 3, cfg.quantization, normalisation=norm)
+    flt = build_model(cfg.model, 8, 3, None, normalisation=norm)
+    assert [w.shape for w in flt.weights] == [w.shape for w in qat.weights]  # QAT starts from the float weights
+    att = qat.get_layer("att0")
+    assert isinstance(att.input, list) and att.input[1].shape[1:] == (2, 8, 8)  # [x, U]
+    qat.compile("adam", "sparse_categorical_crossentropy")
+    before = qat.get_layer("pair_bias").get_weights()[0].copy()
+    qat.fit(xq, np.arange(40) % 5, epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(before, qat.get_layer("pair_bias").get_weights()[0])  # the embedding trains
+    qat.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(xq, verbose=0), qat.predict(xq, verbose=0))
+    row = next(r for r in layer_costs(qat) if r["class"] == "QPairBias")
+    assert row["macs"] == 8 * 8 * (4 * 4 + 4 * 2) and row["params"] == 4 * 4 + 4 + 4 * 2 + 2

@@ -10,10 +10,11 @@ from l1tag.models.layers.attention import (AttentionCore, QLinformerAttention, Q
                                           QPartitionedAttention)
 from l1tag.models.layers.dynamic_tanh import QDynamicTanh
 from l1tag.models.layers.hetero import HQDense
+from l1tag.models.layers.pair_bias import QPairBias
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
 __all__ = ["AttentionCore", "HQDense", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
-           "QPartitionedAttention", "attention_layer"]
+           "QPairBias", "QPartitionedAttention", "attention_layer"]
 
 
 def attention_layer(kind: Kind) -> type:

@@ -1,7 +1,7 @@
 """ParT's pairwise score bias as a QKeras layer: constituents (n, F) -> U (heads, n, n).
 
-Quantized, its forward pass is the fixed-point reference of ``l1tag/ops/pair_bias.py`` (the same casts, the
-same shift-and-add logarithms): read it there.  Float (no quantizers), the same formulas without the casts,
+Quantized, its forward pass is the fixed-point reference of ``l1tag/numerics/pair_features.py`` and
+``l1tag/ops/pair_bias.py`` (the same casts, the same shift-and-add logarithms): read it there.  Float (no quantizers), the same formulas without the casts,
 with pT and dR^2 floored at the quantized version's smallest values.  The logarithms read only the inputs
 and carry no gradient; the embedding (weights pw1, pb1 and, with a hidden layer, pw2, pb2) trains with
 QKeras' straight-through quantizers.
@@ -17,7 +17,7 @@ from qkeras.quantizers import get_quantizer
 
 from l1tag.models.layers import firmware_ops
 from l1tag.numerics.fixed_point import from_qkeras
-from l1tag.ops.pair_bias import PAIR_FEATURES, PairBiasSpec, diff_type
+from l1tag.numerics.pair_features import PAIR_FEATURES, PairBiasSpec, diff_type
 
 
 def _identity(x):
@@ -50,11 +50,13 @@ class QPairBias(tf.keras.layers.Layer):
     def build(self, input_shape):
         self.n = int(input_shape[-2])
         width = self.hidden or self.heads
-        init = tf.keras.initializers.RandomUniform(-0.05, 0.05)  # U starts near 0: attention as without it
-        self.pw1 = self.add_weight(name="pw1", shape=(len(PAIR_FEATURES), width), initializer=init)
+        def init():  # U starts near 0, attention as without it; one instance per weight (else equal values)
+            return tf.keras.initializers.RandomUniform(-0.05, 0.05)
+
+        self.pw1 = self.add_weight(name="pw1", shape=(len(PAIR_FEATURES), width), initializer=init())
         self.pb1 = self.add_weight(name="pb1", shape=(width,), initializer="zeros")
         if self.hidden:
-            self.pw2 = self.add_weight(name="pw2", shape=(self.hidden, self.heads), initializer=init)
+            self.pw2 = self.add_weight(name="pw2", shape=(self.hidden, self.heads), initializer=init())
             self.pb2 = self.add_weight(name="pb2", shape=(self.heads,), initializer="zeros")
         super().build(input_shape)
 
