@@ -241,11 +241,13 @@ ATTENTION_GATHER_GROUPS:
     }
 }
 
-// cast<score_t>(Q[h, row] . K'[h, j] * 2^-score_shift)
+// Q[h, row] . K'[h, j] * 2^-score_shift, exact (the scale is wiring: the same bits with score_shift more
+// fractional bits)
 template <class data_T, typename CONFIG_T>
-typename CONFIG_T::score_t attention_score(const data_T q[CONFIG_T::n * CONFIG_T::d],
-                                           const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
-                                           unsigned row, unsigned h, unsigned j) {
+ap_fixed<CONFIG_T::acc_score_t::width, CONFIG_T::acc_score_t::iwidth - CONFIG_T::score_shift>
+attention_dot(const data_T q[CONFIG_T::n * CONFIG_T::d],
+              const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+              unsigned row, unsigned h, unsigned j) {
     #pragma HLS INLINE
     typedef typename CONFIG_T::acc_score_t acc_t;
     acc_t acc = 0;
@@ -255,10 +257,18 @@ ATTENTION_SCORE_SUM:
         acc += product<CONFIG_T::product_impl>::of(q[row * CONFIG_T::d + h * CONFIG_T::head_dim + e],
                                                     kp[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e]);
     }
-    // * 2^-score_shift exactly, as wiring: the same bits read with score_shift more fractional bits
     ap_fixed<acc_t::width, acc_t::iwidth - CONFIG_T::score_shift> scaled;
     scaled.range(acc_t::width - 1, 0) = acc.range(acc_t::width - 1, 0);
-    typename CONFIG_T::score_t s = scaled;
+    return scaled;
+}
+
+// cast<score_t>(Q[h, row] . K'[h, j] * 2^-score_shift)
+template <class data_T, typename CONFIG_T>
+typename CONFIG_T::score_t attention_score(const data_T q[CONFIG_T::n * CONFIG_T::d],
+                                           const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                                           unsigned row, unsigned h, unsigned j) {
+    #pragma HLS INLINE
+    typename CONFIG_T::score_t s = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j);
     return s;
 }
 
@@ -444,6 +454,94 @@ void full_attention(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CO
     #pragma HLS ARRAY_PARTITION variable=vp complete
     attention_gather<data_T, CONFIG_T>(q, k, v, q_pass, kp, vp);
     attention_core<data_T, res_T, CONFIG_T, false>(q_pass, kp, vp, y);
+}
+
+// Full attention with a score bias U (heads, n, n) (ParT's pair bias, l1tag_pair_bias.h):
+// S = cast<score_t>(Q K^T 2^-score_shift + U), the sum exact. K' = K, V' = V, Q and U pass through the
+// first process (a canonical DATAFLOW region, as full_attention).
+template <class data_T, class bias_T, typename CONFIG_T>
+void attention_gather_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                           const data_T v[CONFIG_T::n * CONFIG_T::d],
+                           const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m],
+                           data_T q_out[CONFIG_T::n * CONFIG_T::d],
+                           typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                           typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                           bias_T u_out[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m]) {
+    #pragma HLS INLINE off
+ATTENTION_GATHER_BIAS_GROUPS:
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II=1 rewind
+    ATTENTION_GATHER_BIAS_PARTICLE:
+        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+            #pragma HLS UNROLL
+            const unsigned row = g * CONFIG_T::parallel + p;
+        ATTENTION_GATHER_BIAS_HEAD:
+            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+                #pragma HLS UNROLL
+            ATTENTION_GATHER_BIAS_DEPTH:
+                for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+                    #pragma HLS UNROLL
+                    const unsigned c = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
+                    q_out[c] = q[c];
+                    kp[(h * CONFIG_T::m + row) * CONFIG_T::head_dim + e] = k[c];
+                    vp[(h * CONFIG_T::m + row) * CONFIG_T::head_dim + e] = v[c];
+                }
+            ATTENTION_GATHER_BIAS_KEY:
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    u_out[(h * CONFIG_T::n + row) * CONFIG_T::m + j] = u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
+                }
+            }
+        }
+    }
+}
+
+template <class data_T, class bias_T, class res_T, typename CONFIG_T>
+void attention_core_bias(const data_T q[CONFIG_T::n * CONFIG_T::d],
+                         const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                         const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                         const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m],
+                         res_T y[CONFIG_T::n * CONFIG_T::d]) {
+    #pragma HLS INLINE off
+ATTENTION_CORE_BIAS_GROUPS:
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II=1 rewind
+    ATTENTION_CORE_BIAS_PARTICLE:
+        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+            #pragma HLS UNROLL
+            const unsigned row = g * CONFIG_T::parallel + p;
+        ATTENTION_CORE_BIAS_HEAD:
+            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+                #pragma HLS UNROLL
+                typename CONFIG_T::score_t s[CONFIG_T::m];
+                #pragma HLS ARRAY_PARTITION variable=s complete
+            ATTENTION_CORE_BIAS_KEY:
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    s[j] = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j) + u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
+                }
+                attention_softmax_mix_row<res_T, CONFIG_T>(s, vp, row, h, y);
+            }
+        }
+    }
+}
+
+template <class data_T, class bias_T, class res_T, typename CONFIG_T>
+void full_attention_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                         const data_T v[CONFIG_T::n * CONFIG_T::d],
+                         const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m], res_T y[CONFIG_T::n * CONFIG_T::d]) {
+    #pragma HLS INLINE off
+    #pragma HLS DATAFLOW
+    data_T q_pass[CONFIG_T::n * CONFIG_T::d];
+    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    bias_T u_pass[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m];
+    #pragma HLS ARRAY_PARTITION variable=q_pass complete
+    #pragma HLS ARRAY_PARTITION variable=kp complete
+    #pragma HLS ARRAY_PARTITION variable=vp complete
+    #pragma HLS ARRAY_PARTITION variable=u_pass complete
+    attention_gather_bias<data_T, bias_T, CONFIG_T>(q, k, v, u, q_pass, kp, vp, u_pass);
+    attention_core_bias<data_T, bias_T, res_T, CONFIG_T>(q_pass, kp, vp, u_pass, y);
 }
 
 } // namespace l1tag

@@ -34,7 +34,8 @@ HEADER = "l1tag_attention.h"
 
 
 def parse_attention(keras_layer, input_names, input_shapes, data_reader):
-    """Keras-v2 handler for ``AttentionCore`` (the lowered attention of every kind): inputs [Q, K, V]."""
+    """Keras-v2 handler for ``AttentionCore`` (the lowered attention of every kind): inputs [Q, K, V], or
+    [Q, K, V, U] with a score bias."""
     from hls4ml.converters.keras_v2_to_hls import parse_default_keras_layer
 
     layer = parse_default_keras_layer(keras_layer, input_names)
@@ -224,6 +225,11 @@ class AttentionFunctionTemplate(FunctionCallTemplate):
         params["inputs"] = ", ".join(node.get_input_variable(i).name for i in node.inputs)
         params["function"] = kind.cpp_function
         params["kind_weights"] = "".join(f", {node.get_weights(v).name}" for v in kind_weight_args(kind))
+        if len(node.inputs) > 3:  # [Q, K, V, U]: the score bias (the pair bias), full attention only
+            if kind.name != "transformer":
+                raise ConversionError(f"layer '{node.name}': a score bias on {kind.name} attention has no kernel")
+            params["function"] += "_bias"
+            params["input_t"] += f", {node.get_input_variable(node.inputs[3]).type.name}"
         return attention_function_template.format(**params)
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from l1tag.numerics.fixed_point import FixedType, quantize
+from l1tag.numerics.fixed_point import FixedType, accumulator, from_qkeras, quantize
 from l1tag.numerics.tables import LOG2_T, table_log2
 
 PAIR_FEATURES = ("log2_dR", "log2_kT", "log2_z", "log2_m2")
@@ -88,6 +88,21 @@ class PairBiasSpec:
         prod = FixedType(sq.width + self.coef_t.width, sq.integer + self.coef_t.integer, signed=False)
         return FixedType(prod.width + 1, prod.integer + 1, signed=False)
 
+    @property
+    def width1(self) -> int:
+        """Outputs of the first embedding layer: the hidden units, or the heads."""
+        return self.hidden or self.heads
+
+    @property
+    def acc1_t(self) -> FixedType:
+        """f W1 + b1 exactly."""
+        return accumulator(self.feat_t, self.w_t, len(PAIR_FEATURES), extra=self.b_t)
+
+    @property
+    def acc2_t(self) -> FixedType:
+        """h W2 + b2 exactly (with a hidden layer)."""
+        return accumulator(self.hidden_t, self.w_t, self.hidden, extra=self.b_t)
+
     def constants(self) -> dict[str, float]:
         """The constants the firmware adds or multiplies by, on their grids."""
         return {
@@ -96,6 +111,21 @@ class PairBiasSpec:
             "coef_eta": float(quantize(self.scale[1] ** 2, self.coef_t)),
             "coef_phi": float(quantize(self.scale[2] ** 2, self.coef_t)),
         }
+
+
+def pair_bias_spec(config: dict, n: int) -> PairBiasSpec:
+    """The spec of a QPairBias layer from its Keras config (quantizer strings, normalisation, widths)."""
+    def t(key: str) -> FixedType:
+        return from_qkeras(config[key], f"{config.get('name', 'pair bias')}: {key}")
+
+    hidden = int(config["hidden"])
+    scale = tuple(float(v) for v in config["scale"])
+    return PairBiasSpec(
+        n=int(n), heads=int(config["heads"]), columns=tuple(int(c) for c in config["columns"]),
+        center=tuple(float(v) for v in config["center"]), scale=scale, x_t=t("input_quantizer"),
+        diff_t=diff_type(scale[1], scale[2], int(config["pair_bits"])), mantissa_bits=int(config["mantissa_bits"]),
+        feat_t=t("feature_quantizer"), w_t=t("kernel_quantizer"), b_t=t("bias_quantizer"), hidden=hidden,
+        hidden_t=t("hidden_quantizer") if hidden else None, score_t=t("score_quantizer"))
 
 
 def diff_type(scale_eta: float, scale_phi: float, bits: int) -> FixedType:

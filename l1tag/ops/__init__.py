@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1tag.ops import add, attention, dense, dynamic_tanh, maxpool, model_input, relu
+from l1tag.ops import add, attention, dense, dynamic_tanh, maxpool, model_input, pair_bias, relu
 from l1tag.ops.base import Op, OpRule, Part, Port
 
 # the registry: a lowered model's ops are these rules' ops (the order is the lowering's order of asking)
 OPS: tuple[OpRule, ...] = (model_input.RULE, dense.RULE, relu.RULE, add.RULE, maxpool.RULE, attention.RULE,
-                           dynamic_tanh.RULE)
+                           dynamic_tanh.RULE, pair_bias.RULE)
 __all__ = ["OPS", "Op", "OpRule", "Part", "Port", "rule", "run_reference"]
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from l1tag import kinds
 from l1tag.kinds import AttentionShape, score_shift
 from l1tag.numerics import tables
+from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType, accumulator, constant_accumulator, fitting_type, quantize
 from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
 from l1tag.ops.base import OpRule, Part, Port, Product, quantizer_type, uint
@@ -347,6 +348,12 @@ def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None)
 PIECES = ("projection", "scores", "mix")
 
 
+def _no_rtl_for_a_bias(op) -> None:
+    if len(op.inputs) > 3:
+        raise ConversionError(f"layer '{op.name}': attention with a score bias (the pair bias) has no RTL (da4ml "
+                              f"trace) yet; set rtl.enabled: false to build its HLS project and C-simulation")
+
+
 class Attention(OpRule):
     """Q, K, V become three hls4ml Dense layers (constant weights: the strategy and the particle
     parallelization apply); l1tag's kernel (``AttentionCore``, l1tag/hls/attention.py) keeps the
@@ -365,7 +372,8 @@ class Attention(OpRule):
         source = lowering.sources(layer)
         x_t = lowering.types[source[0]]
         lowering.trained_tables(layer)
-        n, d = (int(v) for v in layer.input_shape[1:])
+        shape = layer.input_shape[0] if isinstance(layer.input_shape, list) else layer.input_shape  # [x, U]
+        n, d = (int(v) for v in shape[1:])
         dims = attention_dims(kind, cfg, n)
         ftypes = attention_types(layer.name, cfg)
         spec = attention_spec(dims["kind"], n, d, dims["heads"], dims["m"], dims["conv"], x_t, ftypes,
@@ -385,6 +393,11 @@ class Attention(OpRule):
             qkv_names.append(name)
         for part in ("qkv", "proj", "score", "mix") + (("conv",) if spec.conv else ()):
             lowering.float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64
+        if len(source) > 1:  # [x, U]: a score bias (ParT's pair bias), summed exactly with the scaled dot
+            qkv_names.append(source[1])
+            lowering.float32_sums[f"{layer.name}.score"] = accumulator(
+                FixedType(spec.acc_score_t.width, spec.acc_score_t.integer - spec.shift), None, 1,
+                extra=lowering.types[source[1]]).width
         kernel_weights = {k: short[k] for k in kernel_weight_names(kind, cfg)}
         lowering.emit(self.name, layer.name, qkv_names, spec.out_t,
                       lambda inputs: AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()},
@@ -395,16 +408,20 @@ class Attention(OpRule):
                                      "variable_products": lowering.variable_products})
 
     def reference(self, op, ins):
-        return np.stack([attention_reference(q, k, v, op.weights, op.spec) for q, k, v in zip(*ins)])
+        """Inputs [Q, K, V] or [Q, K, V, U] (a score bias per jet)."""
+        bias = ins[3] if len(ins) > 3 else [None] * len(ins[0])
+        return np.stack([attention_reference(q, k, v, op.weights, op.spec, u) for q, k, v, u in zip(*ins[:3], bias)])
 
     def trace(self, op, ins):
         """The kernel of one jet, traced: the kind's projection, scores, score convolution, softmax, A V'."""
+        _no_rtl_for_a_bias(op)
         q, k, v = ins
         kp, vp = trace_project(k, v, op)
         return trace_mix(halo_rows(trace_scores(q, kp, op), op.spec), vp, op, q)
 
     # -- RTL parts: projection (one copy), scores (P + kh - 1 copies), mix (P copies) -------------------------
     def parts(self, op, parallel):
+        _no_rtl_for_a_bias(op)
         spec = op.spec
         q, k, v = op.inputs
         heads, m, dh, kh = spec.heads, spec.m, spec.head_dim, spec.conv[0] if spec.conv else 1

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import quantize
 from l1tag.numerics.pair_features import PairBiasSpec, pair_features
+from l1tag.ops.base import OpRule
 
 
 def embed(f: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.ndarray:
@@ -27,3 +29,33 @@ def embed(f: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.nda
 def pair_bias_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.ndarray:
     """The score bias U (jets, heads, n, n) of jets ``x`` (jets, n, F) in x_t."""
     return embed(pair_features(x, spec), w, spec)
+
+
+class PairBias(OpRule):
+    """``QPairBias`` -> l1tag's pair-bias kernel (``PairBiasCore``, l1tag/hls/pair_bias.py) on the quantized
+    input; its output U feeds the attention of every block (a fourth input of the attention op)."""
+
+    name = "pair_bias"
+    keras_classes = ("QPairBias",)
+    reduction = True  # every pair of particles
+
+    def lower(self, layer, lowering):
+        from l1tag.models.layers import PairBiasCore
+
+        spec = layer.spec()
+        weights = layer.weights_on_grid()
+        cfg = layer.get_config()
+        lowering.emit(self.name, layer.name, lowering.sources(layer), spec.score_t,
+                      lambda inputs: PairBiasCore(cfg, {k: v.shape for k, v in weights.items()},
+                                                  name=layer.name)(inputs[0]),
+                      weights=weights, spec=spec, keras_weights=list(weights.values()), result_precision=False)
+
+    def reference(self, op, ins):
+        return pair_bias_reference(ins[0], op.weights, op.spec)
+
+    def trace(self, op, ins):
+        raise ConversionError(f"layer '{op.name}': the pair bias has no RTL (da4ml trace) yet; set rtl.enabled: "
+                              f"false to build its HLS project and C-simulation")
+
+
+RULE = PairBias()

@@ -172,3 +172,47 @@ def test_a_transformer_with_pair_bias_builds_trains_and_counts_its_cost(tmp_path
     np.testing.assert_array_equal(load_model(tmp_path / "m.keras").predict(xq, verbose=0), qat.predict(xq, verbose=0))
     row = next(r for r in layer_costs(qat) if r["class"] == "QPairBias")
     assert row["macs"] == 8 * 8 * (4 * 4 + 4 * 2) and row["params"] == 4 * 4 + 4 + 4 * 2 + 2
+
+
+def _pair_bias_tagger(hidden: int, n: int = 8):
+    from l1tag.config import config_from_dict
+    from l1tag.models.builders import build_model
+
+    cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "rtl": {"enabled": False},
+                            "hls": {"parallelization_factor": n},
+                            "model": {"type": "transformer", "d_model": 8, "heads": 2, "ffn_dim": 8, "head_dims": [8],
+                                      "pair_bias": True, "pair_hidden": hidden}})
+    _, xq, _, center, scale = _jets(120, n)
+    tf.keras.utils.set_random_seed(3)
+    model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=(("pt", "etarel", "phirel"), center, scale))
+    rng = np.random.default_rng(3)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
+    return cfg, model, xq
+
+
+@pytest.mark.parametrize("hidden", [0, 4])
+def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_kernels(hidden, tmp_path):
+    """The firmware's NumPy reference (pair bias op, attention with a fourth input) equals the QKeras model's
+    logits bit for bit; the written project calls the pair-bias kernel and the biased attention."""
+    from l1tag.hls.convert import convert_model, logits_model
+    from l1tag.ops import run_reference
+
+    cfg, model, xq = _pair_bias_tagger(hidden)
+    converted = convert_model(model, cfg.hls, tmp_path / "hls")
+    ops = {op.name: op for op in converted.lowered.ops}
+    assert ops["pair_bias"].operation == "pair_bias" and ops["att0"].inputs[-1] == "pair_bias"
+    ref = run_reference(converted.lowered.ops, xq)
+    np.testing.assert_array_equal(ref, logits_model(model).predict(xq.astype(np.float32), verbose=0))
+    source = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
+    params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
+    assert "l1tag::pair_bias<" in source and "l1tag::full_attention_bias<" in source
+    assert "static ap_ufixed<12,0> log2_table(unsigned i)" in params and f"hidden = {hidden};" in params
+
+
+@pytest.mark.slow
+def test_the_c_simulation_of_a_pair_bias_tagger_is_bit_exact(tmp_path):
+    from l1tag.hls.convert import convert_model, run_csim
+
+    cfg, model, xq = _pair_bias_tagger(4)
+    section = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), xq, model)
+    assert section["bit_exact_fraction"] == 1.0 and section["max_abs_diff_vs_quantized"] == 0.0

@@ -10,10 +10,10 @@ from l1tag.models.layers.attention import (AttentionCore, QLinformerAttention, Q
                                           QPartitionedAttention)
 from l1tag.models.layers.dynamic_tanh import QDynamicTanh
 from l1tag.models.layers.hetero import HQDense
-from l1tag.models.layers.pair_bias import QPairBias
+from l1tag.models.layers.pair_bias import PairBiasCore, QPairBias
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
-__all__ = ["AttentionCore", "HQDense", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
+__all__ = ["AttentionCore", "HQDense", "PairBiasCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
            "QPairBias", "QPartitionedAttention", "attention_layer"]
 
 

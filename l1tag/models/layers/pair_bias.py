@@ -16,8 +16,7 @@ import tensorflow as tf
 from qkeras.quantizers import get_quantizer
 
 from l1tag.models.layers import firmware_ops
-from l1tag.numerics.fixed_point import from_qkeras
-from l1tag.numerics.pair_features import PAIR_FEATURES, PairBiasSpec, diff_type
+from l1tag.numerics.pair_features import PAIR_FEATURES, PairBiasSpec, diff_type, pair_bias_spec
 
 
 def _identity(x):
@@ -58,19 +57,13 @@ class QPairBias(tf.keras.layers.Layer):
         if self.hidden:
             self.pw2 = self.add_weight(name="pw2", shape=(self.hidden, self.heads), initializer=init())
             self.pb2 = self.add_weight(name="pb2", shape=(self.heads,), initializer="zeros")
+        self._spec = pair_bias_spec(self.get_config(), self.n) if self.quantized else None  # not traced by TF
         super().build(input_shape)
 
     # -- the spec of the fixed-point reference -----------------------------------------------------
     def spec(self) -> PairBiasSpec:
-        """The layer's fixed-point description (quantized layers only)."""
-        t = {k: from_qkeras(v, f"{self.name}: {k}") for k, v in self.quantizer_strings.items()
-             if v and (k != "hidden_quantizer" or self.hidden)}
-        return PairBiasSpec(
-            n=self.n, heads=self.heads, columns=self.columns, center=self.center, scale=self.scale,
-            x_t=t["input_quantizer"], diff_t=diff_type(self.scale[1], self.scale[2], self.pair_bits),
-            mantissa_bits=self.mantissa_bits, feat_t=t["feature_quantizer"], w_t=t["kernel_quantizer"],
-            b_t=t["bias_quantizer"], hidden=self.hidden, hidden_t=t.get("hidden_quantizer"),
-            score_t=t["score_quantizer"])
+        """The layer's fixed-point description (quantized layers only; built with the layer)."""
+        return self._spec
 
     def weights_on_grid(self) -> dict[str, np.ndarray]:
         """pw1, pb1 (pw2, pb2) as the firmware holds them."""
@@ -85,7 +78,7 @@ class QPairBias(tf.keras.layers.Layer):
         log2_scale = math.log2(self.scale[0])
         d_eta, d_phi = eta[:, :, None] - eta[:, None, :], phi[:, :, None] - phi[:, None, :]
         if self.quantized:
-            spec = self.spec()
+            spec = self._spec
             c = spec.constants()
             p = firmware_ops.quantize(pt + c["pt_offset"], spec.pt_t)
             lp = firmware_ops.table_log2(p, spec.pt_t, self.mantissa_bits) + c["log2_pt_scale"]
@@ -105,7 +98,7 @@ class QPairBias(tf.keras.layers.Layer):
         low = tf.minimum(lp[:, :, None], lp[:, None, :])
         f = tf.stack([lr2 / 2, low + lr2 / 2, low - ls, lp[:, :, None] + lp[:, None, :] + lr2], axis=-1)
         if self.quantized:
-            f = firmware_ops.quantize(f, self.spec().feat_t)
+            f = firmware_ops.quantize(f, self._spec.feat_t)
         return tf.stop_gradient(f)
 
     def _cast(self, v, key: str):
@@ -113,7 +106,7 @@ class QPairBias(tf.keras.layers.Layer):
         more than float32's 24 bits), with a straight-through gradient; float layers: none."""
         if not self.quantized:
             return v
-        t = from_qkeras(self.quantizer_strings[key], f"{self.name}: {key}")
+        t = {"hidden_quantizer": self._spec.hidden_t, "score_quantizer": self._spec.score_t}[key]
         return v + tf.stop_gradient(firmware_ops.quantize(v, t) - v)
 
     def _weight(self, name: str):
@@ -136,3 +129,33 @@ class QPairBias(tf.keras.layers.Layer):
         return {**super().get_config(), "heads": self.heads, "columns": list(self.columns),
                 "center": list(self.center), "scale": list(self.scale), "hidden": self.hidden,
                 "pair_bits": self.pair_bits, "mantissa_bits": self.mantissa_bits, **self.quantizer_strings}
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class PairBiasCore(tf.keras.layers.Layer):
+    """What l1tag's pair-bias kernel computes, for the model handed to hls4ml: constituents -> U (heads, n, n).
+
+    The lowering (``l1tag/ops/pair_bias.py``) replaces each QPairBias by this layer, which carries the
+    layer's config (normalisation, types) and its embedding weights; its ``call`` only gives hls4ml the
+    output shape (the firmware's numbers come from the NumPy reference)."""
+
+    def __init__(self, pair_config: dict, weight_shapes: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.pair_config = dict(pair_config)
+        self.weight_shapes = {k: tuple(v) for k, v in weight_shapes.items()}
+
+    def build(self, input_shape):
+        for name, shape in self.weight_shapes.items():
+            setattr(self, name, self.add_weight(name=name, shape=shape, initializer="zeros", trainable=False))
+        super().build(input_shape)
+
+    def call(self, x):
+        n, heads = int(x.shape[-2]), int(self.pair_config["heads"])
+        return tf.zeros(tf.stack([tf.shape(x)[0], heads, n, n]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(self.pair_config["heads"]), input_shape[-2], input_shape[-2])
+
+    def get_config(self):
+        return {**super().get_config(), "pair_config": self.pair_config,
+                "weight_shapes": {k: list(v) for k, v in self.weight_shapes.items()}}
