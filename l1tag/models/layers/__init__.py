@@ -13,8 +13,8 @@ from l1tag.models.layers.hetero import HQDense
 from l1tag.models.layers.pair_bias import PairBiasCore, QPairBias
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
-__all__ = ["AttentionCore", "HQDense", "PairBiasCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention", "QMultiHeadAttention",
-           "QPairBias", "QPartitionedAttention", "attention_layer"]
+__all__ = ["AttentionCore", "HQDense", "PairBiasCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention",
+           "QMultiHeadAttention", "QPairBias", "QPartitionedAttention", "attention_layer"]
 
 
 def attention_layer(kind: Kind) -> type:

@@ -1,8 +1,9 @@
 """ParT's pairwise score bias as a QKeras layer: constituents (n, F) -> U (heads, n, n).
 
 Quantized, its forward pass is the fixed-point reference of ``l1tag/numerics/pair_features.py`` and
-``l1tag/ops/pair_bias.py`` (the same casts, the same shift-and-add logarithms): read it there.  Float (no quantizers), the same formulas without the casts,
-with pT and dR^2 floored at the quantized version's smallest values.  The logarithms read only the inputs
+``l1tag/ops/pair_bias.py`` (the same casts, the same shift-and-add logarithms): read it there.  Float (no
+quantizers), the same formulas without the casts, with pT and dR^2 floored at the quantized version's smallest
+values.  The logarithms read only the inputs
 and carry no gradient; the embedding (weights pw1, pb1 and, with a hidden layer, pw2, pb2) trains with
 QKeras' straight-through quantizers.
 """
