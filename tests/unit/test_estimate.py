@@ -101,3 +101,50 @@ def test_reuse_factor_divides_dsps_only_under_resource(tmp_path):
     hm = _convert_rf(model, tmp_path / "r", "Resource", 4)
     rf = int(hm.graph["fc"].get_attr("reuse_factor"))  # hls4ml may move R to a valid one
     assert estimate_model(hm)["resources"]["DSP"] == -(-8 // rf)
+
+
+def test_vivado_honours_the_allocation_limit_in_io_parallel(tmp_path):
+    """A Latency Dense at R > 1 in io_parallel: Vivado HLS takes hls4ml's multiplier_limit = DIV_ROUNDUP(n_in
+    n_out, R) - n_zeros / R (DNNonSilicon R 16 / R 8: 8 + 6 and 16 + 12 DSP), Vitis keeps a multiplier per
+    product (ToolRules.parallel_allocation)."""
+    w = np.full((4, 2), 0.6875)  # eight 3-digit constants
+    w[0, 0] = w[1, 1] = 0.0  # six left
+    hm = _convert_rf(_dense(w), tmp_path, "Latency", 2)
+    assert estimate_model(hm, tool="vivado_hls")["resources"]["DSP"] == 8 // 2 - 2 // 2
+    assert estimate_model(hm, tool="vitis_hls")["resources"]["DSP"] == 6
+
+
+def test_speed_grade_of_part_names():
+    from l1tag.hardware.estimate.prices import speed_grade
+
+    assert speed_grade("xc7z020clg400-1") == "1" and speed_grade("xc7z020-clg400-1") == "1"
+    assert speed_grade("xc7a200tl-ffg1156-2L") == "2" and speed_grade("xc7vx690t-3ffg1930") == "3"
+    assert speed_grade("xcvu9p-flga2104-2L-e") == "2" and speed_grade("xc7vx690t-ffg1930-3") == "3"
+    assert speed_grade("vu13p") is None and speed_grade(None) is None
+
+
+def test_device_delays_slow_only_the_measured_slice_and_grade():
+    from l1tag.hardware.estimate.prices import T_ADD_NS, T_MULT_DSP_NS, device_delays
+
+    assert device_delays("DSP48E1", "xc7z020clg400-1") == (3.5, 2.1)
+    for dsp, part in (("DSP48E2", "xcvu13p-flga2577-2-e"), ("DSP48E2", "xcu250-figd2104-2L-e"),
+                      ("DSP48E1", "xc7vx690t-ffg1930-3"), ("DSP48E1", "xc7a200tl-ffg1156-2L"), (None, "xyz")):
+        assert device_delays(dsp, part) == (T_MULT_DSP_NS, T_ADD_NS)
+
+
+def test_a_slow_device_deepens_the_dense_and_its_product_registers(tmp_path):
+    """The same Dense at 5 ns (the converter's 27 % uncertainty: 3.65 ns usable), Vivado's rules: on a -1 DSP48E1
+    (3.5 ns multiply, 2.1 ns per adder level) 1 + ceil((3.5 + 2 x 2.1) / 3.65) = 4 cycles and two registers per
+    product (the multiplier and the first adder level span two periods); on UltraScale+ and on the -3 part
+    1 + ceil((2.5 + 2 x 0.65) / 3.65) = 3 and one."""
+    hm = _convert(_dense(np.full((4, 2), 0.6875)), tmp_path)
+
+    def fc(part):
+        est = estimate_model(hm, part=part, tool="vivado_hls")
+        return {r["layer"]: r for r in est["layers"]}["fc"]
+
+    slow, fast, v7 = fc("xc7z020clg400-1"), fc("xcvu9p-flga2104-2L-e"), fc("xc7vx690t-ffg1930-3")
+    assert slow["latency"] == 4 and fast["latency"] == 3 and v7 == fast
+    outputs = 2 * 16  # the output registers (accum_t 16 bits)
+    assert slow["FF"] - outputs == 2 * (fast["FF"] - outputs) > 0
+    assert slow["DSP"] == fast["DSP"] and slow["LUT"] == fast["LUT"]

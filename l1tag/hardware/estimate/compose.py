@@ -12,7 +12,7 @@ from l1tag.hardware.estimate.l1tag_ops import KERNEL_PRICES
 from l1tag.hardware.estimate.prices import (
     DIVIDER_CORE,
     DSP_A_BITS,
-    T_ADD_NS,
+    device_delays,
     stream_fifo,
     stream_fifo_tool,
     var_precision,
@@ -57,7 +57,7 @@ def estimate_layer(node, target: Target) -> dict:
     if "GlobalPooling" in cls and not io_stream:
         return stock.global_pooling(node, target)
     if "Pooling" in cls or node.class_name in ("Merge", "Add", "Resize"):  # class_name: without the backend's prefix
-        return stock.elementwise(node, 1.0, 1, io_stream, T_ADD_NS)
+        return stock.elementwise(node, 1.0, 1, io_stream, target.add_ns)
     if io_stream and "ZeroPadding" in cls and len(shape) > 1:
         return stock.stream_zero_padding(geometry.pixels, target.rules)
     # reshapes, flatten, zero padding, transposes: wiring
@@ -221,8 +221,10 @@ def _estimate_model(hls_model, part: str | None, totals: dict | None, rules: Too
     style = pipeline_style(hls_model)
     part = part or cfg.get_config_value("Part") or ""
     dev = device(part)
+    mult_ns, add_ns = device_delays(dev.dsp if dev else None, part)  # the device's speed (prices.SLICE_DELAYS)
     target = Target(rules=rules, clock_ns=clock_ns, uncertainty=clock_uncertainty(cfg, clock_ns, rules),
-                    dsp_a_bits=dev.dsp_a_bits if dev else DSP_A_BITS, io_stream=io_stream,
+                    dsp_a_bits=dev.dsp_a_bits if dev else DSP_A_BITS, mult_ns=mult_ns, add_ns=add_ns,
+                    io_stream=io_stream,
                     unroll=style == "pipeline" and not io_stream)
     loops = particle_loops.plan(hls_model) if particle_loops.is_fused(hls_model) else []
     loop_of = {m.name: loop for loop in loops for m in loop.members}

@@ -19,6 +19,30 @@ T_LUT_NS = 0.5  # one LUT level and its routing (a ReLU's select, a LUTRAM read)
 T_CAST_NS = 1.5  # an AP_RND_CONV / AP_SAT cast on a chained path (the review's ~1.5-2 ns)
 CLOCK_UNCERTAINTY = 0.27  # hls4ml's default for Vitis (../shared/reference/l1t.md)
 
+# The device's speed in the stage timing: (multiply ns, adder level ns) by DSP slice and speed grade, where the
+# reports show a device slower than the defaults above (T_MULT_DSP_NS, T_ADD_NS: UltraScale+ / DSP48E2, every
+# Vitis design and l1tag's VU13P, which keep them).  DSP48E1 at speed grade -1 (Zynq-7000 xc7z020-clg400-1,
+# Vivado HLS 2019.2/2020.1): the same 16-input 16-bit Dense (Hls-and-bambu model_single_dense) takes 5 cycles at
+# 5 ns on xc7z020-1 and 2 on xc7vx690t-3; the jet tagger's 8 Latency Dense instances (tanvirana baseline and
+# pruned, myproject_csynth.rpt instance tables) take 4 cycles at 3-4 adder levels, 5 at 5, 5-6 at 6-7: two adder
+# levels per 4.375 ns usable period (T_ADD ~ 2.1 ns) after a multiplier stage of about one period (3.5 ns).  No
+# report here measures a -2 (ML-fpga's xc7a200tl-2L runs Resource only) and the one -3 design already sits at
+# the formula's floor: those keep the defaults.
+SLICE_DELAYS = {("DSP48E1", "1"): (3.5, 2.1)}
+
+
+def speed_grade(part: str | None) -> str | None:
+    """The speed grade digit of a part name ('xc7z020clg400-1' -> '1', 'xc7a200tl-ffg1156-2L' -> '2',
+    'xc7vx690t-3ffg1930' -> '3'), or None."""
+    m = re.search(r"-(\d)(?:[lie])?(?=$|-|[a-z]{3})", str(part or "").strip().lower())
+    return m.group(1) if m else None
+
+
+def device_delays(dsp_slice: str | None, part: str | None) -> tuple[float, float]:
+    """(multiply ns, adder level ns) of a device: SLICE_DELAYS where it has the slice and grade, else the
+    defaults (T_MULT_DSP_NS, T_ADD_NS)."""
+    return SLICE_DELAYS.get((str(dsp_slice or ""), speed_grade(part)), (T_MULT_DSP_NS, T_ADD_NS))
+
 # A divider core where the C++ divides by a non-power-of-two (the GIMPLE census finds them): public Vitis module
 # tables list udiv_32ns_32ns_32_36_1 / urem_32ns_3ns_2_36_1 at LATENCY 35; ~1.9k LUT and ~2k FF each (the
 # schedule review's 40-80k LUT and 60-300k FF for 32 such cores, lower ends); on the critical path, serially.
@@ -105,11 +129,13 @@ def multiplier_cost(weights: np.ndarray, weight_frac: int, data_bits: int, dsp_a
     }
 
 
-def stage_cycles(mult_ns: float, adder_levels: float, clock_ns: float, uncertainty: float) -> int:
-    """Cycles of one pipelined datapath: a multiplier stage and ``adder_levels`` adder levels packed into the
-    period less the clock uncertainty (a fraction of it), at least one, plus one register stage."""
+def stage_cycles(mult_ns: float, adder_levels: float, clock_ns: float, uncertainty: float,
+                 add_ns: float = T_ADD_NS) -> int:
+    """Cycles of one pipelined datapath: a multiplier stage and ``adder_levels`` adder levels of ``add_ns``
+    each (the device's, ``device_delays``) packed into the period less the clock uncertainty (a fraction of
+    it), at least one, plus one register stage."""
     usable = clock_ns * (1 - uncertainty)
-    return 1 + max(1, math.ceil((mult_ns + adder_levels * T_ADD_NS) / usable))
+    return 1 + max(1, math.ceil((mult_ns + adder_levels * add_ns) / usable))
 
 
 def loop_timing(iterations: int, ii: int, depth: int, pipelined: bool = True, rewind: bool = True) -> tuple[int, int]:

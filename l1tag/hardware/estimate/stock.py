@@ -11,7 +11,6 @@ import numpy as np
 
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
 from l1tag.hardware.estimate.prices import (
-    T_ADD_NS,
     T_LUT_NS,
     cast_lut,
     costly_cast,
@@ -51,7 +50,9 @@ class LayerGeometry:
 def share(node, rf: int, io_stream: bool) -> int:
     """How many ways a multiplier is really shared: R under the Resource strategies; under Latency R
     in io_stream only (each layer its own dataflow process, whose ALLOCATION Vivado HLS honoured in
-    the shared reports), 1 in io_parallel (ALLOCATION not honoured, hls4ml issue #566)."""
+    the shared reports), 1 in io_parallel (the assumption of hls4ml issue #566, kept for tools without
+    io_parallel evidence; a Latency Dense under a tool with ToolRules.parallel_allocation takes hls4ml's
+    multiplier_limit instead, stock_weighted._constant_datapath)."""
     return rf if io_stream or layer_strategy(node).startswith("resource") else 1
 
 
@@ -82,7 +83,7 @@ def global_pooling(node, target: Target) -> dict:
     levels = math.ceil(math.log2(max(n, 2)))
     depth = target.stage_cycles(0.0, levels) - 1
     return {"DSP": 0, "LUT": (n - 1) * f * per, "FF": f * bits, "BRAM_18K": 0, "latency": depth, "interval": 1,
-            "multiplications": 0, "delay_ns": levels * T_ADD_NS}
+            "multiplications": 0, "delay_ns": levels * target.add_ns}
 
 
 def activation(node, shape: list, target: Target) -> dict:

@@ -10,8 +10,6 @@ import math
 import numpy as np
 
 from l1tag.hardware.estimate.prices import (
-    T_ADD_NS,
-    T_MULT_DSP_NS,
     T_MULT_LUT_NS,
     cast_lut,
     costly_cast,
@@ -122,7 +120,7 @@ def _resource_datapath(kn: Kernel, outputs: int, copies: int, rf: int, target: T
     # ReuseLoop is PIPELINE II=1 with acc[out_index] carried across iterations, so everything before the
     # accumulation is pipelined ahead of it; then the accumulators
     ff = (block * ((0 if rom_const else w_bits) + a_bits + pw + acc_bits) + outputs * acc_bits) * copies
-    mult_ns = T_MULT_DSP_NS
+    mult_ns = target.mult_ns
     depth = target.stage_cycles(mult_ns, 1) + (2 if kn.saturating else 0)  # one MAC per cycle, II = 1
     return Datapath(dsp, lut, ff, bram, mult_ns, depth, block)
 
@@ -134,12 +132,16 @@ def _constant_datapath(node, kn: Kernel, outputs: int, copies: int, rf: int, lim
     k, digits, a_bits, pw, acc_bits = kn.k, kn.digits, kn.a_bits, kn.product_bits, kn.acc_bits
     nonzero = int(np.count_nonzero(k))
     csd_dsp = kn.cost["dsp_mults"]
-    if target.io_stream and rf > 1:
+    multipliers = nonzero  # product instances: each nonzero weight's, or the ALLOCATION limit's
+    if rf > 1 and (target.io_stream or target.rules.parallel_allocation):
         # ALLOCATION instances=mul limit=multiplier_limit = DIV_ROUNDUP(limit_size, R) - n_zeros / R
         # (hls4ml's config templates) is honoured in a dataflow process (DNNonSilicon R = 16: dense 96 and
-        # 15 DSP, depthwise min(limit, CSD) 6 / 224 / 465 with hls4ml's kernel x n_chan x n_filt limit)
+        # 15 DSP, depthwise min(limit, CSD) 6 / 224 / 465 with hls4ml's kernel x n_chan x n_filt limit) and, by
+        # Vivado HLS, in io_parallel too (ToolRules.parallel_allocation)
         limit = math.ceil((limit_size or k.size) / rf) - (k.size - nonzero) // rf
-        dsp = min(limit * kn.per_dsp, csd_dsp)
+        dsp = min(limit * kn.per_dsp, csd_dsp) * copies
+        if not target.io_stream:  # io_parallel: only the allocated multipliers' products are registered
+            multipliers = min(limit, nonzero)
     else:
         dsp = math.ceil(csd_dsp * copies / share(node, rf, target.io_stream))
     # one HLS adder per nonzero term at accumulator width (bias included), one per extra CSD digit of a
@@ -147,13 +149,17 @@ def _constant_datapath(node, kn: Kernel, outputs: int, copies: int, rf: int, lim
     lut_mult_mask = (digits >= 2) & ~((digits >= 3) & (a_bits >= kn.dsp_min_bits))
     lut_products = int(((digits[lut_mult_mask] - 1)).sum()) * hls_add_lut(pw)
     lut = (nonzero * (hls_add_lut(acc_bits) + kn.sat_lut) + lut_products) * copies
-    mult_ns = T_MULT_DSP_NS if kn.cost["dsp_mults"] else T_MULT_LUT_NS
+    mult_ns = target.mult_ns if kn.cost["dsp_mults"] else T_MULT_LUT_NS
     depth = target.stage_cycles(mult_ns, kn.levels) + (rf - 1)
-    if target.rules.registered_products:  # every nonzero product registered once, then the output register
-        ff = (nonzero * pw + outputs * acc_bits) * copies
+    if target.rules.registered_products:  # every product registered, once per period that the multiplier
+        # and the first adder level span (the DSP's pipeline registers: one on UltraScale+ down to ~3.6 ns,
+        # two on a -1 DSP48E1 at 5 ns, where the reports show 90-115 FF per DSP product: tanvirana, bambu on
+        # xc7z020-1, against 25 (one 25-bit register) for the same Dense on xc7vx690t-3), then the outputs
+        regs = max(1, math.ceil((mult_ns + target.add_ns) / target.usable_ns))
+        ff = (multipliers * pw * regs + outputs * acc_bits) * copies
     else:  # latency-0 multipliers: the first register cuts the tree after the DSP's post-adder and the
         # fabric levels that fit in the rest of the period
-        cut = 1 + max(0, int((target.usable_ns - mult_ns) / T_ADD_NS))
+        cut = 1 + max(0, int((target.usable_ns - mult_ns) / target.add_ns))
         ff = (math.ceil(nonzero / 2 ** min(cut, kn.levels)) * pw + outputs * acc_bits) * copies
     return Datapath(dsp, lut, ff, 0, mult_ns, depth, kn.cost["multiplications"])
 
@@ -202,7 +208,7 @@ def weighted_layer(node, weight_name: str, terms_per_output: int, outputs: int, 
             "latency": latency, "interval": interval,
             "multiplications": path.multiplications * (1 if io_stream else pixels), "out_bits": kn.out_bits,
             "copies": copies, "iterations": pixels if io_stream else geometry.partitions,
-            "delay_ns": path.mult_ns + kn.levels * T_ADD_NS, "weighted": True}
+            "delay_ns": path.mult_ns + kn.levels * target.add_ns, "weighted": True}
 
 
 def da_layer(node, pixels: int, geometry: LayerGeometry, target: Target) -> dict:
@@ -223,7 +229,7 @@ def da_layer(node, pixels: int, geometry: LayerGeometry, target: Target) -> dict
     return {"DSP": 0, "LUT": math.ceil(copies * cost), "FF": outputs * copies * out_bits * max(1, depth - 1),
             "BRAM_18K": 0, "latency": latency, "interval": interval, "multiplications": 0,
             "copies": copies, "iterations": pixels if target.io_stream else partitions, "adder_depth": levels,
-            "delay_ns": levels * T_ADD_NS}
+            "delay_ns": levels * target.add_ns}
 
 
 def _input_pixels(node) -> int:

@@ -33,6 +33,7 @@ class ToolRules:
     sat_lut_per_bit: float | None  # LUTs per product instance per accumulator bit, AP_RND*/AP_SAT acc (measured)
     resource_pixel_overhead: int  # cycles per input pixel of a Resource io_stream conv beyond its R (measured)
     zeropad_lut: int  # LUTs of an io_stream zero-padding process (measured)
+    parallel_allocation: bool  # a Latency Dense's ALLOCATION mul limit is honoured in io_parallel at R > 1
 
 
 # the YAML types each field accepts (bool is not an int here, an int is a float)
