@@ -12,8 +12,9 @@
  *   U      = cast<score_t>(f W1 + b1), or cast<score_t>(cast<hidden_t>(relu(f W1 + b1)) W2 + b2)
  * log2 by shift and add: the leading one's position e of the raw integer k = max(raw(x), 1), the K bits
  * after it as the index j of a 2^K-entry table of log2(1 + (j + 1/2) / 2^K) (the config's ROM), plus
- * e - frac(x): no divider, no multiplier. The embedding's weights are compile-time constants (constant
- * products). The features are symmetric in a and b: each pair (a <= b) is computed once and written twice.
+ * e - frac(x): no divider, no multiplier. The squares of d_eta, d_phi are the only products of two
+ * variables (product<impl>: `hls.variable_products` decides their binding); the embedding's weights and the
+ * coefficients are compile-time constants (constant products). The features are symmetric in a and b: each pair (a <= b) is computed once and written twice.
  * One pipelined function: every pair in parallel (n (n + 1) / 2 copies), for the fully parallel design
  * (hls.parallelization_factor = n).
  * --------------------------------------------------------------------------------------------- */
@@ -32,6 +33,7 @@ struct pair_bias_config {
     static const unsigned width1 = 2;        // outputs of the first layer: hidden, else heads
     static const unsigned col_pt = 0, col_eta = 1, col_phi = 2;
     static const unsigned mantissa_bits = 5; // K
+    static const int product_impl = 0;       // the squares' binding (l1tag_common.h product<impl>)
     typedef ap_fixed<14, 6> x_t;             // the input's type
     typedef ap_ufixed<15, 7, AP_TRN, AP_SAT> pt_t;
     typedef ap_ufixed<16, 8> ptsum_t;
@@ -106,7 +108,8 @@ PAIR_BIAS_A:
                                                  x[b * CONFIG_T::n_feat + CONFIG_T::col_eta];
             const typename CONFIG_T::diff_t dp = x[a * CONFIG_T::n_feat + CONFIG_T::col_phi] -
                                                  x[b * CONFIG_T::n_feat + CONFIG_T::col_phi];
-            const typename CONFIG_T::r2_t r2 = CONFIG_T::coef_eta() * (de * de) + CONFIG_T::coef_phi() * (dp * dp);
+            const typename CONFIG_T::r2_t r2 = CONFIG_T::coef_eta() * product<CONFIG_T::product_impl>::of(de, de) +
+                                               CONFIG_T::coef_phi() * product<CONFIG_T::product_impl>::of(dp, dp);
             const log_t lr2 = shift_add_log2<typename CONFIG_T::r2_t, CONFIG_T>(r2);
             const typename CONFIG_T::ptsum_t s = p[a] + p[b];
             const log_t ls = shift_add_log2<typename CONFIG_T::ptsum_t, CONFIG_T>(s) + CONFIG_T::log2_pt_scale();

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
-from hls4ml.model.attributes import Attribute
+from hls4ml.model.attributes import Attribute, ChoiceAttribute
 from hls4ml.model.layers import Layer
 
 from l1tag.errors import ConversionError
-from l1tag.hls.binding import table_storage
-from l1tag.hls.common import backend_name, bits_literal, constant_function, rom_function, to_hls
+from l1tag.hls.binding import VARIABLE_PRODUCTS, product_impl, table_storage
+from l1tag.hls.common import apply_defaults, backend_name, bits_literal, constant_function, rom_function, to_hls
 from l1tag.numerics.fixed_point import FixedType
 from l1tag.numerics.pair_features import LOG_T, PairBiasSpec, pair_bias_spec
 from l1tag.numerics.tables import LOG2_T, log2_table
@@ -47,9 +47,12 @@ class L1tagPairBias(Layer):
         Attribute("n", description="particles"),
         Attribute("n_feat", description="input features per particle"),
         Attribute("pair_config", value_type=dict, description="the QPairBias layer's Keras config"),
+        ChoiceAttribute("variable_products", VARIABLE_PRODUCTS, default="lut",
+                        description="binding of the squares of d eta, d phi (BIND_OP)"),
     ]
 
     def initialize(self):
+        apply_defaults(self)
         spec = pair_bias_layer_spec(self)
         if spec.n * (spec.n + 1) // 2 > 2080:
             raise ConversionError(f"layer '{self.name}': {spec.n} particles are too many pairs for the pair bias")
@@ -64,6 +67,7 @@ pair_bias_config_template = """struct config{index} : l1tag::pair_bias_config {{
     static const unsigned width1 = {width1};
     static const unsigned col_pt = {col_pt}, col_eta = {col_eta}, col_phi = {col_phi};
     static const unsigned mantissa_bits = {mantissa_bits};
+    static const int product_impl = {product_impl};
     typedef {x_t} x_t;
     typedef {pt_t} pt_t;
     typedef {ptsum_t} ptsum_t;
@@ -125,6 +129,7 @@ class PairBiasConfigTemplate(LayerConfigTemplate):
             coef_t=spec.coef_t.cpp(), r2_t=spec.r2_t.cpp(), log_t=LOG_T.cpp(), log2m_t=LOG2_T.cpp(),
             feat_t=spec.feat_t.cpp(), weight_t=spec.w_t.cpp(), bias_t=spec.b_t.cpp(), acc1_t=spec.acc1_t.cpp(),
             hidden_t=hidden_t.cpp(), acc2_t=acc2_t.cpp(), score_t=spec.score_t.cpp(),
+            product_impl=product_impl(backend_name(node), node.get_attr("variable_products")),
             constants=pair_bias_constants(node, spec, backend_name(node)))
 
 

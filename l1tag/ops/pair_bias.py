@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from l1tag.errors import ConversionError
-from l1tag.numerics.fixed_point import quantize
+from l1tag.numerics.fixed_point import FixedType, quantize
 from l1tag.numerics.pair_features import PairBiasSpec, pair_features
-from l1tag.ops.base import OpRule
+from l1tag.ops.base import OpRule, Product
 
 
 def embed(f: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.ndarray:
@@ -29,6 +29,21 @@ def embed(f: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.nda
 def pair_bias_reference(x: np.ndarray, w: dict[str, np.ndarray], spec: PairBiasSpec) -> np.ndarray:
     """The score bias U (jets, heads, n, n) of jets ``x`` (jets, n, F) in x_t."""
     return embed(pair_features(x, spec), w, spec)
+
+
+def pair_bias_products(spec: PairBiasSpec, weights: dict[str, np.ndarray], coefficients: tuple[float, float]) -> list:
+    """Every product of the kernel (firmware_templates/l1tag_pair_bias.h), each pair once: the squares of
+    d eta, d phi (variables), their coefficients and the embedding's weights (constants, for the CSD price)."""
+    pairs = spec.n * (spec.n + 1) // 2
+    square_t = FixedType(2 * spec.diff_t.width, 2 * spec.diff_t.integer, signed=False)
+    out = [Product("square", 2 * pairs, spec.diff_t, spec.diff_t),
+           Product("coefficient", 2 * pairs, square_t, spec.coef_t, True, tuple(coefficients) * pairs),
+           Product("embed", pairs * 4 * spec.width1, spec.feat_t, spec.w_t, True,
+                   tuple(np.tile(np.asarray(weights["pw1"], dtype=np.float64).ravel(), pairs)))]
+    if spec.hidden:
+        out.append(Product("embed2", pairs * spec.hidden * spec.heads, spec.hidden_t, spec.w_t, True,
+                           tuple(np.tile(np.asarray(weights["pw2"], dtype=np.float64).ravel(), pairs))))
+    return out
 
 
 class PairBias(OpRule):
@@ -48,7 +63,8 @@ class PairBias(OpRule):
         lowering.emit(self.name, layer.name, lowering.sources(layer), spec.score_t,
                       lambda inputs: PairBiasCore(cfg, {k: v.shape for k, v in weights.items()},
                                                   name=layer.name)(inputs[0]),
-                      weights=weights, spec=spec, keras_weights=list(weights.values()), result_precision=False)
+                      weights=weights, spec=spec, keras_weights=list(weights.values()), result_precision=False,
+                      kernel_config={"variable_products": lowering.variable_products})
 
     def reference(self, op, ins):
         return pair_bias_reference(ins[0], op.weights, op.spec)

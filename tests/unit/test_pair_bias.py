@@ -207,6 +207,13 @@ def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_ker
     params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
     assert "l1tag::pair_bias<" in source and "l1tag::full_attention_bias<" in source
     assert "static ap_ufixed<12,0> log2_table(unsigned i)" in params and f"hidden = {hidden};" in params
+    # the estimator prices the kernel from its products: 2 squares, 2 coefficients and the embedding per pair
+    from l1tag.hardware.estimate import estimate_model
+
+    row = next(r for r in estimate_model(converted.hls_model)["layers"] if r["layer"] == "pair_bias")
+    pairs = 8 * 9 // 2
+    assert row["multiplications"] == pairs * (4 + 4 * (hidden or 2) + hidden * 2)
+    assert row["LUT"] > pairs * 500 and row["latency"] >= 2 and row["interval"] == 1
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
-"""Prices of l1tag's own IR layers, ``L1tagAttention`` and ``L1tagDynamicTanh`` (the "l1tag attention" part
-of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per loop iteration
+"""Prices of l1tag's own IR layers, ``L1tagAttention``, ``L1tagDynamicTanh`` and ``L1tagPairBias`` (the "l1tag
+attention" part of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per loop iteration
 (``kernels.py``).  ``KERNEL_PRICES`` maps the hls4ml IR class name to its rule."""
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from l1tag.hardware.estimate.prices import (
     multiplier_cost,
 )
 from l1tag.hardware.estimate.target import Target
-from l1tag.numerics.tables import EXP_T, INV_T, exp_table_entries
+from l1tag.numerics.pair_features import LOG_T
+from l1tag.numerics.tables import EXP_T, INV_T, LOG2_T, exp_table_entries
 
 
 def _particles(node, n: int, unroll: bool) -> int:
@@ -222,8 +223,58 @@ def attention(node, target: Target) -> dict:
                           {"name": "core", "latency": lat_c, "interval": int_c, "depth": depth_core}]}
 
 
+def _log2_lut(bits: int, mantissa_bits: int) -> int:
+    """One shift-and-add log2 of a ``bits``-wide value without its table: the leading-one search (a select
+    per bit), the K-bit barrel shift (a 2:1 select per output bit and shift level) and the exponent's add."""
+    return bits * hls_select_lut(1) + mantissa_bits * math.ceil(math.log2(max(bits, 2))) + hls_add_lut(LOG_T.width)
+
+
+def pair_bias(node, target: Target) -> dict:
+    """One pipelined function, every pair once (n (n + 1) / 2): per particle pT + offset and a log2; per pair
+    two differences cast to diff_t, two squares (variables), their constant coefficients and sum, two log2
+    (dR^2 and the pT sum), a minimum, the features' adds and casts, the constant embedding; the mantissa
+    table read by every log (firmware_templates/l1tag_pair_bias.h)."""
+    from l1tag.hls.common import to_hls
+    from l1tag.hls.pair_bias import _weights, pair_bias_layer_spec
+    from l1tag.ops.pair_bias import pair_bias_products
+
+    spec = pair_bias_layer_spec(node)
+    n, pairs, k = spec.n, spec.n * (spec.n + 1) // 2, spec.mantissa_bits
+    binding = str(node.get_attr("variable_products") or kernels.DEFAULT_VARIABLE_PRODUCTS)
+    c = spec.constants()
+    products = pair_bias_products(spec, _weights(node, spec), (c["coef_eta"], c["coef_phi"]))
+    dsp, lut = _products_cost(products, binding, target)
+    lw = LOG_T.width
+    per_particle = hls_add_lut(spec.pt_t.width) + _log2_lut(spec.pt_t.width, k) + hls_add_lut(lw)
+    per_pair = (2 * (hls_add_lut(spec.x_t.width + 1) + cast_lut(to_hls(spec.diff_t), spec.x_t.width + 1))
+                + hls_add_lut(spec.r2_t.width) + _log2_lut(spec.r2_t.width, k)  # dR^2
+                + hls_add_lut(spec.ptsum_t.width) + _log2_lut(spec.ptsum_t.width, k) + hls_add_lut(lw)  # pT sum
+                + hls_icmp_lut(lw) + hls_select_lut(lw)  # min
+                + 4 * hls_add_lut(lw + 1) + 4 * cast_lut(to_hls(spec.feat_t), lw + 2)  # features
+                + spec.width1 * 4 * hls_add_lut(spec.acc1_t.width))  # f W1 + b1
+    if spec.hidden:
+        per_pair += (spec.hidden * (hls_select_lut(spec.acc1_t.width) + cast_lut(to_hls(spec.hidden_t),
+                                                                                spec.acc1_t.width))
+                     + spec.heads * spec.hidden * hls_add_lut(spec.acc2_t.width)
+                     + spec.heads * cast_lut(to_hls(spec.score_t), spec.acc2_t.width))
+    else:
+        per_pair += spec.heads * cast_lut(to_hls(spec.score_t), spec.acc1_t.width)
+    table = kernels.rom(2**k, LOG2_T.width, n + 2 * pairs, target.rules.rom_parity_bits)
+    lut += n * per_particle + pairs * per_pair + table["LUT"]
+    log_ns = 2 * T_LUT_NS + math.ceil(math.log2(spec.r2_t.width)) * T_LUT_NS + T_LUT_NS + T_ADD_NS
+    delay = (T_ADD_NS + T_CAST_NS + _product_ns(products[:1], binding) + T_MULT_LUT_NS + T_ADD_NS  # dR^2
+             + log_ns + 2 * T_ADD_NS + T_CAST_NS  # log2, features
+             + (T_MULT_LUT_NS + 3 * T_ADD_NS + T_CAST_NS) * (2 if spec.hidden else 1))  # the embedding
+    depth = target.stage_cycles(delay) + (target.rules.rom_read_cycles if table["BRAM_18K"] else 0)
+    live = pairs * (4 * spec.feat_t.width + spec.width1 * spec.acc1_t.width)
+    return {"DSP": int(dsp), "LUT": int(lut), "FF": int(live * max(1, depth - 1)), "BRAM_18K": table["BRAM_18K"],
+            "latency": depth, "interval": 1, "multiplications": sum(pr.count for pr in products),
+            "copies": pairs, "iterations": 1, "products": products}
+
+
 # l1tag's own IR layers by their exact hls4ml class name (node.class_name drops the backend's wrapper)
 KERNEL_PRICES = {
     "L1tagAttention": attention,  # every attention kind of the registry
     "L1tagDynamicTanh": dynamic_tanh,
+    "L1tagPairBias": pair_bias,
 }
