@@ -355,8 +355,9 @@ class ModelConfig:
     pooling: str = setting("max", only("max", "mean pooling has no bit-exact firmware yet"), "pooling over particles")
     pair_bias: bool = setting(False, boolean(),
                               "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
-                              "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs data.features "
-                              "pt, etarel, phirel; model.type transformer; trains and evaluates, no firmware yet)")
+                              "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
+                              "data.features pt, etarel, phirel; model.type transformer; hls.parallelization_factor = n; HLS and "
+                              "C-simulation bit-exact, no RTL yet: rtl.enabled false)")
     pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
     pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
                              "of ln dR: 2R / 2^(bits - 1))")
@@ -681,6 +682,10 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
     if missing:
         raise ConfigError(f"{origin}: model.pair_bias reads the pair features from data.features "
                           f"{', '.join(PAIR_FEATURE_COLUMNS)}; {', '.join(missing)} missing: add them to data.features")
+    p = cfg.hls.parallelization_factor
+    if p is not None and p != cfg.data.constituents:
+        raise ConfigError(f"{origin}: model.pair_bias computes every pair in one pipelined function: set "
+                          f"hls.parallelization_factor: {cfg.data.constituents} (= data.constituents) or null")
     if cfg.data.constituents > MAX_PAIR_CONSTITUENTS:
         raise ConfigError(f"{origin}: model.pair_bias with data.constituents {cfg.data.constituents}: the pair "
                           f"features are built for every pair, at most {MAX_PAIR_CONSTITUENTS} constituents; "

@@ -102,7 +102,10 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: {type: deepsets, pair_bias: true}\n", "model.pair_bias on model.type deepsets"),
         ("name: x\nmodel: {type: transformer, pair_bias: true}\ndata: {features: [pt, etarel, deltaR]}\n",
          "model.pair_bias reads the pair features from data.features pt, etarel, phirel; phirel missing"),
-        ("name: x\nmodel: {type: transformer, pair_bias: true}\ndata: {constituents: 100}\n",
+        ("name: x\nmodel: {type: transformer, pair_bias: true}\nhls: {parallelization_factor: 8}\n",
+         "model.pair_bias computes every pair in one pipelined function: set hls.parallelization_factor: 32"),
+        ("name: x\nmodel: {type: transformer, pair_bias: true}\ndata: {constituents: 100}\n"
+         "hls: {parallelization_factor: null}\n",
          "model.pair_bias with data.constituents 100: the pair features are built for every pair, at most 64"),
         ("name: x\nmodel: {type: transformer, pair_bits: 2}\n", "model.pair_bits: expected an integer in [4, 16]"),
         ("seed: 1\n", "missing required key 'name'"),
