@@ -1,9 +1,10 @@
 """``l1tag build``: data -> train (QAT) -> convert + C-sim -> open synthesis (da4ml RTL, Verilator, Yosys)
 -> hardware report + budget -> bundle.
 
-Each stage has a key: the sha256 of the config sections it reads and of the upstream files it
-consumes.  A stage whose key matches the one recorded in ``build/<name>/.stages/<stage>.json`` (and
-whose outputs exist) is skipped, so a second build with nothing changed takes seconds, changing only
+Each stage has a key: the sha256 of the config sections it reads, of the upstream files it consumes
+and of l1tag's own code it runs (``CODE``: a new kernel or estimator rule reruns the stages it changes).
+A stage whose key matches the one recorded in ``build/<name>/.stages/<stage>.json`` (and whose outputs
+exist) is skipped, so a second build with nothing changed takes seconds, changing only
 ``hls.reuse_factor`` reruns the firmware stages, and an interrupted build resumes at the first stage
 without a valid record.  Every stage writes its outputs atomically (temporary name, then rename) and
 records its key only after success.  A broken budget still produces every output; the exit code
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -43,6 +45,16 @@ SECTIONS = {
     "rtl": ("hls", "rtl"),  # P (hls.parallelization_factor) sets the instance counts
     "report": ("hls", "budget", "csim"),  # report.md shows the fidelity checks of csim.*
     "bundle": ("name", "hls"),
+}
+PACKAGE = Path(__file__).resolve().parent
+CODE = {  # l1tag's own code each stage runs (package folders, and the C++ kernels): part of its key, so that
+    # another l1tag (a new kernel, a new estimator rule) reruns the stages it changes instead of keeping stale output
+    "data": ("data",),
+    "train": ("models", "train", "numerics", "kinds"),
+    "firmware": ("hls", "ops", "numerics", "kinds", "../firmware_templates"),
+    "rtl": ("rtl", "ops", "numerics"),
+    "report": ("hardware", "report"),
+    "bundle": ("package",),
 }
 UPSTREAM = {  # files (or folders) whose contents feed each stage
     "data": (),
@@ -161,20 +173,28 @@ class StageContext:
         return self.data
 
 
+@functools.cache
+def code_digest(stage: str) -> dict[str, str]:
+    """sha256 of each folder of l1tag's code that ``stage`` runs (``CODE``; compiled files left out)."""
+    return {folder: path_digest(PACKAGE / folder) for folder in CODE[stage]}
+
+
 def stage_key(cfg, stage: str, build_dir: Path) -> str:
     return hashlib.sha256(json.dumps(_key_payload(cfg, stage, build_dir), sort_keys=True).encode()).hexdigest()
 
 
 def _key_payload(cfg, stage: str, build_dir: Path) -> dict:
-    """What a stage's key is the sha256 of: the config sections it reads, the upstream files it consumes, and
-    for the data stage the content fingerprint of every input file (replacing the data file reruns it)."""
+    """What a stage's key is the sha256 of: the config sections it reads, the upstream files it consumes, l1tag's
+    code it runs, and for the data stage the content fingerprint of every input file (replacing the data file
+    reruns it)."""
     d = cfg.to_dict()
     def value(key: str):  # a section, or one key of a section ("hls.table_size")
         section, _, item = key.partition(".")
         return d[section][item] if item else d[section]
 
     payload = {"sections": {s: value(s) for s in SECTIONS[stage]},
-               "upstream": {u: path_digest(build_dir / u) for u in UPSTREAM[stage]}}
+               "upstream": {u: path_digest(build_dir / u) for u in UPSTREAM[stage]},
+               "code": code_digest(stage)}
     if stage == "report":
         payload["budget_file"] = path_digest(Path(cfg.budget.file))
     if stage == "rtl":  # installing the tools (or another version of them) reruns it

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from l1tag.errors import BuildDirError
 
-SKIP_SUFFIXES = (".so", ".o")  # build products, rebuilt by the receiver: not part of a folder's digest
+SKIP_SUFFIXES = (".so", ".o", ".pyc")  # build products, rebuilt by the receiver: not part of a folder's digest
 
 # a write the file system refused for lack of room: no space, quota exceeded, file-size limit
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -223,3 +223,28 @@ def test_an_unwritable_out_exits_2_naming_it(tmp_path, capsys):
     assert main(["build", "-c", str(_config(tmp_path, {})), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"build folder {out}: cannot write to it" in err and err.count("\n") == 1
+
+
+def test_another_l1tag_code_reruns_the_stages_that_run_it(tmp_path, monkeypatch):
+    """A stage's key covers l1tag's code it runs: a changed C++ kernel changes the firmware key (and so, through
+    the firmware files, what follows), not the training's; compiled files are not code."""
+    cfg = load_config(_config(tmp_path, {}))
+    keys = {s: build.stage_key(cfg, s, tmp_path) for s in ("train", "firmware")}
+    kernels = tmp_path / "pkg" / "firmware_templates"
+    kernels.mkdir(parents=True)
+    (tmp_path / "pkg" / "l1tag").mkdir()
+    (kernels / "kernel.h").write_text("int a;")
+    monkeypatch.setattr(build, "PACKAGE", tmp_path / "pkg" / "l1tag")
+    monkeypatch.setitem(build.CODE, "firmware", ("../firmware_templates",))
+    build.code_digest.cache_clear()
+    first = build.stage_key(cfg, "firmware", tmp_path)
+    assert first != keys["firmware"]
+    (kernels / "kernel.pyc").write_bytes(b"compiled")
+    build.code_digest.cache_clear()
+    assert build.stage_key(cfg, "firmware", tmp_path) == first  # a compiled file is no change
+    (kernels / "kernel.h").write_text("int b;")
+    build.code_digest.cache_clear()
+    assert build.stage_key(cfg, "firmware", tmp_path) != first
+    monkeypatch.undo()
+    build.code_digest.cache_clear()
+    assert build.stage_key(cfg, "train", tmp_path) == keys["train"]
