@@ -114,7 +114,8 @@ PAIR_BIAS_A:
             const typename CONFIG_T::ptsum_t s = p[a] + p[b];
             const log_t ls = shift_add_log2<typename CONFIG_T::ptsum_t, CONFIG_T>(s) + CONFIG_T::log2_pt_scale();
             const log_t low = lp[a] < lp[b] ? lp[a] : lp[b];
-            const ap_fixed<log_t::width + 1, log_t::iwidth> half = lr2 * ap_ufixed<1, 0>(0.5); // exact
+            ap_fixed<log_t::width, log_t::iwidth - 1> half; // lR2 / 2: the same bits, one more fractional bit
+            half.range(log_t::width - 1, 0) = lr2.range(log_t::width - 1, 0);
             typename CONFIG_T::feat_t f[4];
             #pragma HLS ARRAY_PARTITION variable=f complete
             f[0] = half;
