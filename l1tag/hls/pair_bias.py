@@ -37,7 +37,7 @@ def parse_pair_bias(keras_layer, input_names, input_shapes, data_reader):
 
 
 def pair_bias_layer_spec(node) -> PairBiasSpec:
-    return pair_bias_spec(node.get_attr("pair_config"), node.get_attr("n"))
+    return pair_bias_spec(node.get_attr("pair_config"), node.get_attr("n"), node.get_attr("n_feat"))
 
 
 class L1tagPairBias(Layer):

@@ -65,6 +65,7 @@ class PairBiasSpec:
     hidden: int  # 0: U is linear in the features
     hidden_t: FixedType | None
     score_t: FixedType
+    n_feat: int = 3  # input features per particle
 
     @property
     def coef_t(self) -> FixedType:
@@ -113,7 +114,7 @@ class PairBiasSpec:
         }
 
 
-def pair_bias_spec(config: dict, n: int) -> PairBiasSpec:
+def pair_bias_spec(config: dict, n: int, n_feat: int = 3) -> PairBiasSpec:
     """The spec of a QPairBias layer from its Keras config (quantizer strings, normalisation, widths)."""
     def t(key: str) -> FixedType:
         return from_qkeras(config[key], f"{config.get('name', 'pair bias')}: {key}")
@@ -125,7 +126,7 @@ def pair_bias_spec(config: dict, n: int) -> PairBiasSpec:
         center=tuple(float(v) for v in config["center"]), scale=scale, x_t=t("input_quantizer"),
         diff_t=diff_type(scale[1], scale[2], int(config["pair_bits"])), mantissa_bits=int(config["mantissa_bits"]),
         feat_t=t("feature_quantizer"), w_t=t("kernel_quantizer"), b_t=t("bias_quantizer"), hidden=hidden,
-        hidden_t=t("hidden_quantizer") if hidden else None, score_t=t("score_quantizer"))
+        hidden_t=t("hidden_quantizer") if hidden else None, score_t=t("score_quantizer"), n_feat=int(n_feat))
 
 
 def diff_type(scale_eta: float, scale_phi: float, bits: int) -> FixedType:

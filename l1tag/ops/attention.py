@@ -253,12 +253,13 @@ def trace_project(k, v, op):
     return cast(wrap(kp, k), spec.qkv_t)._vars, cast(wrap(vp, k), spec.qkv_t)._vars
 
 
-def trace_scores(q, kp, op):
+def trace_scores(q, kp, op, bias=None):
     """The raw scores (heads, rows, m) in score_t of traced query rows q (rows, d) against K': variable
-    products summed as balanced trees (reference: scores_reference)."""
+    products summed as balanced trees, plus the rows' score bias (heads, rows, m) where there is one
+    (reference: scores_reference)."""
     spec = op.spec
-    return cast(wrap(contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift,
-                spec.score_t)._vars
+    s = wrap(contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift
+    return cast(s if bias is None else wrap(s._vars + bias, q), spec.score_t)._vars
 
 
 def trace_mix(raw, vp, op, like):
@@ -348,10 +349,11 @@ def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None)
 PIECES = ("projection", "scores", "mix")
 
 
-def _no_rtl_for_a_bias(op) -> None:
-    if len(op.inputs) > 3:
-        raise ConversionError(f"layer '{op.name}': attention with a score bias (the pair bias) has no RTL (da4ml "
-                              f"trace) yet; set rtl.enabled: false to build its HLS project and C-simulation")
+def _biased(op) -> bool:
+    """[Q, K, V, U]: a score bias (full attention only: a convolution's halo rows would need other rows')."""
+    if len(op.inputs) > 3 and op.spec.conv:
+        raise ConversionError(f"layer '{op.name}': a score bias with a score convolution has no firmware")
+    return len(op.inputs) > 3
 
 
 class Attention(OpRule):
@@ -414,32 +416,33 @@ class Attention(OpRule):
 
     def trace(self, op, ins):
         """The kernel of one jet, traced: the kind's projection, scores, score convolution, softmax, A V'."""
-        _no_rtl_for_a_bias(op)
-        q, k, v = ins
+        q, k, v = ins[:3]
         kp, vp = trace_project(k, v, op)
-        return trace_mix(halo_rows(trace_scores(q, kp, op), op.spec), vp, op, q)
+        bias = ins[3]._vars if _biased(op) else None
+        return trace_mix(halo_rows(trace_scores(q, kp, op, bias), op.spec), vp, op, q)
 
     # -- RTL parts: projection (one copy), scores (P + kh - 1 copies), mix (P copies) -------------------------
     def parts(self, op, parallel):
-        _no_rtl_for_a_bias(op)
         spec = op.spec
-        q, k, v = op.inputs
+        q, k, v = op.inputs[:3]
         heads, m, dh, kh = spec.heads, spec.m, spec.head_dim, spec.conv[0] if spec.conv else 1
         kp, vp = Port(f"{op.name}.kp", (heads, m, dh), spec.qkv_t), Port(f"{op.name}.vp", (heads, m, dh), spec.qkv_t)
         parts = []
         if spec.projection_terms:  # full attention: K' = K, V' = V is wiring
             parts.append(Part("projection", "projection", 1, [Port(k, (spec.n, spec.d), spec.qkv_t),
                                                                 Port(v, (spec.n, spec.d), spec.qkv_t)]))
-        parts.append(Part("scores", "scores", parallel + kh - 1, [Port(q, (1, spec.d), spec.qkv_t), kp]))
+        bias = [Port(op.inputs[3], (heads, 1, m), spec.score_t)] if _biased(op) else []  # the row's U
+        parts.append(Part("scores", "scores", parallel + kh - 1, [Port(q, (1, spec.d), spec.qkv_t), kp] + bias))
         parts.append(Part("mix", "mix", parallel, [Port(f"{op.name}.raw", (heads, kh, m), spec.score_t), vp]))
         return parts
 
     def inside_values(self, op, values):
         """``<op>.kp``, ``<op>.vp`` (K', V') and ``<op>.raw`` (the scores before the convolution) of each jet."""
-        q, k, v = (values[name] for name in op.inputs)
+        q, k, v = (values[name] for name in op.inputs[:3])
+        u = values[op.inputs[3]] if _biased(op) else [None] * len(q)
         kvp = [project_reference(kj, vj, op.weights, op.spec) for kj, vj in zip(k, v)]
         kp, vp = np.stack([t[0] for t in kvp]), np.stack([t[1] for t in kvp])
-        raw = np.stack([scores_reference(qj, t[0], op.spec) for qj, t in zip(q, kvp)])
+        raw = np.stack([scores_reference(qj, t[0], op.spec, uj) for qj, t, uj in zip(q, kvp, u)])
         return {f"{op.name}.kp": kp, f"{op.name}.vp": vp, f"{op.name}.raw": raw}
 
     def trace_part(self, op, role, ins):
@@ -448,7 +451,8 @@ class Attention(OpRule):
             kp, vp = trace_project(ins[0], ins[1], op)
             return [wrap(kp, like), wrap(vp, like)]
         if role == "scores":
-            return [wrap(trace_scores(ins[0], ins[1]._vars, op), like)]
+            bias = ins[2]._vars if len(ins) > 2 else None
+            return [wrap(trace_scores(ins[0], ins[1]._vars, op, bias), like)]
         return [trace_mix(ins[0]._vars, ins[1]._vars, op, like)]  # mix
 
     def part_vectors(self, op, role, values):
@@ -462,7 +466,8 @@ class Attention(OpRule):
             q = values[op.inputs[0]].reshape(jets * n, -1)
             kp = np.repeat(values[f"{a}.kp"].reshape(jets, -1), n, axis=0)
             raw = values[f"{a}.raw"].transpose(0, 2, 1, 3).reshape(jets * n, -1)  # (jets, n, heads, m)
-            return np.concatenate([q, kp], axis=1), raw
+            bias = [values[op.inputs[3]].transpose(0, 2, 1, 3).reshape(jets * n, -1)] if _biased(op) else []
+            return np.concatenate([q, kp] + bias, axis=1), raw
         kh = spec.conv[0] if spec.conv else 1  # mix: each particle's raw-score rows (its halo) and V'
         halo = np.stack([halo_rows(r, spec) for r in values[f"{a}.raw"]])  # (jets, heads, n + kh - 1, m)
         windows = np.stack([halo[:, :, i:i + kh] for i in range(n)], axis=1).reshape(jets * n, -1)

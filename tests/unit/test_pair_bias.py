@@ -223,3 +223,43 @@ def test_the_c_simulation_of_a_pair_bias_tagger_is_bit_exact(tmp_path):
     cfg, model, xq = _pair_bias_tagger(4)
     section = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), xq, model)
     assert section["bit_exact_fraction"] == 1.0 and section["max_abs_diff_vs_quantized"] == 0.0
+
+
+def test_log2_traced_with_da4ml_equals_the_reference_on_every_value():
+    from l1tag.numerics.pair_features import LOG_T
+    from l1tag.ops.pair_bias import trace_log2
+    from l1tag.ops.trace import input_array, wrap
+    from l1tag.rtl.trace import comb_solution
+
+    t = FixedType(12, 4, signed=False)
+    x = input_array((1,), t)
+    solution = comb_solution(x, wrap([trace_log2(x._vars[0], t, 5, x)], x))
+    grid = np.arange(2**12) * t.lsb  # zero included: it reads as one lsb
+    np.testing.assert_array_equal(solution.predict(grid[:, None])[:, 0], table_log2(grid, t, 5, LOG_T))
+
+
+@pytest.mark.parametrize("hidden", [0, 3])
+def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(hidden):
+    """The whole tagger traced by da4ml (pair bias, attention with the bias) and each RTL block (a pair: its two
+    rows in, one bias per head out, n (n + 1) / 2 copies; a query row's scores with its row of U) on real-like
+    jets, bit for bit."""
+    from l1tag.hls.lower import lower
+    from l1tag.ops import run_reference
+    from l1tag.ops.trace import input_array
+    from l1tag.rtl.blocks import inside_values, split_blocks
+    from l1tag.rtl.trace import comb_solution, trace_ops
+
+    _, model, xq = _pair_bias_tagger(hidden, n=4)
+    lowered = lower(model, parallelization_factor=4)
+    x = input_array((4, 3), lowered.input_t)
+    whole = comb_solution(x, trace_ops(lowered.ops, {lowered.ops[0].name: x})[lowered.output_name])
+    out, values = run_reference(lowered.ops, xq, trace=True)
+    np.testing.assert_array_equal(whole.predict(xq.reshape(len(xq), -1)), out)
+    values = inside_values(lowered.ops, values)
+    blocks = {b.role: b for b in split_blocks(lowered, 4, 4, {k: v.shape[1:] for k, v in values.items()})}
+    assert blocks["pair"].instances == 10 and [p.shape for p in blocks["pair"].inputs] == [(2, 3)]
+    assert blocks["scores"].inputs[-1].name == "pair_bias"
+    for role in ("pair", "scores"):
+        ins, outs = blocks[role].trace()
+        rows, expected = blocks[role].vectors(values)
+        np.testing.assert_array_equal(comb_solution(ins, outs).predict(rows), expected)

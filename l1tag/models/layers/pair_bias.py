@@ -48,7 +48,7 @@ class QPairBias(tf.keras.layers.Layer):
         self.q = {k: (get_quantizer(v) if v else _identity) for k, v in self.quantizer_strings.items()}
 
     def build(self, input_shape):
-        self.n = int(input_shape[-2])
+        self.n, self.n_feat = int(input_shape[-2]), int(input_shape[-1])
         width = self.hidden or self.heads
         def init():  # U starts near 0, attention as without it; one instance per weight (else equal values)
             return tf.keras.initializers.RandomUniform(-0.05, 0.05)
@@ -58,7 +58,7 @@ class QPairBias(tf.keras.layers.Layer):
         if self.hidden:
             self.pw2 = self.add_weight(name="pw2", shape=(self.hidden, self.heads), initializer=init())
             self.pb2 = self.add_weight(name="pb2", shape=(self.heads,), initializer="zeros")
-        self._spec = pair_bias_spec(self.get_config(), self.n) if self.quantized else None  # not traced by TF
+        self._spec = pair_bias_spec(self.get_config(), self.n, self.n_feat) if self.quantized else None  # not traced
         super().build(input_shape)
 
     # -- the spec of the fixed-point reference -----------------------------------------------------
