@@ -356,8 +356,8 @@ class ModelConfig:
     pair_bias: bool = setting(False, boolean(),
                               "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
                               "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
-                              "data.features pt, etarel, phirel; model.type transformer; hls.parallelization_factor = n; HLS and "
-                              "C-simulation bit-exact, no RTL yet: rtl.enabled false)")
+                              "data.features pt, etarel, phirel; model.type transformer; "
+                              "hls.parallelization_factor = n)")
     pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
     pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
                              "of ln dR: 2R / 2^(bits - 1))")
