@@ -20,6 +20,9 @@ from l1tag.models.layers import firmware_ops
 from l1tag.numerics.pair_features import PAIR_FEATURES, PairBiasSpec, diff_type, pair_bias_spec
 
 
+FLOAT_PT_FLOOR = 2.0**-8  # the float twin's floor of pT / scale_pt: one lsb of the default input type
+
+
 def _identity(x):
     return x
 
@@ -89,7 +92,7 @@ class QPairBias(tf.keras.layers.Layer):
             r2 = c["coef_eta"] * d_eta**2 + c["coef_phi"] * d_phi**2
             lr2 = firmware_ops.table_log2(r2, spec.r2_t, self.mantissa_bits)
         else:  # the same quantities in float, floored where the quantized layer floors them
-            pt_lsb = 2.0**-8
+            pt_lsb = FLOAT_PT_FLOOR
             lp = tf.math.log(tf.maximum(pt + self.center[0] / self.scale[0], pt_lsb)) / math.log(2.0) + log2_scale
             pair = tf.maximum(pt[:, :, None] + pt[:, None, :] + 2 * self.center[0] / self.scale[0], pt_lsb)
             ls = tf.math.log(pair) / math.log(2.0) + log2_scale
