@@ -8,8 +8,14 @@ import numpy as np
 from l1tag.config import config_from_dict
 
 
+PAIR_BIAS = "+pair_bias"  # a kind name with this suffix: the tagger with ParT's pair bias (model.pair_bias)
+# the data stage's normalisation of (pt, etarel, phirel) that the pair bias reads (GeV, rad): generated jets'
+NORMALISATION = (("pt", "etarel", "phirel"), (30.0, 0.0, 0.0), (150.0, 0.3, 0.3))
+
+
 def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
-    """(QKeras model, its lowering, the generator that perturbed it: draw the test jets from it next)."""
+    """(QKeras model, its lowering, the generator that perturbed it: draw the test jets from it next).
+    ``kind`` + PAIR_BIAS: that kind with model.pair_bias (inputs read as normalised pt, etarel, phirel)."""
     import tensorflow as tf
 
     from l1tag.hls.lower import lower
@@ -17,10 +23,12 @@ def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
 
     tf.keras.utils.set_random_seed(seed)  # the initial weights too: the same tagger on every run
 
-    cfg = config_from_dict({"name": "t", "data": {"constituents": n},
-                            "model": {"type": kind, "d_model": width, "heads": 2, "partitions": 2, "ffn_dim": width,
-                                      "head_dims": [width], "phi_dims": [width, width]}})
-    model = build_model(cfg.model, n, 3, cfg.quantization)
+    pair_bias = kind.endswith(PAIR_BIAS)
+    cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "hls": {"parallelization_factor": n},
+                            "model": {"type": kind.removesuffix(PAIR_BIAS), "d_model": width, "heads": 2,
+                                      "partitions": 2, "ffn_dim": width, "head_dims": [width],
+                                      "phi_dims": [width, width], "pair_bias": pair_bias}})
+    model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=NORMALISATION if pair_bias else None)
     rng = np.random.default_rng(seed)
     model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
     return model, lower(model), rng

@@ -31,8 +31,9 @@ CASES = {
     "relu": ("deepsets",),
     "add": ("salt",),
     "maxpool": ("deepsets",),
-    "attention": ("salt", "linformer", "transformer"),
+    "attention": ("salt", "linformer", "transformer", "transformer+pair_bias"),
     "dynamic_tanh": ("salt",),
+    "pair_bias": ("transformer+pair_bias",),
 }
 JETS = 64
 
