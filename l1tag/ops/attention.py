@@ -391,7 +391,7 @@ class Attention(OpRule):
                 w_t = fitting_type(fw[f"w{part}"])
                 acc_t = constant_accumulator(x_t, fw[f"w{part}"], np.zeros(d), w_t)
                 lowering.float32_sums[name] = acc_t.width
-            lowering.dense(name, source, fw[f"w{part}"], np.zeros(d), w_t, w_t, acc_t, spec.qkv_t, use_bias=False)
+            lowering.dense(name, source[:1], fw[f"w{part}"], np.zeros(d), w_t, w_t, acc_t, spec.qkv_t, use_bias=False)
             qkv_names.append(name)
         for part in ("qkv", "proj", "score", "mix") + (("conv",) if spec.conv else ()):
             lowering.float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64

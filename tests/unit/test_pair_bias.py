@@ -256,7 +256,12 @@ def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(hidden):
     out, values = run_reference(lowered.ops, xq, trace=True)
     np.testing.assert_array_equal(whole.predict(xq.reshape(len(xq), -1)), out)
     values = inside_values(lowered.ops, values)
-    blocks = {b.role: b for b in split_blocks(lowered, 4, 4, {k: v.shape[1:] for k, v in values.items()})}
+    all_blocks = split_blocks(lowered, 4, 4, {k: v.shape[1:] for k, v in values.items()})
+    for block in all_blocks:  # every block reads what it should: U only where the scores are formed
+        rows, expected = block.vectors(values)
+        assert len(rows) == len(expected) and ("pair_bias" in [p.name for p in block.inputs]) == \
+            (block.role == "scores")
+    blocks = {b.role: b for b in all_blocks}
     assert blocks["pair"].instances == 10 and [p.shape for p in blocks["pair"].inputs] == [(2, 3)]
     assert blocks["scores"].inputs[-1].name == "pair_bias"
     for role in ("pair", "scores"):
