@@ -3,12 +3,13 @@
 Usage: python bench/pair_features.py [--data FILE.h5] [--jets 5000] [--n 16] [--bits 8,10,12] [--mantissa 3,5]
        [--no-docs]
 
-For real constituents (an hls4ml-layout file; default the learning-curve sample, made by ``l1tag data
-generate --out build/bench_data/jets-120000-seed7-c32.h5 --jets 120000 --seed 7 --constituents 32``),
-normalised as the data stage does (robust) and quantized to the default input type, the four features in fixed point (l1tag/numerics/pair_features.py) are compared with ParT's in float
-(exact massless m^2), in log2 units, over every pair of real particles: the median, 99th percentile and
-largest |error|, on all pairs and on the pairs the types resolve (dR at least 8 lsb of d eta', d phi' and
-both pT at least 8 lsb of the input).  Rows per ``pair_bits`` (model.pair_bits) and mantissa bits K.
+For real constituents (an hls4ml-layout file; default the learning-curve sample, made by ``l1tag data generate
+--out build/bench_data/jets-120000-seed7-c32.h5 --jets 120000 --seed 7 --constituents 32``), normalised as the
+data stage does (robust) and quantized to the default input type, the four features in fixed point
+(l1tag/numerics/pair_features.py) are compared with ParT's in float (exact massless m^2), in log2 units, over
+every pair of real particles: the median, 99th percentile and largest |error|, on all pairs and on the pairs the
+types resolve (dR at least 8 lsb of d eta', d phi' and both pT at least 8 lsb of the input). Rows per
+``pair_bits`` (model.pair_bits) and mantissa bits K.
 Writes the table into docs/models.md between the pair_features markers.
 """
 

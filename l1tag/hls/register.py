@@ -1,9 +1,9 @@
 """l1tag's hls4ml extension: the one place where l1tag's kernels are wired into hls4ml.
 
-Each kernel is one module of ``l1tag/hls/`` (``attention.py``, ``dynamic_tanh.py``, ``pair_bias.py``) exposing ``HANDLER``
-(Keras layer name, Keras-v2 handler, IR layer), ``TEMPLATES`` (config and function templates) and
-``HEADER`` (its C++ in ``firmware_templates/``); ``KERNELS`` lists them.  ``register_all()`` registers
-every one on the Vivado and Vitis backends, once.  Importing this module imports no hls4ml.
+Each kernel is one module of ``l1tag/hls/`` (``attention.py``, ``dynamic_tanh.py``, ``pair_bias.py``) exposing
+``HANDLER`` (Keras layer name, Keras-v2 handler, IR layer), ``TEMPLATES`` (config and function templates) and
+``HEADER`` (its C++ in ``firmware_templates/``); ``KERNELS`` lists them. ``register_all()`` registers every
+one on the Vivado and Vitis backends, once.  Importing this module imports no hls4ml.
 
 It also replaces one line of hls4ml's ``nnet_function_stubs.h`` (``fast_function_stubs``): the
 ``bit_shift`` of its distributed-arithmetic code copies the bits with ``r.V = x.V`` instead of

@@ -48,9 +48,10 @@ def pair_bias_products(spec: PairBiasSpec, weights: dict[str, np.ndarray], coeff
 
 
 def trace_log2(v, t: FixedType, mantissa_bits: int, like):
-    """The shift-and-add log2 of one traced value v >= 0 in ``t`` (``table_log2`` before its output cast): k = max(raw, 1);
-    ge_i = [k >= 2^i] (a saturating floor of k 2^-i); e = sum of ge_i; the leading one's K following bits
-    (each position's, masked by its one-hot flag ge_i - ge_(i+1), summed); the mantissa table read by them.
+    """The shift-and-add log2 of one traced value v >= 0 in ``t`` (``table_log2`` before its output cast):
+    k = max(raw, 1); ge_i = [k >= 2^i] (a saturating floor of k 2^-i); e = sum of ge_i; the leading one's K
+    following bits (each position's, masked by its one-hot flag ge_i - ge_(i+1), summed); the mantissa table
+    read by them.
     ``like``: a traced array whose solver options the table read takes."""
     from l1tag.ops.trace import kif
 

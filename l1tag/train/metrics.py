@@ -22,8 +22,8 @@ def accuracy_by_multiplicity(y: np.ndarray, probs: np.ndarray, multiplicity: np.
                              bins: int = 8) -> list[dict]:
     """Accuracy in ``bins`` quantile bins of the jets' constituent multiplicity (edges rounded to whole
     constituents, equal edges merged, the last one past the largest multiplicity): one row per non-empty bin
-    with its edges [lo, hi), jets, accuracy and binomial standard error.  The edges depend only on ``multiplicity``, so models scored on the same test jets
-    share them."""
+    with its edges [lo, hi), jets, accuracy and binomial standard error.  The edges depend only on
+    ``multiplicity``, so models scored on the same test jets share them."""
     edges = np.unique(np.percentile(multiplicity, np.linspace(0, 100, bins + 1)).round())
     edges = np.append(edges[:-1], edges[-1] + 1) if len(edges) > 1 else np.array([edges[0], edges[0] + 1])
     idx = np.clip(np.digitize(multiplicity, edges[1:-1]), 0, len(edges) - 2)

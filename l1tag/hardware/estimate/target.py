@@ -11,10 +11,10 @@ from l1tag.hardware.estimate.tools import TOOL_RULES, VITIS_HLS, ToolRules
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Target:
-    """``rules``: the tool's (tools.py); ``clock_ns``: the period; ``uncertainty``: the clock uncertainty as a
-    fraction of the period; ``dsp_a_bits``: the device's DSP A port; ``mult_ns`` / ``add_ns``: the device's
-    DSP multiply and adder-level delays (prices.device_delays; the defaults are UltraScale+'s); ``io_stream``: hls4ml's IOType is
-    io_stream; ``unroll``: the top function is one PIPELINE, which unrolls every loop of every layer."""
+    """``rules``: the tool's (tools.py); ``clock_ns``: the period; ``uncertainty``: the clock uncertainty as a fraction
+    of the period; ``dsp_a_bits``: the device's DSP A port; ``mult_ns`` / ``add_ns``: the device's DSP multiply
+    and adder-level delays (prices.device_delays; the defaults are UltraScale+'s); ``io_stream``: hls4ml's
+    IOType is io_stream; ``unroll``: the top function is one PIPELINE, which unrolls every loop of every layer."""
 
     clock_ns: float
     rules: ToolRules = TOOL_RULES[VITIS_HLS]
