@@ -11,6 +11,7 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.model.attributes import Attribute, ChoiceAttribute
 from hls4ml.model.layers import Layer
 
+from l1tag.config import MAX_PAIR_CONSTITUENTS
 from l1tag.errors import ConversionError
 from l1tag.hls.binding import VARIABLE_PRODUCTS, product_impl, table_storage
 from l1tag.hls.common import apply_defaults, backend_name, bits_literal, constant_function, rom_function, to_hls
@@ -54,8 +55,9 @@ class L1tagPairBias(Layer):
     def initialize(self):
         apply_defaults(self)
         spec = pair_bias_layer_spec(self)
-        if spec.n * (spec.n + 1) // 2 > 2080:
-            raise ConversionError(f"layer '{self.name}': {spec.n} particles are too many pairs for the pair bias")
+        if spec.n > MAX_PAIR_CONSTITUENTS:  # the config refuses it at load; a hand-made model is refused here
+            raise ConversionError(f"layer '{self.name}': {spec.n} particles are more than the pair bias's "
+                                  f"{MAX_PAIR_CONSTITUENTS}")
         self.add_output_variable(shape=[spec.heads, spec.n, spec.n], precision=to_hls(spec.score_t))
 
 
