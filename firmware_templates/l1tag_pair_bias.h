@@ -86,6 +86,7 @@ PAIR_BIAS_LEADING_ONE:
 template <class data_T, class res_T, typename CONFIG_T>
 void pair_bias(const data_T x[CONFIG_T::n * CONFIG_T::n_feat], res_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::n]) {
     #pragma HLS INLINE off
+    // a function pipeline, not a loop: no rewind to ask for; every pair is unrolled, a new jet each cycle
     #pragma HLS PIPELINE II=1
     typedef typename CONFIG_T::log_t log_t;
     typename CONFIG_T::pt_t p[CONFIG_T::n];
