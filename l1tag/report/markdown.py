@@ -13,6 +13,7 @@ from l1tag.config import VITIS_HLS, VIVADO_HLS
 from l1tag.devices import RESOURCES
 from l1tag.files import write_text
 from l1tag.hardware.error_band import band_of, band_range, band_short, band_words
+from l1tag.report.attention_study import markdown as attention_markdown
 
 SOURCE_WORDS = {
     "estimate": "**Estimate** (l1tag analytic model, not a synthesis result)",
@@ -331,6 +332,9 @@ def render_report_md(build_dir: Path, report: dict) -> str:
             rows = json.loads(layers.read_text()) if layers.exists() else []
             parts.append("## Open synthesis (Yosys)\n\n"
                          + open_synthesis_section(report["open_synthesis"], rows, report.get("hardware")))
+    study = build_dir / "plots" / "attention_study.json"
+    if study.exists():
+        parts.append("## Attention: sparsity and ablation\n\n" + attention_markdown(json.loads(study.read_text())))
     parts.append(f"## Plots\n\n{_plots_section(build_dir)}")
     return "\n\n".join(parts) + "\n"
 

@@ -8,6 +8,10 @@
   and the softmax weights, with the sparsity measure (mean over rows of the largest weight);
 * ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity.
 
+Beside the pictures, ``make_plots`` writes the attention study of the deployed model
+(``plots/attention_study.json``, l1tag/report/attention_study.py): per-head sparsity on the test split and
+the accuracy with each layer's attention replaced by its average, which report.md shows.
+
 The report stage draws what the build made; it converts and estimates no other model.  How the cost
 grows with the number of particles is a benchmark: ``bench/scaling.py`` (bench/results/scaling.json).
 
@@ -26,6 +30,7 @@ from l1tag import kinds
 from l1tag.data.features import CLASSES, FEATURE_INDEX
 from l1tag.errors import StageMissingError
 from l1tag.files import atomic_path, write_json
+from l1tag.report.attention_study import attention_study
 from l1tag.train.metrics import accuracy_by_multiplicity
 
 FIG_DPI = 100
@@ -187,5 +192,8 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
         if kind.contiguous_partitions:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
+        write_json(out / "attention_study.json", attention_study(deployed, x, y, data.multiplicity_test))
+    else:  # a kind without attention: no study left from an earlier model in this folder
+        (out / "attention_study.json").unlink(missing_ok=True)
     write_json(out / "attention_sparsity.json", sparsity_stats)
     return files

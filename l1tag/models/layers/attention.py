@@ -67,6 +67,9 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         self.q = {k: (get_quantizer(v) if v else _identity) for k, v in self.quantizer_strings.items()}
         # quantized: the firmware's table softmax (l1tag/numerics/tables.py), float softmax's gradient
         self._softmax_types = None
+        # an ablation (l1tag/report/attention_study.py): fixed weights (heads, n, m) used in place of the
+        # softmax for every jet; never saved with the model
+        self.fixed_attention = None
         if score_quantizer and softmax_quantizer:
             self._softmax_types = (from_qkeras(score_quantizer, f"{self.name}: score_quantizer"),
                                    from_qkeras(softmax_quantizer, f"{self.name}: softmax_quantizer"))
@@ -151,7 +154,10 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         x, bias = self._inputs(inputs)
         s, vp = self.scores(x, training, bias)
         s = self._conv(s)
-        a = self.softmax(s)
+        if self.fixed_attention is None:
+            a = self.softmax(s)
+        else:
+            a = tf.broadcast_to(tf.constant(self.fixed_attention, s.dtype), tf.shape(s))
         o = self.q["output_quantizer"](tf.matmul(a, vp))  # (B, H, n, dh)
         b = tf.shape(x)[0]
         return tf.reshape(tf.transpose(o, (0, 2, 1, 3)), (b, -1, self.d))

@@ -1,0 +1,102 @@
+"""The attention study (l1tag/report/attention_study.py): its row statistics by hand, the ablation hook of
+every attention kind, the collapse flag and report.md's words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from l1tag import kinds
+from l1tag.report import attention_study as study
+from l1tag.report.markdown import render_report_md
+from tests.unit.taggers import PAIR_BIAS, perturbed_tagger
+
+
+def test_row_statistics_by_hand():
+    one_hot = np.eye(4)[[0, 2, 1, 3]]  # (4 rows, 4 keys)
+    uniform = np.full((4, 4), 0.25)
+    halves = np.tile([0.6, 0.4, 0.0, 0.0], (4, 1))
+    # jet 0: head 0 one-hot, head 1 uniform; jet 1: head 0 "halves" on its 2 real rows, uniform padding rows
+    a = np.stack([np.stack([one_hot, uniform]), np.stack([np.concatenate([halves[:2], uniform[:2]]), uniform])])
+    rows = study.row_statistics(a, multiplicity=np.array([10, 2]))  # 10 > n: all 4 rows real
+    h0, h1 = rows
+    # head 0: 4 one-hot rows and 2 rows of max 0.6 (the padding rows of jet 1 are left out)
+    assert h0["rows_max_over_0.5"] == pytest.approx(1.0)
+    assert h0["rows_max_over_0.9"] == pytest.approx(4 / 6)
+    assert h0["mean_max"] == pytest.approx((4 * 1.0 + 2 * 0.6) / 6)
+    h_halves = -(0.6 * math.log(0.6) + 0.4 * math.log(0.4))
+    assert h0["entropy_over_uniform"] == pytest.approx(2 * h_halves / 6 / math.log(4))
+    # head 1: uniform everywhere
+    assert h1["rows_max_over_0.5"] == 0.0 and h1["rows_max_over_0.9"] == 0.0
+    assert h1["entropy_over_uniform"] == pytest.approx(1.0)
+    # one key: no entropy to speak of
+    assert study.row_statistics(np.ones((1, 1, 3, 1)), np.array([3]))[0]["entropy_over_uniform"] is None
+
+
+ATTENTION_KINDS = [k.name for k in kinds.attention_kinds()] + ["transformer" + PAIR_BIAS]
+
+
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
+def test_fixed_attention_replaces_the_softmax(kind):
+    """One jet's own attention as the fixed weights gives its own output; uniform weights change it."""
+    model, _, rng = perturbed_tagger(kind)
+    x = rng.normal(0, 1, (3, 8, 3)).astype("float32")
+    (layer,) = study.attention_layers(model)
+    before = np.asarray(model(x, training=False))
+    import tensorflow as tf
+
+    upstream = tf.keras.Model(model.input, layer.input)
+    own = layer.attention_maps(upstream(x[:1], training=False))["softmax"][0]
+    layer.fixed_attention = own
+    try:
+        np.testing.assert_array_equal(np.asarray(model(x[:1], training=False)), before[:1])
+        layer.fixed_attention = np.full_like(own, 1.0 / own.shape[-1])
+        assert not np.array_equal(np.asarray(model(x[:1], training=False)), before[:1])
+    finally:
+        layer.fixed_attention = None
+    np.testing.assert_array_equal(np.asarray(model(x, training=False)), before)  # and it is undone
+
+
+def test_study_of_one_jet_is_collapsed_and_of_many_is_measured():
+    model, _, rng = perturbed_tagger("salt", seed=5)  # a tagger whose answers vary from jet to jet
+    x = rng.normal(0, 1, (200, 8, 3)).astype("float32")
+    y = np.asarray(model(x, training=False)).argmax(axis=1)  # labels the model gets right: accuracy 1
+    assert len(set(y)) >= 3
+    one = study.attention_study(model, x, y, np.full(200, 8), jets=1)
+    assert one["jets"] == 1 and one["accuracy"] == 1.0
+    (layer,) = one["layers"]
+    # the average over one jet is that jet's attention: nothing changes, the flag says so
+    assert layer["ablation_drop_points"] == 0.0 and layer["collapsed"]
+    many = study.attention_study(model, x, y, np.full(200, 8))
+    (layer,) = many["layers"]
+    assert many["jets"] == 200 and layer["kind"] == "salt" and layer["keys"] == 2 and len(layer["heads"]) == 2
+    assert layer["accuracy_uniform_ablation"] < 1.0  # the perturbed tagger's attention does matter
+    assert layer["ablation_drop_points"] == pytest.approx(100 * (1.0 - layer["accuracy_uniform_ablation"]))
+    assert layer["collapsed"] == (layer["ablation_drop_points"] < study.COLLAPSE_POINTS)
+
+
+def _study(collapsed: bool, drop: float) -> dict:
+    heads = [{"rows_max_over_0.5": 0.25, "rows_max_over_0.9": 0.05, "mean_max": 0.41, "entropy_over_uniform": 0.8}]
+    return {"jets": 3000, "accuracy": 0.65, "collapse_points": 0.5,
+            "layers": [{"layer": "att0", "kind": "salt", "keys": 4, "heads": heads, "collapsed": collapsed,
+                        "accuracy_uniform_ablation": 0.65 - drop / 100, "ablation_drop_points": drop}]}
+
+
+def test_report_md_flags_a_collapsed_attention_in_words(tmp_path):
+    (tmp_path / "plots").mkdir()
+    path = tmp_path / "plots" / "attention_study.json"
+    import json
+
+    path.write_text(json.dumps(_study(True, 0.2)))
+    text = render_report_md(tmp_path, {})
+    assert "## Attention: sparsity and ablation" in text
+    assert "| 0 | 25.0 % | 5.0 % | 0.41 | 0.80 |" in text
+    assert "accuracy 64.80 % (-0.20 points)" in text
+    assert "**Collapsed attention:**" in text
+    path.write_text(json.dumps(_study(False, 3.0)))
+    text = render_report_md(tmp_path, {})
+    assert "accuracy 62.00 % (-3.00 points)" in text and "Collapsed" not in text
+    path.unlink()
+    assert "Attention: sparsity" not in render_report_md(tmp_path, {})
