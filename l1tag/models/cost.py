@@ -34,7 +34,10 @@ at the accumulator width, every other FLOP one addition.  A float layer (32-bit 
 energies.  A quantized one uses integer energies scaled from Horowitz's 32-bit points: an adder's energy
 linear in its width (8 bits: 0.025 pJ against his 0.03), a multiplier's in the product of the operand
 widths (8 x 8: 0.19 pJ against his 0.2).  The numbers are a technology-neutral way to compare taggers, not
-an FPGA power estimate: memory traffic, clocking and routing are not counted.
+an FPGA power estimate: memory traffic, clocking and routing are not counted.  The paper prices with the
+same author's table scaled to 7 nm (``ENERGY_7NM_PJ``; an fp32 MAC 1.69 pJ against 4.6): ``float_energy_pj``
+reprices a float model's counts with it, and bench/energy.py compares l1tag's count of the paper's
+Transformer with the paper's own, term by term (docs/search.md).
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ FLOAT_BITS = 32
 PAIR_FEATURE_OPS = 17
 # pJ per operation, Horowitz ISSCC 2014 (45 nm): 32-bit integer add / multiply, fp32 add / multiply
 ENERGY_PJ = {"int32_add": 0.1, "int32_mult": 3.1, "fp32_add": 0.9, "fp32_mult": 3.7}
+# Horowitz's table scaled to 7 nm, the one "Economical Jet Taggers" prices its taggers with (arXiv:2112.00133,
+# table 1, as heidelberg-hepml/tagger-quantization cost_estimate/estimate.py get_energy_cost_7nm_Horowitz has it)
+ENERGY_7NM_PJ = {"fp32_add": 0.38, "fp32_mult": 1.31, "fp16_add": 0.16, "fp16_mult": 0.34,
+                 "fp8_add": 0.11, "fp8_mult": 0.21}
 
 
 def int_add_pj(bits: float) -> float:
@@ -72,6 +79,14 @@ def op_energy_pj(macs: int, other_ops: int, a_bits: int, b_bits: int) -> float:
     if a_bits >= FLOAT_BITS and b_bits >= FLOAT_BITS:
         return macs * (ENERGY_PJ["fp32_mult"] + ENERGY_PJ["fp32_add"]) + other_ops * ENERGY_PJ["fp32_add"]
     return macs * (int_mult_pj(a_bits, b_bits) + int_add_pj(a_bits + b_bits)) + other_ops * int_add_pj(a_bits)
+
+
+def float_energy_pj(rows: list[dict], table: dict = ENERGY_PJ) -> float:
+    """The fp32 energy of ``layer_costs`` rows priced with another per-operation ``table`` (its fp32_mult,
+    fp32_add): each MAC a multiplication and an addition, every other FLOP an addition -- for a float model
+    with ``ENERGY_PJ`` the energy ``layer_costs`` gives."""
+    mac_pj, add_pj = table["fp32_mult"] + table["fp32_add"], table["fp32_add"]
+    return sum(r["macs"] * mac_pj + (r["flops"] - 2 * r["macs"]) * add_pj for r in rows)
 
 
 def _bits(quantizer: str | None) -> int:

@@ -233,6 +233,20 @@ def test_energy_of_the_default_tagger_float_and_quantized():
     assert q["energy_pj"] == pytest.approx(sum(r["energy_pj"] for r in q["layers"]), abs=0.5)
 
 
+def test_float_energy_with_another_table_reprices_the_same_counts():
+    """``float_energy_pj``: with Horowitz's 45 nm table it is the float model's energy; with the 7 nm table
+    of "Economical Jet Taggers" each MAC costs 1.31 + 0.38 pJ and every other FLOP 0.38 pJ."""
+    from l1tag.models.cost import ENERGY_7NM_PJ, float_energy_pj
+
+    cfg = config_from_dict({"name": "e", "model": {"type": "transformer"}})
+    f = model_cost(build_model(cfg.model, 32, 3, None))
+    assert float_energy_pj(f["layers"]) == pytest.approx(f["energy_pj"], abs=0.5)
+    macs = sum(r["macs"] for r in f["layers"])
+    others = f["flops"] - 2 * macs
+    assert float_energy_pj(f["layers"], ENERGY_7NM_PJ) == pytest.approx(macs * 1.69 + others * 0.38)
+    assert float_energy_pj(f["layers"], ENERGY_7NM_PJ) < f["energy_pj"] / 2.5  # 1.69 against 4.6 pJ a MAC
+
+
 def test_augmented_training_is_reproducible_and_differs_from_plain_training():
     """train.augment feeds transformed training jets (a new draw each epoch from the seed): the same config
     gives the same weights, and the weights differ from training on the jets as they are."""
