@@ -373,6 +373,7 @@ class QuantizerConfig:
 
 
 HETEROGENEOUS = "heterogeneous"
+TERNARY = "ternary"
 
 
 @dataclass(frozen=True)
@@ -392,11 +393,14 @@ class QuantizationTarget:
 
 @dataclass(frozen=True)
 class QuantizationConfig:
-    mode: str = setting("uniform", choice("uniform", HETEROGENEOUS),
+    mode: str = setting("uniform", choice("uniform", HETEROGENEOUS, TERNARY),
                         "uniform: one QKeras type per tensor class (the keys below); heterogeneous: every weight of "
                         "the Dense layers and of the attention's Q, K, V learns its own fractional bits (HGQ's "
                         "quantizer, a resource term in the loss steered to quantization.target), "
-                        "weights.bits - weights.integer - 1 to start")
+                        "weights.bits - weights.integer - 1 to start; ternary: the weights of the Dense layers, "
+                        "the attention (Q, K, V and its projections) and the pair bias are -s, 0 or +s, s a power "
+                        "of two per layer from the float weights (l1tag/models/ternary.py), trained with "
+                        "straight-through rounding; quantization.weights then sets only the score convolution's taps")
     target: QuantizationTarget = field(default_factory=QuantizationTarget)
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")
@@ -692,6 +696,17 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
                           f"lower data.constituents")
 
 
+def _ternary_checks(cfg: Config, raw: Any, origin: str) -> None:
+    """Ternary weights have no bit width to set: a config that gives one asks for something else."""
+    if cfg.quantization.mode != TERNARY:
+        return
+    weights = ((raw or {}).get("quantization") or {}).get("weights") or {}
+    if isinstance(weights, dict) and "bits" in weights:
+        raise ConfigError(f"{origin}: quantization.weights.bits with quantization.mode ternary: ternary weights are "
+                          f"-s, 0 or +s (s per layer); remove quantization.weights.bits, or set quantization.mode: "
+                          f"uniform for {weights['bits']}-bit weights")
+
+
 def _check_split(cfg: Config, origin: str) -> None:
     """With generated jets (their number known at load) every split holds at least one jet of each class:
     the stratified split needs that, and a model cannot be validated or tested on nothing."""
@@ -793,6 +808,7 @@ def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<confi
     base_dir = Path(base_dir).resolve()
     cfg = _build(Config, raw, "", base_dir, origin)
     _cross_checks(cfg, origin)
+    _ternary_checks(cfg, raw, origin)
     budget = load_budget(cfg.budget.file)
     _check_part(cfg, budget, origin)
     _check_budget_target(cfg, budget, origin)

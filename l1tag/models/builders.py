@@ -26,9 +26,10 @@ from qkeras import QActivation, QDense
 
 from l1tag import kinds
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
-from l1tag.config import HETEROGENEOUS, PAIR_FEATURE_COLUMNS
+from l1tag.config import HETEROGENEOUS, PAIR_FEATURE_COLUMNS, TERNARY
 from l1tag.models.layers import HQDense, QDynamicTanh, attention_layer
 from l1tag.models.layers.pair_bias import QPairBias
+from l1tag.models.ternary import DEFAULT_SCALE, ternary_quantizer
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,17 @@ class Quantizers:
     hetero_fbits: float | None = None
     input_bits: int = 0
     act_bits: int = 0
+    # ternary mode: layer name -> its scale s (weights -s, 0, +s; l1tag/models/ternary.py), else None
+    ternary: dict | None = None
+
+    def weight_for(self, layer: str) -> str | None:
+        """The kernel quantizer of ``layer``: its ternary one in ternary mode, else ``weight``."""
+        if self.ternary is None:
+            return self.weight
+        return ternary_quantizer(self.ternary.get(layer, DEFAULT_SCALE))
 
     @classmethod
-    def from_config(cls, q) -> "Quantizers":
+    def from_config(cls, q, ternary_scales: dict | None = None) -> "Quantizers":
         """QuantizationConfig -> quantizer strings (quantized_bits(b, i) is ap_fixed<b, i+1> in hls4ml)."""
         if q is None or not q.enabled:
             return cls()
@@ -69,6 +78,7 @@ class Quantizers:
             relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
             pair_features=bits(q.pair_features),
+            ternary=dict(ternary_scales or {}) if q.mode == TERNARY else None,
         )
 
 
@@ -81,7 +91,7 @@ def _act(x, quantizer: str | None, name: str, relu: bool):
 def _linear(x, units: int, qz: Quantizers, name: str, input_bits: int):
     """QDense, or in heterogeneous mode HQDense (every weight its own fractional bits)."""
     if qz.hetero_fbits is None:
-        return QDense(units, kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=name)(x)
+        return QDense(units, kernel_quantizer=qz.weight_for(name), bias_quantizer=qz.bias, name=name)(x)
     return HQDense(units, kernel_fbits=qz.hetero_fbits, bias_quantizer=qz.bias, input_bits=input_bits, name=name)(x)
 
 
@@ -92,7 +102,7 @@ def _dense(x, units: int, qz: Quantizers, name: str, relu: bool, input_bits: int
 
 def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str, table_size: int):
     return attention_layer(kind)(
-        heads=model_cfg.heads, kernel_quantizer=qz.weight, qkv_quantizer=qz.act, score_quantizer=qz.score,
+        heads=model_cfg.heads, kernel_quantizer=qz.weight_for(name), qkv_quantizer=qz.act, score_quantizer=qz.score,
         softmax_quantizer=qz.softmax, output_quantizer=qz.act, table_size=table_size, name=name,
         qkv_fbits=qz.hetero_fbits, input_bits=qz.act_bits,
         **kind.layer_arguments(model_cfg, qz.weight, qz.bias))
@@ -113,18 +123,22 @@ def _pair_bias(x, model_cfg, qz: Quantizers, normalisation):
     cols = [list(features).index(f) for f in PAIR_FEATURE_COLUMNS]
     return QPairBias(model_cfg.heads, cols, [float(center[c]) for c in cols], [float(scale[c]) for c in cols],
                      hidden=model_cfg.pair_hidden, pair_bits=model_cfg.pair_bits, input_quantizer=qz.input,
-                     feature_quantizer=qz.pair_features, kernel_quantizer=qz.weight, bias_quantizer=qz.bias,
+                     feature_quantizer=qz.pair_features, kernel_quantizer=qz.weight_for("pair_bias"),
+                     bias_quantizer=qz.bias,
                      hidden_quantizer=qz.relu, score_quantizer=qz.score, name="pair_bias")(x)
 
 
 def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None,
-                table_size: int = DEFAULT_TABLE_SIZE, normalisation=None) -> tf.keras.Model:
+                table_size: int = DEFAULT_TABLE_SIZE, normalisation=None,
+                ternary_scales: dict | None = None) -> tf.keras.Model:
     """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float.
 
     Quantized, its softmax and DynamicTanh run through the firmware's tables of ``table_size`` entries
     (``hls.table_size``), so that its forward pass is the firmware's.  ``normalisation``: (features, center,
-    scale) of the data stage (``PreparedData``), which the pair bias needs (model.pair_bias)."""
-    qz = Quantizers.from_config(quant)
+    scale) of the data stage (``PreparedData``), which the pair bias needs (model.pair_bias).
+    ``ternary_scales`` (quantization.mode ternary): layer name -> s, from ``ternary.ternary_scales`` of the
+    trained float twin (a layer missing from it: ``ternary.DEFAULT_SCALE``)."""
+    qz = Quantizers.from_config(quant, ternary_scales)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)

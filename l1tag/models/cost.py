@@ -93,6 +93,8 @@ def _bits(quantizer: str | None) -> int:
     """Bits of a QKeras quantizer string ('quantized_bits(8,0,alpha=1)' -> 8); float -> 32."""
     if not quantizer:
         return FLOAT_BITS
+    if str(quantizer).lstrip().startswith("ternary"):
+        return 2  # {-s, 0, s}
     m = re.match(r"\s*quantized_(?:bits|relu)\(\s*(\d+)", str(quantizer))
     return int(m.group(1)) if m else FLOAT_BITS
 
@@ -100,6 +102,8 @@ def _bits(quantizer: str | None) -> int:
 def _quantizer_of(layer, attr: str) -> str | None:
     q = layer.get_config().get(attr)
     if isinstance(q, dict):  # QKeras serialises quantizer objects as dicts
+        if q.get("class_name") == "ternary":
+            return "ternary()"
         return f"quantized_bits({q.get('config', {}).get('bits', FLOAT_BITS)})"
     return q
 

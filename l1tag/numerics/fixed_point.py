@@ -134,6 +134,8 @@ def from_qkeras(quantizer, what: str) -> FixedType:
             else:
                 args.append(part)
         shown = str(quantizer)
+    if quantizer_class == "ternary":
+        return _ternary_type(kwargs, what, shown)
     if quantizer_class not in ("quantized_bits", "quantized_relu"):
         raise ValueError(f"{what}: quantizer {shown!r} is not supported (use quantized_bits or quantized_relu)")
     try:
@@ -154,6 +156,23 @@ def from_qkeras(quantizer, what: str) -> FixedType:
     if kwargs.get("keep_negative", "1") in ("0", "False"):
         return FixedType(bits, integer, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT")
     return FixedType(bits, integer + 1, signed=True, rounding="AP_RND_CONV", overflow="AP_SAT")
+
+
+def _ternary_type(kwargs: dict, what: str, shown: str) -> FixedType:
+    """QKeras' ``ternary(alpha=s, threshold=s/2)`` with s = 2^k: each weight rounded to the nearest of -s, 0, +s
+    (a tie away from zero: ``|w| >= s/2`` gives +-s), which is the cast to ap_fixed<2, k+2, AP_RND_INF,
+    AP_SAT_SYM> (lsb s, saturating at +-s).  Another scale or threshold has no such type."""
+    try:
+        alpha, threshold = float(kwargs.get("alpha", "None")), float(kwargs.get("threshold", "None"))
+    except ValueError:
+        alpha = threshold = float("nan")
+    k = float(np.log2(alpha)) if alpha > 0 else float("nan")
+    if not (math.isfinite(k) and k == round(k) and threshold == alpha / 2):
+        raise ValueError(f"{what}: {shown!r} needs alpha a power of two and threshold alpha / 2 (another scale "
+                         f"or threshold has no fixed-point equivalent)")
+    if kwargs.get("use_stochastic_rounding", "False") not in ("0", "False"):
+        raise ValueError(f"{what}: stochastic rounding has no firmware equivalent ({shown!r})")
+    return FixedType(2, int(round(k)) + 2, signed=True, rounding="AP_RND_INF", overflow="AP_SAT_SYM")
 
 
 def fitting_type(values) -> FixedType:

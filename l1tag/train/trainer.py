@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from l1tag.config import HETEROGENEOUS
+from l1tag.config import HETEROGENEOUS, TERNARY
 from l1tag.errors import L1tagError
 from l1tag.files import atomic_path
+from l1tag.models.ternary import ternary_scales
 from l1tag.train.hetero import bits_optimizer, controller, transfer_weights
 
 log = logging.getLogger("l1tag")
@@ -110,8 +111,9 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
         history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
+        scales = ternary_scales(float_model) if cfg.quantization.mode == TERNARY else None  # s per layer
         qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
-                                table_size=cfg.hls.table_size, normalisation=norm)
+                                table_size=cfg.hls.table_size, normalisation=norm, ternary_scales=scales)
         control = None
         if cfg.quantization.mode == HETEROGENEOUS:
             transfer_weights(float_model, qat_model)  # the twin has more weights: its fractional bits and β

@@ -27,11 +27,11 @@ pytest.importorskip("da4ml")
 # op -> the tiny taggers it occurs in (l1tag.kinds names)
 CASES = {
     "input": ("deepsets",),
-    "dense": ("deepsets",),
+    "dense": ("deepsets", "salt+ternary"),
     "relu": ("deepsets",),
     "add": ("salt",),
     "maxpool": ("deepsets",),
-    "attention": ("salt", "linformer", "transformer", "transformer+pair_bias"),
+    "attention": ("salt", "linformer", "transformer", "transformer+pair_bias", "salt+ternary"),
     "dynamic_tanh": ("salt",),
     "pair_bias": ("transformer+pair_bias",),
 }
