@@ -399,9 +399,14 @@ class QuantizationConfig:
                         "quantizer, a resource term in the loss steered to quantization.target), "
                         "weights.bits - weights.integer - 1 to start; ternary: the weights of the Dense layers, "
                         "the attention (Q, K, V and its projections) and the pair bias are -s, 0 or +s, s a power "
-                        "of two per layer from the float weights (l1tag/models/ternary.py), trained with "
-                        "straight-through rounding; quantization.weights then sets only the score convolution's taps")
+                        "of two per layer from the float weights (l1tag/models/ternary.py), trained as "
+                        "quantization.ternary_training says; quantization.weights then sets only the score "
+                        "convolution's taps")
     target: QuantizationTarget = field(default_factory=QuantizationTarget)
+    ternary_training: str = setting("parq", choice("parq", "ste"),
+                                    "ternary mode's quantization-aware training: parq (PARQ's proximal step pulls "
+                                    "the unrounded weights onto -s, 0, +s along a soft-to-hard schedule) or ste "
+                                    "(rounded from the first step, straight-through gradient)")
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
@@ -697,10 +702,15 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
 
 
 def _ternary_checks(cfg: Config, raw: Any, origin: str) -> None:
-    """Ternary weights have no bit width to set: a config that gives one asks for something else."""
+    """Ternary weights have no bit width to set: a config that gives one asks for something else; and how to
+    train them means nothing in another mode."""
+    section = (raw or {}).get("quantization") or {}
     if cfg.quantization.mode != TERNARY:
+        if isinstance(section, dict) and "ternary_training" in section:
+            raise ConfigError(f"{origin}: quantization.ternary_training is read only in ternary mode: set "
+                              f"quantization.mode: ternary, or remove quantization.ternary_training")
         return
-    weights = ((raw or {}).get("quantization") or {}).get("weights") or {}
+    weights = section.get("weights") or {}
     if isinstance(weights, dict) and "bits" in weights:
         raise ConfigError(f"{origin}: quantization.weights.bits with quantization.mode ternary: ternary weights are "
                           f"-s, 0 or +s (s per layer); remove quantization.weights.bits, or set quantization.mode: "

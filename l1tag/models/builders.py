@@ -51,15 +51,17 @@ class Quantizers:
     act_bits: int = 0
     # ternary mode: layer name -> its scale s (weights -s, 0, +s; l1tag/models/ternary.py), else None
     ternary: dict | None = None
+    ternary_latent: bool = False  # PARQ's training twin: those kernels unrounded (its proximal step rounds them)
 
     def weight_for(self, layer: str) -> str | None:
-        """The kernel quantizer of ``layer``: its ternary one in ternary mode, else ``weight``."""
+        """The kernel quantizer of ``layer``: its ternary one in ternary mode (none in PARQ's twin), else
+        ``weight``."""
         if self.ternary is None:
             return self.weight
-        return ternary_quantizer(self.ternary.get(layer, DEFAULT_SCALE))
+        return None if self.ternary_latent else ternary_quantizer(self.ternary.get(layer, DEFAULT_SCALE))
 
     @classmethod
-    def from_config(cls, q, ternary_scales: dict | None = None) -> "Quantizers":
+    def from_config(cls, q, ternary_scales: dict | None = None, ternary_latent: bool = False) -> "Quantizers":
         """QuantizationConfig -> quantizer strings (quantized_bits(b, i) is ap_fixed<b, i+1> in hls4ml)."""
         if q is None or not q.enabled:
             return cls()
@@ -78,7 +80,7 @@ class Quantizers:
             relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
             pair_features=bits(q.pair_features),
-            ternary=dict(ternary_scales or {}) if q.mode == TERNARY else None,
+            ternary=dict(ternary_scales or {}) if q.mode == TERNARY else None, ternary_latent=ternary_latent,
         )
 
 
@@ -130,15 +132,16 @@ def _pair_bias(x, model_cfg, qz: Quantizers, normalisation):
 
 def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None,
                 table_size: int = DEFAULT_TABLE_SIZE, normalisation=None,
-                ternary_scales: dict | None = None) -> tf.keras.Model:
+                ternary_scales: dict | None = None, ternary_latent: bool = False) -> tf.keras.Model:
     """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float.
 
     Quantized, its softmax and DynamicTanh run through the firmware's tables of ``table_size`` entries
     (``hls.table_size``), so that its forward pass is the firmware's.  ``normalisation``: (features, center,
     scale) of the data stage (``PreparedData``), which the pair bias needs (model.pair_bias).
     ``ternary_scales`` (quantization.mode ternary): layer name -> s, from ``ternary.ternary_scales`` of the
-    trained float twin (a layer missing from it: ``ternary.DEFAULT_SCALE``)."""
-    qz = Quantizers.from_config(quant, ternary_scales)
+    trained float twin (a layer missing from it: ``ternary.DEFAULT_SCALE``); ``ternary_latent``: PARQ's
+    training twin, those layers' kernels unrounded."""
+    qz = Quantizers.from_config(quant, ternary_scales, ternary_latent)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)

@@ -6,6 +6,17 @@ s = 2^round(log2 α), so that a nonzero weight is a shift in firmware.  During t
 QKeras' ``ternary(alpha=s, threshold=s/2)`` rounds each weight to the nearest of -s, 0, +s with the
 straight-through gradient; ``l1tag.numerics.fixed_point.from_qkeras`` gives its firmware type.
 
+Two ways to train them (``quantization.ternary_training``):
+
+* ``parq`` (default; after PARQ, Jin et al., "Piecewise-Affine Regularized Quantization"): the
+  quantization-aware epochs run the latent weights unrounded and, after every optimizer step, apply the
+  proximal map ``prox(w, s, gamma)``: flat at -s, 0 and +s over a half-width (1 - gamma) s / 2 and affine in
+  between, continuous.  gamma goes from 1 (the identity) to 0 (hard rounding to the grid) along a cosine over
+  the first ``PARQ_ANNEAL`` of the steps, so the weights are pulled to the grid softly and end on it; the
+  QAT model's ternary quantizer is then the identity on them.
+* ``ste``: the ternary quantizer in the forward pass from the first step, with the straight-through
+  gradient (the ablation).
+
 The layers: every Dense (QDense) kernel, the attention's Wq, Wk, Wv (one s for the three) and its kind's
 projection weights (SAL-T's partition weights, the Linformer's E and F, through the same quantizer), and the
 pair bias' embedding.  The SAL-T score convolution's taps keep ``quantization.weights``.
@@ -15,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+PARQ_ANNEAL = 0.75  # the fraction of the quantization-aware steps over which gamma falls from 1 to 0
 DEFAULT_SCALE = 0.25  # a layer without a float twin to measure (a model built untrained): s = 2^-2
 THRESHOLD = 0.7  # Δ = THRESHOLD x mean|W| (ternary weight networks)
 
@@ -53,3 +65,54 @@ def ternary_scales(float_model) -> dict[str, float]:
         if kernels:
             scales[layer.name] = ternary_scale(np.concatenate([k.ravel() for k in kernels]))
     return scales
+
+
+def prox(w: np.ndarray, scale: float, gamma: float) -> np.ndarray:
+    """PARQ's proximal map onto {-s, 0, +s} at slope parameter ``gamma`` (1: identity, 0: rounding to the
+    nearest grid point, ties to 0): flat over (1 - gamma) s / 2 on each side of 0 and below s, affine (slope
+    1 / gamma) in between, slope gamma beyond s; odd in w and continuous."""
+    a = (1.0 - gamma) * scale / 2.0
+    m = np.abs(w)
+    inner = np.where(m <= a, 0.0, np.where(m < scale - a, (m - a) * scale / max(scale - 2 * a, 1e-30), scale))
+    return np.sign(w) * np.where(m > scale, scale + gamma * (m - scale), inner)
+
+
+def gamma_at(step: int, steps: int) -> float:
+    """The slope parameter after ``step`` of ``steps`` optimizer steps: cosine from 1 to 0 over PARQ_ANNEAL."""
+    progress = min(1.0, step / max(1.0, PARQ_ANNEAL * steps))
+    return float(0.5 * (1.0 + np.cos(np.pi * progress)))
+
+
+def ternary_variables(layer) -> list:
+    """The variables of ``layer`` that its kernel quantizer rounds (those PARQ's proximal map moves)."""
+    cls = type(layer).__name__
+    if cls in ("QDense", "Dense"):
+        return [layer.kernel]
+    if hasattr(layer, "attention_maps"):
+        from l1tag import kinds
+
+        return [layer.wq, layer.wk, layer.wv] + [getattr(layer, k) for k, _ in kinds.get(layer.kind).projection_weights]
+    if cls == "QPairBias":
+        return [w for w in (layer.pw1, getattr(layer, "pw2", None)) if w is not None]
+    return []
+
+
+def parq_callback(model, scales: dict[str, float], steps: int):
+    """A Keras callback applying ``prox`` to every ternary variable of ``model`` after each training batch."""
+    import tensorflow as tf
+
+    targets = [(v, scales.get(layer.name, DEFAULT_SCALE)) for layer in model.layers
+               for v in ternary_variables(layer) if layer.name in scales]
+
+    class Parq(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.step = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            gamma = gamma_at(self.step, steps)
+            for var, s in targets:
+                var.assign(prox(var.numpy(), s, gamma).astype(var.dtype.as_numpy_dtype))
+
+    return Parq()

@@ -25,7 +25,7 @@ import numpy as np
 from l1tag.config import HETEROGENEOUS, TERNARY
 from l1tag.errors import L1tagError
 from l1tag.files import atomic_path
-from l1tag.models.ternary import ternary_scales
+from l1tag.models.ternary import parq_callback, ternary_scales
 from l1tag.train.hetero import bits_optimizer, controller, transfer_weights
 
 log = logging.getLogger("l1tag")
@@ -66,16 +66,21 @@ def _augmented(tf, data, train_cfg, seed: int):
     return AugmentedJets()
 
 
-def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0) -> dict:
+def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0,
+         prox=None) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
-    (no early stopping: the validation loss holds the resource term, whose weight moves).  With
+    (no early stopping: the validation loss holds the resource term, whose weight moves).  ``prox``: ternary
+    PARQ's proximal step (l1tag.models.ternary.parq_callback), run to the last epoch (its annealing ends on the
+    grid; restoring an earlier epoch would leave the weights off it).  With
     ``train.augment`` the training jets are transformed anew each epoch (``_augmented``); validation jets never."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
     schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
     optimizer = tf.keras.optimizers.Adam(schedule) if controller is None else bits_optimizer(schedule)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [controller] if controller is not None else \
-        [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
+    if controller is not None or prox is not None:
+        callbacks = [controller or prox]
+    else:
+        callbacks = [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
     if train_cfg.augment:
@@ -127,7 +132,19 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
                 control = controller(cfg.quantization.target.ebops)
         else:
             qat_model.set_weights(float_model.get_weights())
-        if cfg.train.qat_epochs:
+        if cfg.train.qat_epochs and scales is not None and cfg.quantization.ternary_training == "parq":
+            # the twin runs the latent weights unrounded; PARQ's proximal step pulls them onto the grid
+            t0 = time.perf_counter()
+            twin = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_parq",
+                               table_size=cfg.hls.table_size, normalisation=norm, ternary_scales=scales,
+                               ternary_latent=True)
+            twin.set_weights(float_model.get_weights())
+            steps = cfg.train.qat_epochs * int(np.ceil(len(data.y["train"]) / cfg.train.batch_size))
+            history["qat"] = _fit(tf, twin, data, cfg.train.qat_epochs, cfg.train.learning_rate / 4, cfg.train,
+                                  verbose, seed=cfg.seed + 1, prox=parq_callback(twin, scales, steps))
+            qat_model.set_weights(twin.get_weights())  # on the grid: the ternary quantizers keep them as they are
+            history["qat_seconds"] = time.perf_counter() - t0
+        elif cfg.train.qat_epochs:
             t0 = time.perf_counter()
             history["qat"] = _fit(tf, qat_model, data, cfg.train.qat_epochs, cfg.train.learning_rate / 4, cfg.train,
                                   verbose, control, seed=cfg.seed + 1)

@@ -127,13 +127,16 @@ def test_every_strategy_and_parallelization_is_bit_exact(strategy, parallel, tra
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
 
 
-def test_a_ternary_salt_trains_with_per_layer_scales_and_is_bit_exact(data, tmp_path):
+@pytest.mark.parametrize("training", ["parq", pytest.param("ste", marks=pytest.mark.slow)])  # suite time
+def test_a_ternary_salt_trains_with_per_layer_scales_and_is_bit_exact(training, data, tmp_path):
     """quantization.mode ternary end to end on the tiny SAL-T: the trainer picks each layer's power-of-two
-    scale from the float weights, every Dense kernel of the QAT model is -s, 0 or +s, and the C++ is bit-exact."""
+    scale from the float weights, every Dense kernel of the QAT model is -s, 0 or +s (with PARQ the weights
+    themselves end on the grid), and the C++ is bit-exact."""
     from l1tag.numerics.fixed_point import from_qkeras
 
     base = tiny_config("salt")
-    cfg = dataclasses.replace(base, quantization=dataclasses.replace(base.quantization, mode="ternary"))
+    cfg = dataclasses.replace(base, quantization=dataclasses.replace(base.quantization, mode="ternary",
+                                                                     ternary_training=training))
     float_model, qat_model, _ = train_models(cfg, data)
     scales = {}
     for layer in qat_model.layers:
@@ -141,6 +144,8 @@ def test_a_ternary_salt_trains_with_per_layer_scales_and_is_bit_exact(data, tmp_
             s = from_qkeras(layer.get_config()["kernel_quantizer"], layer.name).lsb
             w = layer.kernel_quantizer_internal(layer.kernel).numpy()
             assert set(np.unique(w)) <= {-s, 0.0, s} and (w == 0).any() and (w != 0).any(), layer.name
+            if training == "parq":  # annealed onto the grid: the quantizer has nothing left to round
+                np.testing.assert_array_equal(layer.kernel.numpy(), w)
             scales[layer.name] = s
     assert len(set(scales.values())) > 1, scales  # one scale per layer, from its own weights
     s = run_csim(convert_model(qat_model, cfg.hls, tmp_path / "hls"), data.x["test"][:60], qat_model, float_model)

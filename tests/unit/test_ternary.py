@@ -73,6 +73,30 @@ def test_ternary_with_a_bit_width_is_refused_at_load():
                                           "weights are -s, 0 or \\+s"):
         config_from_dict({"name": "t", "quantization": {"mode": "ternary", "weights": {"bits": 4}}})
     assert config_from_dict({"name": "t", "quantization": {"mode": "ternary"}}).quantization.mode == "ternary"
+    with pytest.raises(ConfigError, match="quantization.ternary_training is read only in ternary mode"):
+        config_from_dict({"name": "t", "quantization": {"ternary_training": "ste"}})
+    with pytest.raises(ConfigError, match="quantization.ternary_training: expected one of 'parq', 'ste'"):
+        config_from_dict({"name": "t", "quantization": {"mode": "ternary", "ternary_training": "prox"}})
+
+
+def test_parq_prox_goes_from_the_identity_to_rounding_continuously():
+    s = 0.25
+    w = np.linspace(-0.6, 0.6, 2401)
+    np.testing.assert_allclose(ternary.prox(w, s, 1.0), w, atol=1e-15)  # gamma 1: the identity
+    hard = ternary.prox(w, s, 0.0)
+    assert set(np.unique(hard)) == {-s, 0.0, s}
+    np.testing.assert_array_equal(hard[np.abs(np.abs(w) - s / 2) > 1e-9], np.clip(np.round(w / s), -1, 1)[
+        np.abs(np.abs(w) - s / 2) > 1e-9] * s)  # rounding to the nearest grid point (ties aside)
+    for gamma in (0.75, 0.5, 0.1):
+        p = ternary.prox(w, s, gamma)
+        assert np.all(np.diff(p) >= -1e-12)  # monotone
+        assert np.max(np.abs(np.diff(p))) < 2 * (w[1] - w[0]) / gamma  # continuous: steps of at most 1/gamma
+        np.testing.assert_allclose(p, -ternary.prox(-w, s, gamma))  # odd
+        flat = (np.abs(w) <= (1 - gamma) * s / 2) | ((np.abs(np.abs(w) - s) <= (1 - gamma) * s / 2 - 1e-12)
+                                                     & (np.abs(w) <= s))
+        assert set(np.unique(p[flat])) <= {-s, 0.0, s}  # the flat zones sit on the grid
+    assert ternary.gamma_at(0, 100) == 1.0 and ternary.gamma_at(75, 100) == pytest.approx(0.0)
+    assert ternary.gamma_at(100, 100) == 0.0 and 0.4 < ternary.gamma_at(37, 100) < 0.6
 
 
 def test_a_ternary_dense_costs_one_adder_per_extra_nonzero_weight():
