@@ -403,10 +403,11 @@ class QuantizationConfig:
                         "quantization.ternary_training says; quantization.weights then sets only the score "
                         "convolution's taps")
     target: QuantizationTarget = field(default_factory=QuantizationTarget)
-    ternary_training: str = setting("parq", choice("parq", "ste"),
-                                    "ternary mode's quantization-aware training: parq (PARQ's proximal step pulls "
-                                    "the unrounded weights onto -s, 0, +s along a soft-to-hard schedule) or ste "
-                                    "(rounded from the first step, straight-through gradient)")
+    ternary_training: str = setting("ste", choice("ste", "parq"),
+                                    "ternary mode's quantization-aware training: ste (rounded from the first step, "
+                                    "straight-through gradient) or parq (PARQ's proximal step pulls latent weights "
+                                    "onto -s, 0, +s along a soft-to-hard schedule; 5 points below ste on the "
+                                    "default SAL-T, docs/models.md)")
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))

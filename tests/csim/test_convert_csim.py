@@ -137,6 +137,7 @@ def test_a_ternary_salt_trains_with_per_layer_scales_and_is_bit_exact(training, 
     base = tiny_config("salt")
     cfg = dataclasses.replace(base, quantization=dataclasses.replace(base.quantization, mode="ternary",
                                                                      ternary_training=training))
+    assert cfg.quantization.ternary_training == training
     float_model, qat_model, _ = train_models(cfg, data)
     scales = {}
     for layer in qat_model.layers:

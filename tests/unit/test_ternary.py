@@ -75,7 +75,7 @@ def test_ternary_with_a_bit_width_is_refused_at_load():
     assert config_from_dict({"name": "t", "quantization": {"mode": "ternary"}}).quantization.mode == "ternary"
     with pytest.raises(ConfigError, match="quantization.ternary_training is read only in ternary mode"):
         config_from_dict({"name": "t", "quantization": {"ternary_training": "ste"}})
-    with pytest.raises(ConfigError, match="quantization.ternary_training: expected one of 'parq', 'ste'"):
+    with pytest.raises(ConfigError, match="quantization.ternary_training: expected one of 'ste', 'parq'"):
         config_from_dict({"name": "t", "quantization": {"mode": "ternary", "ternary_training": "prox"}})
 
 
