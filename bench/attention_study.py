@@ -37,7 +37,7 @@ def main() -> None:
             sys.exit(f"{name}: no trained model in {build}: run `l1tag train -c configs/{name}.yaml` first")
         data = load_prepared(data_file)
         study = attention_study(load_model(model_file), data.x["test"], data.y["test"], data.multiplicity_test,
-                                jets=args.jets)
+                                jets=args.jets, raw=data.raw_test)
         sections.append(f"**`{name}`**. {markdown(study)}")
         print(sections[-1] + "\n")
     if not args.no_docs:

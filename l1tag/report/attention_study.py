@@ -12,6 +12,13 @@ For every attention layer of the deployed model, on up to ``JETS`` jets of the t
   computes jet by jet does not reach the result.  The model and its ablation run on the same jets, so
   the difference is paired; its binomial scale is ~1/sqrt(jets) at most.
 
+* **where the attended partners sit**, with the jets' constituents in physical units: a query's weight on
+  each key *particle* (for SAL-T and the Linformer, the softmax weights on the m keys times the projection
+  that made those keys from the particles: ``effective_weights``), its magnitudes normalised over the real
+  particles, gives the attention-weighted ΔR and ln kT = ln(min(pT_i, pT_j) ΔR) of each query's partners
+  and the weight a particle puts on itself; their means per class are in report.md and their
+  distributions in ``plots/attention_partners.png``.
+
 The report stage writes the result to ``plots/attention_study.json`` and report.md shows it.
 """
 
@@ -48,6 +55,67 @@ def row_statistics(a: np.ndarray, multiplicity: np.ndarray) -> list[dict]:
     return out
 
 
+def projection_matrix(layer) -> np.ndarray:
+    """P (heads, m, n) with K' = P K for the layer's (quantized) projection: the layer's own ``_project``
+    applied to the columns of the identity, head_dim at a time (full attention: P = I)."""
+    n, dh, heads = layer.n, layer.head_dim, layer.heads
+    cols = []
+    for start in range(0, n, dh):
+        block = np.zeros((1, heads, n, dh), dtype=np.float32)
+        width = min(dh, n - start)
+        block[0, :, np.arange(start, start + width), np.arange(width)] = 1.0
+        kp, _ = layer._project(block, block)
+        cols.append(np.asarray(kp)[0, :, :, :width])
+    return np.concatenate(cols, axis=-1)
+
+
+def effective_weights(a: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    """A query's weight on each key particle: softmax weights (jets, heads, n, m) through P (heads, m, n)."""
+    return np.einsum("bhij,hjl->bhil", a, projection)
+
+
+def partner_statistics(weights: np.ndarray, raw: np.ndarray, multiplicity: np.ndarray, y: np.ndarray) -> dict:
+    """Per class: the mean attention-weighted ΔR and ln kT of each real query's real partners, and the share
+    of its weight on itself (``weights``: (jets, heads, n, n) on particles; ``raw``: (jets, n, features) in
+    physical units, l1tag.data.features order); with each query's values for the histograms."""
+    from l1tag.data.features import CLASSES, FEATURE_INDEX
+
+    n = weights.shape[-1]
+    eta, phi, pt = (raw[:, :n, FEATURE_INDEX[f]].astype(np.float64) for f in ("etarel", "phirel", "pt"))
+    dr = np.hypot(eta[:, :, None] - eta[:, None, :], phi[:, :, None] - phi[:, None, :])  # (jets, n, n)
+    kt = np.minimum(pt[:, :, None], pt[:, None, :]) * dr
+    real = np.arange(n)[None, :] < np.minimum(multiplicity, n)[:, None]
+    pair = real[:, :, None] & real[:, None, :]
+    w = np.abs(weights) * pair[:, None]
+    total = w.sum(axis=-1)
+    ok = (total > 0) & real[:, None, :]  # (jets, heads, n): real queries with some weight on real keys
+    w = w / np.where(total > 0, total, 1.0)[..., None]
+    mean_dr = np.sum(w * dr[:, None], axis=-1)
+    off = pair & ~np.eye(n, dtype=bool)[None]
+    log_kt = np.log(np.where(off & (kt > 0), kt, 1.0))
+    partner_weight = np.sum(w * off[:, None], axis=-1)
+    mean_log_kt = np.sum(w * np.where(off, log_kt, 0.0)[:, None], axis=-1) / np.maximum(partner_weight, 1e-12)
+    self_share = np.einsum("bhii->bhi", w)
+    # the same mean ΔR with every real key weighted alike: the jet's own geometry, to compare the attention with
+    uniform_dr = np.sum(dr * pair, axis=-1) / np.maximum(pair.sum(axis=-1), 1)  # (jets, n)
+    out = {"classes": {}, "per_query": {}}
+    for c, name in enumerate(CLASSES):
+        sel = ok & (y == c)[:, None, None]
+        if sel.any():
+            rows = real & (y == c)[:, None]
+            out["classes"][name] = {"queries": int(sel.sum()), "mean_partner_dr": float(mean_dr[sel].mean()),
+                                    "uniform_partner_dr": float(uniform_dr[rows].mean()),
+                                    # over the queries with a partner other than themselves (None: none has)
+                                    "mean_partner_log_kt": _mean_or_none(mean_log_kt[sel & (partner_weight > 0)]),
+                                    "self_share": float(self_share[sel].mean())}
+            out["per_query"][name] = mean_dr[sel]
+    return out
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
 def attention_layers(model) -> list:
     """The model's attention layers (those with an ``attention_maps`` method), in order."""
     return [layer for layer in model.layers if hasattr(layer, "attention_maps")]
@@ -61,8 +129,11 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return hits / len(x)
 
 
-def attention_study(model, x: np.ndarray, y: np.ndarray, multiplicity: np.ndarray, jets: int = JETS) -> dict:
-    """The study of every attention layer of ``model`` on the first ``jets`` of (x, y, multiplicity)."""
+def attention_study(model, x: np.ndarray, y: np.ndarray, multiplicity: np.ndarray, jets: int = JETS,
+                    raw: np.ndarray | None = None, partners_png=None) -> dict:
+    """The study of every attention layer of ``model`` on the first ``jets`` of (x, y, multiplicity); with
+    ``raw`` (the jets' constituents in physical units) also where the attended partners sit, and with
+    ``partners_png`` their ΔR distributions drawn there (the first attention layer)."""
     import tensorflow as tf
 
     x, y, multiplicity = x[:jets], np.asarray(y[:jets]), np.asarray(multiplicity[:jets])
@@ -80,10 +151,41 @@ def attention_study(model, x: np.ndarray, y: np.ndarray, multiplicity: np.ndarra
         finally:
             layer.fixed_attention = None
         drop = 100.0 * (accuracy - ablated)
-        layers.append({"layer": layer.name, "kind": layer.kind, "keys": int(a.shape[-1]),
-                       "heads": row_statistics(a, multiplicity), "accuracy_uniform_ablation": ablated,
-                       "ablation_drop_points": drop, "collapsed": bool(drop < COLLAPSE_POINTS)})
+        entry = {"layer": layer.name, "kind": layer.kind, "keys": int(a.shape[-1]),
+                 "heads": row_statistics(a, multiplicity), "accuracy_uniform_ablation": ablated,
+                 "ablation_drop_points": drop, "collapsed": bool(drop < COLLAPSE_POINTS)}
+        if raw is not None:
+            partners = partner_statistics(effective_weights(a, projection_matrix(layer)), raw[:jets],
+                                          multiplicity, y)
+            entry["partners"] = partners["classes"]
+            if partners_png is not None and not layers:
+                partner_histograms(partners["per_query"], layer.name, partners_png)
+        layers.append(entry)
     return {"jets": int(len(x)), "accuracy": accuracy, "collapse_points": COLLAPSE_POINTS, "layers": layers}
+
+
+def partner_histograms(per_query: dict[str, np.ndarray], layer: str, out):
+    """Per class, the distribution of each query's attention-weighted partner ΔR."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from l1tag.files import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    bins = np.linspace(0.0, 0.8, 41)
+    for name, values in per_query.items():
+        ax.hist(values, bins=bins, histtype="step", density=True, label=name)
+    ax.set_xlabel("attention-weighted ΔR of a particle's partners")
+    ax.set_ylabel("density")
+    ax.set_title(f"{layer}: where the attended partners sit (all heads, real particles)")
+    ax.legend(title="class")
+    fig.tight_layout()
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return out
 
 
 def markdown(study: dict) -> str:
@@ -108,4 +210,13 @@ def markdown(study: dict) -> str:
             words += (f" **Collapsed attention:** the average does within {study['collapse_points']} point of "
                       f"the jet-by-jet attention, so what this layer computes per jet does not reach the result.")
         parts.append(words)
+        if layer.get("partners"):
+            rows = [f"| {c} | {r['mean_partner_dr']:.3f} | {r['uniform_partner_dr']:.3f} | "
+                    f"{'—' if r['mean_partner_log_kt'] is None else format(r['mean_partner_log_kt'], '.2f')} | "
+                    f"{100 * r['self_share']:.1f} % |" for c, r in layer["partners"].items()]
+            parts.append("Where the attended partners sit (weights on the particles themselves, through the "
+                         "projection for SAL-T and the Linformer; means over real particles and heads):\n\n"
+                         "| class | partner ΔR | ΔR if uniform | partner ln kT (GeV) | weight on itself |\n"
+                         "|---|---|---|---|---|\n"
+                         + "\n".join(rows))
     return "\n\n".join(parts)

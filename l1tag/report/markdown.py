@@ -301,6 +301,9 @@ PLOT_CAPTIONS = {
     "attention_maps": "Attention per head for one jet per class: scores before and after the convolution and the "
                       "softmax weights; sparsity = mean largest weight per row (1 = binary attention).",
     "accuracy_vs_multiplicity": "Test accuracy in bins of the jet's constituent multiplicity.",
+    "attention_partners": "Per class, each particle's attention-weighted ΔR to its partners (first attention "
+                          "layer, all heads; SAL-T and Linformer weights carried to the particles through their "
+                          "projections).",
 }
 
 

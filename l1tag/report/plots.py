@@ -192,8 +192,12 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
         if kind.contiguous_partitions:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
-        write_json(out / "attention_study.json", attention_study(deployed, x, y, data.multiplicity_test))
+        study = attention_study(deployed, x, y, data.multiplicity_test, raw=data.raw_test,
+                                partners_png=out / "attention_partners.png")
+        files["attention_partners"] = out / "attention_partners.png"
+        write_json(out / "attention_study.json", study)
     else:  # a kind without attention: no study left from an earlier model in this folder
         (out / "attention_study.json").unlink(missing_ok=True)
+        (out / "attention_partners.png").unlink(missing_ok=True)
     write_json(out / "attention_sparsity.json", sparsity_stats)
     return files

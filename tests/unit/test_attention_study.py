@@ -100,3 +100,46 @@ def test_report_md_flags_a_collapsed_attention_in_words(tmp_path):
     assert "accuracy 62.00 % (-3.00 points)" in text and "Collapsed" not in text
     path.unlink()
     assert "Attention: sparsity" not in render_report_md(tmp_path, {})
+
+
+@pytest.mark.parametrize("kind", ["salt", "linformer", "transformer"])
+def test_the_projection_matrix_carries_the_attention_to_the_particles(kind):
+    """A K' = (A P) K: the softmax weights times the projection are the weights on the key particles."""
+    import tensorflow as tf
+
+    model, _, rng = perturbed_tagger(kind)
+    (layer,) = study.attention_layers(model)
+    p = study.projection_matrix(layer)
+    assert p.shape == (2, layer.attention_shape().m, 8)
+    if kind == "transformer":
+        np.testing.assert_array_equal(p, np.broadcast_to(np.eye(8), p.shape))
+    k = rng.normal(0, 1, (1, 2, 8, layer.head_dim)).astype(np.float32)
+    kp, _ = layer._project(tf.constant(k), tf.constant(k))
+    np.testing.assert_allclose(np.asarray(kp)[0], np.einsum("hjl,hld->hjd", p, k[0]), atol=1e-5)
+    a = rng.dirichlet(np.ones(p.shape[1]), size=(3, 2, 8))  # (jets, heads, n, m)
+    np.testing.assert_allclose(np.einsum("bhij,hjd->bhid", a, np.asarray(kp)[0]),
+                               np.einsum("bhil,hld->bhid", study.effective_weights(a, p), k[0]), atol=1e-5)
+
+
+def test_partner_statistics_by_hand():
+    from l1tag.data.features import FEATURE_INDEX, PARTICLE_FEATURES
+
+    raw = np.zeros((1, 3, len(PARTICLE_FEATURES)))
+    raw[0, :, FEATURE_INDEX["etarel"]] = [0.0, 0.3, 0.0]
+    raw[0, :, FEATURE_INDEX["phirel"]] = [0.0, 0.0, 0.4]
+    raw[0, :, FEATURE_INDEX["pt"]] = [100.0, 20.0, 50.0]
+    w = np.zeros((1, 1, 3, 3))
+    w[0, 0, 0] = [0.2, 0.6, 0.2]  # particle 2 is padding (multiplicity 2): 0.2 on itself, 0.6 on particle 1
+    w[0, 0, 1] = [0.0, 1.0, 0.0]  # all on itself
+    out = study.partner_statistics(w, raw, np.array([2]), np.array([3]))
+    (cls,) = out["classes"]
+    r = out["classes"][cls]
+    assert cls == "z" and r["queries"] == 2
+    # query 0: weights 0.25 / 0.75 after the padding is dropped; partner dR 0.75 x 0.3; query 1: dR 0
+    assert r["mean_partner_dr"] == pytest.approx((0.75 * 0.3 + 0.0) / 2)
+    assert r["self_share"] == pytest.approx((0.25 + 1.0) / 2)
+    assert r["uniform_partner_dr"] == pytest.approx(0.3 / 2)  # each real particle: (0 + 0.3) / 2
+    # ln kT over the partners other than itself: query 0's only one is particle 1, kT = 20 x 0.3; query 1 has
+    # none and is left out of that mean
+    assert r["mean_partner_log_kt"] == pytest.approx(np.log(20 * 0.3))
+    np.testing.assert_allclose(out["per_query"]["z"], [0.225, 0.0])
