@@ -94,7 +94,7 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
         assert (root / "b1" / path).exists(), path
     md = (root / "b1" / "report.md").read_text()
     assert not (root / "b1" / "plots" / "cost_vs_n.png").exists()  # a benchmark now: bench/scaling.py
-    for png in ("roc", "partitions", "attention_maps", "accuracy_vs_multiplicity"):
+    for png in ("roc", "partitions", "attention_maps", "attention_partners", "accuracy_vs_multiplicity"):
         assert (root / "b1" / "plots" / f"{png}.png").stat().st_size > 1000, png
         assert f"](plots/{png}.png)" in md, png
     assert "## Open synthesis (Yosys)" in md and "| **total** (counts × copies) |" in md
@@ -102,6 +102,7 @@ def test_build_writes_every_contract_key_and_the_bundle(built):
     assert study["jets"] == 50  # the whole test split (0.2 of 250 jets): fewer than the study's 3,000
     assert [layer["layer"] for layer in study["layers"]] == ["att0"] and len(study["layers"][0]["heads"]) == 2
     assert "## Attention: sparsity and ablation" in md and "Uniform-attention ablation" in md
+    assert set(study["layers"][0]["partners"]) <= {"g", "q", "w", "z", "t"} and "| class | partner ΔR |" in md
     assert "ESTIMATE beside Yosys" in md and "What the Yosys counts are not:" in md
     with tarfile.open(root / "b1" / "tiny-firmware.tar.gz") as t:
         names = t.getnames()
