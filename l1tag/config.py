@@ -420,6 +420,18 @@ class QuantizationConfig:
 
 
 @dataclass(frozen=True)
+class LowRankConfig:
+    strength: float | None = setting(None, optional(number(0.0, open_min=True)),
+                                     "learned low rank: the nuclear-norm weight λ whose proximal step soft-thresholds "
+                                     "each Dense kernel's singular values by λ x the learning rate after every float "
+                                     "step; a layer whose learned rank r gives r (d_in + d_out) < d_in d_out becomes "
+                                     "two Dense layers d_in -> r -> d_out (l1tag/models/low_rank.py); null: off")
+    max_rank: int | None = setting(None, optional(integer(1)),
+                                   "at most this many singular values kept per layer (with strength; below "
+                                   "model.d_model, or the widest Deep Sets layer)")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     epochs: int = setting(60, integer(1), "float training epochs (upper bound; early stopping)")
     qat_epochs: int = setting(20, integer(0), "quantization-aware fine-tuning epochs from the float weights")
@@ -431,6 +443,7 @@ class TrainConfig:
                              "symmetries shown at random each epoch to the training jets: rotation (about the jet "
                              "axis in the eta-phi plane), reflect_eta, reflect_phi (needs data.features of "
                              "l1tag/data/augment.py: etarel and phirel, and invariant ones); [] none")
+    low_rank: LowRankConfig = field(default_factory=LowRankConfig)
 
 
 @dataclass(frozen=True)
@@ -669,6 +682,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: quantization.mode heterogeneous learns its bit widths in the quantization-aware "
                           f"epochs: set train.qat_epochs > 0")
     _pair_bias_checks(cfg, origin)
+    _low_rank_checks(cfg, origin)
     for name in ("input", "weights", "bias", "activations", "scores", "softmax", "pair_features"):
         qc: QuantizerConfig = getattr(q, name)
         if qc.integer >= qc.bits:
@@ -700,6 +714,22 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: model.pair_bias with data.constituents {cfg.data.constituents}: the pair "
                           f"features are built for every pair, at most {MAX_PAIR_CONSTITUENTS} constituents; "
                           f"lower data.constituents")
+
+
+def _low_rank_checks(cfg: Config, origin: str) -> None:
+    lr, m = cfg.train.low_rank, cfg.model
+    if lr.strength is None:
+        if lr.max_rank is not None:
+            raise ConfigError(f"{origin}: train.low_rank.max_rank is read only with train.low_rank.strength: set the "
+                              f"nuclear-norm strength (e.g. 0.1), or remove max_rank")
+        return
+    if cfg.quantization.mode != "uniform":
+        raise ConfigError(f"{origin}: train.low_rank with quantization.mode {cfg.quantization.mode}: low rank is "
+                          f"built for uniform quantization; set quantization.mode: uniform or remove train.low_rank")
+    width = m.d_model if kinds.get(m.type).attention else max(m.phi_dims)
+    if lr.max_rank is not None and lr.max_rank >= width:
+        raise ConfigError(f"{origin}: train.low_rank.max_rank {lr.max_rank} is not below the layers' width {width}: "
+                          f"a rank that large saves nothing; set it below {width}, or remove it")
 
 
 def _ternary_checks(cfg: Config, raw: Any, origin: str) -> None:

@@ -18,6 +18,8 @@ QAT model can start from the float weights with ``set_weights``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +54,8 @@ class Quantizers:
     # ternary mode: layer name -> its scale s (weights -s, 0, +s; l1tag/models/ternary.py), else None
     ternary: dict | None = None
     ternary_latent: bool = False  # PARQ's training twin: those kernels unrounded (its proximal step rounds them)
+    # learned low rank (train.low_rank): Dense layer name -> its rank r (two layers d_in -> r -> d_out), else None
+    low_rank: dict | None = None
 
     def weight_for(self, layer: str) -> str | None:
         """The kernel quantizer of ``layer``: its ternary one in ternary mode (none in PARQ's twin), else
@@ -91,7 +95,11 @@ def _act(x, quantizer: str | None, name: str, relu: bool):
 
 
 def _linear(x, units: int, qz: Quantizers, name: str, input_bits: int):
-    """QDense, or in heterogeneous mode HQDense (every weight its own fractional bits)."""
+    """QDense, or in heterogeneous mode HQDense (every weight its own fractional bits); a layer of learned low
+    rank r as ``<name>_a`` (r outputs, in the activation type) then ``<name>`` (l1tag/models/low_rank.py)."""
+    if qz.low_rank and name in qz.low_rank:
+        x = QDense(qz.low_rank[name], kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=f"{name}_a")(x)
+        x = _act(x, qz.act, f"{name}_a_act", relu=False)
     if qz.hetero_fbits is None:
         return QDense(units, kernel_quantizer=qz.weight_for(name), bias_quantizer=qz.bias, name=name)(x)
     return HQDense(units, kernel_fbits=qz.hetero_fbits, bias_quantizer=qz.bias, input_bits=input_bits, name=name)(x)
@@ -132,7 +140,8 @@ def _pair_bias(x, model_cfg, qz: Quantizers, normalisation):
 
 def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, name: str | None = None,
                 table_size: int = DEFAULT_TABLE_SIZE, normalisation=None,
-                ternary_scales: dict | None = None, ternary_latent: bool = False) -> tf.keras.Model:
+                ternary_scales: dict | None = None, ternary_latent: bool = False,
+                low_rank: dict | None = None) -> tf.keras.Model:
     """The tagger of ``model_cfg`` on (n_constituents, n_features) inputs; ``quant`` None -> float.
 
     Quantized, its softmax and DynamicTanh run through the firmware's tables of ``table_size`` entries
@@ -140,8 +149,11 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     scale) of the data stage (``PreparedData``), which the pair bias needs (model.pair_bias).
     ``ternary_scales`` (quantization.mode ternary): layer name -> s, from ``ternary.ternary_scales`` of the
     trained float twin (a layer missing from it: ``ternary.DEFAULT_SCALE``); ``ternary_latent``: PARQ's
-    training twin, those layers' kernels unrounded."""
+    training twin, those layers' kernels unrounded.  ``low_rank``: Dense layer name -> learned rank, from
+    ``low_rank.learned_ranks`` of the trained float twin (quantized models only)."""
     qz = Quantizers.from_config(quant, ternary_scales, ternary_latent)
+    if low_rank and quant is not None:
+        qz = dataclasses.replace(qz, low_rank=dict(low_rank))
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)

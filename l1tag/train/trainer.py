@@ -25,6 +25,8 @@ import numpy as np
 from l1tag.config import HETEROGENEOUS, TERNARY
 from l1tag.errors import L1tagError
 from l1tag.files import atomic_path
+from l1tag.models.low_rank import learned_ranks, nuclear_callback
+from l1tag.models.low_rank import transfer as low_rank_transfer
 from l1tag.models.ternary import parq_callback, ternary_scales
 from l1tag.train.hetero import bits_optimizer, controller, transfer_weights
 
@@ -67,11 +69,12 @@ def _augmented(tf, data, train_cfg, seed: int):
 
 
 def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0,
-         prox=None) -> dict:
+         prox=None, extra_callback=None) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
     (no early stopping: the validation loss holds the resource term, whose weight moves).  ``prox``: ternary
     PARQ's proximal step (l1tag.models.ternary.parq_callback), run to the last epoch (its annealing ends on the
-    grid; restoring an earlier epoch would leave the weights off it).  With
+    grid; restoring an earlier epoch would leave the weights off it).  ``extra_callback``: run beside early
+    stopping (the low-rank training's proximal step).  With
     ``train.augment`` the training jets are transformed anew each epoch (``_augmented``); validation jets never."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
     schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
@@ -81,6 +84,8 @@ def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, contr
         callbacks = [controller or prox]
     else:
         callbacks = [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
+        if extra_callback is not None:
+            callbacks.insert(0, extra_callback)
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
     if train_cfg.augment:
@@ -111,14 +116,21 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
     if float_model is None:
         float_model = build_model(cfg.model, n, f, None, name=f"{cfg.model.type}_float", normalisation=norm)
         t0 = time.perf_counter()
+        low = cfg.train.low_rank
+        nuclear = nuclear_callback(float_model, low.strength, low.max_rank) if low.strength is not None else None
         history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose,
-                                seed=cfg.seed)
+                                seed=cfg.seed, extra_callback=nuclear)
         history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
         scales = ternary_scales(float_model) if cfg.quantization.mode == TERNARY else None  # s per layer
+        ranks = learned_ranks(float_model) if cfg.train.low_rank.strength is not None else None
+        if ranks is not None:
+            history["low_rank"] = ranks
+            log.info("learned low rank: %s", ", ".join(f"{k} {v}" for k, v in ranks.items()) or "no layer saves")
         qat_model = build_model(cfg.model, n, f, cfg.quantization, name=f"{cfg.model.type}_qat",
-                                table_size=cfg.hls.table_size, normalisation=norm, ternary_scales=scales)
+                                table_size=cfg.hls.table_size, normalisation=norm, ternary_scales=scales,
+                                low_rank=ranks)
         control = None
         if cfg.quantization.mode == HETEROGENEOUS:
             transfer_weights(float_model, qat_model)  # the twin has more weights: its fractional bits and β
@@ -130,6 +142,8 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
                                      retarget_epochs=lut_target.epochs(cfg.train.qat_epochs))
             else:
                 control = controller(cfg.quantization.target.ebops)
+        elif ranks:
+            low_rank_transfer(float_model, qat_model, ranks)  # a factorized layer as its two factors
         else:
             qat_model.set_weights(float_model.get_weights())
         if cfg.train.qat_epochs and scales is not None and cfg.quantization.ternary_training == "parq":

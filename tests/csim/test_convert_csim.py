@@ -154,6 +154,23 @@ def test_a_ternary_salt_trains_with_per_layer_scales_and_is_bit_exact(training, 
     assert s["argmax_agreement_vs_quantized"] == 1.0
 
 
+def test_a_low_rank_salt_learns_its_ranks_and_is_bit_exact(data, tmp_path):
+    """train.low_rank end to end on the tiny SAL-T: the proximal step (its cap of 3 singular values, over a
+    training too short for the soft threshold alone) leaves the 8 x 8 layers at rank 3 or less, which
+    factorizing saves constants on; the QAT model has their two layers, and the C++ is bit-exact."""
+    base = tiny_config("salt")
+    low = dataclasses.replace(base.train.low_rank, strength=20.0, max_rank=3)
+    cfg = dataclasses.replace(base, train=dataclasses.replace(base.train, low_rank=low))
+    float_model, qat_model, history = train_models(cfg, data)
+    ranks = history["low_rank"]
+    assert {"ffn0_up", "ffn0_down", "head0"} <= set(ranks) and max(ranks.values()) <= 3, ranks
+    names = {layer.name for layer in qat_model.layers}
+    for name, rank in ranks.items():
+        assert f"{name}_a" in names and qat_model.get_layer(f"{name}_a").kernel.shape[1] == rank
+    s = run_csim(convert_model(qat_model, cfg.hls, tmp_path / "hls"), data.x["test"][:60], qat_model, float_model)
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+
+
 @pytest.mark.parametrize("parallel", [1, 2, 8])
 def test_particle_loops_have_n_over_p_iterations(parallel, trained, tmp_path):
     """The shared hardware is a pipelined particle loop: every per-particle layer's trip count is n / P."""

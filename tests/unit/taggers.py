@@ -10,6 +10,7 @@ from l1tag.config import config_from_dict
 
 PAIR_BIAS = "+pair_bias"  # a kind name with this suffix: the tagger with ParT's pair bias (model.pair_bias)
 TERNARY = "+ternary"  # ... and with this one: ternary weights (quantization.mode ternary; s = 2^-2 and 2^-1)
+LOW_RANK = "+low_rank"  # ... and this: learned low rank, ffn0_up at rank 2 and head0 at rank 3 (two Dense each)
 # the data stage's normalisation of (pt, etarel, phirel) that the pair bias reads (GeV, rad): generated jets'
 NORMALISATION = (("pt", "etarel", "phirel"), (30.0, 0.0, 0.0), (150.0, 0.3, 0.3))
 
@@ -24,14 +25,16 @@ def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
 
     tf.keras.utils.set_random_seed(seed)  # the initial weights too: the same tagger on every run
 
-    pair_bias, ternary = kind.endswith(PAIR_BIAS), kind.endswith(TERNARY)
+    pair_bias, ternary, low_rank = kind.endswith(PAIR_BIAS), kind.endswith(TERNARY), kind.endswith(LOW_RANK)
+    base = kind.removesuffix(PAIR_BIAS).removesuffix(TERNARY).removesuffix(LOW_RANK)
     cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "hls": {"parallelization_factor": n},
                             "quantization": {"mode": "ternary" if ternary else "uniform"},
-                            "model": {"type": kind.removesuffix(PAIR_BIAS).removesuffix(TERNARY), "d_model": width,
+                            "model": {"type": base, "d_model": width,
                                       "heads": 2, "partitions": 2, "ffn_dim": width, "head_dims": [width],
                                       "phi_dims": [width, width], "pair_bias": pair_bias}})
     model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=NORMALISATION if pair_bias else None,
-                        ternary_scales={"embed": 0.5, "att0": 0.5} if ternary else None)  # the rest: 2^-2
+                        ternary_scales={"embed": 0.5, "att0": 0.5} if ternary else None,  # the rest: 2^-2
+                        low_rank={"ffn0_up": 2, "head0": 3} if low_rank else None)
     rng = np.random.default_rng(seed)
     model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
     return model, lower(model), rng

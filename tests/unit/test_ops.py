@@ -27,7 +27,7 @@ pytest.importorskip("da4ml")
 # op -> the tiny taggers it occurs in (l1tag.kinds names)
 CASES = {
     "input": ("deepsets",),
-    "dense": ("deepsets", "salt+ternary"),
+    "dense": ("deepsets", "salt+ternary", "salt+low_rank"),
     "relu": ("deepsets",),
     "add": ("salt",),
     "maxpool": ("deepsets",),
