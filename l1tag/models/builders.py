@@ -18,8 +18,6 @@ QAT model can start from the float weights with ``set_weights``.
 
 from __future__ import annotations
 
-import dataclasses
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +63,8 @@ class Quantizers:
         return None if self.ternary_latent else ternary_quantizer(self.ternary.get(layer, DEFAULT_SCALE))
 
     @classmethod
-    def from_config(cls, q, ternary_scales: dict | None = None, ternary_latent: bool = False) -> "Quantizers":
+    def from_config(cls, q, ternary_scales: dict | None = None, ternary_latent: bool = False,
+                    low_rank: dict | None = None) -> "Quantizers":
         """QuantizationConfig -> quantizer strings (quantized_bits(b, i) is ap_fixed<b, i+1> in hls4ml)."""
         if q is None or not q.enabled:
             return cls()
@@ -85,6 +84,7 @@ class Quantizers:
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
             pair_features=bits(q.pair_features),
             ternary=dict(ternary_scales or {}) if q.mode == TERNARY else None, ternary_latent=ternary_latent,
+            low_rank=dict(low_rank) if low_rank else None,
         )
 
 
@@ -151,9 +151,7 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     trained float twin (a layer missing from it: ``ternary.DEFAULT_SCALE``); ``ternary_latent``: PARQ's
     training twin, those layers' kernels unrounded.  ``low_rank``: Dense layer name -> learned rank, from
     ``low_rank.learned_ranks`` of the trained float twin (quantized models only)."""
-    qz = Quantizers.from_config(quant, ternary_scales, ternary_latent)
-    if low_rank and quant is not None:
-        qz = dataclasses.replace(qz, low_rank=dict(low_rank))
+    qz = Quantizers.from_config(quant, ternary_scales, ternary_latent, low_rank)
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)
