@@ -137,7 +137,8 @@ def from_qkeras(quantizer, what: str) -> FixedType:
     if quantizer_class == "ternary":
         return _ternary_type(kwargs, what, shown)
     if quantizer_class not in ("quantized_bits", "quantized_relu"):
-        raise ValueError(f"{what}: quantizer {shown!r} is not supported (use quantized_bits or quantized_relu)")
+        raise ValueError(f"{what}: quantizer {shown!r} is not supported (use quantized_bits, quantized_relu or "
+                         f"ternary)")
     try:
         bits = int(args[0] if args else kwargs.get("bits", 8))
         integer = int(args[1] if len(args) > 1 else kwargs.get("integer", 0))
