@@ -374,6 +374,8 @@ class QuantizerConfig:
 
 HETEROGENEOUS = "heterogeneous"
 TERNARY = "ternary"
+TERNARY_TRAINING_DEFAULT = "ste"
+WEIGHT_BITS_DEFAULT = 8  # quantization.weights.bits; in ternary mode the score-convolution taps' only
 
 
 @dataclass(frozen=True)
@@ -403,7 +405,7 @@ class QuantizationConfig:
                         "quantization.ternary_training says; quantization.weights then sets only the score "
                         "convolution's taps")
     target: QuantizationTarget = field(default_factory=QuantizationTarget)
-    ternary_training: str = setting("ste", choice("ste", "parq"),
+    ternary_training: str = setting(TERNARY_TRAINING_DEFAULT, choice("ste", "parq"),
                                     "ternary mode's quantization-aware training: ste (rounded from the first step, "
                                     "straight-through gradient) or parq (PARQ's proximal step pulls latent weights "
                                     "onto -s, 0, +s along a soft-to-hard schedule; 5 points below ste on the "
@@ -411,7 +413,7 @@ class QuantizationConfig:
     enabled: bool = setting(True, only(True, "the firmware is converted from the quantization-aware model; there is "
                                              "no float-firmware path"), "quantization-aware training")
     input: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=14, integer=5))
-    weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=1))
+    weights: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=WEIGHT_BITS_DEFAULT, integer=1))
     bias: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=2))
     activations: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=8, integer=3))
     scores: QuantizerConfig = field(default_factory=lambda: QuantizerConfig(bits=10, integer=4))
@@ -683,6 +685,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
                           f"epochs: set train.qat_epochs > 0")
     _pair_bias_checks(cfg, origin)
     _low_rank_checks(cfg, origin)
+    _ternary_checks(cfg, origin)
     for name in ("input", "weights", "bias", "activations", "scores", "softmax", "pair_features"):
         qc: QuantizerConfig = getattr(q, name)
         if qc.integer >= qc.bits:
@@ -732,20 +735,20 @@ def _low_rank_checks(cfg: Config, origin: str) -> None:
                           f"a rank that large saves nothing; set it below {width}, or remove it")
 
 
-def _ternary_checks(cfg: Config, raw: Any, origin: str) -> None:
-    """Ternary weights have no bit width to set: a config that gives one asks for something else; and how to
-    train them means nothing in another mode."""
-    section = (raw or {}).get("quantization") or {}
-    if cfg.quantization.mode != TERNARY:
-        if isinstance(section, dict) and "ternary_training" in section:
-            raise ConfigError(f"{origin}: quantization.ternary_training is read only in ternary mode: set "
-                              f"quantization.mode: ternary, or remove quantization.ternary_training")
+def _ternary_checks(cfg: Config, origin: str) -> None:
+    """Ternary weights have no bit width to set (the score-convolution taps keep the default's), and how to
+    train them means nothing in another mode.  Read on the parsed config, so that a full dump of one (the
+    search's) passes as its source did."""
+    q = cfg.quantization
+    if q.mode != TERNARY:
+        if q.ternary_training != TERNARY_TRAINING_DEFAULT:
+            raise ConfigError(f"{origin}: quantization.ternary_training {q.ternary_training} is read only in ternary "
+                              f"mode: set quantization.mode: ternary, or remove quantization.ternary_training")
         return
-    weights = section.get("weights") or {}
-    if isinstance(weights, dict) and "bits" in weights:
-        raise ConfigError(f"{origin}: quantization.weights.bits with quantization.mode ternary: ternary weights are "
-                          f"-s, 0 or +s (s per layer); remove quantization.weights.bits, or set quantization.mode: "
-                          f"uniform for {weights['bits']}-bit weights")
+    if q.weights.bits != WEIGHT_BITS_DEFAULT:
+        raise ConfigError(f"{origin}: quantization.weights.bits {q.weights.bits} with quantization.mode ternary: "
+                          f"ternary weights are -s, 0 or +s (s per layer); remove quantization.weights.bits, or set "
+                          f"quantization.mode: uniform for {q.weights.bits}-bit weights")
 
 
 def _check_split(cfg: Config, origin: str) -> None:
@@ -849,7 +852,6 @@ def config_from_dict(raw: Any, base_dir: Path | str = ".", origin: str = "<confi
     base_dir = Path(base_dir).resolve()
     cfg = _build(Config, raw, "", base_dir, origin)
     _cross_checks(cfg, origin)
-    _ternary_checks(cfg, raw, origin)
     budget = load_budget(cfg.budget.file)
     _check_part(cfg, budget, origin)
     _check_budget_target(cfg, budget, origin)

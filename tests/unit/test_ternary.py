@@ -69,12 +69,19 @@ def test_ternary_scales_of_a_float_model_cover_every_ternary_layer():
 
 
 def test_ternary_with_a_bit_width_is_refused_at_load():
-    with pytest.raises(ConfigError, match="quantization.weights.bits with quantization.mode ternary: ternary "
+    with pytest.raises(ConfigError, match="quantization.weights.bits 4 with quantization.mode ternary: ternary "
                                           "weights are -s, 0 or \\+s"):
         config_from_dict({"name": "t", "quantization": {"mode": "ternary", "weights": {"bits": 4}}})
     assert config_from_dict({"name": "t", "quantization": {"mode": "ternary"}}).quantization.mode == "ternary"
-    with pytest.raises(ConfigError, match="quantization.ternary_training is read only in ternary mode"):
-        config_from_dict({"name": "t", "quantization": {"ternary_training": "ste"}})
+    with pytest.raises(ConfigError, match="quantization.ternary_training parq is read only in ternary mode"):
+        config_from_dict({"name": "t", "quantization": {"ternary_training": "parq"}})
+    # a full dump of a ternary config (as the search writes its trials') loads as its source did
+    import dataclasses
+
+    cfg = config_from_dict({"name": "t", "quantization": {"mode": "ternary"}})
+    dumped = {"name": "t", "quantization": {k: v for k, v in dataclasses.asdict(cfg.quantization).items()
+                                            if k in ("mode", "weights", "ternary_training")}}
+    assert config_from_dict(dumped).quantization.mode == "ternary"
     with pytest.raises(ConfigError, match="quantization.ternary_training: expected one of 'ste', 'parq'"):
         config_from_dict({"name": "t", "quantization": {"mode": "ternary", "ternary_training": "prox"}})
 
