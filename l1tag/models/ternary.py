@@ -49,15 +49,10 @@ def ternary_scale(weights: np.ndarray) -> float:
 
 
 def _kernels(layer) -> list[np.ndarray]:
-    """The constant weights of ``layer`` that ternary mode makes ternary (none: not a ternary layer)."""
-    cls = type(layer).__name__
-    if cls in ("QDense", "Dense"):
-        return [layer.kernel.numpy()]
-    if hasattr(layer, "attention_maps"):  # an attention layer: Wq, Wk, Wv
-        return [layer.wq.numpy(), layer.wk.numpy(), layer.wv.numpy()]
-    if cls == "QPairBias":
-        return [w.numpy() for w in (layer.pw1, getattr(layer, "pw2", None)) if w is not None]
-    return []
+    """The weights that set ``layer``'s scale: its ternary variables, of an attention layer only Wq, Wk, Wv
+    (its projections share their scale)."""
+    variables = ternary_variables(layer)
+    return [v.numpy() for v in (variables[:3] if hasattr(layer, "attention_maps") else variables)]
 
 
 def ternary_scales(float_model) -> dict[str, float]:

@@ -10,8 +10,7 @@ For every attention layer of the deployed model, on up to ``JETS`` jets of the t
   by their average over the same jets (a fixed mixing that no longer depends on the jet).  When that
   costs less than ``COLLAPSE_POINTS`` accuracy points the attention is reported as **collapsed**: what it
   computes jet by jet does not reach the result.  The model and its ablation run on the same jets, so
-  the difference is paired; its binomial scale is ~1/sqrt(jets) at most.
-
+  the difference is paired; its binomial scale is ~1/sqrt(jets) at most;
 * **where the attended partners sit**, with the jets' constituents in physical units: a query's weight on
   each key *particle* (for SAL-T and the Linformer, the softmax weights on the m keys times the projection
   that made those keys from the particles: ``effective_weights``), its magnitudes normalised over the real

@@ -9,8 +9,9 @@
 * ``accuracy_vs_multiplicity``: test accuracy in bins of constituent multiplicity.
 
 Beside the pictures, ``make_plots`` writes the attention study of the deployed model
-(``plots/attention_study.json``, l1tag/report/attention_study.py): per-head sparsity on the test split and
-the accuracy with each layer's attention replaced by its average, which report.md shows.
+(``plots/attention_study.json``, l1tag/report/attention_study.py): per-head sparsity on the test split, the
+accuracy with each layer's attention replaced by its average, and where the attended partners sit (with
+``attention_partners.png``), which report.md shows.
 
 The report stage draws what the build made; it converts and estimates no other model.  How the cost
 grows with the number of particles is a benchmark: ``bench/scaling.py`` (bench/results/scaling.json).
