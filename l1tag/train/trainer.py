@@ -69,23 +69,19 @@ def _augmented(tf, data, train_cfg, seed: int):
 
 
 def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0,
-         prox=None, extra_callback=None) -> dict:
+         step=None, all_epochs: bool = False) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
-    (no early stopping: the validation loss holds the resource term, whose weight moves).  ``prox``: ternary
-    PARQ's proximal step (l1tag.models.ternary.parq_callback), run to the last epoch (its annealing ends on the
-    grid; restoring an earlier epoch would leave the weights off it).  ``extra_callback``: run beside early
-    stopping (the low-rank training's proximal step).  With
+    (no early stopping: the validation loss holds the resource term, whose weight moves).  ``step``: a callback
+    run with the training (a proximal step: ternary PARQ's, the low-rank training's).  ``all_epochs``: no early
+    stopping (PARQ's annealing ends on the grid; restoring an earlier epoch would leave the weights off it).  With
     ``train.augment`` the training jets are transformed anew each epoch (``_augmented``); validation jets never."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
     schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
     optimizer = tf.keras.optimizers.Adam(schedule) if controller is None else bits_optimizer(schedule)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    if controller is not None or prox is not None:
-        callbacks = [controller or prox]
-    else:
-        callbacks = [tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True)]
-        if extra_callback is not None:
-            callbacks.insert(0, extra_callback)
+    callbacks = [c for c in (step, controller) if c is not None]
+    if controller is None and not all_epochs:
+        callbacks.append(tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True))
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
     if train_cfg.augment:
@@ -119,7 +115,7 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
         low = cfg.train.low_rank
         nuclear = nuclear_callback(float_model, low.strength, low.max_rank) if low.strength is not None else None
         history["float"] = _fit(tf, float_model, data, cfg.train.epochs, cfg.train.learning_rate, cfg.train, verbose,
-                                seed=cfg.seed, extra_callback=nuclear)
+                                seed=cfg.seed, step=nuclear)
         history["float_seconds"] = time.perf_counter() - t0
     qat_model = None
     if cfg.quantization.enabled:
@@ -155,7 +151,7 @@ def train_models(cfg, data, verbose: int = 0, float_model=None, lut_target=None)
             twin.set_weights(float_model.get_weights())
             steps = cfg.train.qat_epochs * int(np.ceil(len(data.y["train"]) / cfg.train.batch_size))
             history["qat"] = _fit(tf, twin, data, cfg.train.qat_epochs, cfg.train.learning_rate / 4, cfg.train,
-                                  verbose, seed=cfg.seed + 1, prox=parq_callback(twin, scales, steps))
+                                  verbose, seed=cfg.seed + 1, step=parq_callback(twin, scales, steps), all_epochs=True)
             qat_model.set_weights(twin.get_weights())  # on the grid: the ternary quantizers keep them as they are
             history["qat_seconds"] = time.perf_counter() - t0
         elif cfg.train.qat_epochs:
