@@ -34,7 +34,8 @@ from l1tag.models.builders import build_model
 from l1tag.models.cost import model_cost
 
 REPO = Path(__file__).resolve().parents[1]
-TYPES = tuple(k.name for k in kinds.attention_kinds())
+# part adds the pair bias to the Transformer's scores; its pair tables stop at 64 particles (config.py)
+TYPES = tuple(k.name for k in kinds.attention_kinds() if k.pair_bias != kinds.PAIR_BIAS_ALWAYS)
 
 
 def main() -> None:

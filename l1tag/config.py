@@ -356,7 +356,7 @@ class ModelConfig:
     pair_bias: bool = setting(False, boolean(),
                               "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
                               "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
-                              "data.features pt, etarel, phirel; model.type transformer; "
+                              "data.features pt, etarel, phirel; model.type transformer; always on for part; "
                               "hls.parallelization_factor = n)")
     pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
     pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
@@ -693,28 +693,30 @@ def _cross_checks(cfg: Config, origin: str) -> None:
                               f"quantization.{name}.bits ({qc.bits}); the sign bit needs one")
 
 
-PAIR_BIAS_KINDS = ("transformer",)  # the kinds whose scores take ParT's pair bias (n x n scores)
 PAIR_FEATURE_COLUMNS = ("pt", "etarel", "phirel")
 MAX_PAIR_CONSTITUENTS = 64  # n (n + 1) / 2 pairs, each with its own logarithms: 2,080 at 64
 
 
 def _pair_bias_checks(cfg: Config, origin: str) -> None:
     m = cfg.model
-    if not m.pair_bias:
+    kind = kinds.get(m.type)
+    if m.pair_bias and kind.pair_bias == kinds.NO_PAIR_BIAS:
+        able = " and ".join(k.name for k in kinds.pair_bias_kinds())
+        raise ConfigError(f"{origin}: model.pair_bias on model.type {m.type}: only {able} "
+                          f"score every particle pair; set model.type: transformer or model.pair_bias: false")
+    if not kinds.uses_pair_bias(m):
         return
-    if m.type not in PAIR_BIAS_KINDS:
-        raise ConfigError(f"{origin}: model.pair_bias on model.type {m.type}: only {', '.join(PAIR_BIAS_KINDS)} "
-                          f"scores every particle pair; set model.type: transformer or model.pair_bias: false")
+    what = "model.pair_bias" if kind.pair_bias == kinds.PAIR_BIAS_OPTION else f"model.type {m.type} (ParT's pair bias)"
     missing = [f for f in PAIR_FEATURE_COLUMNS if f not in cfg.data.features]
     if missing:
-        raise ConfigError(f"{origin}: model.pair_bias reads the pair features from data.features "
+        raise ConfigError(f"{origin}: {what} reads the pair features from data.features "
                           f"{', '.join(PAIR_FEATURE_COLUMNS)}; {', '.join(missing)} missing: add them to data.features")
     p = cfg.hls.parallelization_factor
     if p is not None and p != cfg.data.constituents:
-        raise ConfigError(f"{origin}: model.pair_bias computes every pair in one pipelined function: set "
+        raise ConfigError(f"{origin}: {what} computes every pair in one pipelined function: set "
                           f"hls.parallelization_factor: {cfg.data.constituents} (= data.constituents) or null")
     if cfg.data.constituents > MAX_PAIR_CONSTITUENTS:
-        raise ConfigError(f"{origin}: model.pair_bias with data.constituents {cfg.data.constituents}: the pair "
+        raise ConfigError(f"{origin}: {what} with data.constituents {cfg.data.constituents}: the pair "
                           f"features are built for every pair, at most {MAX_PAIR_CONSTITUENTS} constituents; "
                           f"lower data.constituents")
 

@@ -226,7 +226,7 @@ class AttentionFunctionTemplate(FunctionCallTemplate):
         params["function"] = kind.cpp_function
         params["kind_weights"] = "".join(f", {node.get_weights(v).name}" for v in kind_weight_args(kind))
         if len(node.inputs) > 3:  # [Q, K, V, U]: the score bias (the pair bias), full attention only
-            if kind.name != "transformer":
+            if kind.pair_bias == kinds.NO_PAIR_BIAS:
                 raise ConversionError(f"layer '{node.name}': a score bias on {kind.name} attention has no kernel")
             params["function"] += "_bias"
             params["input_t"] += f", {node.get_input_variable(node.inputs[3]).type.name}"

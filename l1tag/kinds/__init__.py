@@ -26,7 +26,10 @@ from functools import cache
 import numpy as np
 
 # The kinds, in the order tables and plots show them; each name is also its module's name.
-NAMES = ("salt", "linformer", "transformer", "deepsets")
+NAMES = ("salt", "linformer", "transformer", "part", "deepsets")
+
+
+NO_PAIR_BIAS, PAIR_BIAS_OPTION, PAIR_BIAS_ALWAYS = "no", "option", "always"
 
 
 def score_shift(head_dim: int) -> int:
@@ -93,6 +96,9 @@ class Kind:
     # Keras weight name -> firmware weight name, for the weights past Wq, Wk, Wv (in call order)
     projection_weights: tuple[tuple[str, str], ...] = ()
     score_conv: bool = False  # a depthwise convolution on the scores (always present in its firmware)
+    # ParT's pair bias U on the (n x n) scores (l1tag/ops/pair_bias.py): NO_PAIR_BIAS, with model.pair_bias
+    # (PAIR_BIAS_OPTION) or always (PAIR_BIAS_ALWAYS)
+    pair_bias: str = "no"
 
     # -- Keras (the class itself: l1tag.models.layers.attention_layer(kind), which imports TensorFlow) --
     def layer_arguments(self, model_cfg, weight_q: str | None, bias_q: str | None) -> dict:
@@ -154,6 +160,17 @@ def all_kinds() -> list[Kind]:
 def attention_kinds() -> list[Kind]:
     """The kinds with an attention layer, in registry order."""
     return [k for k in all_kinds() if k.attention]
+
+
+def pair_bias_kinds() -> list[Kind]:
+    """The kinds whose scores can take ParT's pair bias, in registry order."""
+    return [k for k in all_kinds() if k.pair_bias != NO_PAIR_BIAS]
+
+
+def uses_pair_bias(model_cfg) -> bool:
+    """Whether the tagger of a config's model section adds ParT's pair bias to its scores."""
+    kind = get(model_cfg.type)
+    return kind.pair_bias == PAIR_BIAS_ALWAYS or (bool(model_cfg.pair_bias) and kind.pair_bias != NO_PAIR_BIAS)
 
 
 def by_keras_layer(class_name: str) -> Kind | None:

@@ -6,7 +6,7 @@ C++: ``l1tag::full_attention``.
 
 from __future__ import annotations
 
-from l1tag.kinds import Kind
+from l1tag.kinds import PAIR_BIAS_OPTION, Kind
 
 
 class TransformerKind(Kind):
@@ -14,6 +14,7 @@ class TransformerKind(Kind):
     summary = "full (n x n) scores, softmax over n"
     keras_layer = "QMultiHeadAttention"
     cpp_function = "l1tag::full_attention"
+    pair_bias = PAIR_BIAS_OPTION  # model.pair_bias: ParT's bias on its scores
 
 
 KIND = TransformerKind()

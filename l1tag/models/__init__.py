@@ -1,1 +1,1 @@
-"""QKeras taggers: SAL-T, Linformer, Transformer and Deep Sets, with their cost counters."""
+"""QKeras taggers: SAL-T, Linformer, Transformer, ParT-style (pair bias) and Deep Sets, with their cost counters."""

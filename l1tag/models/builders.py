@@ -1,4 +1,4 @@
-"""Taggers from the config: SAL-T, Linformer, Transformer (attention blocks) and Deep Sets.
+"""Taggers from the config: SAL-T, Linformer, Transformer, ParT-style (attention blocks) and Deep Sets.
 
 Attention taggers (../shared/reference/models.md)::
 
@@ -8,7 +8,7 @@ Attention taggers (../shared/reference/models.md)::
 
 Deep Sets: input -> [Dense(w) relu]* per particle -> pool -> [Dense(h) relu]* -> Dense(classes) -> softmax.
 
-With ``model.pair_bias`` (ParT), U = PairBias(q_in(input)) (heads, n, n) is computed once from the quantized
+With ``model.pair_bias`` (and always for ``part``, ParT), U = PairBias(q_in(input)) (heads, n, n) is computed once from the quantized
 inputs and added to the scores of every block's attention (l1tag/ops/pair_bias.py).
 
 With ``quant=None`` every quantizer is off (the float twin); with a QuantizationConfig the same graph
@@ -155,7 +155,7 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     inp = tf.keras.Input((n_constituents, n_features), name="constituents")
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)
-    bias = _pair_bias(x, model_cfg, qz, normalisation) if model_cfg.pair_bias else None
+    bias = _pair_bias(x, model_cfg, qz, normalisation) if kinds.uses_pair_bias(model_cfg) else None
     if not kind.attention:
         for i, w in enumerate(model_cfg.phi_dims):
             x = _dense(x, w, qz, f"phi{i}", relu=True, input_bits=qz.input_bits if i == 0 else 0)

@@ -201,14 +201,19 @@ def model_cost(model: tf.keras.Model) -> dict:
 
 
 def closed_form_parameters(model_type: str, n: int, f: int, d: int, heads: int, p: int, d_ff: int, blocks: int,
-                           conv_kernel: tuple[int, int] | None, head_dims: tuple[int, ...], classes: int) -> int:
+                           conv_kernel: tuple[int, int] | None, head_dims: tuple[int, ...], classes: int,
+                           pair_hidden: int | None = None) -> int:
     """Parameters of an attention tagger, written out (no Keras):
 
     embedding f d + d; per block: Wq, Wk, Wv 3 d^2 (bias-free); SAL-T partition weights 2 H p ceil(n/p)
     and the depthwise score convolution H (kh kw + 1); Linformer projections 2 H p n; two DynamicTanh
-    2 x 2 scalars; FFN d d_ff + d_ff + d_ff d + d; then the pooled MLP and the classifier.
+    2 x 2 scalars; FFN d d_ff + d_ff + d_ff d + d; then the pooled MLP and the classifier.  With ParT's pair
+    bias (``pair_hidden``: its hidden width, 0 for none; None: no pair bias), once per tagger: the embedding
+    of the 4 pair features to H biases, 4 H + H, or 4 h + h + h H + H.
     """
     total = f * d + d
+    if pair_hidden is not None:
+        total += (4 * pair_hidden + pair_hidden + pair_hidden * heads + heads) if pair_hidden else 4 * heads + heads
     per_block = 3 * d * d + 4 + (d * d_ff + d_ff) + (d_ff * d + d)
     per_block += kinds.get(model_type).extra_parameters(n, heads, p, conv_kernel)
     total += blocks * per_block

@@ -1,5 +1,6 @@
 """Slow: every tagger type at the default config's shapes (n = 32, d = 16, H = 4, p = 4) is bit-exact, and
-its QKeras model gives the firmware's logits exactly.
+its QKeras model gives the firmware's logits exactly.  A kind whose pair bias needs P = n (part) is checked at
+its own shipped config's shapes (configs/part_l1.yaml: n = 16, P = 16).
 
 Run with `make test-slow`.  The CI tests use tiny shapes; this one covers the table sizes, the chunk
 padding (32 / 4) and the accumulator widths of the shipped configs.
@@ -17,18 +18,29 @@ from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.hls.convert import convert_model, run_csim
 from l1tag.models.builders import build_model
+from tests.unit.taggers import NORMALISATION
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _shipped(kind: str, backend: str = "Vitis"):
+    """configs/salt_l1.yaml with ``model.type`` = kind, or the kind's own config where its pair bias fixes
+    P = n."""
+    if kinds.get(kind).pair_bias == kinds.PAIR_BIAS_ALWAYS:
+        cfg = load_config(REPO / "configs" / f"{kind}_l1.yaml")
+        return dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, backend=backend))
+    base = load_config(REPO / "configs" / "salt_l1.yaml")
+    return dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
+                               hls=dataclasses.replace(base.hls, backend=backend))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", kinds.NAMES)
 @pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
 def test_default_shapes_are_bit_exact(kind, backend, tmp_path):
-    base = load_config(REPO / "configs" / "salt_l1.yaml")
-    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind),
-                              hls=dataclasses.replace(base.hls, backend=backend))
-    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization, table_size=cfg.hls.table_size)
+    cfg = _shipped(kind, backend)
+    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization, table_size=cfg.hls.table_size,
+                        normalisation=NORMALISATION)
     x = np.random.default_rng(1).normal(size=(300, cfg.data.constituents, 3)).astype(np.float32) * 2
     s = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), x, model)
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
@@ -47,10 +59,9 @@ def test_default_shapes_rtl_blocks_are_verilator_bit_exact(kind, tmp_path):
 
     if missing_tools():
         pytest.skip(missing_tools())
-    base = load_config(REPO / "configs" / "salt_l1.yaml")
-    cfg = dataclasses.replace(base, model=dataclasses.replace(base.model, type=kind))
+    cfg = _shipped(kind)
     h, n = cfg.hls, cfg.data.constituents
-    model = build_model(cfg.model, n, 3, cfg.quantization, table_size=h.table_size)
+    model = build_model(cfg.model, n, 3, cfg.quantization, table_size=h.table_size, normalisation=NORMALISATION)
     lowered = lower(model, h.reuse_factor, h.strategy, h.table_size, h.parallelization_factor)
     x = np.random.default_rng(2).normal(size=(1000, n, 3)) * 2
     section = open_synth(lowered, x, n, h.parallelization_factor, cfg.rtl, tmp_path / "rtl", progress=False)

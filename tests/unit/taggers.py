@@ -17,7 +17,8 @@ NORMALISATION = (("pt", "etarel", "phirel"), (30.0, 0.0, 0.0), (150.0, 0.3, 0.3)
 
 def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
     """(QKeras model, its lowering, the generator that perturbed it: draw the test jets from it next).
-    ``kind`` + PAIR_BIAS: that kind with model.pair_bias (inputs read as normalised pt, etarel, phirel)."""
+    ``kind`` + PAIR_BIAS: that kind with model.pair_bias (inputs read as normalised pt, etarel, phirel, as
+    for part, whose pair bias is always on)."""
     import tensorflow as tf
 
     from l1tag.hls.lower import lower
@@ -32,7 +33,7 @@ def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
                             "model": {"type": base, "d_model": width,
                                       "heads": 2, "partitions": 2, "ffn_dim": width, "head_dims": [width],
                                       "phi_dims": [width, width], "pair_bias": pair_bias}})
-    model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=NORMALISATION if pair_bias else None,
+    model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=NORMALISATION,  # read with a pair bias
                         ternary_scales={"embed": 0.5, "att0": 0.5} if ternary else None,  # the rest: 2^-2
                         low_rank={"ffn0_up": 2, "head0": 3} if low_rank else None)
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ import pytest
 from l1tag import kinds
 from l1tag.report import attention_study as study
 from l1tag.report.markdown import render_report_md
-from tests.unit.taggers import PAIR_BIAS, perturbed_tagger
+from tests.unit.taggers import perturbed_tagger
 
 
 def test_row_statistics_by_hand():
@@ -35,7 +35,7 @@ def test_row_statistics_by_hand():
     assert study.row_statistics(np.ones((1, 1, 3, 1)), np.array([3]))[0]["entropy_over_uniform"] is None
 
 
-ATTENTION_KINDS = [k.name for k in kinds.attention_kinds()] + ["transformer" + PAIR_BIAS]
+ATTENTION_KINDS = [k.name for k in kinds.attention_kinds()]  # part: full attention with the pair bias
 
 
 @pytest.mark.parametrize("kind", ATTENTION_KINDS)

@@ -12,23 +12,30 @@ from l1tag.config import config_from_dict
 from l1tag.models.builders import build_model
 from l1tag.models.cost import closed_form_parameters, layer_costs
 from l1tag.models.layers import attention_layer
+from taggers import NORMALISATION
 
 TINY = {"d_model": 8, "heads": 2, "partitions": 3, "ffn_dim": 8, "head_dims": [8], "conv_kernel": [3, 3]}
 N, FEATURES = 10, 3
 HEADER = Path(__file__).resolve().parents[2] / "firmware_templates" / "l1tag_attention.h"
 
 
+def _parallel(kind: str) -> int:
+    """P: 2 particles per clock, or all N where the kind's pair bias computes every pair at once."""
+    return N if kinds.get(kind).pair_bias == kinds.PAIR_BIAS_ALWAYS else 2
+
+
 def _model(kind: str, quantized: bool = True):
     cfg = config_from_dict({"name": "k", "data": {"constituents": N}, "model": {"type": kind, **TINY},
-                            "hls": {"strategy": "Latency", "parallelization_factor": 2}})
-    return cfg, build_model(cfg.model, N, FEATURES, cfg.quantization if quantized else None)
+                            "hls": {"strategy": "Latency", "parallelization_factor": _parallel(kind)}})
+    return cfg, build_model(cfg.model, N, FEATURES, cfg.quantization if quantized else None,
+                            normalisation=NORMALISATION)
 
 
 def test_every_name_resolves_to_its_own_module_and_is_a_config_choice():
     assert [k.name for k in kinds.all_kinds()] == list(kinds.NAMES)
     for name in kinds.NAMES:
         assert config_from_dict({"name": "x", "model": {"type": name}}).model.type == name
-    with pytest.raises(KeyError, match="known: salt, linformer, transformer, deepsets"):
+    with pytest.raises(KeyError, match="known: salt, linformer, transformer, part, deepsets"):
         kinds.get("performer")
 
 
@@ -47,7 +54,8 @@ def test_cost_and_parameters_come_from_the_registry(name):
     m = cfg.model
     if kinds.get(name).attention:
         closed = closed_form_parameters(name, N, FEATURES, m.d_model, m.heads, m.partitions, m.ffn_dim, m.blocks,
-                                        m.conv_kernel, m.head_dims, m.classes)
+                                        m.conv_kernel, m.head_dims, m.classes,
+                                        m.pair_hidden if kinds.uses_pair_bias(m) else None)
         assert closed == model.count_params()
     rows = {r["layer"]: r for r in layer_costs(model)}
     for layer in model.layers:
@@ -89,5 +97,6 @@ def test_conversion_and_estimate_use_the_registry_counts(name, tmp_path):
         shape = layer.attention_shape()
         assert rows[layer.name]["multiplications"] == shape.multiplications() - shape.macs()["qkv"]
         assert sum(rows[f"{layer.name}_{p}"]["multiplications"] for p in "qkv") <= shape.macs()["qkv"]
-        assert f"{kinds.get(name).cpp_function}<" in source
-        assert f"n_groups = {N // 2};" in params
+        bias = "_bias" if kinds.uses_pair_bias(cfg.model) else ""  # the kernel's variant with the score bias
+        assert f"{kinds.get(name).cpp_function}{bias}<" in source
+        assert f"n_groups = {N // _parallel(name)};" in params

@@ -31,9 +31,9 @@ CASES = {
     "relu": ("deepsets",),
     "add": ("salt",),
     "maxpool": ("deepsets",),
-    "attention": ("salt", "linformer", "transformer", "transformer+pair_bias", "salt+ternary"),
+    "attention": ("salt", "linformer", "transformer", "part", "salt+ternary"),
     "dynamic_tanh": ("salt",),
-    "pair_bias": ("transformer+pair_bias",),
+    "pair_bias": ("transformer+pair_bias", "part"),
 }
 JETS = 64
 

@@ -7,14 +7,15 @@ The attention layers are named by the registry of kinds (``l1tag.kinds``: ``Kind
 from l1tag.kinds import Kind
 from l1tag.models.layers import attention
 from l1tag.models.layers.attention import (AttentionCore, QLinformerAttention, QMultiHeadAttention,
-                                          QPartitionedAttention)
+                                          QParTAttention, QPartitionedAttention)
 from l1tag.models.layers.dynamic_tanh import QDynamicTanh
 from l1tag.models.layers.hetero import HQDense
 from l1tag.models.layers.pair_bias import PairBiasCore, QPairBias
 from l1tag.models.layers.score_conv import QAttentionScoreConv
 
 __all__ = ["AttentionCore", "HQDense", "PairBiasCore", "QAttentionScoreConv", "QDynamicTanh", "QLinformerAttention",
-           "QMultiHeadAttention", "QPairBias", "QPartitionedAttention", "attention_layer"]
+           "QMultiHeadAttention", "QPairBias", "QParTAttention", "QPartitionedAttention",
+           "attention_layer"]
 
 
 def attention_layer(kind: Kind) -> type:

@@ -268,6 +268,13 @@ class QMultiHeadAttention(QAttentionBase):
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
+class QParTAttention(QMultiHeadAttention):
+    """Full multi-head self-attention whose scores always take ParT's pair bias (the layer's second input)."""
+
+    kind = "part"
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
 class AttentionCore(tf.keras.layers.Layer):
     """What l1tag's attention kernel computes, for the model handed to hls4ml: [Q, K, V] -> output.
 
