@@ -151,8 +151,9 @@ def _detector_response(particles: list[tuple[float, float, float, float, bool]],
     return [p for p in out if p.pt() > 1.0]
 
 
-def _softdrop_mass(constituents, settings: GeneratorSettings, fj) -> float:
-    """mMDT / soft drop: decluster the C/A tree until min(pT)/(pT1+pT2) > z_cut (dR/R)^beta."""
+def softdrop_mass(constituents, settings: GeneratorSettings, fj) -> float:
+    """mMDT / soft drop: decluster the C/A tree until min(pT)/(pT1+pT2) > z_cut (dR/R)^beta (``constituents``:
+    FastJet PseudoJets; ``fj``: the fastjet module).  Also l1tag.data.observables' soft-drop mass."""
     cs = fj.ClusterSequence(list(constituents), fj.JetDefinition(fj.cambridge_algorithm, 10.0))
     jets = cs.inclusive_jets(0.0)
     if not jets:
@@ -229,7 +230,7 @@ def _generate_task(cls: str, n_jets: int, seed: int, settings_dict: dict) -> tup
             parts = fj.sorted_by_pt(jet.constituents())
             keep = parts[: settings.constituents]
             p4[found, : len(keep)] = [(p.px(), p.py(), p.pz(), p.e()) for p in keep]
-            cols[found] = (jet.pt(), jet.eta(), jet.phi_std(), jet.m(), _softdrop_mass(parts, settings, fj),
+            cols[found] = (jet.pt(), jet.eta(), jet.phi_std(), jet.m(), softdrop_mass(parts, settings, fj),
                            jet.e(), len(parts), match[2])
             found += 1
     return p4, cols, events

@@ -15,8 +15,9 @@ For every attention layer of the deployed model, on up to ``JETS`` jets of the t
   each key *particle* (for SAL-T and the Linformer, the softmax weights on the m keys times the projection
   that made those keys from the particles: ``effective_weights``), its magnitudes normalised over the real
   particles, gives the attention-weighted ΔR and ln kT = ln(min(pT_i, pT_j) ΔR) of each query's partners
-  and the weight a particle puts on itself; their means per class are in report.md and their
-  distributions in ``plots/attention_partners.png``.
+  and the weight a particle puts on itself; their means per class are in report.md, their
+  distributions in ``plots/attention_partners.png``, and one jet per class in the η–φ plane with an arrow
+  from each of its leading particles to the partner it weighs most in ``plots/attention_partner_maps.png``.
 
 The report stage writes the result to ``plots/attention_study.json`` and report.md shows it.
 """
@@ -31,6 +32,7 @@ JETS = 3000  # test jets the study runs on (the attention maps of 3,000 jets at 
 COLLAPSE_POINTS = 0.5  # an ablation that loses less than this (accuracy points) marks a collapsed attention
 THRESHOLDS = (0.5, 0.9)  # the largest weight of a row above which it counts as (nearly) one-hot
 BATCH = 500
+MAP_QUERIES = 8  # the leading particles whose favourite partner the η–φ maps draw
 
 
 def row_statistics(a: np.ndarray, multiplicity: np.ndarray) -> list[dict]:
@@ -129,10 +131,11 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def attention_study(model, x: np.ndarray, y: np.ndarray, multiplicity: np.ndarray, jets: int = JETS,
-                    raw: np.ndarray | None = None, partners_png=None) -> dict:
+                    raw: np.ndarray | None = None, partners_png=None, maps_png=None) -> dict:
     """The study of every attention layer of ``model`` on the first ``jets`` of (x, y, multiplicity); with
-    ``raw`` (the jets' constituents in physical units) also where the attended partners sit, and with
-    ``partners_png`` their ΔR distributions drawn there (the first attention layer)."""
+    ``raw`` (the jets' constituents in physical units) also where the attended partners sit, with
+    ``partners_png`` their ΔR distributions drawn there and with ``maps_png`` one jet per class with its
+    particles' favourite partners (the first attention layer)."""
     import tensorflow as tf
 
     x, y, multiplicity = x[:jets], np.asarray(y[:jets]), np.asarray(multiplicity[:jets])
@@ -154,11 +157,13 @@ def attention_study(model, x: np.ndarray, y: np.ndarray, multiplicity: np.ndarra
                  "heads": row_statistics(a, multiplicity), "accuracy_uniform_ablation": ablated,
                  "ablation_drop_points": drop, "collapsed": bool(drop < COLLAPSE_POINTS)}
         if raw is not None:
-            partners = partner_statistics(effective_weights(a, projection_matrix(layer)), raw[:jets],
-                                          multiplicity, y)
+            weights = effective_weights(a, projection_matrix(layer))
+            partners = partner_statistics(weights, raw[:jets], multiplicity, y)
             entry["partners"] = partners["classes"]
             if partners_png is not None and not layers:
                 partner_histograms(partners["per_query"], layer.name, partners_png)
+            if maps_png is not None and not layers:
+                partner_maps(weights, raw[:jets], multiplicity, y, layer.name, maps_png)
         layers.append(entry)
     return {"jets": int(len(x)), "accuracy": accuracy, "collapse_points": COLLAPSE_POINTS, "layers": layers}
 
@@ -180,6 +185,50 @@ def partner_histograms(per_query: dict[str, np.ndarray], layer: str, out):
     ax.set_ylabel("density")
     ax.set_title(f"{layer}: where the attended partners sit (all heads, real particles)")
     ax.legend(title="class")
+    fig.tight_layout()
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def favourite_partners(weights: np.ndarray, multiplicity: int, leading: int = MAP_QUERIES) -> list[tuple[int, int]]:
+    """(query, partner) for the first ``leading`` real particles of one jet: the other real particle on which
+    the query's weight, in magnitude and summed over heads, is largest (``weights``: (heads, n, n))."""
+    real = min(int(multiplicity), weights.shape[-1])
+    w = np.abs(np.asarray(weights, dtype=np.float64)).sum(axis=0)[:real, :real]
+    np.fill_diagonal(w, -np.inf)
+    return [(i, int(np.argmax(w[i]))) for i in range(min(leading, real)) if real > 1]
+
+
+def partner_maps(weights: np.ndarray, raw: np.ndarray, multiplicity: np.ndarray, y: np.ndarray, layer: str, out):
+    """One jet per class in the (Δη, Δφ) plane, marker area by pT, an arrow from each of its leading
+    particles (in the model's order) to its favourite partner (``favourite_partners``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from l1tag.data.features import CLASSES, FEATURE_INDEX
+    from l1tag.files import atomic_path
+
+    jets = [int(np.flatnonzero(y == c)[0]) for c in range(len(CLASSES)) if np.any(y == c)]
+    fig, axes = plt.subplots(1, len(jets), figsize=(3.2 * len(jets), 3.6), squeeze=False)
+    n = weights.shape[-1]
+    for ax, j in zip(axes[0], jets):
+        real = min(int(multiplicity[j]), n)
+        eta, phi, pt = (raw[j, :real, FEATURE_INDEX[f]] for f in ("etarel", "phirel", "pt"))
+        ax.scatter(eta, phi, s=4 + 200 * pt / max(pt.max(), 1e-9), c="0.6", edgecolors="k", linewidths=0.3)
+        for q, k in favourite_partners(weights[j], multiplicity[j]):
+            ax.annotate("", xy=(eta[k], phi[k]), xytext=(eta[q], phi[q]),
+                        arrowprops={"arrowstyle": "->", "color": "C3", "lw": 0.8})
+        ax.set_title(f"{CLASSES[int(y[j])]} ({real} particles)")
+        ax.set_xlabel("Δη")
+        ax.set_xlim(-0.8, 0.8)
+        ax.set_ylim(-0.8, 0.8)
+        ax.set_aspect("equal")
+    axes[0][0].set_ylabel("Δφ")
+    fig.suptitle(f"{layer}: each of the {MAP_QUERIES} leading particles → the particle it weighs most")
     fig.tight_layout()
     with atomic_path(out, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=100)

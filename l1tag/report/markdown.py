@@ -14,6 +14,7 @@ from l1tag.devices import RESOURCES
 from l1tag.files import write_text
 from l1tag.hardware.error_band import band_of, band_range, band_short, band_words
 from l1tag.report.attention_study import markdown as attention_markdown
+from l1tag.report.embedding_study import markdown as embedding_markdown
 
 SOURCE_WORDS = {
     "estimate": "**Estimate** (l1tag analytic model, not a synthesis result)",
@@ -304,6 +305,10 @@ PLOT_CAPTIONS = {
     "attention_partners": "Per class, each particle's attention-weighted ΔR to its partners (first attention "
                           "layer, all heads; SAL-T and Linformer weights carried to the particles through their "
                           "projections).",
+    "attention_partner_maps": "One jet per class in the (Δη, Δφ) plane, marker area by pT: an arrow from each "
+                              "of its leading particles to the particle it weighs most (first attention layer, "
+                              "heads summed).",
+    "embedding_pca": "The pooled jet embedding of the test jets on its first two principal components, by class.",
 }
 
 
@@ -338,6 +343,9 @@ def render_report_md(build_dir: Path, report: dict) -> str:
     study = build_dir / "plots" / "attention_study.json"
     if study.exists():
         parts.append("## Attention: sparsity and ablation\n\n" + attention_markdown(json.loads(study.read_text())))
+    embedding = build_dir / "plots" / "embedding_study.json"
+    if embedding.exists():
+        parts.append("## Jet embedding\n\n" + embedding_markdown(json.loads(embedding.read_text())))
     parts.append(f"## Plots\n\n{_plots_section(build_dir)}")
     return "\n\n".join(parts) + "\n"
 

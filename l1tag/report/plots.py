@@ -11,7 +11,10 @@
 Beside the pictures, ``make_plots`` writes the attention study of the deployed model
 (``plots/attention_study.json``, l1tag/report/attention_study.py): per-head sparsity on the test split, the
 accuracy with each layer's attention replaced by its average, and where the attended partners sit (with
-``attention_partners.png``), which report.md shows.
+``attention_partners.png`` and ``attention_partner_maps.png``); and for every kind the embedding study
+(``plots/embedding_study.json``, l1tag/report/embedding_study.py: the pooled embedding's principal components
+against jet mass, soft-drop mass, multiplicity, tau21 and tau32, with ``embedding_pca.png``).  report.md
+shows both.
 
 The report stage draws what the build made; it converts and estimates no other model.  How the cost
 grows with the number of particles is a benchmark: ``bench/scaling.py`` (bench/results/scaling.json).
@@ -32,6 +35,7 @@ from l1tag.data.features import CLASSES, FEATURE_INDEX
 from l1tag.errors import StageMissingError
 from l1tag.files import atomic_path, write_json
 from l1tag.report.attention_study import attention_study
+from l1tag.report.embedding_study import embedding_study
 from l1tag.train.metrics import accuracy_by_multiplicity
 
 FIG_DPI = 100
@@ -194,11 +198,17 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         if kind.contiguous_partitions:
             files["partitions"] = partition_picture(data.raw_test, y, cfg.model.partitions, out / "partitions.png")
         study = attention_study(deployed, x, y, data.multiplicity_test, raw=data.raw_test,
-                                partners_png=out / "attention_partners.png")
+                                partners_png=out / "attention_partners.png",
+                                maps_png=out / "attention_partner_maps.png")
         files["attention_partners"] = out / "attention_partners.png"
+        files["attention_partner_maps"] = out / "attention_partner_maps.png"
         write_json(out / "attention_study.json", study)
     else:  # a kind without attention: no study left from an earlier model in this folder
-        (out / "attention_study.json").unlink(missing_ok=True)
-        (out / "attention_partners.png").unlink(missing_ok=True)
+        for name in ("attention_study.json", "attention_partners.png", "attention_partner_maps.png"):
+            (out / name).unlink(missing_ok=True)
+    deployed = load_model(build_dir / "model" / ("qat.h5" if deployed_name == "quantized" else "float.h5"))
+    write_json(out / "embedding_study.json", embedding_study(deployed, x, y, data.multiplicity_test, data.raw_test,
+                                                             png=out / "embedding_pca.png"))
+    files["embedding_pca"] = out / "embedding_pca.png"
     write_json(out / "attention_sparsity.json", sparsity_stats)
     return files

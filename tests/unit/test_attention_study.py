@@ -143,3 +143,27 @@ def test_partner_statistics_by_hand():
     # none and is left out of that mean
     assert r["mean_partner_log_kt"] == pytest.approx(np.log(20 * 0.3))
     np.testing.assert_allclose(out["per_query"]["z"], [0.225, 0.0])
+
+
+def test_favourite_partners_skip_the_particle_itself_and_the_padding():
+    w = np.zeros((2, 4, 4))
+    w[0, 0] = [0.9, 0.05, 0.05, 0.0]  # itself most: its partner is the next largest, particle 1 (0.05 + 0.3)
+    w[1, 0] = [0.0, 0.3, 0.0, 0.7]  # particle 3 is padding (multiplicity 3)
+    w[0, 1] = [0.1, 0.0, 0.2, 0.7]
+    w[1, 2] = [-0.8, 0.1, 0.0, 0.0]  # magnitudes: a negative weight (through a projection) counts too
+    assert study.favourite_partners(w, 3) == [(0, 1), (1, 2), (2, 0)]
+    assert study.favourite_partners(w, 3, leading=1) == [(0, 1)]
+    assert study.favourite_partners(w, 1) == []  # one particle has no partner
+
+
+def test_the_partner_maps_draw_one_jet_per_class(tmp_path):
+    from l1tag.data.features import FEATURE_INDEX, PARTICLE_FEATURES
+
+    rng = np.random.default_rng(0)
+    raw = np.zeros((5, 6, len(PARTICLE_FEATURES)))
+    for f in ("etarel", "phirel"):
+        raw[..., FEATURE_INDEX[f]] = rng.uniform(-0.5, 0.5, (5, 6))
+    raw[..., FEATURE_INDEX["pt"]] = rng.uniform(1, 100, (5, 6))
+    out = study.partner_maps(rng.dirichlet(np.ones(6), size=(5, 2, 6)), raw, np.full(5, 6), np.arange(5), "att0",
+                             tmp_path / "maps.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
