@@ -1,0 +1,182 @@
+"""ParT against the efficient taggers: how close do the Linformer and SAL-T come to full attention with ParT's
+pair bias, at what fraction of its cost?
+
+Usage: python bench/efficient_vs_part.py [--config configs/salt_l1.yaml] [--n 16 32]
+                                         [--kinds part transformer linformer salt] [--seeds 42 43 44]
+                                         [--epochs E] [--qat-epochs Q] [--yosys] [--out NAME] [--no-docs]
+
+Every tagger is the config's (d, H, p, FFN, head, quantization, training; ``model.type`` replaced; ``part``:
+the Transformer with ParT's pair bias) on the config's jets cut to the n leading constituents (SAL-T in kT
+order as shipped, the others in pT order), fully parallel (P = n, II 1).  Each (n, kind, seed) is a build of
+l1tag's own stages in build/bench_evp/<n>-<kind>-s<seed>: data (the jet cache), train (float then QAT, the
+same epochs for every kind, ``--epochs`` / ``--qat-epochs`` override the config's) and, for the first seed, the
+firmware (conversion and C-simulation of 1,000 test jets, bit-exact) and the report stage's hardware numbers:
+l1tag's ESTIMATE (LUT, DSP, latency, II), never a synthesis result; ``--yosys`` adds the rtl stage (da4ml
+Verilog of every block, Verilator on 200 jets, Yosys counts).  Reported per (n, kind): the deployed (QAT)
+model's test accuracy and macro AUC, mean ± sd over seeds, the float accuracy, parameters, FLOPs and energy
+per jet (l1tag.models.cost: Horowitz 45 nm), then the first seed's firmware, and for each kind its accuracy gap
+to part and its cost as a fraction of part's (LUT by the ESTIMATE, FLOPs).
+
+Writes ``bench/results/<out>.json`` after every build (a rerun resumes: finished builds are read back) and the
+table into docs/models.md between the ``<out>`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from readme_table import write_between_markers
+
+from l1tag import kinds
+from l1tag.build import StageContext, run_stage
+from l1tag.config import config_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = ("part", "transformer", "linformer", "salt")
+CSIM_JETS = 1000
+
+
+def point_config(raw: dict, kind: str, n: int, seed: int, epochs, qat_epochs, yosys: bool):
+    """The config of one build: the base config's raw mapping with the kind, n, order, P, seed and epochs set."""
+    cfg = json.loads(json.dumps(raw))  # a deep copy
+    cfg["name"] = f"evp_n{n}_{kind}_s{seed}"
+    cfg["seed"] = seed
+    cfg.setdefault("data", {}).update(constituents=n, sort_by="kt" if kinds.get(kind).uses_partitions and
+                                      kinds.get(kind).contiguous_partitions else "pt")
+    cfg.setdefault("model", {})["type"] = kind
+    cfg.setdefault("hls", {})["parallelization_factor"] = n
+    cfg.setdefault("csim", {})["jets"] = CSIM_JETS
+    cfg.setdefault("rtl", {}).update(enabled=yosys, jets=200)
+    train = cfg.setdefault("train", {})
+    if epochs is not None:
+        train["epochs"] = epochs
+    if qat_epochs is not None:
+        train["qat_epochs"] = qat_epochs
+    return config_from_dict(cfg, origin=f"{kind}, n = {n}, seed {seed}")
+
+
+def run_point(cfg, firmware: bool, yosys: bool) -> dict:
+    ctx = StageContext(cfg, REPO / "build" / "bench_evp" / cfg.name, verbose=-1)
+    ctx.build_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    stages = ("data", "train") + (("firmware",) + (("rtl",) if yosys else ()) + ("report",) if firmware else ())
+    for stage in stages:
+        run_stage(ctx, stage)
+    metrics = json.loads((ctx.build_dir / "model" / "metrics.json").read_text())
+    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed,
+           "accuracy": metrics["quantized"]["accuracy"], "auc": metrics["quantized"]["auc_macro"],
+           "accuracy_float": metrics["float"]["accuracy"], "parameters": metrics["model"]["parameters"],
+           "flops": metrics["model"]["flops"], "energy_pj": metrics["model"]["energy_pj_per_jet"],  # float32, quantized
+           "train_seconds": metrics["train_seconds"]}
+    if firmware:
+        report = json.loads((ctx.build_dir / "report.json").read_text())
+        hw, csim = report["hardware"], report["csim"]
+        out["firmware"] = {"LUT": hw["resources"]["LUT"], "DSP": hw["resources"]["DSP"],
+                           "latency_ns": hw["latency_ns"], "ii_cycles": hw["ii_cycles"], "source": hw["source"],
+                           "csim_jets": csim["jets"], "bit_exact": csim["bit_exact_fraction"]}
+        synth = report.get("open_synthesis") or {}
+        if "blocks" in synth:
+            out["firmware"]["yosys_LUT"] = synth["total"]["LUT"]
+            out["firmware"]["verilator_bit_exact"] = synth["bit_exact_fraction"]
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def summarize(points: list[dict]) -> list[dict]:
+    rows = []
+    for n in sorted({p["n"] for p in points}):
+        for kind in KINDS:
+            ps = [p for p in points if p["n"] == n and p["kind"] == kind]
+            if not ps:
+                continue
+            acc = np.array([100 * p["accuracy"] for p in ps])
+            first = min(ps, key=lambda p: p["seed"])
+            rows.append({"n": n, "kind": kind, "seeds": len(ps), "accuracy": float(acc.mean()),
+                         "sd": float(acc.std(ddof=1)) if len(ps) > 1 else None,
+                         "auc": float(np.mean([p["auc"] for p in ps])),
+                         "accuracy_float": float(np.mean([100 * p["accuracy_float"] for p in ps])),
+                         **{k: first[k] for k in ("parameters", "flops", "energy_pj")},
+                         "firmware": first.get("firmware")})
+    for row in rows:
+        ref = next((r for r in rows if r["n"] == row["n"] and r["kind"] == "part"), None)
+        row["gap_to_part"] = None if ref is None else row["accuracy"] - ref["accuracy"]
+        row["flops_vs_part"] = None if ref is None else row["flops"] / ref["flops"]
+        fw, ref_fw = row["firmware"], ref and ref["firmware"]
+        row["lut_vs_part"] = fw["LUT"] / ref_fw["LUT"] if fw and ref_fw else None
+    return rows
+
+
+def _pm(r: dict) -> str:
+    return f"{r['accuracy']:.2f}" + (f" ± {r['sd']:.2f}" if r["sd"] is not None else "")
+
+
+def table(rows: list[dict], header: str) -> str:
+    lines = [header, "", "| n | tagger | seeds | accuracy % QAT (± sd) | AUC | float % | params | FLOPs | energy nJ float / 8-bit "
+             "| LUT (ESTIMATE) | DSP (ESTIMATE) | latency ns (ESTIMATE) | II | Yosys LUT | C-sim bit-exact "
+             "| gap to part (points) | LUT / part's | FLOPs / part's |", "|" + "---|" * 18]
+    for r in rows:
+        fw = r["firmware"] or {}
+
+        def ratio(v):
+            return "—" if v is None else f"{v:.2f}"
+
+        gap = "—" if r["gap_to_part"] is None or r["kind"] == "part" else f"{r['gap_to_part']:+.2f}"
+        lines.append(
+            f"| {r['n']} | {r['kind']} | {r['seeds']} | {_pm(r)} | {r['auc']:.4f} | {r['accuracy_float']:.2f} | "
+            f"{r['parameters']:,} | {r['flops']:,} | {r['energy_pj']['float32'] / 1000:,.1f} / "
+            f"{r['energy_pj']['quantized'] / 1000:,.1f} | "
+            f"{fw.get('LUT', 0):,} | {fw.get('DSP', 0):,} | {fw.get('latency_ns', 0):.0f} | {fw.get('ii_cycles', '—')} | "
+            f"{format(fw['yosys_LUT'], ',') if 'yosys_LUT' in fw else '—'} | "
+            f"{format(fw['bit_exact'], '.4f') if 'bit_exact' in fw else '—'} | {gap} | {ratio(r['lut_vs_part'])} | "
+            f"{ratio(r['flops_vs_part'])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    ap.add_argument("--n", type=int, nargs="+", default=[16, 32])
+    ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    ap.add_argument("--epochs", type=int, default=None, help="float epochs for every kind (default: the config's)")
+    ap.add_argument("--qat-epochs", type=int, default=None)
+    ap.add_argument("--yosys", action="store_true", help="the rtl stage too (da4ml, Verilator, Yosys)")
+    ap.add_argument("--out", default="efficient_vs_part")
+    ap.add_argument("--no-docs", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    raw = yaml.safe_load(Path(args.config).read_text())
+    path = REPO / "bench" / "results" / f"{args.out}.json"
+    points = json.loads(path.read_text())["points"] if path.exists() else []
+    done = {(p["n"], p["kind"], p["seed"]) for p in points}
+    for n in args.n:
+        for seed in args.seeds:
+            for kind in args.kinds:
+                if (n, kind, seed) in done:
+                    continue
+                cfg = point_config(raw, kind, n, seed, args.epochs, args.qat_epochs, args.yosys)
+                p = run_point(cfg, firmware=seed == args.seeds[0], yosys=args.yosys)
+                points.append(p)
+                logging.info("n = %d %s seed %d: %.2f %% (%.0f s)", n, kind, seed, 100 * p["accuracy"], p["seconds"])
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(json.dumps({"points": points, "summary": summarize(points)}, indent=1))
+    rows = summarize(points)
+    header = (f"The config's tagger ({Path(args.config).name}: d = {raw['model']['d_model']}, H = "
+              f"{raw['model']['heads']}) per kind on its jets cut to n, fully parallel (P = n, II 1), 8-bit QAT; "
+              f"epochs {args.epochs or 'as configured'}; accuracy on the test split ± sd over seeds "
+              f"{', '.join(map(str, args.seeds))}; firmware of the first seed: l1tag's ESTIMATE (no vendor "
+              f"tool), C-simulated on {CSIM_JETS:,} test jets (`python bench/efficient_vs_part.py`).")
+    text = table(rows, header)
+    print(text)
+    if not args.no_docs:
+        write_between_markers(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
