@@ -33,9 +33,9 @@ import numpy as np
 import yaml
 from readme_table import write_between_markers
 
+from stage_points import build, derived_config, mean_sd, trained
+
 from l1tag import kinds
-from l1tag.build import StageContext, run_stage
-from l1tag.config import config_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("part", "transformer", "linformer", "salt")
@@ -43,39 +43,22 @@ CSIM_JETS = 1000
 
 
 def point_config(raw: dict, kind: str, n: int, seed: int, epochs, qat_epochs, yosys: bool):
-    """The config of one build: the base config's raw mapping with the kind, n, order, P, seed and epochs set."""
-    cfg = json.loads(json.dumps(raw))  # a deep copy
-    cfg["name"] = f"evp_n{n}_{kind}_s{seed}"
-    cfg["seed"] = seed
-    cfg.setdefault("data", {}).update(constituents=n, sort_by="kt" if kinds.get(kind).uses_partitions and
-                                      kinds.get(kind).contiguous_partitions else "pt")
-    cfg.setdefault("model", {})["type"] = kind
-    cfg.setdefault("hls", {})["parallelization_factor"] = n
-    cfg.setdefault("csim", {})["jets"] = CSIM_JETS
-    cfg.setdefault("rtl", {}).update(enabled=yosys, jets=200)
-    train = cfg.setdefault("train", {})
-    if epochs is not None:
-        train["epochs"] = epochs
-    if qat_epochs is not None:
-        train["qat_epochs"] = qat_epochs
-    return config_from_dict(cfg, origin=f"{kind}, n = {n}, seed {seed}")
+    """One build's config: the kind, n, its order (kT for SAL-T as shipped, else pT), P = n, seed and epochs."""
+    k = kinds.get(kind)
+    order = "kt" if k.uses_partitions and k.contiguous_partitions else "pt"
+    return derived_config(raw, f"evp_n{n}_{kind}_s{seed}", seed,
+                          {"data": {"constituents": n, "sort_by": order}, "model": {"type": kind},
+                           "hls": {"parallelization_factor": n}, "csim": {"jets": CSIM_JETS},
+                           "rtl": {"enabled": yosys, "jets": 200}}, epochs, qat_epochs)
 
 
 def run_point(cfg, firmware: bool, yosys: bool) -> dict:
-    ctx = StageContext(cfg, REPO / "build" / "bench_evp" / cfg.name, verbose=-1)
-    ctx.build_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     stages = ("data", "train") + (("firmware",) + (("rtl",) if yosys else ()) + ("report",) if firmware else ())
-    for stage in stages:
-        run_stage(ctx, stage)
-    metrics = json.loads((ctx.build_dir / "model" / "metrics.json").read_text())
-    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed,
-           "accuracy": metrics["quantized"]["accuracy"], "auc": metrics["quantized"]["auc_macro"],
-           "accuracy_float": metrics["float"]["accuracy"], "parameters": metrics["model"]["parameters"],
-           "flops": metrics["model"]["flops"], "energy_pj": metrics["model"]["energy_pj_per_jet"],  # float32, quantized
-           "train_seconds": metrics["train_seconds"]}
+    build_dir = build(cfg, "bench_evp", stages)
+    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed, **trained(build_dir)}
     if firmware:
-        report = json.loads((ctx.build_dir / "report.json").read_text())
+        report = json.loads((build_dir / "report.json").read_text())
         hw, csim = report["hardware"], report["csim"]
         out["firmware"] = {"LUT": hw["resources"]["LUT"], "DSP": hw["resources"]["DSP"],
                            "latency_ns": hw["latency_ns"], "ii_cycles": hw["ii_cycles"], "source": hw["source"],
@@ -95,10 +78,9 @@ def summarize(points: list[dict]) -> list[dict]:
             ps = [p for p in points if p["n"] == n and p["kind"] == kind]
             if not ps:
                 continue
-            acc = np.array([100 * p["accuracy"] for p in ps])
+            mean, sd = mean_sd([p["accuracy"] for p in ps])
             first = min(ps, key=lambda p: p["seed"])
-            rows.append({"n": n, "kind": kind, "seeds": len(ps), "accuracy": float(acc.mean()),
-                         "sd": float(acc.std(ddof=1)) if len(ps) > 1 else None,
+            rows.append({"n": n, "kind": kind, "seeds": len(ps), "accuracy": mean, "sd": sd,
                          "auc": float(np.mean([p["auc"] for p in ps])),
                          "accuracy_float": float(np.mean([100 * p["accuracy_float"] for p in ps])),
                          **{k: first[k] for k in ("parameters", "flops", "energy_pj")},

@@ -332,8 +332,9 @@ class DataConfig:
     features: tuple = setting(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
                               "per-particle features by hls4ml name")
     pt_min: float = setting(0.0, number(0.0), "drop constituents below this pT (GeV)")
-    sort_by: str = setting("kt", choice("kt", "pt", "dr", "none"),
-                           "constituent order (on physical values, before normalisation)")
+    sort_by: str = setting("kt", choice("kt", "pt", "dr", "eta", "none"),
+                           "constituent order (on physical values, before normalisation; each descending: "
+                           "kt = pT dR, pt, dr = dR to the jet axis, eta = eta relative to the jet)")
     normalization: str = setting("robust", choice("robust", "standard", "none"),
                                  "feature scaling fitted on the training split only")
     split: tuple = setting([0.6, 0.2, 0.2], fractions_summing_to_one(), "train/validation/test fractions")
@@ -358,6 +359,9 @@ class ModelConfig:
                               "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
                               "data.features pt, etarel, phirel; model.type transformer; always on for part; "
                               "hls.parallelization_factor = n)")
+    projection: str = setting("learned", choice("learned", "bins"),
+                              "the Linformer's E, F: learned, or bins: fixed averages over p contiguous blocks of "
+                              "ceil(n / p) particles in data.sort_by order (not trained)")
     pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
     pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
                              "of ln dR: 2R / 2^(bits - 1))")
@@ -684,6 +688,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: quantization.mode heterogeneous learns its bit widths in the quantization-aware "
                           f"epochs: set train.qat_epochs > 0")
     _pair_bias_checks(cfg, origin)
+    _projection_checks(cfg, origin)
     _low_rank_checks(cfg, origin)
     _ternary_checks(cfg, origin)
     for name in ("input", "weights", "bias", "activations", "scores", "softmax", "pair_features"):
@@ -695,6 +700,13 @@ def _cross_checks(cfg: Config, origin: str) -> None:
 
 PAIR_FEATURE_COLUMNS = ("pt", "etarel", "phirel")
 MAX_PAIR_CONSTITUENTS = 64  # n (n + 1) / 2 pairs, each with its own logarithms: 2,080 at 64
+
+
+def _projection_checks(cfg: Config, origin: str) -> None:
+    m = cfg.model
+    if m.projection != "learned" and m.type != "linformer":
+        raise ConfigError(f"{origin}: model.projection {m.projection} sets the Linformer's E and F; model.type "
+                          f"{m.type} has none: set model.type: linformer or remove model.projection")
 
 
 def _pair_bias_checks(cfg: Config, origin: str) -> None:

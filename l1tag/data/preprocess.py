@@ -34,7 +34,7 @@ from l1tag.files import atomic_path, write_text
 
 log = logging.getLogger("l1tag")
 
-PT, DR = FEATURE_INDEX["pt"], FEATURE_INDEX["deltaR"]
+PT, DR, ETA = FEATURE_INDEX["pt"], FEATURE_INDEX["deltaR"], FEATURE_INDEX["etarel"]
 
 
 @dataclass
@@ -65,7 +65,7 @@ def order_constituents(constituents: np.ndarray, n: int, sort_by: str, pt_min: f
     real = x[..., PT] > 0
     if sort_by == "none":
         return x
-    key = {"kt": x[..., PT] * x[..., DR], "pt": x[..., PT], "dr": x[..., DR]}[sort_by]
+    key = {"kt": x[..., PT] * x[..., DR], "pt": x[..., PT], "dr": x[..., DR], "eta": x[..., ETA]}[sort_by]
     key = np.where(real, key, -np.inf)  # padding last
     order = np.argsort(-key, axis=1, kind="stable")
     return np.take_along_axis(x, order[..., None], axis=1)

@@ -100,3 +100,30 @@ def test_conversion_and_estimate_use_the_registry_counts(name, tmp_path):
         bias = "_bias" if kinds.uses_pair_bias(cfg.model) else ""  # the kernel's variant with the score bias
         assert f"{kinds.get(name).cpp_function}{bias}<" in source
         assert f"n_groups = {N // _parallel(name)};" in params
+
+
+def test_the_linformer_bin_projection_by_hand_and_frozen_in_training():
+    """model.projection bins: E = F = block averages (n = 10, k = 3: blocks of 4, 4, 2), not trained."""
+    import numpy as np
+
+    from l1tag.kinds.linformer import bin_projection
+
+    e = bin_projection(2, 3, 10)
+    np.testing.assert_array_equal(e[1, 0], [0.25] * 4 + [0] * 6)
+    np.testing.assert_array_equal(e[0, 2], [0] * 8 + [0.5] * 2)
+    assert np.array_equal(e[0], e[1]) and bin_projection(1, 4, 2)[0, 2:].sum() == 0  # more blocks than particles
+    cfg = config_from_dict({"name": "k", "data": {"constituents": N},
+                            "model": {"type": "linformer", "projection": "bins", **TINY}})
+    model = build_model(cfg.model, N, FEATURES, cfg.quantization)
+    (layer,) = [layer for layer in model.layers if getattr(layer, "kind", None) == "linformer"]
+    assert not layer.eproj.trainable and not any(w is layer.eproj for w in model.trainable_weights)
+    np.testing.assert_array_equal(layer.eproj.numpy(), bin_projection(2, 3, N))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(32, N, FEATURES)).astype("float32")
+    model.fit(x, np.arange(32) % 5, epochs=1, verbose=0)
+    np.testing.assert_array_equal(layer.fproj.numpy(), bin_projection(2, 3, N))  # still the averages
+    learned = build_model(config_from_dict({"name": "k", "data": {"constituents": N},
+                                            "model": {"type": "linformer", **TINY}}).model, N, FEATURES)
+    assert learned.count_params() == model.count_params()  # the same weights, only frozen
+    assert sum(int(np.prod(w.shape)) for w in learned.trainable_weights) - \
+        sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 2 * 2 * 3 * N

@@ -242,22 +242,29 @@ class QLinformerAttention(QAttentionBase):
 
     kind = "linformer"
 
-    def __init__(self, heads: int, projected: int, **kwargs):
+    def __init__(self, heads: int, projected: int, fixed: bool = False, **kwargs):
         super().__init__(heads, **kwargs)
         self.projected = int(projected)
+        self.fixed = bool(fixed)  # model.projection bins: E, F the block averages, not trained
 
     def _build_extra(self) -> None:
-        lim = 1.0 / math.sqrt(self.n)
+        from l1tag.kinds.linformer import bin_projection
+
         shape = (self.heads, self.projected, self.n)
-        self.eproj = self.add_weight(name="eproj", shape=shape, initializer=tf.keras.initializers.RandomUniform(-lim, lim))
-        self.fproj = self.add_weight(name="fproj", shape=shape, initializer=tf.keras.initializers.RandomUniform(-lim, lim))
+        if self.fixed:
+            init = tf.keras.initializers.Constant(bin_projection(self.heads, self.projected, self.n))
+        else:
+            lim = 1.0 / math.sqrt(self.n)
+            init = tf.keras.initializers.RandomUniform(-lim, lim)
+        self.eproj = self.add_weight(name="eproj", shape=shape, initializer=init, trainable=not self.fixed)
+        self.fproj = self.add_weight(name="fproj", shape=shape, initializer=init, trainable=not self.fixed)
 
     def _project(self, k, v):
         return (tf.einsum("hjn,bhnd->bhjd", self.kernel(self.eproj), k),
                 tf.einsum("hjn,bhnd->bhjd", self.kernel(self.fproj), v))
 
     def get_config(self):
-        return {**super().get_config(), "projected": self.projected}
+        return {**super().get_config(), "projected": self.projected, "fixed": self.fixed}
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")

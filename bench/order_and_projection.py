@@ -1,0 +1,104 @@
+"""Does the input order matter, and do fixed physics-motivated projections help the Linformer?
+
+Usage: python bench/order_and_projection.py [--config configs/salt_l1.yaml] [--orders pt kt dr eta]
+                                            [--seeds 42 43 44] [--epochs E] [--qat-epochs Q] [--out NAME]
+                                            [--no-docs]
+
+On the config's jets, tagger and training (``--epochs`` / ``--qat-epochs`` override its epochs), each of:
+SAL-T and the Linformer with the constituents in each order of ``--orders`` (``data.sort_by``, each descending:
+pT, kT = pT ΔR, ΔR to the jet axis, η relative to the jet), and the Linformer with fixed projections
+(``model.projection: bins``: E = F = averages over p contiguous blocks of the ordered particles, not trained)
+in the kT and ΔR orders, where a block is a ring of similar kT or ΔR.  Each point is a build of l1tag's data and
+train stages in build/bench_order/<name> (a rerun resumes); reported: the deployed (QAT) model's test accuracy
+mean ± sd over seeds and the float model's.  Writes ``bench/results/<out>.json`` and the table into
+docs/models.md between the ``<out>`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import yaml
+from readme_table import write_between_markers
+from stage_points import build, derived_config, mean_sd, trained
+
+REPO = Path(__file__).resolve().parents[1]
+ORDERS = ("pt", "kt", "dr", "eta")
+FIXED_ORDERS = ("kt", "dr")  # the orders in which a contiguous block is a physics-motivated bin
+
+
+def variants(orders) -> list[tuple[str, str, str]]:
+    """(kind, order, projection) of every point, in table order."""
+    out = [(kind, order, "learned") for kind in ("salt", "linformer") for order in orders]
+    return out + [("linformer", order, "bins") for order in orders if order in FIXED_ORDERS]
+
+
+def summarize(points: list[dict]) -> list[dict]:
+    rows = []
+    for kind, order, projection in dict.fromkeys((p["kind"], p["order"], p["projection"]) for p in points):
+        ps = [p for p in points if (p["kind"], p["order"], p["projection"]) == (kind, order, projection)]
+        mean, sd = mean_sd([p["accuracy"] for p in ps])
+        mean_f, sd_f = mean_sd([p["accuracy_float"] for p in ps])
+        rows.append({"kind": kind, "order": order, "projection": projection, "seeds": len(ps), "accuracy": mean,
+                     "sd": sd, "accuracy_float": mean_f, "sd_float": sd_f, "parameters": ps[0]["parameters"]})
+    return rows
+
+
+def _pm(mean: float, sd: float | None) -> str:
+    return f"{mean:.2f}" + (f" ± {sd:.2f}" if sd is not None else "")
+
+
+def table(rows: list[dict], header: str) -> str:
+    lines = [header, "", "| tagger | order | projection | seeds | accuracy % QAT (± sd) | float % (± sd) "
+             "| weights (fixed ones included) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['kind']} | {r['order']} | {r['projection']} | {r['seeds']} | "
+                     f"{_pm(r['accuracy'], r['sd'])} | {_pm(r['accuracy_float'], r['sd_float'])} | "
+                     f"{r['parameters']:,} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    ap.add_argument("--orders", nargs="+", default=list(ORDERS), choices=ORDERS)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--qat-epochs", type=int, default=None)
+    ap.add_argument("--out", default="order_and_projection")
+    ap.add_argument("--no-docs", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    raw = yaml.safe_load(Path(args.config).read_text())
+    path = REPO / "bench" / "results" / f"{args.out}.json"
+    points = json.loads(path.read_text())["points"] if path.exists() else []
+    done = {(p["kind"], p["order"], p["projection"], p["seed"]) for p in points}
+    for seed in args.seeds:
+        for kind, order, projection in variants(args.orders):
+            if (kind, order, projection, seed) in done:
+                continue
+            name = f"order_{kind}_{order}_{projection}_s{seed}"
+            cfg = derived_config(raw, name, seed, {"data": {"sort_by": order},
+                                                   "model": {"type": kind, "projection": projection}},
+                                 args.epochs, args.qat_epochs)
+            p = {"kind": kind, "order": order, "projection": projection, "seed": seed,
+                 **trained(build(cfg, "bench_order"))}
+            points.append(p)
+            logging.info("%s: %.2f %%", name, 100 * p["accuracy"])
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(json.dumps({"points": points, "summary": summarize(points)}, indent=1))
+    rows = summarize(points)
+    header = (f"{Path(args.config).name}'s tagger and jets (n = {raw['data']['constituents']}), each order "
+              f"descending; epochs {args.epochs or 'as configured'}; test accuracy ± sd over seeds "
+              f"{', '.join(map(str, args.seeds))} (`python bench/order_and_projection.py`).")
+    text = table(rows, header)
+    print(text)
+    if not args.no_docs:
+        write_between_markers(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
