@@ -99,8 +99,8 @@ def _pm(r: dict) -> str:
 
 
 def table(rows: list[dict], header: str) -> str:
-    lines = [header, "", "| n | tagger | seeds | accuracy % QAT (± sd) | AUC | float % | params | FLOPs | energy nJ float / 8-bit "
-             "| LUT (ESTIMATE) | DSP (ESTIMATE) | latency ns (ESTIMATE) | II | Yosys LUT | C-sim bit-exact "
+    lines = [header, "", "| n | tagger | seeds | accuracy % QAT (± sd) | AUC | float % | params | FLOPs "
+             "| energy nJ float / 8-bit | LUT (ESTIMATE) | DSP (ESTIMATE) | latency ns (ESTIMATE) | II | Yosys LUT | C-sim bit-exact "
              "| gap to part (points) | LUT / part's | FLOPs / part's |", "|" + "---|" * 18]
     for r in rows:
         fw = r["firmware"] or {}
@@ -113,7 +113,8 @@ def table(rows: list[dict], header: str) -> str:
             f"| {r['n']} | {r['kind']} | {r['seeds']} | {_pm(r)} | {r['auc']:.4f} | {r['accuracy_float']:.2f} | "
             f"{r['parameters']:,} | {r['flops']:,} | {r['energy_pj']['float32'] / 1000:,.1f} / "
             f"{r['energy_pj']['quantized'] / 1000:,.1f} | "
-            f"{fw.get('LUT', 0):,} | {fw.get('DSP', 0):,} | {fw.get('latency_ns', 0):.0f} | {fw.get('ii_cycles', '—')} | "
+            f"{fw.get('LUT', 0):,} | {fw.get('DSP', 0):,} | {fw.get('latency_ns', 0):.0f} | "
+            f"{fw.get('ii_cycles', '—')} | "
             f"{format(fw['yosys_LUT'], ',') if 'yosys_LUT' in fw else '—'} | "
             f"{format(fw['bit_exact'], '.4f') if 'bit_exact' in fw else '—'} | {gap} | {ratio(r['lut_vs_part'])} | "
             f"{ratio(r['flops_vs_part'])} |")
