@@ -180,20 +180,31 @@ def csim_workers() -> int:
 def csim_predict(hls_model, x: np.ndarray, workers: int | None = None) -> np.ndarray:
     """The compiled project's outputs for ``x`` (jets x features), one row per jet.
 
-    hls4ml's ``predict`` calls the C++ once per jet through ctypes, which releases the GIL during the call:
-    with io_parallel the firmware keeps no state between calls once its tables and weights are loaded (the
-    first call loads them), so after one call on its own the jets are split over ``workers`` threads.  The
-    product checks every output bit against the NumPy reference either way."""
+    With io_parallel the firmware keeps no state between calls once its tables and weights are loaded (the
+    first call loads them), so after one call on its own the jets are split over ``workers`` threads; ctypes
+    releases the GIL during each call.  The threads call the compiled top function directly: hls4ml's
+    ``predict`` sets the function's ctypes ``argtypes`` anew on every call (hls4ml 1.3
+    ``ModelGraph._get_top_function``), which races with another thread's call in progress ("argument 2:
+    TypeError"), so they are set once, here, before the threads start.  The product checks every output bit
+    against the NumPy reference either way."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     workers = csim_workers() if workers is None else workers
     stream = str(hls_model.config.get_config_value("IOType")).lower() == "io_stream"  # static line buffers
-    if workers <= 1 or stream or len(x) < 2 * workers:
+    ports = len(hls_model.get_input_variables()), len(hls_model.get_output_variables())
+    if workers <= 1 or stream or len(x) < 2 * workers or ports != (1, 1):
         return np.asarray(hls_model.predict(x), dtype=np.float64).reshape(len(x), -1)
     first = np.asarray(hls_model.predict(x[:1]), dtype=np.float64).reshape(1, -1)
-    chunks = np.array_split(x[1:], workers)
+    top, _ = hls_model._get_top_function(x)  # the double-precision entry point, argtypes set in this thread
+    width = first.shape[1]
+
+    def run(chunk: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(chunk), width), dtype=np.float64)
+        for jet, row in zip(chunk, out):
+            top(jet, row)
+        return out
+
     with ThreadPoolExecutor(workers) as pool:
-        rest = list(pool.map(lambda c: np.asarray(hls_model.predict(c), dtype=np.float64).reshape(len(c), -1),
-                             chunks))
+        rest = list(pool.map(run, np.array_split(x[1:], workers)))
     return np.concatenate([first, *rest])
 
 

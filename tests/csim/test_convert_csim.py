@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -79,6 +80,11 @@ def test_csim_is_bit_exact_and_agrees_with_the_models(kind, trained, data, tmp_p
     xq = s.pop("_inputs")
     for workers in (1, 3):
         np.testing.assert_array_equal(csim_predict(converted.hls_model, xq, workers=workers), outputs)
+    # hls4ml's predict re-sets the top function's ctypes argtypes on every call: never called from the threads
+    callers, predict = [], converted.hls_model.predict
+    converted.hls_model.predict = lambda v: (callers.append(threading.get_ident()), predict(v))[1]
+    np.testing.assert_array_equal(csim_predict(converted.hls_model, xq, workers=4), outputs)
+    assert callers == [threading.get_ident()]  # the first jet, which loads the tables, in this thread only
     add_qualities(s, outputs, data.y["test"][:100])
     for key in ("max_abs_diff_vs_quantized", "max_abs_diff_vs_float", "argmax_agreement_vs_quantized",
                 "argmax_agreement_vs_float"):
