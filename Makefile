@@ -28,7 +28,7 @@ build: install
 
 # each prints the table that docs/ quotes (those with markers there also update it)
 BENCHES := generation_speed compare_models csim estimator_accuracy scaling firmware_pareto fidelity \
-           estimate_vs_yosys energy ii1_floor efficient_vs_part order_and_projection
+           estimate_vs_yosys energy ii1_floor efficient_vs_part order_and_projection economical
 
 bench: install
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done
