@@ -100,7 +100,8 @@ def _pm(r: dict) -> str:
 
 def table(rows: list[dict], header: str) -> str:
     lines = [header, "", "| n | tagger | seeds | accuracy % QAT (± sd) | AUC | float % | params | FLOPs "
-             "| energy nJ float / 8-bit | LUT (ESTIMATE) | DSP (ESTIMATE) | latency ns (ESTIMATE) | II | Yosys LUT | C-sim bit-exact "
+             "| energy nJ float / 8-bit | LUT (ESTIMATE) | DSP (ESTIMATE) | latency ns (ESTIMATE) | II | Yosys LUT "
+             "| C-sim bit-exact "
              "| gap to part (points) | LUT / part's | FLOPs / part's |", "|" + "---|" * 18]
     for r in rows:
         fw = r["firmware"] or {}

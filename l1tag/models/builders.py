@@ -8,8 +8,8 @@ Attention taggers (../shared/reference/models.md)::
 
 Deep Sets: input -> [Dense(w) relu]* per particle -> pool -> [Dense(h) relu]* -> Dense(classes) -> softmax.
 
-With ``model.pair_bias`` (and always for ``part``, ParT), U = PairBias(q_in(input)) (heads, n, n) is computed once from the quantized
-inputs and added to the scores of every block's attention (l1tag/ops/pair_bias.py).
+With ``model.pair_bias`` (and always for ``part``, ParT), U = PairBias(q_in(input)) (heads, n, n) is computed
+once from the quantized inputs and added to the scores of every block's attention (l1tag/ops/pair_bias.py).
 
 With ``quant=None`` every quantizer is off (the float twin); with a QuantizationConfig the same graph
 (same layers, same weight order) is built with QKeras quantizers everywhere the firmware rounds, so the
