@@ -22,13 +22,12 @@ against energy.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import yaml
-from readme_table import write_between_markers
-from stage_points import build, derived_config, mean_sd, trained
+from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
+                          seeds_words)
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = ("salt", "linformer", "transformer")
@@ -53,20 +52,8 @@ def point_config(raw: dict, kind: str, width: int, variant: str, seed: int, epoc
 
 
 def run_point(cfg, variant: str, firmware: bool, yosys: bool) -> dict:
-    stages = ("data", "train") + (("firmware",) + (("rtl",) if yosys else ()) + ("report",) if firmware else ())
-    build_dir = build(cfg, "bench_economical", stages)
-    out = {"kind": cfg.model.type, "width": cfg.model.d_model, "variant": variant, "seed": cfg.seed,
-           **trained(build_dir)}
-    if firmware:
-        report = json.loads((build_dir / "report.json").read_text())
-        hw = report["hardware"]
-        out["firmware"] = {"LUT": hw["resources"]["LUT"], "DSP": hw["resources"]["DSP"],
-                           "latency_ns": hw["latency_ns"], "ii_cycles": hw["ii_cycles"],
-                           "bit_exact": report["csim"]["bit_exact_fraction"]}
-        synth = report.get("open_synthesis") or {}
-        if "blocks" in synth:
-            out["firmware"]["yosys_LUT"] = synth["total"]["LUT"]
-    return out
+    return {"kind": cfg.model.type, "width": cfg.model.d_model, "variant": variant, "seed": cfg.seed,
+            **build_point(cfg, "bench_economical", firmware, yosys)}
 
 
 def summarize(points: list[dict]) -> list[dict]:
@@ -126,43 +113,32 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    bench_arguments(ap, "economical")
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     ap.add_argument("--widths", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--qat-epochs", type=int, default=None)
     ap.add_argument("--yosys", action="store_true")
-    ap.add_argument("--out", default="economical")
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     raw = yaml.safe_load(Path(args.config).read_text())
-    path = REPO / "bench" / "results" / f"{args.out}.json"
-    points = json.loads(path.read_text())["points"] if path.exists() else []
-    done = {(p["kind"], p["width"], p["variant"], p["seed"]) for p in points}
+    results = Points(args.out, ("kind", "width", "variant", "seed"), summarize)
     for seed in args.seeds:
         for kind in args.kinds:
             for width in args.widths:
                 for variant in args.variants:
-                    if (kind, width, variant, seed) in done:
+                    if results.done(kind, width, variant, seed):
                         continue
                     cfg = point_config(raw, kind, width, variant, seed, args.epochs, args.qat_epochs, args.yosys)
                     p = run_point(cfg, variant, firmware=seed == args.seeds[0], yosys=args.yosys)
-                    points.append(p)
+                    results.add(p)
                     logging.info("%s: %.2f %%", cfg.name, 100 * p["accuracy"])
-                    path.parent.mkdir(exist_ok=True)
-                    path.write_text(json.dumps({"points": points, "summary": summarize(points)}, indent=1))
+    points = results.points
     rows = summarize(points)
     header = (f"{Path(args.config).name}'s jets, training and firmware settings, per kind, width d and weight "
-              f"variant; epochs {args.epochs or 'as configured'}; accuracy on the test split ± sd over seeds "
-              f"{', '.join(map(str, args.seeds))}; firmware of the first seed (`python bench/economical.py`).")
-    text = table(rows, header)
-    print(text)
+              f"variant; {seeds_words(args)}; firmware of the first seed (`python bench/economical.py`).")
     if not args.no_docs:
         plot(rows, REPO / "docs" / f"{args.out}.png")
-        write_between_markers(args.out, text)
+    publish(args, table(rows, header))
 
 
 if __name__ == "__main__":

@@ -24,20 +24,18 @@ table into docs/models.md between the ``<out>`` markers.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
-from readme_table import write_between_markers
 
-from stage_points import build, derived_config, mean_sd, trained
+from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
+                          seeds_words)
 
 from l1tag import kinds
 
-REPO = Path(__file__).resolve().parents[1]
 KINDS = ("part", "transformer", "linformer", "salt")
 CSIM_JETS = 1000
 
@@ -54,19 +52,8 @@ def point_config(raw: dict, kind: str, n: int, seed: int, epochs, qat_epochs, yo
 
 def run_point(cfg, firmware: bool, yosys: bool) -> dict:
     t0 = time.perf_counter()
-    stages = ("data", "train") + (("firmware",) + (("rtl",) if yosys else ()) + ("report",) if firmware else ())
-    build_dir = build(cfg, "bench_evp", stages)
-    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed, **trained(build_dir)}
-    if firmware:
-        report = json.loads((build_dir / "report.json").read_text())
-        hw, csim = report["hardware"], report["csim"]
-        out["firmware"] = {"LUT": hw["resources"]["LUT"], "DSP": hw["resources"]["DSP"],
-                           "latency_ns": hw["latency_ns"], "ii_cycles": hw["ii_cycles"], "source": hw["source"],
-                           "csim_jets": csim["jets"], "bit_exact": csim["bit_exact_fraction"]}
-        synth = report.get("open_synthesis") or {}
-        if "blocks" in synth:
-            out["firmware"]["yosys_LUT"] = synth["total"]["LUT"]
-            out["firmware"]["verilator_bit_exact"] = synth["bit_exact_fraction"]
+    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed,
+           **build_point(cfg, "bench_evp", firmware, yosys)}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -124,42 +111,30 @@ def table(rows: list[dict], header: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    bench_arguments(ap, "efficient_vs_part")
     ap.add_argument("--n", type=int, nargs="+", default=[16, 32])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    ap.add_argument("--epochs", type=int, default=None, help="float epochs for every kind (default: the config's)")
-    ap.add_argument("--qat-epochs", type=int, default=None)
     ap.add_argument("--yosys", action="store_true", help="the rtl stage too (da4ml, Verilator, Yosys)")
-    ap.add_argument("--out", default="efficient_vs_part")
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     raw = yaml.safe_load(Path(args.config).read_text())
-    path = REPO / "bench" / "results" / f"{args.out}.json"
-    points = json.loads(path.read_text())["points"] if path.exists() else []
-    done = {(p["n"], p["kind"], p["seed"]) for p in points}
+    results = Points(args.out, ("n", "kind", "seed"), summarize)
     for n in args.n:
         for seed in args.seeds:
             for kind in args.kinds:
-                if (n, kind, seed) in done:
+                if results.done(n, kind, seed):
                     continue
                 cfg = point_config(raw, kind, n, seed, args.epochs, args.qat_epochs, args.yosys)
                 p = run_point(cfg, firmware=seed == args.seeds[0], yosys=args.yosys)
-                points.append(p)
+                results.add(p)
                 logging.info("n = %d %s seed %d: %.2f %% (%.0f s)", n, kind, seed, 100 * p["accuracy"], p["seconds"])
-                path.parent.mkdir(exist_ok=True)
-                path.write_text(json.dumps({"points": points, "summary": summarize(points)}, indent=1))
+    points = results.points
     rows = summarize(points)
     header = (f"The config's tagger ({Path(args.config).name}: d = {raw['model']['d_model']}, H = "
               f"{raw['model']['heads']}) per kind on its jets cut to n, fully parallel (P = n, II 1), 8-bit QAT; "
-              f"epochs {args.epochs or 'as configured'}; accuracy on the test split ± sd over seeds "
-              f"{', '.join(map(str, args.seeds))}; firmware of the first seed: l1tag's ESTIMATE (no vendor "
+              f"{seeds_words(args)}; firmware of the first seed: l1tag's ESTIMATE (no vendor "
               f"tool), C-simulated on {CSIM_JETS:,} test jets (`python bench/efficient_vs_part.py`).")
-    text = table(rows, header)
-    print(text)
-    if not args.no_docs:
-        write_between_markers(args.out, text)
+    publish(args, table(rows, header))
 
 
 if __name__ == "__main__":

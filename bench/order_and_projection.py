@@ -17,15 +17,13 @@ docs/models.md between the ``<out>`` markers.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import yaml
-from readme_table import write_between_markers
-from stage_points import build, derived_config, mean_sd, trained
+from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
+                          seeds_words)
 
-REPO = Path(__file__).resolve().parents[1]
 ORDERS = ("pt", "kt", "dr", "eta")
 FIXED_ORDERS = ("kt", "dr")  # the orders in which a contiguous block is a physics-motivated bin
 
@@ -63,41 +61,29 @@ def table(rows: list[dict], header: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    bench_arguments(ap, "order_and_projection")
     ap.add_argument("--orders", nargs="+", default=list(ORDERS), choices=ORDERS)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--qat-epochs", type=int, default=None)
-    ap.add_argument("--out", default="order_and_projection")
-    ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     raw = yaml.safe_load(Path(args.config).read_text())
-    path = REPO / "bench" / "results" / f"{args.out}.json"
-    points = json.loads(path.read_text())["points"] if path.exists() else []
-    done = {(p["kind"], p["order"], p["projection"], p["seed"]) for p in points}
+    results = Points(args.out, ("kind", "order", "projection", "seed"), summarize)
     for seed in args.seeds:
         for kind, order, projection in variants(args.orders):
-            if (kind, order, projection, seed) in done:
+            if results.done(kind, order, projection, seed):
                 continue
             name = f"order_{kind}_{order}_{projection}_s{seed}"
             cfg = derived_config(raw, name, seed, {"data": {"sort_by": order},
                                                    "model": {"type": kind, "projection": projection}},
                                  args.epochs, args.qat_epochs)
             p = {"kind": kind, "order": order, "projection": projection, "seed": seed,
-                 **trained(build(cfg, "bench_order"))}
-            points.append(p)
+                 **build_point(cfg, "bench_order")}
+            results.add(p)
             logging.info("%s: %.2f %%", name, 100 * p["accuracy"])
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(json.dumps({"points": points, "summary": summarize(points)}, indent=1))
+    points = results.points
     rows = summarize(points)
     header = (f"{Path(args.config).name}'s tagger and jets (n = {raw['data']['constituents']}), each order "
-              f"descending; epochs {args.epochs or 'as configured'}; test accuracy ± sd over seeds "
-              f"{', '.join(map(str, args.seeds))} (`python bench/order_and_projection.py`).")
-    text = table(rows, header)
-    print(text)
-    if not args.no_docs:
-        write_between_markers(args.out, text)
+              f"descending; {seeds_words(args)} (`python bench/order_and_projection.py`).")
+    publish(args, table(rows, header))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """One bench point = one small build of l1tag's own stages: a config derived from a base config's raw YAML,
 built in build/<bench>/<name> (each stage skipped when current, so a rerun resumes), its trained model's
-metrics read back.  Shared by the benches that compare taggers on equal terms (efficient_vs_part.py,
-order_and_projection.py)."""
+metrics and firmware numbers read back.  Shared by the benches that compare taggers on equal terms
+(efficient_vs_part.py, order_and_projection.py, economical.py): their common options, and the results file
+that each rewrites after every point."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -37,6 +39,68 @@ def build(cfg, bench: str, stages=("data", "train")) -> Path:
     for stage in stages:
         run_stage(ctx, stage)
     return ctx.build_dir
+
+
+def bench_arguments(ap: argparse.ArgumentParser, out: str) -> None:
+    """The options every comparison bench takes."""
+    ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    ap.add_argument("--epochs", type=int, default=None, help="float epochs for every point (default: the config's)")
+    ap.add_argument("--qat-epochs", type=int, default=None)
+    ap.add_argument("--out", default=out, help="bench/results/<out>.json, and the docs markers <out>")
+    ap.add_argument("--no-docs", action="store_true", help="only print the table")
+
+
+def seeds_words(args) -> str:
+    """The table headers' words for the training budget and the seeds."""
+    return (f"epochs {args.epochs or 'as configured'}; accuracy on the test split ± sd over seeds "
+            f"{', '.join(map(str, args.seeds))}")
+
+
+def publish(args, text: str) -> None:
+    """Print the bench's table and, unless --no-docs, write it between its markers in docs/."""
+    from readme_table import write_between_markers
+
+    print(text)
+    if not args.no_docs:
+        write_between_markers(args.out, text)
+
+
+class Points:
+    """bench/results/<out>.json: the finished points (``keys`` of each identify it: a rerun skips them) and
+    their summary, rewritten after every point so that an interrupted bench keeps what it finished."""
+
+    def __init__(self, out: str, keys: tuple[str, ...], summarize):
+        self.path = REPO / "bench" / "results" / f"{out}.json"
+        self.points = json.loads(self.path.read_text())["points"] if self.path.exists() else []
+        self.keys, self.summarize = keys, summarize
+
+    def done(self, *key) -> bool:
+        return any(tuple(p[k] for k in self.keys) == key for p in self.points)
+
+    def add(self, point: dict) -> None:
+        self.points.append(point)
+        self.path.parent.mkdir(exist_ok=True)
+        self.path.write_text(json.dumps({"points": self.points, "summary": self.summarize(self.points)}, indent=1))
+
+
+def build_point(cfg, bench: str, firmware: bool = False, yosys: bool = False) -> dict:
+    """Train ``cfg`` (data, train stages); with ``firmware`` also convert, C-simulate and report (with ``yosys``
+    the rtl stage too).  Returns ``trained`` and, with ``firmware``, its ESTIMATE and C-sim under "firmware"."""
+    stages = ("data", "train") + (("firmware",) + (("rtl",) if yosys else ()) + ("report",) if firmware else ())
+    build_dir = build(cfg, bench, stages)
+    out = trained(build_dir)
+    if firmware:
+        report = json.loads((build_dir / "report.json").read_text())
+        hw, csim = report["hardware"], report["csim"]
+        out["firmware"] = {"LUT": hw["resources"]["LUT"], "DSP": hw["resources"]["DSP"],
+                           "latency_ns": hw["latency_ns"], "ii_cycles": hw["ii_cycles"], "source": hw["source"],
+                           "csim_jets": csim["jets"], "bit_exact": csim["bit_exact_fraction"]}
+        synth = report.get("open_synthesis") or {}
+        if "blocks" in synth:
+            out["firmware"]["yosys_LUT"] = synth["total"]["LUT"]
+            out["firmware"]["verilator_bit_exact"] = synth["bit_exact_fraction"]
+    return out
 
 
 def trained(build_dir: Path) -> dict:
