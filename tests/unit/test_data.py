@@ -168,7 +168,7 @@ def test_sorting_by_kt_orders_by_pt_times_dr():
     out2 = order_constituents(c, 12, "dr", pt_min=50.0)
     real = out2[..., FEATURE_INDEX["pt"]] > 0
     assert (real[:, :-1] >= real[:, 1:]).all() and (out2[..., FEATURE_INDEX["pt"]][real] >= 50).all()
-    # eta: from the highest eta relative to the jet down, padding last, the same 8 particles
+    # eta: from the highest eta relative to the jet down, the 10 real particles first, padding last
     out3 = order_constituents(c, 12, "eta")
     real = out3[..., FEATURE_INDEX["pt"]] > 0
     for jet, keep in zip(out3, real):
