@@ -42,8 +42,7 @@ CSIM_JETS = 1000
 
 def point_config(raw: dict, kind: str, n: int, seed: int, epochs, qat_epochs, yosys: bool):
     """One build's config: the kind, n, its order (kT for SAL-T as shipped, else pT), P = n, seed and epochs."""
-    k = kinds.get(kind)
-    order = "kt" if k.uses_partitions and k.contiguous_partitions else "pt"
+    order = "kt" if kinds.get(kind).contiguous_partitions else "pt"
     return derived_config(raw, f"evp_n{n}_{kind}_s{seed}", seed,
                           {"data": {"constituents": n, "sort_by": order}, "model": {"type": kind},
                            "hls": {"parallelization_factor": n}, "csim": {"jets": CSIM_JETS},

@@ -192,6 +192,13 @@ def partner_histograms(per_query: dict[str, np.ndarray], layer: str, out):
     return out
 
 
+def one_jet_per_class(y: np.ndarray) -> list[int]:
+    """The index of the first jet of each class present in ``y`` (the report's pictures of one jet per class)."""
+    from l1tag.data.features import CLASSES
+
+    return [int(np.flatnonzero(y == c)[0]) for c in range(len(CLASSES)) if np.any(y == c)]
+
+
 def favourite_partners(weights: np.ndarray, multiplicity: int, leading: int = MAP_QUERIES) -> list[tuple[int, int]]:
     """(query, partner) for the first ``leading`` real particles of one jet: the other real particle on which
     the query's weight, in magnitude and summed over heads, is largest (``weights``: (heads, n, n))."""
@@ -212,7 +219,7 @@ def partner_maps(weights: np.ndarray, raw: np.ndarray, multiplicity: np.ndarray,
     from l1tag.data.features import CLASSES, FEATURE_INDEX
     from l1tag.files import atomic_path
 
-    jets = [int(np.flatnonzero(y == c)[0]) for c in range(len(CLASSES)) if np.any(y == c)]
+    jets = one_jet_per_class(y)
     fig, axes = plt.subplots(1, len(jets), figsize=(3.2 * len(jets), 3.6), squeeze=False)
     n = weights.shape[-1]
     for ax, j in zip(axes[0], jets):

@@ -34,7 +34,7 @@ from l1tag import kinds
 from l1tag.data.features import CLASSES, FEATURE_INDEX
 from l1tag.errors import StageMissingError
 from l1tag.files import atomic_path, write_json
-from l1tag.report.attention_study import attention_study
+from l1tag.report.attention_study import attention_study, one_jet_per_class
 from l1tag.report.embedding_study import embedding_study
 from l1tag.train.metrics import accuracy_by_multiplicity
 
@@ -86,14 +86,10 @@ def roc_curves(y: np.ndarray, probs: dict[str, np.ndarray], out: Path) -> Path:
     return _save(fig, out)
 
 
-def _one_jet_per_class(y: np.ndarray) -> list[int]:
-    return [int(np.flatnonzero(y == c)[0]) for c in range(len(CLASSES)) if np.any(y == c)]
-
-
 def partition_picture(raw: np.ndarray, y: np.ndarray, partitions: int, out: Path) -> Path:
     """raw: (N, n, 16) test constituents in physical units, in the model's (kT) order."""
     plt = _plt()
-    jets = _one_jet_per_class(y)
+    jets = one_jet_per_class(y)
     fig, axes = plt.subplots(1, len(jets), figsize=(3.2 * len(jets), 3.4), squeeze=False)
     n = raw.shape[1]
     chunk = math.ceil(n / partitions)
@@ -189,9 +185,9 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
         y, probs[deployed_name], data.multiplicity_test, out / "accuracy_vs_multiplicity.png")
     sparsity_stats = {}
     kind = kinds.get(cfg.model.type)
+    deployed = load_model(build_dir / "model" / ("qat.h5" if deployed_name == "quantized" else "float.h5"))
     if kind.attention:
-        jets = _one_jet_per_class(y)
-        deployed = load_model(build_dir / "model" / ("qat.h5" if deployed_name == "quantized" else "float.h5"))
+        jets = one_jet_per_class(y)
         maps = extract_maps(deployed, x[jets])
         first = next(iter(maps.values()))
         files["attention"], sparsity_stats = attention_maps(first, y[jets], jets, out / "attention_maps.png")
@@ -206,7 +202,6 @@ def make_plots(cfg, build_dir: Path, data) -> dict[str, Path]:
     else:  # a kind without attention: no study left from an earlier model in this folder
         for name in ("attention_study.json", "attention_partners.png", "attention_partner_maps.png"):
             (out / name).unlink(missing_ok=True)
-    deployed = load_model(build_dir / "model" / ("qat.h5" if deployed_name == "quantized" else "float.h5"))
     write_json(out / "embedding_study.json", embedding_study(deployed, x, y, data.multiplicity_test, data.raw_test,
                                                              png=out / "embedding_pca.png"))
     files["embedding_pca"] = out / "embedding_pca.png"
