@@ -8,7 +8,8 @@
  * is what the C-simulation is checked against, bit for bit):
  *   K'[h,j] = cast<qkv_t>(sum_l wK[h,j,l] K[h, j*c+l])        partitioned (rows past n are zero)
  *   K'[h,j] = cast<qkv_t>(sum_i E[h,j,i] K[h,i])              linformer;  full: K' = K
- *   S[h]    = cast<score_t>(Q[h] K'[h]^T * 2^-score_shift)    (n, m)
+ *   S[h]    = cast<score_t>(Q[h] K'[h]^T * 2^-score_shift [+ U'[h]])   (n, m); U: the *_bias kernels' score
+ *             bias (heads, n, n), U' = U (full) or U'[h,i,j] = sum_l wK[h,j,l] U[h,i,j*c+l] (partitioned)
  *   S[h]    = cast<score_t>(depthwise_conv_same(S)[h] + b[h]) partitioned only
  *   A[h,i]  = softmax over j through exp_table (indexed by the exact integer -(S - max S)/lsb) and
  *             inv_table (indexed linearly over the row sum in [1, m])
@@ -76,6 +77,7 @@ struct attention_config {
     typedef ap_fixed<32, 12> acc_score_t;
     typedef ap_fixed<32, 12> acc_conv_t;
     typedef ap_fixed<32, 12> acc_mix_t;
+    typedef ap_fixed<32, 12> acc_bias_t; // a score bias reduced over the keys (SAL-T with the pair bias)
     typedef ap_fixed<11, 6> diff_t;
     typedef ap_ufixed<17, 1> exp_t;
     typedef ap_ufixed<20, 4> sum_t;
@@ -100,6 +102,110 @@ struct attention_config {
     static conv_bias_t conv_bias(unsigned h) { return conv_bias_t(0); }
 };
 
+// One iteration g of the projection loop: the group's P particles weighted into K', V' (a local tree, then one
+// += per accumulator), Q passed through.  Inlined into the pipelined loop of attention_project(_bias).
+template <class data_T, typename CONFIG_T, unsigned rows_per_j, bool partitioned>
+void attention_project_group(unsigned g, const data_T q[CONFIG_T::n * CONFIG_T::d],
+                             const data_T k[CONFIG_T::n * CONFIG_T::d], const data_T v[CONFIG_T::n * CONFIG_T::d],
+                             const typename CONFIG_T::weight_t wk[CONFIG_T::heads * CONFIG_T::m * rows_per_j],
+                             const typename CONFIG_T::weight_t wv[CONFIG_T::heads * CONFIG_T::m * rows_per_j],
+                             data_T q_out[CONFIG_T::n * CONFIG_T::d],
+                             typename CONFIG_T::acc_proj_t acc_k[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                             typename CONFIG_T::acc_proj_t acc_v[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                             typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                             typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::n_groups == 1)
+        g = 0; // one iteration: said outright, so that every index below is a constant
+    const unsigned size = CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim;
+    typename CONFIG_T::acc_proj_t part_k[size], part_v[size];
+    #pragma HLS ARRAY_PARTITION variable=part_k complete
+    #pragma HLS ARRAY_PARTITION variable=part_v complete
+ATTENTION_PROJECT_ZERO:
+    for (unsigned t = 0; t < size; t++) {
+        #pragma HLS UNROLL
+        part_k[t] = 0;
+        part_v[t] = 0;
+    }
+ATTENTION_PROJECT_PARTICLE:
+    for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+        #pragma HLS UNROLL
+        const unsigned row = g * CONFIG_T::parallel + p;
+    ATTENTION_PROJECT_PASS:
+        for (unsigned c = 0; c < CONFIG_T::d; c++) {
+            #pragma HLS UNROLL
+            q_out[row * CONFIG_T::d + c] = q[row * CONFIG_T::d + c];
+        }
+        // this particle's partition (partitioned): floor(row / c) as (row * chunk_mult) >> chunk_shift
+        const unsigned j_own = partitioned ? (row * CONFIG_T::chunk_mult) >> CONFIG_T::chunk_shift : 0;
+    ATTENTION_PROJECT_HEAD:
+        for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+            #pragma HLS UNROLL
+            if (partitioned) {
+                // one weight read and head_dim products per head: the product does not depend on j
+                const unsigned w_at = (h * CONFIG_T::m + j_own) * rows_per_j + (row - j_own * rows_per_j);
+                const typename CONFIG_T::weight_t w_k = wk[w_at], w_v = wv[w_at];
+            ATTENTION_PROJECT_DEPTH:
+                for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+                    #pragma HLS UNROLL
+                    const unsigned col = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
+                    const typename CONFIG_T::acc_proj_t pk = product<CONFIG_T::product_impl>::of(w_k, k[col]);
+                    const typename CONFIG_T::acc_proj_t pv = product<CONFIG_T::product_impl>::of(w_v, v[col]);
+                    if (CONFIG_T::group_in_partition) {
+                        // the whole group lies in one partition: one tree per (h, e), routed below
+                        part_k[h * CONFIG_T::head_dim + e] += pk;
+                        part_v[h * CONFIG_T::head_dim + e] += pv;
+                        continue;
+                    }
+                ATTENTION_PROJECT_ROUTE:
+                    for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                        #pragma HLS UNROLL
+                        if (j == j_own) {
+                            part_k[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += pk;
+                            part_v[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += pv;
+                        }
+                    }
+                }
+            } else {
+            ATTENTION_PROJECT_KEY:
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    const unsigned w_at = (h * CONFIG_T::m + j) * rows_per_j + row;
+                    const typename CONFIG_T::weight_t w_k = wk[w_at], w_v = wv[w_at];
+                ATTENTION_PROJECT_ROWS:
+                    for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+                        #pragma HLS UNROLL
+                        const unsigned col = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
+                        part_k[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] +=
+                            product<CONFIG_T::product_impl>::of(w_k, k[col]);
+                        part_v[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] +=
+                            product<CONFIG_T::product_impl>::of(w_v, v[col]);
+                    }
+                }
+            }
+        }
+    }
+    // the group's partition (group_in_partition): floor(g * parallel / c) as a multiply-shift
+    const unsigned j_group = ((g * CONFIG_T::parallel) * CONFIG_T::chunk_mult) >> CONFIG_T::chunk_shift;
+ATTENTION_PROJECT_ACCUMULATE:
+    for (unsigned t = 0; t < size; t++) {
+        #pragma HLS UNROLL
+        const unsigned h = t / (CONFIG_T::m * CONFIG_T::head_dim), j = (t / CONFIG_T::head_dim) % CONFIG_T::m,
+                       e = t % CONFIG_T::head_dim; // constants once unrolled
+        typename CONFIG_T::acc_proj_t in_k = part_k[t], in_v = part_v[t];
+        if (partitioned && CONFIG_T::group_in_partition) {
+            in_k = j == j_group ? part_k[h * CONFIG_T::head_dim + e] : typename CONFIG_T::acc_proj_t(0);
+            in_v = j == j_group ? part_v[h * CONFIG_T::head_dim + e] : typename CONFIG_T::acc_proj_t(0);
+        }
+        acc_k[t] = (g == 0 ? typename CONFIG_T::acc_proj_t(0) : acc_k[t]) + in_k;
+        acc_v[t] = (g == 0 ? typename CONFIG_T::acc_proj_t(0) : acc_v[t]) + in_v;
+        if (g == CONFIG_T::n_groups - 1) {
+            kp[t] = acc_k[t];
+            vp[t] = acc_v[t];
+        }
+    }
+}
+
 // K', V' = the projections of K and V over the particles, accumulated group by group; Q passes through
 // (the core process reads it from here, not from the caller: a canonical DATAFLOW region).
 // partitioned: particle row goes to partition j = row / c (a multiply-shift, no divider) with weight
@@ -122,90 +228,55 @@ void attention_project(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k
 ATTENTION_PROJECT_GROUPS:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II=1 rewind
-        typename CONFIG_T::acc_proj_t part_k[size], part_v[size];
-        #pragma HLS ARRAY_PARTITION variable=part_k complete
-        #pragma HLS ARRAY_PARTITION variable=part_v complete
-    ATTENTION_PROJECT_ZERO:
-        for (unsigned t = 0; t < size; t++) {
-            #pragma HLS UNROLL
-            part_k[t] = 0;
-            part_v[t] = 0;
-        }
-    ATTENTION_PROJECT_PARTICLE:
+        attention_project_group<data_T, CONFIG_T, rows_per_j, partitioned>(g, q, k, v, wk, wv, q_out, acc_k, acc_v,
+                                                                           kp, vp);
+    }
+}
+
+// SAL-T with a score bias U (heads, n, n): the projection of attention_project, and per particle row the bias
+// reduced over each partition as K' is, U'[h, row, j] = sum_l wK[h, j, l] U[h, row, j*c + l] (exact, acc_bias_t;
+// the terms past n are absent), passed to the core with Q, K', V' (one process: a canonical DATAFLOW region).
+template <class data_T, class bias_T, typename CONFIG_T>
+void attention_project_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                            const data_T v[CONFIG_T::n * CONFIG_T::d],
+                            const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::n],
+                            const typename CONFIG_T::weight_t wk[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
+                            const typename CONFIG_T::weight_t wv[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
+                            data_T q_out[CONFIG_T::n * CONFIG_T::d],
+                            typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                            typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                            typename CONFIG_T::acc_bias_t u_out[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m]) {
+    #pragma HLS INLINE off
+    const unsigned size = CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim;
+    typename CONFIG_T::acc_proj_t acc_k[size], acc_v[size];
+    #pragma HLS ARRAY_PARTITION variable=acc_k complete
+    #pragma HLS ARRAY_PARTITION variable=acc_v complete
+ATTENTION_PROJECT_BIAS_GROUPS:
+    for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
+        #pragma HLS PIPELINE II=1 rewind
+        attention_project_group<data_T, CONFIG_T, CONFIG_T::chunk, true>(g, q, k, v, wk, wv, q_out, acc_k, acc_v, kp,
+                                                                         vp);
+    ATTENTION_PROJECT_BIAS_PARTICLE:
         for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
             #pragma HLS UNROLL
             const unsigned row = g * CONFIG_T::parallel + p;
-        ATTENTION_PROJECT_PASS:
-            for (unsigned c = 0; c < CONFIG_T::d; c++) {
-                #pragma HLS UNROLL
-                q_out[row * CONFIG_T::d + c] = q[row * CONFIG_T::d + c];
-            }
-            // this particle's partition (partitioned): floor(row / c) as (row * chunk_mult) >> chunk_shift
-            const unsigned j_own = partitioned ? (row * CONFIG_T::chunk_mult) >> CONFIG_T::chunk_shift : 0;
-        ATTENTION_PROJECT_HEAD:
+        ATTENTION_PROJECT_BIAS_HEAD:
             for (unsigned h = 0; h < CONFIG_T::heads; h++) {
                 #pragma HLS UNROLL
-                if (partitioned) {
-                    // one weight read and head_dim products per head: the product does not depend on j
-                    const unsigned w_at = (h * CONFIG_T::m + j_own) * rows_per_j + (row - j_own * rows_per_j);
-                    const typename CONFIG_T::weight_t w_k = wk[w_at], w_v = wv[w_at];
-                ATTENTION_PROJECT_DEPTH:
-                    for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
+            ATTENTION_PROJECT_BIAS_KEY:
+                for (unsigned j = 0; j < CONFIG_T::m; j++) {
+                    #pragma HLS UNROLL
+                    typename CONFIG_T::acc_bias_t acc = 0;
+                ATTENTION_PROJECT_BIAS_TERM:
+                    for (unsigned l = 0; l < CONFIG_T::chunk; l++) {
                         #pragma HLS UNROLL
-                        const unsigned col = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
-                        const typename CONFIG_T::acc_proj_t pk = product<CONFIG_T::product_impl>::of(w_k, k[col]);
-                        const typename CONFIG_T::acc_proj_t pv = product<CONFIG_T::product_impl>::of(w_v, v[col]);
-                        if (CONFIG_T::group_in_partition) {
-                            // the whole group lies in one partition: one tree per (h, e), routed below
-                            part_k[h * CONFIG_T::head_dim + e] += pk;
-                            part_v[h * CONFIG_T::head_dim + e] += pv;
-                            continue;
-                        }
-                    ATTENTION_PROJECT_ROUTE:
-                        for (unsigned j = 0; j < CONFIG_T::m; j++) {
-                            #pragma HLS UNROLL
-                            if (j == j_own) {
-                                part_k[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += pk;
-                                part_v[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] += pv;
-                            }
-                        }
+                        const unsigned col = j * CONFIG_T::chunk + l;
+                        if (col < CONFIG_T::n)
+                            acc += product<CONFIG_T::product_impl>::of(wk[(h * CONFIG_T::m + j) * CONFIG_T::chunk + l],
+                                                                        u[(h * CONFIG_T::n + row) * CONFIG_T::n + col]);
                     }
-                } else {
-                ATTENTION_PROJECT_KEY:
-                    for (unsigned j = 0; j < CONFIG_T::m; j++) {
-                        #pragma HLS UNROLL
-                        const unsigned w_at = (h * CONFIG_T::m + j) * rows_per_j + row;
-                        const typename CONFIG_T::weight_t w_k = wk[w_at], w_v = wv[w_at];
-                    ATTENTION_PROJECT_ROWS:
-                        for (unsigned e = 0; e < CONFIG_T::head_dim; e++) {
-                            #pragma HLS UNROLL
-                            const unsigned col = row * CONFIG_T::d + h * CONFIG_T::head_dim + e;
-                            part_k[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] +=
-                                product<CONFIG_T::product_impl>::of(w_k, k[col]);
-                            part_v[(h * CONFIG_T::m + j) * CONFIG_T::head_dim + e] +=
-                                product<CONFIG_T::product_impl>::of(w_v, v[col]);
-                        }
-                    }
+                    u_out[(h * CONFIG_T::n + row) * CONFIG_T::m + j] = acc;
                 }
-            }
-        }
-        // the group's partition (group_in_partition): floor(g * parallel / c) as a multiply-shift
-        const unsigned j_group = ((g * CONFIG_T::parallel) * CONFIG_T::chunk_mult) >> CONFIG_T::chunk_shift;
-    ATTENTION_PROJECT_ACCUMULATE:
-        for (unsigned t = 0; t < size; t++) {
-            #pragma HLS UNROLL
-            const unsigned h = t / (CONFIG_T::m * CONFIG_T::head_dim), j = (t / CONFIG_T::head_dim) % CONFIG_T::m,
-                           e = t % CONFIG_T::head_dim; // constants once unrolled
-            typename CONFIG_T::acc_proj_t in_k = part_k[t], in_v = part_v[t];
-            if (partitioned && CONFIG_T::group_in_partition) {
-                in_k = j == j_group ? part_k[h * CONFIG_T::head_dim + e] : typename CONFIG_T::acc_proj_t(0);
-                in_v = j == j_group ? part_v[h * CONFIG_T::head_dim + e] : typename CONFIG_T::acc_proj_t(0);
-            }
-            acc_k[t] = (g == 0 ? typename CONFIG_T::acc_proj_t(0) : acc_k[t]) + in_k;
-            acc_v[t] = (g == 0 ? typename CONFIG_T::acc_proj_t(0) : acc_v[t]) + in_v;
-            if (g == CONFIG_T::n_groups - 1) {
-                kp[t] = acc_k[t];
-                vp[t] = acc_v[t];
             }
         }
     }
@@ -332,16 +403,65 @@ ATTENTION_MIX_DEPTH:
     }
 }
 
-// Scores (with the depthwise 'same' score convolution when conv: its taps are the config's compile-time
-// constants), softmax and A V', particle group by particle group. halo = the rows above and below a
-// group whose raw scores the convolution reads. A process of its own: it reads only its predecessor.
+// One group's particles from their raw scores (the group's rows, then the convolution's halo below: raw row
+// p + a is particle row g P + p + a - top): the depthwise 'same' score convolution when conv (taps: the
+// config's compile-time constants), the table softmax and A V' into y.  Inlined into the core's pipelined loop.
+template <class res_T, typename CONFIG_T, bool conv>
+void attention_group_mix(unsigned g,
+                         const typename CONFIG_T::score_t raw[(CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0)) *
+                                                              CONFIG_T::heads * CONFIG_T::m],
+                         const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
+                         res_T y[CONFIG_T::n * CONFIG_T::d]) {
+    #pragma HLS INLINE
+    if (CONFIG_T::n_groups == 1)
+        g = 0; // one iteration: said outright, so that every index below is a constant
+    const int left = conv ? (CONFIG_T::conv_kw - 1) / 2 : 0;
+ATTENTION_CORE_PARTICLE:
+    for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+        #pragma HLS UNROLL
+        const unsigned row = g * CONFIG_T::parallel + p;
+    ATTENTION_CORE_HEAD:
+        for (unsigned h = 0; h < CONFIG_T::heads; h++) {
+            #pragma HLS UNROLL
+            typename CONFIG_T::score_t s[CONFIG_T::m];
+            #pragma HLS ARRAY_PARTITION variable=s complete
+        ATTENTION_CORE_KEY:
+            for (int j = 0; j < (int)CONFIG_T::m; j++) {
+                #pragma HLS UNROLL
+                if (!conv) {
+                    s[j] = raw[(p * CONFIG_T::heads + h) * CONFIG_T::m + j];
+                    continue;
+                }
+                typename CONFIG_T::acc_conv_t acc = CONFIG_T::conv_bias(h);
+            ATTENTION_CORE_TAPS:
+                for (int a = 0; a < (int)CONFIG_T::conv_kh; a++) {
+                    #pragma HLS UNROLL
+                ATTENTION_CORE_TAP_COLUMN:
+                    for (int b = 0; b < (int)CONFIG_T::conv_kw; b++) {
+                        #pragma HLS UNROLL
+                        const int jj = j + b - left; // raw row p + a is particle row + a - top
+                        if (jj >= 0 && jj < (int)CONFIG_T::m)
+                            acc += CONFIG_T::conv_tap((a * CONFIG_T::conv_kw + b) * CONFIG_T::heads + h) *
+                                   raw[((p + a) * CONFIG_T::heads + h) * CONFIG_T::m + jj];
+                    }
+                }
+                s[j] = acc;
+            }
+            attention_softmax_mix_row<res_T, CONFIG_T>(s, vp, row, h, y);
+        }
+    }
+}
+
+// Scores (with the depthwise 'same' score convolution when conv), softmax and A V', particle group by particle
+// group. halo = the rows above and below a group whose raw scores the convolution reads. A process of its
+// own: it reads only its predecessor.
 template <class data_T, class res_T, typename CONFIG_T, bool conv>
 void attention_core(const data_T q[CONFIG_T::n * CONFIG_T::d],
                     const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
                     const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
                     res_T y[CONFIG_T::n * CONFIG_T::d]) {
     #pragma HLS INLINE off
-    const int top = conv ? (CONFIG_T::conv_kh - 1) / 2 : 0, left = conv ? (CONFIG_T::conv_kw - 1) / 2 : 0;
+    const int top = conv ? (CONFIG_T::conv_kh - 1) / 2 : 0;
     const unsigned rows = CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0); // the group and its halo
 ATTENTION_CORE_GROUPS:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
@@ -365,40 +485,7 @@ ATTENTION_CORE_GROUPS:
                 }
             }
         }
-    ATTENTION_CORE_PARTICLE:
-        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
-            #pragma HLS UNROLL
-            const unsigned row = g * CONFIG_T::parallel + p;
-        ATTENTION_CORE_HEAD:
-            for (unsigned h = 0; h < CONFIG_T::heads; h++) {
-                #pragma HLS UNROLL
-                typename CONFIG_T::score_t s[CONFIG_T::m];
-                #pragma HLS ARRAY_PARTITION variable=s complete
-            ATTENTION_CORE_KEY:
-                for (int j = 0; j < (int)CONFIG_T::m; j++) {
-                    #pragma HLS UNROLL
-                    if (!conv) {
-                        s[j] = raw[(p * CONFIG_T::heads + h) * CONFIG_T::m + j];
-                        continue;
-                    }
-                    typename CONFIG_T::acc_conv_t acc = CONFIG_T::conv_bias(h);
-                ATTENTION_CORE_TAPS:
-                    for (int a = 0; a < (int)CONFIG_T::conv_kh; a++) {
-                        #pragma HLS UNROLL
-                    ATTENTION_CORE_TAP_COLUMN:
-                        for (int b = 0; b < (int)CONFIG_T::conv_kw; b++) {
-                            #pragma HLS UNROLL
-                            const int jj = j + b - left; // raw row p + a is particle row + a - top
-                            if (jj >= 0 && jj < (int)CONFIG_T::m)
-                                acc += CONFIG_T::conv_tap((a * CONFIG_T::conv_kw + b) * CONFIG_T::heads + h) *
-                                       raw[((p + a) * CONFIG_T::heads + h) * CONFIG_T::m + jj];
-                        }
-                    }
-                    s[j] = acc;
-                }
-                attention_softmax_mix_row<res_T, CONFIG_T>(s, vp, row, h, y);
-            }
-        }
+        attention_group_mix<res_T, CONFIG_T, conv>(g, raw, vp, y);
     }
 }
 
@@ -496,33 +583,40 @@ ATTENTION_GATHER_BIAS_GROUPS:
     }
 }
 
-template <class data_T, class bias_T, class res_T, typename CONFIG_T>
+// The core with a score bias U' (heads, n, m) (the pair bias, reduced over the keys as K' is for SAL-T): raw
+// scores cast<score_t>(Q K'^T 2^-score_shift + U'), the sum exact; then as attention_core.
+template <class data_T, class bias_T, class res_T, typename CONFIG_T, bool conv>
 void attention_core_bias(const data_T q[CONFIG_T::n * CONFIG_T::d],
                          const typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
                          const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
                          const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m],
                          res_T y[CONFIG_T::n * CONFIG_T::d]) {
     #pragma HLS INLINE off
+    const int top = conv ? (CONFIG_T::conv_kh - 1) / 2 : 0;
+    const unsigned rows = CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0); // the group and its halo
 ATTENTION_CORE_BIAS_GROUPS:
     for (unsigned g = 0; g < CONFIG_T::n_groups; g++) {
         #pragma HLS PIPELINE II=1 rewind
-    ATTENTION_CORE_BIAS_PARTICLE:
-        for (unsigned p = 0; p < CONFIG_T::parallel; p++) {
+        typename CONFIG_T::score_t raw[rows * CONFIG_T::heads * CONFIG_T::m];
+        #pragma HLS ARRAY_PARTITION variable=raw complete
+    ATTENTION_CORE_BIAS_RAW:
+        for (unsigned t = 0; t < rows; t++) {
             #pragma HLS UNROLL
-            const unsigned row = g * CONFIG_T::parallel + p;
+            const int row = (int)(g * CONFIG_T::parallel + t) - top;
         ATTENTION_CORE_BIAS_HEAD:
             for (unsigned h = 0; h < CONFIG_T::heads; h++) {
                 #pragma HLS UNROLL
-                typename CONFIG_T::score_t s[CONFIG_T::m];
-                #pragma HLS ARRAY_PARTITION variable=s complete
             ATTENTION_CORE_BIAS_KEY:
                 for (unsigned j = 0; j < CONFIG_T::m; j++) {
                     #pragma HLS UNROLL
-                    s[j] = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j) + u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
+                    typename CONFIG_T::score_t s = 0; // Keras 'same' padding: rows outside the jet are zero
+                    if (row >= 0 && row < (int)CONFIG_T::n)
+                        s = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j) + u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
+                    raw[(t * CONFIG_T::heads + h) * CONFIG_T::m + j] = s;
                 }
-                attention_softmax_mix_row<res_T, CONFIG_T>(s, vp, row, h, y);
             }
         }
+        attention_group_mix<res_T, CONFIG_T, conv>(g, raw, vp, y);
     }
 }
 
@@ -541,7 +635,31 @@ void full_attention_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T
     #pragma HLS ARRAY_PARTITION variable=vp complete
     #pragma HLS ARRAY_PARTITION variable=u_pass complete
     attention_gather_bias<data_T, bias_T, CONFIG_T>(q, k, v, u, q_pass, kp, vp, u_pass);
-    attention_core_bias<data_T, bias_T, res_T, CONFIG_T>(q_pass, kp, vp, u_pass, y);
+    attention_core_bias<data_T, bias_T, res_T, CONFIG_T, false>(q_pass, kp, vp, u_pass, y);
+}
+
+// SAL-T with a score bias U (heads, n, n) (ParT's pair bias): the partition weights wK reduce U's keys as they
+// reduce K (attention_project_bias), so the scores are those of partitioned_attention plus U'. A canonical
+// DATAFLOW region of two processes, as partitioned_attention.
+template <class data_T, class bias_T, class res_T, typename CONFIG_T>
+void partitioned_attention_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const data_T k[CONFIG_T::n * CONFIG_T::d],
+                                const data_T v[CONFIG_T::n * CONFIG_T::d],
+                                const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::n],
+                                res_T y[CONFIG_T::n * CONFIG_T::d],
+                                const typename CONFIG_T::weight_t kproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
+                                const typename CONFIG_T::weight_t vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk]) {
+    #pragma HLS INLINE off
+    #pragma HLS DATAFLOW
+    data_T q_pass[CONFIG_T::n * CONFIG_T::d];
+    typename CONFIG_T::qkv_t kp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim];
+    typename CONFIG_T::acc_bias_t u_pass[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::m];
+    #pragma HLS ARRAY_PARTITION variable=q_pass complete
+    #pragma HLS ARRAY_PARTITION variable=kp complete
+    #pragma HLS ARRAY_PARTITION variable=vp complete
+    #pragma HLS ARRAY_PARTITION variable=u_pass complete
+    attention_project_bias<data_T, bias_T, CONFIG_T>(q, k, v, u, kproj, vproj, q_pass, kp, vp, u_pass);
+    attention_core_bias<data_T, typename CONFIG_T::acc_bias_t, res_T, CONFIG_T, true>(q_pass, kp, vp, u_pass, y);
 }
 
 } // namespace l1tag

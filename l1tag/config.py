@@ -357,8 +357,8 @@ class ModelConfig:
     pair_bias: bool = setting(False, boolean(),
                               "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
                               "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
-                              "data.features pt, etarel, phirel; model.type transformer; always on for part; "
-                              "hls.parallelization_factor = n)")
+                              "data.features pt, etarel, phirel; model.type transformer, or salt: U summed over each partition by "
+                              "its key weights; always on for part; hls.parallelization_factor = n)")
     projection: str = setting("learned", choice("learned", "bins"),
                               "the Linformer's E, F: learned, or bins: fixed averages over p contiguous blocks of "
                               "ceil(n / p) particles in data.sort_by order (not trained)")
@@ -713,9 +713,9 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
     m = cfg.model
     kind = kinds.get(m.type)
     if m.pair_bias and kind.pair_bias == kinds.NO_PAIR_BIAS:
-        able = " and ".join(k.name for k in kinds.pair_bias_kinds())
+        able = ", ".join(k.name for k in kinds.pair_bias_kinds())
         raise ConfigError(f"{origin}: model.pair_bias on model.type {m.type}: only {able} "
-                          f"score every particle pair; set model.type: transformer or model.pair_bias: false")
+                          f"take the pair bias; set model.type: transformer or model.pair_bias: false")
     if not kinds.uses_pair_bias(m):
         return
     what = "model.pair_bias" if kind.pair_bias == kinds.PAIR_BIAS_OPTION else f"model.type {m.type} (ParT's pair bias)"

@@ -51,6 +51,11 @@ def parse_attention(keras_layer, input_names, input_shapes, data_reader):
     return layer, [input_shapes[0][0], n, d]
 
 
+def score_bias_type(node) -> FixedType | None:
+    """The type of the node's score bias U (its fourth input), or None."""
+    return from_hls(node.get_input_variable(node.inputs[3]).type.precision) if len(node.inputs) > 3 else None
+
+
 def attention_layer_spec(node) -> AttentionSpec:
     """The AttentionSpec of an IR node (also read by the estimator)."""
     x_t = from_hls(node.get_input_variable().type.precision)
@@ -126,6 +131,7 @@ attention_config_template = """struct config{index} : l1tag::attention_config {{
     typedef {acc_score_t} acc_score_t;
     typedef {acc_conv_t} acc_conv_t;
     typedef {acc_mix_t} acc_mix_t;
+    typedef {acc_bias_t} acc_bias_t;
     typedef {diff_t} diff_t;
     typedef {exp_t} exp_t;
     typedef {sum_t} sum_t;
@@ -200,6 +206,8 @@ class AttentionConfigTemplate(LayerConfigTemplate):
                  "acc_mix_t": spec.acc_mix_t.cpp(), "diff_t": spec.diff_t.cpp(), "sum_t": spec.sum_t.cpp()}
         types["acc_proj_t"] = spec.acc_proj_t.cpp() if spec.projection_terms else spec.qkv_t.cpp()
         types["exp_t"], types["inv_t"] = EXP_T.cpp(), INV_T.cpp()
+        bias_t = score_bias_type(node)  # U' (the reduced score bias): unused by the kernels without one
+        types["acc_bias_t"] = (spec.acc_bias_t(bias_t) if bias_t else spec.score_t).cpp()
         if kinds.get(spec.kind).score_conv:
             types.update(conv_weight_t=spec.conv_w_t.cpp(), conv_bias_t=spec.conv_b_t.cpp(),
                          acc_conv_t=spec.acc_conv_t.cpp())

@@ -142,6 +142,12 @@ class Kind:
         arrays of traced variables), new arrays take ``k``'s dtype."""
         return k, v
 
+    def project_bias(self, u: np.ndarray, w: dict[str, np.ndarray], shape: AttentionShape, einsum=np.einsum):
+        """A score bias over particle pairs (heads, rows, n) -> over the scored keys (heads, rows, m), exact:
+        the same reduction over the key particles as K' (so that Q K'^T + U' is the reduction of the full
+        biased scores).  Full attention: U itself."""
+        return u
+
 
 @cache
 def get(name: str) -> Kind:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from l1tag.kinds import AttentionShape, Kind
+from l1tag.kinds import PAIR_BIAS_OPTION, AttentionShape, Kind
 
 
 class SaltKind(Kind):
@@ -26,6 +26,7 @@ class SaltKind(Kind):
     cpp_function = "l1tag::partitioned_attention"
     projection_weights = (("kpart", "kproj"), ("vpart", "vproj"))
     score_conv = True
+    pair_bias = PAIR_BIAS_OPTION  # model.pair_bias: U collapsed over each partition by its key weights
 
     def layer_arguments(self, model_cfg, weight_q, bias_q) -> dict:
         return {"partitions": model_cfg.partitions, "conv_kernel": model_cfg.conv_kernel,
@@ -68,6 +69,14 @@ class SaltKind(Kind):
             return einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, dh), pw)
 
         return collapse(k, w["kproj"]), collapse(v, w["vproj"])
+
+    def project_bias(self, u, w, shape, einsum=np.einsum):
+        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l]: the pair bias over partition j, weighted as K' is."""
+        heads, rows, n = u.shape
+        c, p = shape.chunk, shape.m
+        padded = np.zeros((heads, rows, p * c), dtype=u.dtype)
+        padded[:, :, :n] = u
+        return einsum("hipl,hpl->hip", padded.reshape(heads, rows, p, c), w["kproj"])
 
 
 KIND = SaltKind()

@@ -180,6 +180,12 @@ def _attention_cost(layer, act_bits: int) -> tuple[int, int, int, float]:
     bops = sum(mac[k] * a * b for k, (a, b) in operands.items())
     other = flops - 2 * macs  # softmax (exp, sum, divide) and the conv bias, at the score width
     energy = sum(op_energy_pj(mac[k], 0, a, b) for k, (a, b) in operands.items()) + op_energy_pj(0, other, qb, qb)
+    if isinstance(layer.input, list):  # [x, U]: + U' on every score; SAL-T first reduces U by wK (n x n products)
+        scb = _bits(layer.quantizer_strings["score_quantizer"])
+        reduce = shape.heads * shape.n * shape.n if shape.chunk else 0
+        macs, flops = macs + reduce, flops + 2 * reduce + shape.softmax_elements
+        bops += reduce * scb * wb
+        energy += op_energy_pj(reduce, shape.softmax_elements, scb, wb)
     if getattr(layer, "hetero_names", None):  # Wq, Wk, Wv: each weight its own bits, a zero costs nothing
         from l1tag.models.layers.hetero import exact_bits
 

@@ -8,8 +8,10 @@ bit for bit::
     K', V'   = cast<qkv_t>(project(K, V))               the kind's projection (l1tag/kinds/<kind>.py):
                                                         salt: rows j*c .. j*c+c-1 (zero past n);
                                                         linformer: all n rows; transformer: K' = K, V' = V
-    S        = cast<score_t>((Q . K') * 2^-shift [+ U])  (heads, n, m); U: a score bias, ParT's pair bias
-                                                        (l1tag/ops/pair_bias.py), where the layer has one
+    S        = cast<score_t>((Q . K') * 2^-shift [+ U'])  (heads, n, m); U: a score bias (heads, n, n), ParT's
+                                                        pair bias (l1tag/ops/pair_bias.py), where the layer
+                                                        has one; U' = the kind's project_bias of U, exact
+                                                        (full: U; salt: summed over each partition by wK)
     S        = cast<score_t>(conv(S) + b)               kinds with a score convolution: depthwise, 'same'
     e        = exp_table[min(-(S - max_j S) / lsb, T-1)]     exact index: the score's raw integer
     A        = cast<softmax_t>(e * inv_table[idx(sum e)])    sum e in [1, m]; idx linear over [1, m]
@@ -29,7 +31,6 @@ import numpy as np
 from l1tag import kinds
 from l1tag.kinds import AttentionShape, score_shift
 from l1tag.numerics import tables
-from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType, accumulator, constant_accumulator, fitting_type, quantize
 from l1tag.numerics.tables import EXP_T, INV_T, inv_index_division
 from l1tag.ops.base import OpRule, Part, Port, Product, quantizer_type, uint
@@ -72,6 +73,16 @@ class AttentionSpec(AttentionShape):
     @property
     def acc_mix_t(self) -> FixedType:
         return accumulator(self.softmax_t, self.qkv_t, self.m)
+
+    def acc_bias_t(self, u_t: FixedType) -> FixedType:
+        """A score bias of type ``u_t`` reduced over the keys (``Kind.project_bias``), exactly: U's own type for
+        full attention; a sum of c products wK U for SAL-T's partitions."""
+        return accumulator(u_t, self.w_t, self.chunk) if partitioned(self) else u_t
+
+    def acc_biased_score_t(self, u_t: FixedType) -> FixedType:
+        """(Q . K') 2^-shift + U', exactly (what the score cast reads when the layer has a bias)."""
+        return accumulator(FixedType(self.acc_score_t.width, self.acc_score_t.integer - self.shift), None, 1,
+                           extra=self.acc_bias_t(u_t))
 
     @property
     def diff_t(self) -> FixedType:
@@ -134,11 +145,15 @@ def project_reference(k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray], sp
                                                                                spec))
 
 
-def scores_reference(q: np.ndarray, kp: np.ndarray, spec: AttentionSpec, bias: np.ndarray | None = None) -> np.ndarray:
-    """The raw scores (heads, n, m) in score_t: cast<score_t>((Q . K') 2^-shift + U), before any convolution
-    (``bias``: U (heads, n, m) in score_t, or None)."""
+def scores_reference(q: np.ndarray, kp: np.ndarray, spec: AttentionSpec, bias: np.ndarray | None = None,
+                     w: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The raw scores (heads, n, m) in score_t: cast<score_t>((Q . K') 2^-shift + U'), before any convolution
+    (``bias``: U (heads, n, n), or None; U' = its reduction over the keys, ``Kind.project_bias`` with the
+    kernel's weights ``w``)."""
     s = np.einsum("hid,hjd->hij", _split(q, spec), kp) * 2.0**-spec.shift
-    return quantize(s if bias is None else s + bias, spec.score_t)
+    if bias is not None:
+        s = s + kinds.get(spec.kind).project_bias(bias, w, spec)
+    return quantize(s, spec.score_t)
 
 
 def mix_reference(s: np.ndarray, vp: np.ndarray, w: dict[str, np.ndarray], spec: AttentionSpec) -> np.ndarray:
@@ -155,7 +170,7 @@ def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str
     """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb];
     ``bias``: a score bias (heads, n, m) in score_t, or None."""
     kp, vp = project_reference(k, v, w, spec)
-    return mix_reference(scores_reference(q, kp, spec, bias), vp, w, spec)
+    return mix_reference(scores_reference(q, kp, spec, bias, w), vp, w, spec)
 
 
 # ------------------------------------------------------------------------------------------
@@ -255,11 +270,15 @@ def trace_project(k, v, op):
 
 def trace_scores(q, kp, op, bias=None):
     """The raw scores (heads, rows, m) in score_t of traced query rows q (rows, d) against K': variable
-    products summed as balanced trees, plus the rows' score bias (heads, rows, m) where there is one
+    products summed as balanced trees, plus the rows' score bias U' where there is one (``bias``: the rows of
+    U, (heads, rows, n), reduced over the keys by the kind's ``project_bias``, a constant-weight adder graph)
     (reference: scores_reference)."""
     spec = op.spec
     s = wrap(contract("hid,hjd->hijd", _heads(q._vars, spec), kp, q), q) * 2.0**-spec.shift
-    return cast(s if bias is None else wrap(s._vars + bias, q), spec.score_t)._vars
+    if bias is not None:
+        u = kinds.get(spec.kind).project_bias(bias, op.weights, spec, einsum=functools.partial(einsum, like=q))
+        s = wrap(s._vars + u, q)
+    return cast(s, spec.score_t)._vars
 
 
 def trace_mix(raw, vp, op, like):
@@ -309,10 +328,11 @@ def partitioned(spec) -> bool:
     return spec.chunk > 0
 
 
-def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None) -> list[Product]:
+def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None,
+                       bias_t: FixedType | None = None) -> list[Product]:
     """Every product of one iteration of the attention's two loops (firmware_templates/l1tag_attention.h),
     by operand types: what the GIMPLE census reads from the C++ (a test holds them equal) and the estimate
-    prices."""
+    prices.  ``bias_t``: the type of the layer's score bias U, where it has one (SAL-T reduces it by wK)."""
     heads, m, dh, p = spec.heads, spec.m, spec.head_dim, parallel
     x_t, w_t = spec.x_t, spec.w_t
     out = []
@@ -320,6 +340,8 @@ def attention_products(spec, parallel: int, conv_taps: np.ndarray | None = None)
         out.append(Product("projection", 2 * p * heads * dh, w_t, x_t))
     elif spec.projection_terms:  # linformer: into all m rows
         out.append(Product("projection", 2 * p * heads * m * dh, w_t, x_t))
+    if bias_t is not None and partitioned(spec):  # each particle row's U weighted into its partitions' U'
+        out.append(Product("bias", p * heads * spec.n, w_t, bias_t))
     conv = spec.conv if kinds.get(spec.kind).score_conv else None
     # the group's rows and the convolution's halo; with one iteration (P = n) the halo rows lie outside the
     # jet at compile time ('same' padding: zero scores), so no product is formed for them
@@ -350,9 +372,7 @@ PIECES = ("projection", "scores", "mix")
 
 
 def _biased(op) -> bool:
-    """[Q, K, V, U]: a score bias (full attention only: a convolution's halo rows would need other rows')."""
-    if len(op.inputs) > 3 and op.spec.conv:
-        raise ConversionError(f"layer '{op.name}': a score bias with a score convolution has no firmware")
+    """[Q, K, V, U]: a score bias."""
     return len(op.inputs) > 3
 
 
@@ -397,9 +417,7 @@ class Attention(OpRule):
             lowering.float32_sums[f"{layer.name}.{part}"] = getattr(spec, f"acc_{part}_t").width  # e x 1/sum: float64
         if len(source) > 1:  # [x, U]: a score bias (ParT's pair bias), summed exactly with the scaled dot
             qkv_names.append(source[1])
-            lowering.float32_sums[f"{layer.name}.score"] = accumulator(
-                FixedType(spec.acc_score_t.width, spec.acc_score_t.integer - spec.shift), None, 1,
-                extra=lowering.types[source[1]]).width
+            lowering.float32_sums[f"{layer.name}.score"] = spec.acc_biased_score_t(lowering.types[source[1]]).width
         kernel_weights = {k: short[k] for k in kernel_weight_names(kind, cfg)}
         lowering.emit(self.name, layer.name, qkv_names, spec.out_t,
                       lambda inputs: AttentionCore(kind.name, cfg, {k: v.shape for k, v in kernel_weights.items()},
@@ -431,7 +449,7 @@ class Attention(OpRule):
         if spec.projection_terms:  # full attention: K' = K, V' = V is wiring
             parts.append(Part("projection", "projection", 1, [Port(k, (spec.n, spec.d), spec.qkv_t),
                                                                 Port(v, (spec.n, spec.d), spec.qkv_t)]))
-        bias = [Port(op.inputs[3], (heads, 1, m), spec.score_t)] if _biased(op) else []  # the row's U
+        bias = [Port(op.inputs[3], (heads, 1, spec.n), spec.score_t)] if _biased(op) else []  # the row's U
         parts.append(Part("scores", "scores", parallel + kh - 1, [Port(q, (1, spec.d), spec.qkv_t), kp] + bias))
         parts.append(Part("mix", "mix", parallel, [Port(f"{op.name}.raw", (heads, kh, m), spec.score_t), vp]))
         return parts
@@ -442,7 +460,7 @@ class Attention(OpRule):
         u = values[op.inputs[3]] if _biased(op) else [None] * len(q)
         kvp = [project_reference(kj, vj, op.weights, op.spec) for kj, vj in zip(k, v)]
         kp, vp = np.stack([t[0] for t in kvp]), np.stack([t[1] for t in kvp])
-        raw = np.stack([scores_reference(qj, t[0], op.spec, uj) for qj, t, uj in zip(q, kvp, u)])
+        raw = np.stack([scores_reference(qj, t[0], op.spec, uj, op.weights) for qj, t, uj in zip(q, kvp, u)])
         return {f"{op.name}.kp": kp, f"{op.name}.vp": vp, f"{op.name}.raw": raw}
 
     def trace_part(self, op, role, ins):

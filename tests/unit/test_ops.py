@@ -31,9 +31,9 @@ CASES = {
     "relu": ("deepsets",),
     "add": ("salt",),
     "maxpool": ("deepsets",),
-    "attention": ("salt", "linformer", "transformer", "part", "salt+ternary"),
+    "attention": ("salt", "linformer", "transformer", "part", "salt+ternary", "salt+pair_bias"),
     "dynamic_tanh": ("salt",),
-    "pair_bias": ("transformer+pair_bias", "part"),
+    "pair_bias": ("transformer+pair_bias", "part", "salt+pair_bias"),
 }
 JETS = 64
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from l1tag import kinds
-from l1tag.models.layers import QMultiHeadAttention
+from l1tag.models.layers import QMultiHeadAttention, QPartitionedAttention
 from l1tag.models.layers.firmware_ops import table_log2 as tf_table_log2
 from l1tag.models.layers.pair_bias import QPairBias
 from l1tag.numerics.fixed_point import FixedType, quantize
@@ -119,8 +119,10 @@ def test_float_layer_tracks_the_quantized_features_on_resolved_pairs():
     assert np.abs(a - b)[pairs].max() < 0.1  # the logs' tables and pT's last bits
 
 
-def test_full_attention_with_the_bias_equals_its_reference():
-    """Scores + U, the table softmax and A V: the QKeras layer and the NumPy reference bit for bit."""
+@pytest.mark.parametrize("kind", ["transformer", "salt"])
+def test_attention_with_the_bias_equals_its_reference(kind):
+    """Scores + U' (U itself, or for SAL-T U summed over each partition by the key weights), the score
+    convolution, the table softmax and A V': the QKeras layer and the NumPy reference bit for bit."""
     n, d, heads = 16, 8, 2
     _, xq, _, center, scale = _jets(20, n)
     bias = _layer(heads, center, scale)
@@ -129,20 +131,33 @@ def test_full_attention_with_the_bias_equals_its_reference():
     u = bias(tf.constant(xq, tf.float32)).numpy()
     act, score = "quantized_bits(8,3,alpha=1)", QUANTIZERS["score_quantizer"]
     soft = "quantized_bits(8,0,keep_negative=0,alpha=1)"
-    att = QMultiHeadAttention(heads, kernel_quantizer=QUANTIZERS["kernel_quantizer"], qkv_quantizer=act,
-                              score_quantizer=score, softmax_quantizer=soft, output_quantizer=act)
+    quantizers = dict(kernel_quantizer=QUANTIZERS["kernel_quantizer"], qkv_quantizer=act, score_quantizer=score,
+                      softmax_quantizer=soft, output_quantizer=act)
+    if kind == "salt":  # 16 particles in 3 partitions of 6: the last one padded
+        att = QPartitionedAttention(heads, 3, conv_kernel=(3, 3), conv_quantizer=QUANTIZERS["kernel_quantizer"],
+                                    conv_bias_quantizer=QUANTIZERS["kernel_quantizer"], **quantizers)
+    else:
+        att = QMultiHeadAttention(heads, **quantizers)
     x = quantize(RNG.normal(0, 1.5, (20, n, d)), FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT"))
     y = att([tf.constant(x, tf.float32), tf.constant(u, tf.float32)]).numpy()
     y_plain = att(tf.constant(x, tf.float32)).numpy()
-    kind = kinds.get("transformer")
     types = {"weight": FixedType(8, 2, rounding="AP_RND_CONV", overflow="AP_SAT"),
              "qkv": FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT"),
              "score": FixedType(10, 5, rounding="AP_RND_CONV", overflow="AP_SAT"),
              "softmax": FixedType(8, 0, signed=False, rounding="AP_RND_CONV", overflow="AP_SAT"),
              "out": FixedType(8, 4, rounding="AP_RND_CONV", overflow="AP_SAT")}
-    dims = attention_dims(kind, att.get_config(), n)
-    spec = attention_spec("transformer", n, d, heads, dims["m"], None, types["qkv"], types, att.table_size)
+    if kind == "salt":
+        att.set_weights([RNG.normal(0, 0.5, w.shape) for w in att.get_weights()])
+        y = att([tf.constant(x, tf.float32), tf.constant(u, tf.float32)]).numpy()
+        y_plain = att(tf.constant(x, tf.float32)).numpy()
+        types.update(conv_w=types["weight"], conv_b=types["weight"])
+    dims = attention_dims(kinds.get(kind), att.get_config(), n)
+    spec = attention_spec(kind, n, d, heads, dims["m"], dims["conv"], types["qkv"], types, att.table_size)
     w = {k: att.kernel(getattr(att, k)).numpy().astype(np.float64) for k in ("wq", "wk", "wv")}
+    if kind == "salt":
+        short = {v.name.split("/")[-1].split(":")[0]: v for v in att.weights}
+        w.update({fw: att.kernel(short[k]).numpy().astype(np.float64)
+                  for k, fw in (("kpart", "kproj"), ("vpart", "vproj"), ("convk", "convk"), ("convb", "convb"))})
     ref = np.stack([attention_reference(*qkv_reference(xj, w, spec), w, spec, bias=uj) for xj, uj in zip(x, u)])
     np.testing.assert_array_equal(y, ref)
     assert not np.array_equal(y, y_plain)  # the bias moves the output
@@ -174,14 +189,15 @@ def test_a_transformer_with_pair_bias_builds_trains_and_counts_its_cost(tmp_path
     assert row["macs"] == 8 * 8 * (4 * 4 + 4 * 2) and row["params"] == 4 * 4 + 4 + 4 * 2 + 2
 
 
-def _pair_bias_tagger(hidden: int, n: int = 8):
+def _pair_bias_tagger(hidden: int, n: int = 8, kind: str = "transformer"):
+    """A tagger of ``kind`` with the pair bias (SAL-T: 2 partitions and its 3 x 3 score convolution)."""
     from l1tag.config import config_from_dict
     from l1tag.models.builders import build_model
 
     cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "rtl": {"enabled": False},
                             "hls": {"parallelization_factor": n},
-                            "model": {"type": "transformer", "d_model": 8, "heads": 2, "ffn_dim": 8, "head_dims": [8],
-                                      "pair_bias": True, "pair_hidden": hidden}})
+                            "model": {"type": kind, "d_model": 8, "heads": 2, "ffn_dim": 8, "head_dims": [8],
+                                      "partitions": 2, "pair_bias": True, "pair_hidden": hidden}})
     _, xq, _, center, scale = _jets(120, n)
     tf.keras.utils.set_random_seed(3)
     model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=(("pt", "etarel", "phirel"), center, scale))
@@ -190,14 +206,14 @@ def _pair_bias_tagger(hidden: int, n: int = 8):
     return cfg, model, xq
 
 
-@pytest.mark.parametrize("hidden", [0, 4])
-def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_kernels(hidden, tmp_path):
+@pytest.mark.parametrize("kind, hidden", [("transformer", 0), ("transformer", 4), ("salt", 4)])
+def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_kernels(kind, hidden, tmp_path):
     """The firmware's NumPy reference (pair bias op, attention with a fourth input) equals the QKeras model's
     logits bit for bit; the written project calls the pair-bias kernel and the biased attention."""
     from l1tag.hls.convert import convert_model, logits_model
     from l1tag.ops import run_reference
 
-    cfg, model, xq = _pair_bias_tagger(hidden)
+    cfg, model, xq = _pair_bias_tagger(hidden, kind=kind)
     converted = convert_model(model, cfg.hls, tmp_path / "hls")
     ops = {op.name: op for op in converted.lowered.ops}
     assert ops["pair_bias"].operation == "pair_bias" and ops["att0"].inputs[-1] == "pair_bias"
@@ -205,7 +221,8 @@ def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_ker
     np.testing.assert_array_equal(ref, logits_model(model).predict(xq.astype(np.float32), verbose=0))
     source = (tmp_path / "hls" / "firmware" / "myproject.cpp").read_text()
     params = (tmp_path / "hls" / "firmware" / "parameters.h").read_text()
-    assert "l1tag::pair_bias<" in source and "l1tag::full_attention_bias<" in source
+    function = {"transformer": "full_attention_bias", "salt": "partitioned_attention_bias"}[kind]
+    assert "l1tag::pair_bias<" in source and f"l1tag::{function}<" in source
     assert "static ap_ufixed<12,0> log2_table(unsigned i)" in params and f"hidden = {hidden};" in params
     # the estimator prices the kernel from its products: 2 squares, 2 coefficients and the embedding per pair
     from l1tag.hardware.estimate import estimate_model
@@ -214,13 +231,22 @@ def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_ker
     pairs = 8 * 9 // 2
     assert row["multiplications"] == pairs * (4 + 4 * (hidden or 2) + hidden * 2)
     assert row["LUT"] > pairs * 500 and row["latency"] >= 2 and row["interval"] == 1
+    if kind == "salt":  # U reduced by the partition weights: each row's 8 entries of U times wK, per head
+        from l1tag.hardware.estimate import model_products
+        from l1tag.hls.census import census
+
+        priced = model_products(converted.hls_model)
+        assert census(converted.project_dir).by_width() == priced  # the C++ computes what the estimate prices
+        w_t, u_t = ops["att0"].spec.w_t, ops["pair_bias"].result_t
+        assert priced[tuple(sorted((w_t.width, u_t.width)))] >= 8 * 2 * 8
 
 
-@pytest.mark.slow
-def test_the_c_simulation_of_a_pair_bias_tagger_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("kind", [pytest.param("transformer", marks=pytest.mark.slow), "salt"])
+def test_the_c_simulation_of_a_pair_bias_tagger_is_bit_exact(kind, tmp_path):
+    """part's kernel is C-simulated in the csim suite; SAL-T's here in the default suite (suite time)."""
     from l1tag.hls.convert import convert_model, run_csim
 
-    cfg, model, xq = _pair_bias_tagger(4)
+    cfg, model, xq = _pair_bias_tagger(4, kind=kind)
     section = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), xq, model)
     assert section["bit_exact_fraction"] == 1.0 and section["max_abs_diff_vs_quantized"] == 0.0
 
@@ -238,8 +264,8 @@ def test_log2_traced_with_da4ml_equals_the_reference_on_every_value():
     np.testing.assert_array_equal(solution.predict(grid[:, None])[:, 0], table_log2(grid, t, 5, LOG_T))
 
 
-@pytest.mark.parametrize("hidden", [0, 3])
-def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(hidden):
+@pytest.mark.parametrize("kind, hidden", [("transformer", 0), ("transformer", 3), ("salt", 3)])
+def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(kind, hidden):
     """The whole tagger traced by da4ml (pair bias, attention with the bias) and each RTL block (a pair: its two
     rows in, one bias per head out, n (n + 1) / 2 copies; a query row's scores with its row of U) on real-like
     jets, bit for bit."""
@@ -249,7 +275,7 @@ def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(hidden):
     from l1tag.rtl.blocks import inside_values, split_blocks
     from l1tag.rtl.trace import comb_solution, trace_ops
 
-    _, model, xq = _pair_bias_tagger(hidden, n=4)
+    _, model, xq = _pair_bias_tagger(hidden, n=4, kind=kind)
     lowered = lower(model, parallelization_factor=4)
     x = input_array((4, 3), lowered.input_t)
     whole = comb_solution(x, trace_ops(lowered.ops, {lowered.ops[0].name: x})[lowered.output_name])

@@ -112,6 +112,15 @@ def _constant_projection(node, spec, projection: list) -> list:
                                                                         dtype=np.float64).ravel()]), reps)))]
 
 
+def _constant_bias(node, spec, product: Product) -> Product:
+    """With one iteration the partition weights that reduce the score bias are constants of the unrolled loop:
+    each row's wK[h, j, l] for every key particle j c + l < n, priced by their digits."""
+    w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).reshape(spec.heads, spec.m, spec.chunk)
+    kept = w.reshape(spec.heads, spec.m * spec.chunk)[:, :spec.n].ravel()
+    return Product("bias", product.count, product.b, spec.w_t, True,
+                   tuple(np.tile(kept, max(1, product.count // kept.size))))
+
+
 def _projection_tree(spec, p: int, iterations: int) -> tuple[int, int]:
     """(outputs, terms) of the projection's per-iteration adder tree."""
     from l1tag.hls.attention import group_in_partition
@@ -139,7 +148,7 @@ def _projection_adders_lut(spec, iterations: int, tree_outputs: int, terms: int,
 def attention(node, target: Target) -> dict:
     """The attention's DATAFLOW region of two rewound loops (projection or gather, then the core), each
     n / P iterations with P copies of the per-particle datapath (l1tag/hardware/estimate/kernels.py)."""
-    from l1tag.hls.attention import attention_layer_spec
+    from l1tag.hls.attention import attention_layer_spec, score_bias_type
     from l1tag.hls.common import to_hls
 
     spec = attention_layer_spec(node)
@@ -149,12 +158,15 @@ def attention(node, target: Target) -> dict:
     binding = str(node.get_attr("variable_products") or kernels.DEFAULT_VARIABLE_PRODUCTS)
     rules = target.rules
     conv = spec.conv if kinds.get(spec.kind).score_conv else None
-    products = attention_products(spec, p, node.get_attr("convk_data") if conv else None)
+    bias_t = score_bias_type(node)
+    products = attention_products(spec, p, node.get_attr("convk_data") if conv else None, bias_t)
     by_name = {pr.name: pr for pr in products}
     proj = [pr for pr in products if pr.name == "projection"]
     if proj and iterations == 1:  # one iteration: the projection weights are constants of the unrolled loop
         proj = _constant_projection(node, spec, proj)
-    core = [pr for pr in products if pr.name != "projection"]
+    if "bias" in by_name:  # SAL-T's score bias reduced by wK, in the projection process
+        proj.append(_constant_bias(node, spec, by_name["bias"]) if iterations == 1 else by_name["bias"])
+    core = [pr for pr in products if pr.name not in ("projection", "bias")]
     dsp_p, lut_p = _products_cost(proj, binding, target)
     dsp_c, lut_c = _products_cost(core, binding, target)
     dsp, lut = dsp_p + dsp_c, lut_p + lut_c
@@ -166,6 +178,11 @@ def attention(node, target: Target) -> dict:
     tree_outputs, terms = _projection_tree(spec, p, iterations)
     lut += _projection_adders_lut(spec, iterations, tree_outputs, terms, acc["proj"])
     lut += rows * heads * m * (dh - 1) * hls_add_lut(acc["score"])
+    if bias_t is not None:  # + U' on every raw score; SAL-T: U' = the sums of each row's n products into m
+        acc["score"] = spec.acc_biased_score_t(bias_t).width
+        lut += rows * heads * m * hls_add_lut(acc["score"])
+        if "bias" in by_name:
+            lut += p * heads * (spec.n - m) * hls_add_lut(spec.acc_bias_t(bias_t).width)
     conv_terms = 0
     if conv:
         conv_terms = by_name["conv"].count // (p * heads * m) + 1  # taps in range + the bias
@@ -194,10 +211,11 @@ def attention(node, target: Target) -> dict:
     # depths: the projection (a weight ROM read when it loops, the product, its tree, the accumulator add)
     # and the core's chain (module docstring of kernels.py)
     rom_cycles = rules.rom_read_cycles
-    proj_ns = (_product_ns(proj, binding) + (_levels(terms) + 1) * T_ADD_NS + T_LUT_NS) if proj else T_LUT_NS
+    proj_ns = (_product_ns(proj, binding) + (max(_levels(terms), _levels(spec.chunk) if "bias" in by_name else 0)
+                                               + 1) * T_ADD_NS + T_LUT_NS) if proj else T_LUT_NS
     depth_proj = target.stage_cycles(proj_ns) + (rom_cycles if proj and iterations > 1 else 0)
     mult_ns = _product_ns(core, binding)
-    core_ns = (mult_ns + _levels(dh) * T_ADD_NS + T_CAST_NS  # raw score
+    core_ns = (mult_ns + (_levels(dh) + (bias_t is not None)) * T_ADD_NS + T_CAST_NS  # raw score (+ U')
                + ((T_MULT_LUT_NS + _levels(conv_terms) * T_ADD_NS + T_CAST_NS) if conv else 0.0)  # convolution
                + _levels(m) * (T_ADD_NS + T_LUT_NS) + T_ADD_NS + T_LUT_NS  # max, subtract, clamp
                + _levels(m) * T_ADD_NS + T_ADD_NS + T_MULT_LUT_NS + T_LUT_NS  # sum, index multiply-shift, clamp

@@ -6,9 +6,11 @@ serve them (``firmware_templates/l1tag_attention.h``, ``l1tag/ops/attention.py``
     Q, K, V = q_qkv(X Wq), q_qkv(X Wk), q_qkv(X Wv)             X: (n, d), heads of depth dh = d / H
     K', V'  = q_qkv(project(K)), q_qkv(project(V))              SAL-T: partition collapse; Linformer: E K, F V;
                                                                 full attention: K' = K, V' = V
-    S       = q_score(Q K'^T * 2^-s [+ U])                      (n, m) per head, m = p or n; U: an optional
-                                                                second input (heads, n, m), a score bias
-                                                                (ParT's pair bias, l1tag/ops/pair_bias.py)
+    S       = q_score(Q K'^T * 2^-s [+ U'])                     (n, m) per head, m = p or n; U: an optional
+                                                                second input (heads, n, n), a score bias
+                                                                (ParT's pair bias, l1tag/ops/pair_bias.py);
+                                                                U' = U (full attention), or reduced over the
+                                                                key particles as K' is (SAL-T)
     S       = q_score(conv(S))                                  SAL-T only: depthwise 2-D conv over (n, m, H)
     A       = q_softmax(softmax over m)
     O       = q_out(A V')                                       heads concatenated -> (n, d)
@@ -116,6 +118,11 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         """(B, H, n, dh) K and V -> K', V' of shape (B, H, m, dh)."""
         return k, v
 
+    def _project_bias(self, u):
+        """A score bias (B, H, n, n) over particle pairs -> (B, H, n, m) over the keys (the kind's
+        ``project_bias``); full attention: U."""
+        return u
+
     def _conv(self, s):
         return s
 
@@ -133,7 +140,7 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
         kp, vp = qkv(kp), qkv(vp)
         s = tf.matmul(q, kp, transpose_b=True) * 2.0 ** -score_shift(self.head_dim)
         if bias is not None:
-            s = s + bias
+            s = s + self._project_bias(bias)
         return self.q["score_quantizer"](s), vp
 
     def softmax(self, s):
@@ -224,6 +231,13 @@ class QPartitionedAttention(QAttentionBase):
 
     def _project(self, k, v):
         return self._collapse(k, self.kpart), self._collapse(v, self.vpart)
+
+    def _project_bias(self, u):
+        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l] (l1tag/kinds/salt.py ``project_bias``)."""
+        pad = self.partitions * self.chunk - self.n
+        u = tf.pad(u, [[0, 0], [0, 0], [0, 0], [0, pad]])
+        u = tf.reshape(u, (-1, self.heads, self.n, self.partitions, self.chunk))
+        return tf.einsum("bhipl,hpl->bhip", u, self.kernel(self.kpart))
 
     def _conv(self, s):
         if self.score_conv is None:
