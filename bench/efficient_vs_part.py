@@ -2,11 +2,12 @@
 pair bias, at what fraction of its cost?
 
 Usage: python bench/efficient_vs_part.py [--config configs/salt_l1.yaml] [--n 16 32]
-                                         [--kinds part transformer linformer salt] [--seeds 42 43 44]
+                                         [--kinds part transformer linformer salt salt+pair_bias]
+                                         [--seeds 42 43 44]
                                          [--epochs E] [--qat-epochs Q] [--yosys] [--out NAME] [--no-docs]
 
 Every tagger is the config's (d, H, p, FFN, head, quantization, training; ``model.type`` replaced; ``part``:
-the Transformer with ParT's pair bias) on the config's jets cut to the n leading constituents (SAL-T in kT
+the Transformer with ParT's pair bias; ``salt+pair_bias``: SAL-T with it, ``model.pair_bias``) on the config's jets cut to the n leading constituents (SAL-T in kT
 order as shipped, the others in pT order), fully parallel (P = n, II 1).  Each (n, kind, seed) is a build of
 l1tag's own stages in build/bench_evp/<n>-<kind>-s<seed>: data (the jet cache), train (float then QAT, the
 same epochs for every kind, ``--epochs`` / ``--qat-epochs`` override the config's) and, for the first seed, the
@@ -36,22 +37,25 @@ from stage_points import (Points, bench_arguments, build_point, derived_config, 
 
 from l1tag import kinds
 
-KINDS = ("part", "transformer", "linformer", "salt")
+KINDS = ("part", "transformer", "linformer", "salt", "salt+pair_bias")  # +pair_bias: that kind with model.pair_bias
 CSIM_JETS = 1000
 
 
-def point_config(raw: dict, kind: str, n: int, seed: int, epochs, qat_epochs, yosys: bool):
-    """One build's config: the kind, n, its order (kT for SAL-T as shipped, else pT), P = n, seed and epochs."""
+def point_config(raw: dict, label: str, n: int, seed: int, epochs, qat_epochs, yosys: bool):
+    """One build's config: the kind (``label``: a kind, or kind+pair_bias), n, its order (kT for SAL-T as shipped,
+    else pT), P = n, seed and epochs."""
+    kind, _, option = label.partition("+")
     order = "kt" if kinds.get(kind).contiguous_partitions else "pt"
-    return derived_config(raw, f"evp_n{n}_{kind}_s{seed}", seed,
-                          {"data": {"constituents": n, "sort_by": order}, "model": {"type": kind},
+    return derived_config(raw, f"evp_n{n}_{label.replace('+', '_')}_s{seed}", seed,
+                          {"data": {"constituents": n, "sort_by": order},
+                           "model": {"type": kind, "pair_bias": option == "pair_bias"},
                            "hls": {"parallelization_factor": n}, "csim": {"jets": CSIM_JETS},
                            "rtl": {"enabled": yosys, "jets": 200}}, epochs, qat_epochs)
 
 
-def run_point(cfg, firmware: bool, yosys: bool) -> dict:
+def run_point(cfg, label: str, firmware: bool, yosys: bool) -> dict:
     t0 = time.perf_counter()
-    out = {"kind": cfg.model.type, "n": cfg.data.constituents, "seed": cfg.seed,
+    out = {"kind": label, "n": cfg.data.constituents, "seed": cfg.seed,
            **build_point(cfg, "bench_evp", firmware, yosys)}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
@@ -124,7 +128,7 @@ def main() -> None:
                 if results.done(n, kind, seed):
                     continue
                 cfg = point_config(raw, kind, n, seed, args.epochs, args.qat_epochs, args.yosys)
-                p = run_point(cfg, firmware=seed == args.seeds[0], yosys=args.yosys)
+                p = run_point(cfg, kind, firmware=seed == args.seeds[0], yosys=args.yosys)
                 results.add(p)
                 logging.info("n = %d %s seed %d: %.2f %% (%.0f s)", n, kind, seed, 100 * p["accuracy"], p["seconds"])
     points = results.points
