@@ -294,3 +294,27 @@ def test_the_rtl_of_a_pair_bias_tagger_equals_its_reference(kind, hidden):
         ins, outs = blocks[role].trace()
         rows, expected = blocks[role].vectors(values)
         np.testing.assert_array_equal(comb_solution(ins, outs).predict(rows), expected)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "salt"])
+def test_the_cost_model_counts_the_bias_on_the_scores(kind):
+    """+ U' on every score (heads x n x m additions); SAL-T first reduces U by its key weights (heads x n x n
+    products)."""
+    from l1tag.config import config_from_dict
+    from l1tag.models.builders import build_model
+    from l1tag.models.cost import layer_costs
+
+    n, heads, parts = 8, 2, 2
+    rows = {}
+    for bias in (False, True):
+        cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "hls": {"parallelization_factor": n},
+                                "model": {"type": kind, "d_model": 8, "heads": heads, "ffn_dim": 8,
+                                          "partitions": parts, "pair_bias": bias}})
+        model = build_model(cfg.model, n, 3, cfg.quantization,
+                            normalisation=(("pt", "etarel", "phirel"), (30.0, 0.0, 0.0), (150.0, 0.3, 0.3)))
+        rows[bias] = next(r for r in layer_costs(model) if r["layer"] == "att0")
+    m = parts if kind == "salt" else n
+    products = heads * n * n if kind == "salt" else 0
+    assert rows[True]["macs"] - rows[False]["macs"] == products
+    assert rows[True]["flops"] - rows[False]["flops"] == 2 * products + heads * n * m
+    assert rows[True]["energy_pj"] > rows[False]["energy_pj"]
