@@ -476,7 +476,7 @@ class Attention(OpRule):
     def part_vectors(self, op, role, values):
         a, spec = op.name, op.spec
         if role == "projection":
-            x = [values[n].reshape(len(values[n]), -1) for n in op.inputs[1:]]
+            x = [values[n].reshape(len(values[n]), -1) for n in op.inputs[1:3]]  # K, V
             y = [values[f"{a}.{t}"].reshape(len(values[a]), -1) for t in ("kp", "vp")]
             return np.concatenate(x, axis=1), np.concatenate(y, axis=1)
         jets, n = values[a].shape[:2]
