@@ -3,7 +3,7 @@
 Usage: python bench/learning_curve.py [--config configs/salt_l1.yaml] [--data FILE.h5[,FILE2.h5]] [--jets N]
        [--split 0.6,0.2,0.2] [--kinds salt,linformer,transformer,deepsets] [--sizes 4500,9000,18000]
        [--seeds 42,43,44] [--big-seeds 1] [--modes float,qat] [--augment off,on] [--epochs E] [--out NAME]
-       [--no-docs]
+       [--merge NAME[,NAME2]] [--tables-only] [--no-docs]
 
 Every point trains the config's tagger (``model.type`` replaced by each kind) on a class-balanced subset of
 the training split of one sample, with the same validation and test splits for every point (the sample:
@@ -153,6 +153,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="train.epochs (float epochs at most; default: the config's)")
     ap.add_argument("--out", default="learning_curve")
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--merge", help="results files (bench/results/<name>.json, comma-separated) whose points are "
+                                    "added to --out's first, e.g. of runs split over processes")
+    ap.add_argument("--tables-only", action="store_true", help="train nothing: the table and plot of the points "
+                                                               "already in --out's results")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     base = load_config(args.config)
@@ -173,7 +177,12 @@ def main() -> None:
     results_path = REPO / "bench" / "results" / f"{args.out}.json"
     points = json.loads(results_path.read_text())["points"] if results_path.is_file() else []
     done = {(p["kind"], p["size"], p["seed"], p["augment"]) for p in points}  # a rerun resumes
-    for kind in kinds_:
+    for name in args.merge.split(",") if args.merge else []:
+        for p in json.loads((REPO / "bench" / "results" / f"{name}.json").read_text())["points"]:
+            if (p["kind"], p["size"], p["seed"], p["augment"]) not in done:
+                points.append(p)
+                done.add((p["kind"], p["size"], p["seed"], p["augment"]))
+    for kind in [] if args.tables_only else kinds_:
         for size in sizes:
             for seed in (seeds if size < 50000 else seeds[:args.big_seeds]):
                 for augment in augments:
