@@ -4,7 +4,10 @@ The n kT-sorted particles are cut into p contiguous partitions of c = ceil(n / p
 p c); each partition is collapsed by learned per-head weights, K'[h, j] = sum_{l<c} wK[h, j, l]
 K[h, j c + l] (V' likewise), so the scores are (n x p) per head, and a (kh x kw) depthwise 'same'
 convolution over (n, p) with the heads as channels lets a particle's scores see its kT neighbours'.
-Keras: ``QPartitionedAttention``; C++: ``l1tag::partitioned_attention``.
+With ``model.pair_bias``, ParT's pair bias U (heads, n, n) is reduced over each partition by the key weights,
+U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l] (``project_bias``), so that Q K'^T + U' is the partition
+collapse of the full biased scores.
+Keras: ``QPartitionedAttention``; C++: ``l1tag::partitioned_attention`` (``_bias`` with the pair bias).
 """
 
 from __future__ import annotations
