@@ -170,6 +170,7 @@ def _hls_type(width: int, integer: int):
 class _Node:
     def __init__(self, class_name: str, attrs: dict, in_shape, out_shape, in_t, out_t, weights: dict | None = None):
         self.class_name, self.name, self.attrs = class_name, "stub", attrs
+        self.inputs = ["input"]  # one input variable, as hls4ml's nodes name theirs
         self._in = SimpleNamespace(shape=list(in_shape), type=in_t)
         self._out = SimpleNamespace(shape=list(out_shape), type=out_t)
         self.weights = {k: SimpleNamespace(data=np.asarray(v), type=_hls_type(8, 2)) for k, v in (weights or {}).items()}
