@@ -6,17 +6,17 @@ Usage: python bench/efficient_vs_part.py [--config configs/salt_l1.yaml] [--n 16
                                          [--seeds 42 43 44]
                                          [--epochs E] [--qat-epochs Q] [--yosys] [--out NAME] [--no-docs]
 
-Every tagger is the config's (d, H, p, FFN, head, quantization, training; ``model.type`` replaced; ``part``:
-the Transformer with ParT's pair bias; ``salt+pair_bias``: SAL-T with it, ``model.pair_bias``) on the config's jets cut to the n leading constituents (SAL-T in kT
-order as shipped, the others in pT order), fully parallel (P = n, II 1).  Each (n, kind, seed) is a build of
-l1tag's own stages in build/bench_evp/<n>-<kind>-s<seed>: data (the jet cache), train (float then QAT, the
-same epochs for every kind, ``--epochs`` / ``--qat-epochs`` override the config's) and, for the first seed, the
-firmware (conversion and C-simulation of 1,000 test jets, bit-exact) and the report stage's hardware numbers:
-l1tag's ESTIMATE (LUT, DSP, latency, II), never a synthesis result; ``--yosys`` adds the rtl stage (da4ml
-Verilog of every block, Verilator on 200 jets, Yosys counts).  Reported per (n, kind): the deployed (QAT)
-model's test accuracy and macro AUC, mean ± sd over seeds, the float accuracy, parameters, FLOPs and energy
-per jet (l1tag.models.cost: Horowitz 45 nm), then the first seed's firmware, and for each kind its accuracy gap
-to part and its cost as a fraction of part's (LUT by the ESTIMATE, FLOPs).
+Every tagger is the config's (d, H, p, FFN, head, quantization, training; ``model.type`` replaced; ``part``: the
+Transformer with ParT's pair bias; ``salt+pair_bias``: SAL-T with it, ``model.pair_bias``) on the config's jets cut
+to the n leading constituents (SAL-T in kT order as shipped, the others in pT order), fully parallel (P = n, II 1).
+Each (n, kind, seed) is a build of l1tag's own stages in build/bench_evp/<n>-<kind>-s<seed>: data (the jet cache),
+train (float then QAT, the same epochs for every kind, ``--epochs`` / ``--qat-epochs`` override the config's) and,
+for the first seed, the firmware (conversion and C-simulation of 1,000 test jets, bit-exact) and the report stage's
+hardware numbers: l1tag's ESTIMATE (LUT, DSP, latency, II), never a synthesis result; ``--yosys`` adds the rtl
+stage (da4ml Verilog of every block, Verilator on 200 jets, Yosys counts). Reported per (n, kind): the deployed
+(QAT) model's test accuracy and macro AUC, mean ± sd over seeds, the float accuracy, parameters, FLOPs and energy
+per jet (l1tag.models.cost: Horowitz 45 nm), then the first seed's firmware, and for each kind its accuracy gap to
+part and its cost as a fraction of part's (LUT by the ESTIMATE, FLOPs).
 
 Writes ``bench/results/<out>.json`` after every build (a rerun resumes: finished builds are read back) and the
 table into docs/models.md between the ``<out>`` markers.

@@ -408,8 +408,8 @@ ATTENTION_MIX_DEPTH:
 // config's compile-time constants), the table softmax and A V' into y.  Inlined into the core's pipelined loop.
 template <class res_T, typename CONFIG_T, bool conv>
 void attention_group_mix(unsigned g,
-                         const typename CONFIG_T::score_t raw[(CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0)) *
-                                                              CONFIG_T::heads * CONFIG_T::m],
+                         const typename CONFIG_T::score_t
+                             raw[(CONFIG_T::parallel + (conv ? CONFIG_T::conv_kh - 1 : 0)) * CONFIG_T::heads * CONFIG_T::m],
                          const typename CONFIG_T::qkv_t vp[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::head_dim],
                          res_T y[CONFIG_T::n * CONFIG_T::d]) {
     #pragma HLS INLINE
@@ -611,7 +611,8 @@ ATTENTION_CORE_BIAS_GROUPS:
                     #pragma HLS UNROLL
                     typename CONFIG_T::score_t s = 0; // Keras 'same' padding: rows outside the jet are zero
                     if (row >= 0 && row < (int)CONFIG_T::n)
-                        s = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j) + u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
+                        s = attention_dot<data_T, CONFIG_T>(q, kp, row, h, j) +
+                            u[(h * CONFIG_T::n + row) * CONFIG_T::m + j];
                     raw[(t * CONFIG_T::heads + h) * CONFIG_T::m + j] = s;
                 }
             }
@@ -646,8 +647,10 @@ void partitioned_attention_bias(const data_T q[CONFIG_T::n * CONFIG_T::d], const
                                 const data_T v[CONFIG_T::n * CONFIG_T::d],
                                 const bias_T u[CONFIG_T::heads * CONFIG_T::n * CONFIG_T::n],
                                 res_T y[CONFIG_T::n * CONFIG_T::d],
-                                const typename CONFIG_T::weight_t kproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
-                                const typename CONFIG_T::weight_t vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk]) {
+                                const typename CONFIG_T::weight_t
+                                    kproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk],
+                                const typename CONFIG_T::weight_t
+                                    vproj[CONFIG_T::heads * CONFIG_T::m * CONFIG_T::chunk]) {
     #pragma HLS INLINE off
     #pragma HLS DATAFLOW
     data_T q_pass[CONFIG_T::n * CONFIG_T::d];

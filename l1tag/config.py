@@ -357,8 +357,8 @@ class ModelConfig:
     pair_bias: bool = setting(False, boolean(),
                               "ParT's pairwise bias on the attention scores: ln dR, ln kT, ln z, ln m^2 of every "
                               "particle pair, embedded to one bias per head (l1tag/ops/pair_bias.py; needs "
-                              "data.features pt, etarel, phirel; model.type transformer, or salt: U summed over each partition by "
-                              "its key weights; always on for part; hls.parallelization_factor = n)")
+                              "data.features pt, etarel, phirel; model.type transformer, or salt: U summed over "
+                              "each partition by its key weights; always on for part; hls.parallelization_factor = n)")
     projection: str = setting("learned", choice("learned", "bins"),
                               "the Linformer's E, F: learned, or bins: fixed averages over p contiguous blocks of "
                               "ceil(n / p) particles in data.sort_by order (not trained)")

@@ -168,7 +168,7 @@ def mix_reference(s: np.ndarray, vp: np.ndarray, w: dict[str, np.ndarray], spec:
 def attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, w: dict[str, np.ndarray],
                         spec: AttentionSpec, bias: np.ndarray | None = None) -> np.ndarray:
     """The kernel, one jet: q, k, v (n, d) in qkv_t -> (n, d) in out_t.  ``w``: [kproj, vproj], [convk, convb];
-    ``bias``: a score bias (heads, n, m) in score_t, or None."""
+    ``bias``: a score bias U (heads, n, n), or None."""
     kp, vp = project_reference(k, v, w, spec)
     return mix_reference(scores_reference(q, kp, spec, bias, w), vp, w, spec)
 
