@@ -63,23 +63,21 @@ class SaltKind(Kind):
         return out
 
     def project(self, k, v, w, shape, einsum=np.einsum):
-        heads, n, dh = k.shape
-        c, p = shape.chunk, shape.m
-
-        def collapse(t, pw):  # (heads, n, dh), (heads, p, c) -> (heads, p, dh); rows past n are zero
-            padded = np.zeros((heads, p * c, dh), dtype=t.dtype)
-            padded[:, :n] = t
-            return einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, dh), pw)
-
-        return collapse(k, w["kproj"]), collapse(v, w["vproj"])
+        return _collapse(k, w["kproj"], shape, einsum), _collapse(v, w["vproj"], shape, einsum)
 
     def project_bias(self, u, w, shape, einsum=np.einsum):
-        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l]: the pair bias over partition j, weighted as K' is."""
-        heads, rows, n = u.shape
-        c, p = shape.chunk, shape.m
-        padded = np.zeros((heads, rows, p * c), dtype=u.dtype)
-        padded[:, :, :n] = u
-        return einsum("hipl,hpl->hip", padded.reshape(heads, rows, p, c), w["kproj"])
+        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l]: the pair bias over partition j, weighted as K' is
+        (the keys' collapse, on U's key axis)."""
+        return _collapse(u.transpose(0, 2, 1), w["kproj"], shape, einsum).transpose(0, 2, 1)
 
+
+def _collapse(t, pw, shape, einsum):
+    """(heads, n, x), partition weights (heads, p, c) -> (heads, p, x): partition j is the weighted sum of rows
+    j c .. j c + c - 1 (rows past n are zero)."""
+    heads, n, x = t.shape
+    c, p = shape.chunk, shape.m
+    padded = np.zeros((heads, p * c, x), dtype=t.dtype)
+    padded[:, :n] = t
+    return einsum("hjld,hjl->hjd", padded.reshape(heads, p, c, x), pw)
 
 KIND = SaltKind()

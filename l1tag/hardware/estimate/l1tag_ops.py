@@ -115,8 +115,8 @@ def _constant_projection(node, spec, projection: list) -> list:
 def _constant_bias(node, spec, product: Product) -> Product:
     """With one iteration the partition weights that reduce the score bias are constants of the unrolled loop:
     each row's wK[h, j, l] for every key particle j c + l < n, priced by their digits."""
-    w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).reshape(spec.heads, spec.m, spec.chunk)
-    kept = w.reshape(spec.heads, spec.m * spec.chunk)[:, :spec.n].ravel()
+    w = np.asarray(node.get_weights("kproj").data, dtype=np.float64).reshape(spec.heads, spec.m * spec.chunk)
+    kept = w[:, :spec.n].ravel()
     return Product("bias", product.count, product.b, spec.w_t, True,
                    tuple(np.tile(kept, max(1, product.count // kept.size))))
 

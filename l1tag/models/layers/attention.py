@@ -223,21 +223,19 @@ class QPartitionedAttention(QAttentionBase):
             self.score_conv.build((None, self.n, self.partitions, self.heads))
 
     def _collapse(self, t, w):
-        """(B, H, n, dh) -> (B, H, p, dh) by the per-head partition weights w (H, p, c)."""
+        """(B, H, n, x) -> (B, H, p, x) by the per-head partition weights w (H, p, c)."""
         pad = self.partitions * self.chunk - self.n
         t = tf.pad(t, [[0, 0], [0, 0], [0, pad], [0, 0]])
-        t = tf.reshape(t, (-1, self.heads, self.partitions, self.chunk, self.head_dim))
+        t = tf.reshape(t, (-1, self.heads, self.partitions, self.chunk, t.shape[-1]))
         return tf.einsum("bhjld,hjl->bhjd", t, self.kernel(w))
 
     def _project(self, k, v):
         return self._collapse(k, self.kpart), self._collapse(v, self.vpart)
 
     def _project_bias(self, u):
-        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l] (l1tag/kinds/salt.py ``project_bias``)."""
-        pad = self.partitions * self.chunk - self.n
-        u = tf.pad(u, [[0, 0], [0, 0], [0, 0], [0, pad]])
-        u = tf.reshape(u, (-1, self.heads, self.n, self.partitions, self.chunk))
-        return tf.einsum("bhipl,hpl->bhip", u, self.kernel(self.kpart))
+        """U'[h, i, j] = sum_l wK[h, j, l] U[h, i, j c + l]: the keys' collapse on U's key axis
+        (l1tag/kinds/salt.py ``project_bias``)."""
+        return tf.transpose(self._collapse(tf.transpose(u, (0, 1, 3, 2)), self.kpart), (0, 1, 3, 2))
 
     def _conv(self, s):
         if self.score_conv is None:
