@@ -29,9 +29,10 @@ import yaml
 from l1tag import devices, kinds
 from l1tag.data.features import (  # against the flow: docs/design.md "Imports"
     CLASSES,
-    PARTICLE_FEATURES,
+    FEATURES,
     SYMMETRIES,
     TURNED,
+    momentum_columns,
     unsupported_features,
 )
 from l1tag.errors import ConfigError
@@ -329,14 +330,17 @@ class DataConfig:
     detector: str = setting("none", choice("none", "simple"),
                             "detector response for generated jets (see docs/data.md)")
     constituents: int = setting(32, integer(1, 150), "n: constituents kept per jet")
-    features: tuple = setting(["pt", "etarel", "phirel"], list_of(choice(*PARTICLE_FEATURES)),
-                              "per-particle features by hls4ml name")
+    features: tuple = setting(["pt", "etarel", "phirel"], list_of(choice(*FEATURES)),
+                              "per-particle features by hls4ml name, or erest, pxrest, pyrest, pzrest: the "
+                              "four-momentum in the jet's rest frame (l1tag/data/features.py)")
     pt_min: float = setting(0.0, number(0.0), "drop constituents below this pT (GeV)")
     sort_by: str = setting("kt", choice("kt", "pt", "dr", "eta", "none"),
                            "constituent order (on physical values, before normalisation; each descending: "
                            "kt = pT dR, pt, dr = dR to the jet axis, eta = eta relative to the jet)")
-    normalization: str = setting("robust", choice("robust", "standard", "none"),
-                                 "feature scaling fitted on the training split only")
+    normalization: str = setting("robust", choice("robust", "standard", "momentum", "none"),
+                                 "feature scaling fitted on the training split only (momentum: the four-momentum "
+                                 "divided by one common power of two and not centred, which keeps Lorentz "
+                                 "transformations linear; the other features robust)")
     split: tuple = setting([0.6, 0.2, 0.2], fractions_summing_to_one(), "train/validation/test fractions")
 
 
@@ -362,6 +366,9 @@ class ModelConfig:
     projection: str = setting("learned", choice("learned", "bins"),
                               "the Linformer's E, F: learned, or bins: fixed averages over p contiguous blocks of "
                               "ceil(n / p) particles in data.sort_by order (not trained)")
+    vectors: int = setting(2, integer(1, MAX_WIDTH),
+                           "lgatr_slim: Lorentz vectors per particle in the residual stream (4 features each; the "
+                           "other d_model - 4 vectors are scalars; both divisible by model.heads)")
     pair_hidden: int = setting(0, integer(0, MAX_WIDTH), "units of a ReLU layer in the pair embedding (0: linear)")
     pair_bits: int = setting(12, integer(4, 16), "bits of the pairs' d eta, d phi in the pair bias (resolution "
                              "of ln dR: 2R / 2^(bits - 1))")
@@ -688,6 +695,7 @@ def _cross_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: quantization.mode heterogeneous learns its bit widths in the quantization-aware "
                           f"epochs: set train.qat_epochs > 0")
     _pair_bias_checks(cfg, origin)
+    _momentum_checks(cfg, origin)
     _projection_checks(cfg, origin)
     _low_rank_checks(cfg, origin)
     _ternary_checks(cfg, origin)
@@ -731,6 +739,37 @@ def _pair_bias_checks(cfg: Config, origin: str) -> None:
         raise ConfigError(f"{origin}: {what} with data.constituents {cfg.data.constituents}: the pair "
                           f"features are built for every pair, at most {MAX_PAIR_CONSTITUENTS} constituents; "
                           f"lower data.constituents")
+
+
+def _momentum_checks(cfg: Config, origin: str) -> None:
+    """An equivariant kind reads the four-momentum, scaled without centring; its stream splits into whole
+    vectors per head."""
+    m, d = cfg.model, cfg.data
+    if not kinds.get(m.type).momentum:
+        if d.normalization == "momentum":
+            raise ConfigError(f"{origin}: data.normalization momentum is for the Lorentz-equivariant kinds; "
+                              f"model.type {m.type} takes robust, standard or none")
+        return
+    if momentum_columns(d.features) is None:
+        raise ConfigError(f"{origin}: model.type {m.type} is Lorentz-equivariant and reads the four-momentum, but "
+                          f"data.features {list(d.features)} holds no whole one: set data.features: [erest, pxrest, "
+                          f"pyrest, pzrest] (the jet's rest frame) or [e, px, py, pz]")
+    if d.normalization != "momentum":
+        raise ConfigError(f"{origin}: model.type {m.type} with data.normalization {d.normalization}: centring or "
+                          f"scaling the four-momentum's components apart breaks Lorentz equivariance; set "
+                          f"data.normalization: momentum")
+    scalars = m.d_model - 4 * m.vectors
+    if scalars < m.heads or scalars % m.heads or m.vectors % m.heads:
+        raise ConfigError(f"{origin}: model.type {m.type}: model.d_model {m.d_model} with model.vectors "
+                          f"{m.vectors} leaves {scalars} scalars; the scalars (at least one per head) and the "
+                          f"vectors must each divide into model.heads {m.heads}: e.g. d_model "
+                          f"{4 * m.vectors + m.heads * max(1, -(-max(scalars, 1) // m.heads))}")
+    if cfg.train.low_rank.strength is not None:
+        raise ConfigError(f"{origin}: train.low_rank with model.type {m.type}: a factorised layer would lose its "
+                          f"Lorentz tie; remove train.low_rank")
+    if cfg.quantization.mode == HETEROGENEOUS:
+        raise ConfigError(f"{origin}: quantization.mode heterogeneous with model.type {m.type}: per-weight bits "
+                          f"would untie the equivariant weights; use uniform or ternary")
 
 
 def _low_rank_checks(cfg: Config, origin: str) -> None:

@@ -44,6 +44,46 @@ CLASSES = ("g", "q", "w", "z", "t")
 LABEL_NAMES = ("j_g", "j_q", "j_w", "j_z", "j_t", "j_undef")
 
 
+# Derived features (not hls4ml columns; the data stage computes them from px, py, pz, e): each constituent's
+# four-momentum in the jet's rest frame, boosted along the jet's momentum.  Lorentz invariants keep their
+# values and the components shrink from the jet's energy (~1 TeV) to its mass (~100 GeV), so the pair
+# invariants p_i . p_j stop cancelling in a fixed-point type (lgatr_slim, l1tag/kinds/lgatr_slim.py).  Like
+# etarel and phirel they need the jet's four-momentum, which the trigger's jet stage supplies.
+REST_FRAME = ("erest", "pxrest", "pyrest", "pzrest")
+FEATURES = PARTICLE_FEATURES + REST_FRAME  # every name data.features may hold
+# the four-momentum as (E, px, py, pz), in the rest frame or the lab: what a Lorentz-equivariant kind reads
+MOMENTUM_SETS = (REST_FRAME, ("e", "px", "py", "pz"))
+
+
+def momentum_columns(features) -> list[int] | None:
+    """Columns of ``features`` holding a whole four-momentum (E, px, py, pz) of MOMENTUM_SETS (the rest frame's
+    first), or None."""
+    features = list(features)
+    for names in MOMENTUM_SETS:
+        if all(f in features for f in names):
+            return [features.index(f) for f in names]
+    return None
+
+
+def rest_frame(p4: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
+    """(N, C, 4) four-momenta (px, py, pz, e), zero-padded, boosted into the rest frame of their jet ``jet_p4``
+    (N, 4) -> (N, C, 4) as (E, px, py, pz); padding rows stay zero.  A pure boost along the jet's momentum."""
+    p4 = np.asarray(p4, dtype=np.float64)
+    jet = np.asarray(jet_p4, dtype=np.float64)
+    pj, ej = jet[:, None, :3], jet[:, None, 3:4]
+    mass = np.sqrt(np.maximum(ej**2 - np.sum(pj**2, axis=-1, keepdims=True), 1e-12))
+    beta = pj / np.maximum(ej, 1e-12)  # (N, 1, 3)
+    gamma = ej / mass
+    b2 = np.sum(beta**2, axis=-1, keepdims=True)
+    p, e = p4[..., :3], p4[..., 3:4]
+    bp = np.sum(beta * p, axis=-1, keepdims=True)
+    e_rest = gamma * (e - bp)
+    p_rest = p + np.where(b2 > 0, (gamma - 1) * bp / np.maximum(b2, 1e-30), 0.0) * beta - gamma * e * beta
+    out = np.concatenate([e_rest, p_rest], axis=-1)
+    out[~np.any(p4 != 0, axis=-1)] = 0.0
+    return out
+
+
 def wrap_phi(dphi: np.ndarray) -> np.ndarray:
     """Wrap an angle difference into (-pi, pi]."""
     return np.pi - np.mod(np.pi - dphi, 2 * np.pi)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1tag.data.features import CLASSES, FEATURE_INDEX
+from l1tag.data.features import CLASSES, FEATURE_INDEX, REST_FRAME, momentum_columns, rest_frame
 from l1tag.data.readers import JetSample, expand_paths, read_jets
 from l1tag.errors import DataError
 from l1tag.files import atomic_path, write_text
@@ -71,11 +71,27 @@ def order_constituents(constituents: np.ndarray, n: int, sort_by: str, pt_min: f
     return np.take_along_axis(x, order[..., None], axis=1)
 
 
-def fit_normalisation(x: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """(center, scale) per feature from the real (non-padding) rows of ``x`` (N, n, F)."""
+MOMENTUM_RANGE = 16.0  # momentum: the 99.9th percentile of |E, px, py, pz| lands at or below this
+
+
+def fit_normalisation(x: np.ndarray, method: str, features: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(center, scale) per feature from the real (non-padding) rows of ``x`` (N, n, F).  ``momentum``: the
+    columns of the four-momentum (named by ``features``: ``momentum_columns``) share one scale, the power of
+    two that brings their 99.9th percentile of |value| to at most MOMENTUM_RANGE, and no centre (a Lorentz transformation of the
+    inputs stays one of the scaled inputs); the other columns robust."""
     rows = x[np.any(x != 0, axis=-1)]
     if len(rows) == 0:
         raise DataError("no non-empty constituents in the training split: cannot fit the normalisation")
+    if method == "momentum":
+        center, scale = fit_normalisation(x, "robust")
+        cols = momentum_columns(features)
+        if cols is None:
+            raise DataError(f"data.normalization momentum needs a four-momentum in data.features (e, px, py, pz or "
+                            f"erest, pxrest, pyrest, pzrest); got {', '.join(features)}")
+        top = float(np.percentile(np.abs(rows[:, cols]), 99.9))
+        center[cols] = 0.0
+        scale[cols] = 2.0 ** np.ceil(np.log2(max(top, 1e-30) / MOMENTUM_RANGE))
+        return center, scale
     if method == "robust":
         center = np.median(rows, axis=0)
         scale = np.percentile(rows, 95, axis=0) - np.percentile(rows, 5, axis=0)
@@ -122,6 +138,25 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+P4 = [FEATURE_INDEX[f] for f in ("px", "py", "pz", "e")]
+
+
+def _feature_columns(ordered: np.ndarray, sample: JetSample, features) -> np.ndarray:
+    """The ``features`` columns of the ordered constituents (N, n, 16): hls4ml columns as stored, the rest
+    frame's boosted with the jet four-momentum (the sum of all the sample's stored constituents)."""
+    out = np.zeros(ordered.shape[:2] + (len(features),), dtype=ordered.dtype)
+    rest = None
+    for k, f in enumerate(features):
+        if f in REST_FRAME:
+            if rest is None:
+                jet = sample.constituents[..., P4].astype(np.float64).sum(axis=1)
+                rest = rest_frame(ordered[..., P4], jet)
+            out[..., k] = rest[..., REST_FRAME.index(f)]
+        else:
+            out[..., k] = ordered[..., FEATURE_INDEX[f]]
+    return out
+
+
 def _multiplicity(sample: JetSample) -> np.ndarray:
     """Constituents of each jet before the cut to n (the file's own count when it has one)."""
     return np.asarray(sample.jet_features.get(
@@ -137,9 +172,9 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
     like the others), and ``sample`` only provides train and validation.
     """
     ordered = order_constituents(sample.constituents, n, sort_by, pt_min)
-    cols = [FEATURE_INDEX[f] for f in features]
+    columns = _feature_columns(ordered, sample, features)
     idx = stratified_split(sample.labels, split, seed, with_test=test_sample is None)
-    selected = {s: ordered[i][..., cols] for s, i in idx.items()}
+    selected = {s: columns[i] for s, i in idx.items()}
     labels = {s: sample.labels[i] for s, i in idx.items()}
     if test_sample is None:
         raw_test, multiplicity_test = ordered[idx["test"]], _multiplicity(sample)[idx["test"]]
@@ -147,8 +182,8 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
         raw_test = order_constituents(test_sample.constituents, n, sort_by, pt_min)
         multiplicity_test = _multiplicity(test_sample)
         idx["test"] = np.arange(len(test_sample))
-        selected["test"], labels["test"] = raw_test[..., cols], test_sample.labels
-    center, scale = fit_normalisation(selected["train"], normalization)
+        selected["test"], labels["test"] = _feature_columns(raw_test, test_sample, features), test_sample.labels
+    center, scale = fit_normalisation(selected["train"], normalization, tuple(features))
     return PreparedData(
         x={s: normalise(v, center, scale) for s, v in selected.items()},
         y={s: v.astype(np.int64) for s, v in labels.items()},

@@ -10,7 +10,10 @@ passes, l1tag hands hls4ml a model without QKeras stock layers, and states every
   accumulator) + ReLU (result = the ReLU quantizer's type);
 * ``QDense`` + ``QActivation(quantized_bits)``   -> Dense whose result is the activation's type;
 * ``QDense`` alone (the logits)                  -> Dense with its exact accumulator as result;
-* ``Add``                                        -> Add with the exact sum type;
+* ``Add``                                        -> Add with the exact sum type (or a following linear
+                                                    QActivation's);
+* ``Multiply``                                   -> l1tag's ``ProductCore``, exact product (or a following
+                                                    linear QActivation's type);
 * ``GlobalMaxPooling1D``                         -> the same, result = input type;
 * l1tag's attention layer (any kind)             -> three bias-free Dense layers Q, K, V (result qkv_t) and
   an ``AttentionCore`` on [Q, K, V] that l1tag's own handler converts (projections, scores, softmax, A V');
@@ -95,6 +98,20 @@ class Lowering:
         names = [inbound.name] if not isinstance(inbound, list) else [x.name for x in inbound]
         return [self.alias.get(n, n) for n in names]
 
+    def next_activation(self, layer):
+        """The QActivation that alone reads ``layer``'s output, or None."""
+        after = self.consumers.get(layer.name, [])
+        return after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None
+
+    def fold_cast(self, layer, exact_t: FixedType) -> FixedType:
+        """The result type of an op whose exact result is ``exact_t``: a linear QActivation that follows is
+        folded into it (one cast, its type); otherwise the exact type."""
+        act = self.next_activation(layer)
+        if act is None or str(act.get_config()["activation"]).startswith("quantized_relu"):
+            return exact_t
+        self.alias[act.name] = layer.name
+        return quantizer_type(act.name, act.get_config(), "activation")
+
     def precision(self, name: str, **types: FixedType) -> None:
         self.layer_config.setdefault(name, {}).setdefault("Precision", {}).update({k: t.cpp() for k, t in types.items()})
 
@@ -171,7 +188,7 @@ def lower(model, reuse_factor: int = 1, strategy: str = "Latency", table_size: i
         rule = next((r for r in ops.OPS if r.lowers(layer)), None)
         if rule is None:
             raise ConversionError(f"layer '{layer.name}' ({cls}) is not supported by l1tag's converter; supported: "
-                                  "QDense, QActivation, Add, GlobalMaxPooling1D and l1tag's attention and "
+                                  "QDense, QActivation, Add, Multiply, GlobalMaxPooling1D and l1tag's attention and "
                                   "DynamicTanh layers")
         rule.lower(layer, lowering)
     if lowering.output_name is None:

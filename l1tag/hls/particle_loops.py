@@ -96,6 +96,8 @@ def member_role(node) -> str | None:
         return "add"
     if cls == "L1tagDynamicTanh":
         return "dynamic_tanh"
+    if cls == "L1tagProduct":
+        return "product"
     return None
 
 
@@ -103,7 +105,7 @@ def _parallel(node, n: int) -> int | None:
     """P of a node that loops over the particles itself (its own partitions), None for elementwise ones."""
     if node.class_name in ("Conv1D", "PointwiseConv1D"):
         return n // int(node.get_attr("n_partitions", 1) or 1)
-    if node.class_name == "L1tagDynamicTanh":
+    if node.class_name in ("L1tagDynamicTanh", "L1tagProduct"):
         return particles_per_clock(n, node.get_attr("parallelization_factor"), f"layer '{node.name}': "
                                    f"hls.parallelization_factor")
     return None
@@ -218,6 +220,10 @@ def loop_cpp(loop: ParticleLoop, hls_model) -> tuple[str, str]:
         elif role == "dynamic_tanh":
             in_t = variables[m.inputs[0]].type.name
             elementwise(out, f"l1tag::dynamic_tanh_element<{in_t}, {out_t}, config{m.index}>({ins[0]}[i])")
+        elif role == "product":  # l1tag::product_element: the binding of the layer's config
+            a_t, b_t = (variables[i].type.name for i in m.inputs[:2])
+            elementwise(out, f"l1tag::product_element<{a_t}, {b_t}, {out_t}, config{m.index}>({ins[0]}[i], "
+                             f"{ins[1]}[i])")
     for name in loop.outputs:
         body.append(f"for (unsigned i = 0; i < {width(name)}; i++) {{")
         body.append("    #pragma HLS UNROLL")

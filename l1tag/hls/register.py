@@ -1,6 +1,7 @@
 """l1tag's hls4ml extension: the one place where l1tag's kernels are wired into hls4ml.
 
-Each kernel is one module of ``l1tag/hls/`` (``attention.py``, ``dynamic_tanh.py``, ``pair_bias.py``) exposing
+Each kernel is one module of ``l1tag/hls/`` (``attention.py``, ``dynamic_tanh.py``, ``pair_bias.py``,
+``product.py``) exposing
 ``HANDLER`` (Keras layer name, Keras-v2 handler, IR layer), ``TEMPLATES`` (config and function templates) and
 ``HEADER`` (its C++ in ``firmware_templates/``); ``KERNELS`` lists them. ``register_all()`` registers every
 one on the Vivado and Vitis backends, once.  Importing this module imports no hls4ml.
@@ -23,7 +24,8 @@ from l1tag.errors import ConversionError
 from l1tag.files import write_text
 from l1tag.hls.common import FIRMWARE_TEMPLATES
 
-KERNELS = ("l1tag.hls.attention", "l1tag.hls.dynamic_tanh", "l1tag.hls.pair_bias")  # one line per kernel
+KERNELS = ("l1tag.hls.attention", "l1tag.hls.dynamic_tanh", "l1tag.hls.pair_bias",  # one line per kernel
+           "l1tag.hls.product")  # one line per kernel
 COMMON_HEADER = "l1tag_common.h"
 BACKENDS = ("Vivado", "Vitis")
 

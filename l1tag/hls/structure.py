@@ -179,6 +179,9 @@ def check_project(project_dir: Path, top: str = "myproject") -> list[str]:
         text = attention.read_text()
         if len(re.findall(r"product<CONFIG_T::product_impl>::of\(", text)) < 5:
             problems.append("l1tag_attention.h: a variable product does not go through l1tag::product<impl>")
+    product = firmware / "nnet_utils" / "l1tag_product.h"
+    if product.exists() and "product<CONFIG_T::product_impl>::of(" not in product.read_text():
+        problems.append("l1tag_product.h: the element product does not go through l1tag::product<impl>")
     params = (firmware / "parameters.h").read_text()
     for m in re.finditer(r"static const [^;]*? rom\[\d+\] = \{[^}]*\};\s*\n\s*(#pragma[^\n]*)?", params):
         pragma = m.group(1) or ""

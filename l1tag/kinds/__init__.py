@@ -26,7 +26,7 @@ from functools import cache
 import numpy as np
 
 # The kinds, in the order tables and plots show them; each name is also its module's name.
-NAMES = ("salt", "linformer", "transformer", "part", "deepsets")
+NAMES = ("salt", "linformer", "transformer", "part", "lgatr_slim", "deepsets")
 
 
 NO_PAIR_BIAS, PAIR_BIAS_OPTION, PAIR_BIAS_ALWAYS = "no", "option", "always"
@@ -99,6 +99,9 @@ class Kind:
     # ParT's pair bias U on the (n x n) scores (l1tag/ops/pair_bias.py): NO_PAIR_BIAS, with model.pair_bias
     # (PAIR_BIAS_OPTION) or always (PAIR_BIAS_ALWAYS)
     pair_bias: str = "no"
+    # reads the constituents' four-momenta as Lorentz vectors (data.features e, px, py, pz, scaled by one
+    # common factor: data.normalization momentum)
+    momentum: bool = False
 
     # -- Keras (the class itself: l1tag.models.layers.attention_layer(kind), which imports TensorFlow) --
     def layer_arguments(self, model_cfg, weight_q: str | None, bias_q: str | None) -> dict:

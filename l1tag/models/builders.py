@@ -45,6 +45,7 @@ class Quantizers:
     score: str | None = None
     softmax: str | None = None
     pair_features: str | None = None
+    square: str | None = None  # lgatr_slim's squared vector components: the activation's product, 4 bits narrower
     # heterogeneous mode: the Dense kernels' starting fractional bits and the input widths (None: uniform)
     hetero_fbits: float | None = None
     input_bits: int = 0
@@ -83,6 +84,7 @@ class Quantizers:
             relu=f"quantized_relu({q.activations.bits},{q.activations.integer})", act=bits(q.activations),
             unit=bits(q.activations, integer=0), score=bits(q.scores), softmax=bits(q.softmax, unsigned=True),
             pair_features=bits(q.pair_features),
+            square=f"quantized_bits({q.activations.bits + 4},{2 * q.activations.integer + 1},alpha=1)",
             ternary=dict(ternary_scales or {}) if q.mode == TERNARY else None, ternary_latent=ternary_latent,
             low_rank=dict(low_rank) if low_rank else None,
         )
@@ -94,20 +96,75 @@ def _act(x, quantizer: str | None, name: str, relu: bool):
     return QActivation(quantizer, name=name)(x)
 
 
-def _linear(x, units: int, qz: Quantizers, name: str, input_bits: int):
+def _linear(x, units: int, qz: Quantizers, name: str, input_bits: int, tie=None):
     """QDense, or in heterogeneous mode HQDense (every weight its own fractional bits); a layer of learned low
-    rank r as ``<name>_a`` (r outputs, in the activation type) then ``<name>`` (l1tag/models/low_rank.py)."""
+    rank r as ``<name>_a`` (r outputs, in the activation type) then ``<name>`` (l1tag/models/low_rank.py).
+    ``tie``: (kernel, bias) constraints of an equivariant layer (lgatr_slim)."""
     if qz.low_rank and name in qz.low_rank:
         x = QDense(qz.low_rank[name], kernel_quantizer=qz.weight, bias_quantizer=qz.bias, name=f"{name}_a")(x)
         x = _act(x, qz.act, f"{name}_a_act", relu=False)
     if qz.hetero_fbits is None:
-        return QDense(units, kernel_quantizer=qz.weight_for(name), bias_quantizer=qz.bias, name=name)(x)
+        kernel_c, bias_c = tie or (None, None)
+        return QDense(units, kernel_quantizer=qz.weight_for(name), bias_quantizer=qz.bias, name=name,
+                      kernel_constraint=kernel_c, bias_constraint=bias_c)(x)
     return HQDense(units, kernel_fbits=qz.hetero_fbits, bias_quantizer=qz.bias, input_bits=input_bits, name=name)(x)
 
 
-def _dense(x, units: int, qz: Quantizers, name: str, relu: bool, input_bits: int = 0):
-    x = _linear(x, units, qz, name, input_bits or qz.act_bits)
+def _dense(x, units: int, qz: Quantizers, name: str, relu: bool, input_bits: int = 0, tie=None):
+    x = _linear(x, units, qz, name, input_bits or qz.act_bits, tie)
     return _act(x, qz.relu if relu else qz.act, f"{name}_act", relu)
+
+
+def _tied(x, into, out, rule: str, qz: Quantizers, name: str, relu: bool, rows=None, input_bits: int = 0,
+          time_reference: bool = False):
+    """An equivariant Dense (l1tag/kinds/lgatr_slim.py) from layout ``into`` to ``out`` under ``rule``; ``rows``:
+    the input columns in ``into``'s order (the embedding reads the features as the data stage orders them)."""
+    from l1tag.kinds.lgatr_slim import bias_tying, kernel_tying
+    from l1tag.models.layers.lorentz import TiedWeights
+
+    group, sign = kernel_tying(into, out, rule, time_reference)
+    if rows is not None:  # row r of the layout's kernel is input column rows[r]
+        group[rows], sign[rows] = group.copy(), sign.copy()
+    tie = (TiedWeights(group, sign), TiedWeights(*bias_tying(out, rule, into, time_reference)))
+    return _dense(x, out.width, qz, name, relu, input_bits, tie)
+
+
+def _lgatr_slim(x, model_cfg, qz: Quantizers, table_size: int, features):
+    """L-GATr-slim's embedding, blocks and invariant readout (l1tag/kinds/lgatr_slim.py): per block
+    x += Attention(x), then x += down_s(h) + down_v(relu(g) (.) v), with v = up_v(x), g = gate(x) and the
+    hidden scalars h = relu(up_s(x) + norm(v (.) v)); every sum cast to the activation type."""
+    from l1tag.kinds.lgatr_slim import CONTRACT, GATE, LINEAR, Layout, input_layout, stream_layout
+
+    def residual(a, b, name):
+        return _act(tf.keras.layers.Add(name=name)([a, b]), qz.act, f"{name}_act", relu=False)
+
+    from l1tag.data.features import momentum_columns
+
+    p4 = momentum_columns(features)
+    if p4 is None:
+        raise ValueError(f"model.type {model_cfg.type} reads a four-momentum; none in the features {list(features)}")
+    into, rows = input_layout(len(features), p4)
+    stream = stream_layout(model_cfg)
+    vec, scal = Layout(0, model_cfg.vectors), Layout(model_cfg.ffn_dim, 0)
+    x = _tied(x, into, stream, LINEAR, qz, "embed", relu=False, rows=rows, input_bits=qz.input_bits,
+              time_reference=True)
+    kind = kinds.get(model_cfg.type)
+    for b in range(model_cfg.blocks):
+        a = _attention(kind, model_cfg, qz, f"att{b}", table_size)(x)
+        x = residual(x, a, f"att{b}_add")
+        v = _tied(x, stream, vec, LINEAR, qz, f"ffn{b}_vec", relu=False)
+        sq = tf.keras.layers.Multiply(name=f"ffn{b}_square")([v, v])
+        sq = _act(sq, qz.square, f"ffn{b}_square_act", relu=False)
+        norm = _tied(sq, vec, scal, CONTRACT, qz, f"ffn{b}_norm", relu=False)
+        h = tf.keras.layers.Add(name=f"ffn{b}_hidden")([_tied(x, stream, scal, LINEAR, qz, f"ffn{b}_up", relu=False),
+                                                         norm])
+        h = _act(h, qz.relu, f"ffn{b}_hidden_relu", relu=True)
+        g = _tied(x, stream, vec, GATE, qz, f"ffn{b}_gate", relu=True)
+        gv = _act(tf.keras.layers.Multiply(name=f"ffn{b}_gated")([g, v]), qz.act, f"ffn{b}_gated_act", relu=False)
+        f = residual(_tied(h, scal, stream, LINEAR, qz, f"ffn{b}_down_s", relu=False),
+                     _tied(gv, vec, stream, LINEAR, qz, f"ffn{b}_down_v", relu=False), f"ffn{b}_down")
+        x = residual(x, f, f"ffn{b}_add")
+    return _tied(x, stream, Layout(model_cfg.d_model, 0), LINEAR, qz, "readout", relu=True)
 
 
 def _attention(kind: kinds.Kind, model_cfg, qz: Quantizers, name: str, table_size: int):
@@ -156,7 +213,12 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
     x = _act(inp, qz.input, "input_q", relu=False)
     kind = kinds.get(model_cfg.type)
     bias = _pair_bias(x, model_cfg, qz, normalisation) if kinds.uses_pair_bias(model_cfg) else None
-    if not kind.attention:
+    if kind.momentum:
+        if normalisation is None:
+            raise ValueError(f"model.type {model_cfg.type} reads the four-momentum: build_model needs the data "
+                             f"stage's normalisation (features, center, scale) to find E, px, py, pz")
+        x = _lgatr_slim(x, model_cfg, qz, table_size, normalisation[0])
+    elif not kind.attention:
         for i, w in enumerate(model_cfg.phi_dims):
             x = _dense(x, w, qz, f"phi{i}", relu=True, input_bits=qz.input_bits if i == 0 else 0)
     else:
@@ -177,7 +239,15 @@ def build_model(model_cfg, n_constituents: int, n_features: int, quant=None, nam
         x = _dense(x, h, qz, f"head{i}", relu=True)
     x = _linear(x, model_cfg.classes, qz, "logits", qz.act_bits)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
-    return tf.keras.Model(inp, out, name=name or model_cfg.type)
+    model = tf.keras.Model(inp, out, name=name or model_cfg.type)
+    if kind.momentum:
+        from l1tag.models.layers.lorentz import tie_all
+
+        tie_all(model)  # the initial weights on the tie too
+        for layer in model.layers:  # the gates open: relu(1) passes the vectors (relu(0) would never learn)
+            if layer.name.endswith("_gate"):
+                layer.bias.assign(tf.ones_like(layer.bias))
+    return model
 
 
 def attention_maps(model: tf.keras.Model, x) -> dict[str, dict[str, np.ndarray]]:

@@ -24,8 +24,9 @@ DynamicTanh            FLOPs = 3 n d (scale, shift, tanh); ReLU or activation qu
 residual Add           FLOPs = n d; pooling: n d; softmax (classes k): 3 k
 =====================  ==========================================================================
 
-Parameters are Keras' own count (``count_params()``, without a heterogeneous layer's bit widths and β);
-``closed_form_parameters`` gives the formula for the attention taggers, checked against Keras in the tests.
+Parameters are Keras' own count (``count_params()``, without a heterogeneous layer's bit widths and β; a
+Lorentz-tied weight counts its free numbers, and its zeros are no MACs); ``closed_form_parameters`` gives the
+formula for the attention taggers, checked against this count in the tests.
 
 **Energy per jet** (the measure of "Economical Jet Taggers — Equivariant, Slim, and Quantized"): every
 operation priced with the per-operation energies of M. Horowitz, "Computing's energy problem (and what we
@@ -121,7 +122,7 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             in_shape = layer.input_shape
             n = int(math.prod(in_shape[1:-1])) if len(in_shape) > 2 else 1
             d_in, d_out = int(in_shape[-1]), int(out_shape[-1])
-            macs = n * d_in * d_out
+            macs = n * _kernel_entries(layer, d_in * d_out)
             flops = 2 * macs + n * d_out
             w_bits = _bits(_quantizer_of(layer, "kernel_quantizer"))
             bops = macs * act_bits * w_bits
@@ -146,6 +147,11 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             w_bits = _bits(_quantizer_of(layer, "kernel_quantizer"))
             bops = macs * _bits(_quantizer_of(layer, "feature_quantizer")) * w_bits
             energy = op_energy_pj(macs, n * n * PAIR_FEATURE_OPS, act_bits, w_bits)
+        elif cls in ("Multiply", "ProductCore"):  # a product of two variables per element
+            size = int(math.prod(out_shape[1:]))
+            flops = size
+            bops = size * act_bits * act_bits
+            energy = op_energy_pj(size, 0, act_bits, act_bits)
         elif cls == "QDynamicTanh" or cls == "Add":
             size = int(math.prod(out_shape[1:]))
             flops = (3 if cls == "QDynamicTanh" else 1) * size
@@ -160,16 +166,43 @@ def layer_costs(model: tf.keras.Model) -> list[dict]:
             act_bits = _bits(layer.get_config().get("activation"))
         elif cls == "QDynamicTanh":
             act_bits = _bits(layer.output_quantizer)
-        params = layer.count_params() if cls != "HQDense" else layer.kernel.shape.num_elements() + (
+        params = _trainable_numbers(layer) if cls != "HQDense" else layer.kernel.shape.num_elements() + (
             layer.bias.shape.num_elements() if layer.use_bias else 0)  # not its bit widths and β
         rows.append({"layer": layer.name, "class": cls, "params": int(params),
                      "macs": int(macs), "flops": int(flops), "bops": int(bops), "energy_pj": round(energy, 3)})
     return rows
 
 
+def _tie(weight):
+    """The Lorentz tie of a weight (l1tag.models.layers.lorentz.TiedWeights), or None."""
+    from l1tag.models.layers.lorentz import TiedWeights
+
+    c = getattr(weight, "constraint", None)
+    return c if isinstance(c, TiedWeights) else None
+
+
+def _kernel_entries(layer, full: int) -> int:
+    """Entries of a Dense kernel that carry a weight: all, or a tied kernel's non-zero ones (its zeros are no
+    products, in the firmware's adder graph either)."""
+    tie = _tie(layer.kernel) if getattr(layer, "kernel", None) is not None else None
+    return int((tie.group >= 0).sum()) if tie is not None else full
+
+
+def _trainable_numbers(layer) -> int:
+    """Keras' count, but a tied weight counts its free numbers (its groups)."""
+    total = 0
+    for w in layer.weights:
+        tie = _tie(w)
+        total += tie.free_parameters() if tie is not None else int(np.prod(w.shape))
+    return total
+
+
 def _attention_cost(layer, act_bits: int) -> tuple[int, int, int, float]:
     shape = layer.attention_shape()
     mac = shape.macs()
+    if getattr(layer, "vectors", None) is not None:  # Lorentz-tied Wq, Wk, Wv: their zeros are no products
+        mac["qkv"] = mac["qkv"] * sum(int((_tie(w).group >= 0).sum()) for w in (layer.wq, layer.wk, layer.wv)) \
+            // (3 * shape.d * shape.d)
     wb = _bits(layer.quantizer_strings["kernel_quantizer"])
     qb = _bits(layer.quantizer_strings["qkv_quantizer"])
     sb = _bits(layer.quantizer_strings["softmax_quantizer"])
@@ -199,7 +232,8 @@ def _attention_cost(layer, act_bits: int) -> tuple[int, int, int, float]:
 
 
 def model_cost(model: tf.keras.Model) -> dict:
-    """Totals: parameters (Keras' count), FLOPs, BOPs and energy per jet (pJ, Horowitz 45 nm)."""
+    """Totals: parameters (Keras' count, tied weights by their free numbers), FLOPs, BOPs and energy per jet (pJ,
+    Horowitz 45 nm)."""
     rows = layer_costs(model)
     return {"parameters": sum(r["params"] for r in rows), "flops": sum(r["flops"] for r in rows),
             "bops": sum(r["bops"] for r in rows), "energy_pj": round(sum(r["energy_pj"] for r in rows), 1),
@@ -208,7 +242,7 @@ def model_cost(model: tf.keras.Model) -> dict:
 
 def closed_form_parameters(model_type: str, n: int, f: int, d: int, heads: int, p: int, d_ff: int, blocks: int,
                            conv_kernel: tuple[int, int] | None, head_dims: tuple[int, ...], classes: int,
-                           pair_hidden: int | None = None) -> int:
+                           pair_hidden: int | None = None, vectors: int = 0) -> int:
     """Parameters of an attention tagger, written out (no Keras):
 
     embedding f d + d; per block: Wq, Wk, Wv 3 d^2 (bias-free); SAL-T partition weights 2 H p ceil(n/p)
@@ -217,12 +251,31 @@ def closed_form_parameters(model_type: str, n: int, f: int, d: int, heads: int, 
     bias (``pair_hidden``: its hidden width, 0 for none; None: no pair bias), once per tagger: the embedding
     of the 4 pair features to H biases, 4 H + H, or 4 h + h + h H + H.
     """
+    if kinds.get(model_type).momentum:
+        return _lorentz_parameters(f, d, heads, vectors, d_ff, blocks, head_dims, classes)
     total = f * d + d
     if pair_hidden is not None:
         total += (4 * pair_hidden + pair_hidden + pair_hidden * heads + heads) if pair_hidden else 4 * heads + heads
     per_block = 3 * d * d + 4 + (d * d_ff + d_ff) + (d_ff * d + d)
     per_block += kinds.get(model_type).extra_parameters(n, heads, p, conv_kernel)
     total += blocks * per_block
+    width = d
+    for h in head_dims:
+        total += width * h + h
+        width = h
+    return total + width * classes + classes
+
+
+def _lorentz_parameters(f: int, d: int, heads: int, vectors: int, d_ff: int, blocks: int, head_dims, classes: int):
+    """L-GATr-slim's free parameters (l1tag/kinds/lgatr_slim.py), S = d - 4 V stream scalars, f - 4 input
+    scalars beside the four-momentum: embedding (f - 4) S + V + S (the energy, its time reference) + S; per
+    block Wq, Wk, Wv 3 (S^2 + V^2), the FFN's vectors V^2, scalars S d_ff + d_ff, norms V d_ff + d_ff, gates
+    S V + V and way down d_ff S + S + V^2; the readout S d + d, then the pooled MLP and the classifier."""
+    s, s_in = d - 4 * vectors, f - 4
+    total = s_in * s + vectors + 2 * s
+    per_block = 3 * (s * s + vectors * vectors) + vectors * vectors + (s * d_ff + d_ff) + (vectors * d_ff + d_ff) \
+        + (s * vectors + vectors) + (d_ff * s + s) + vectors * vectors
+    total += blocks * per_block + s * d + d
     width = d
     for h in head_dims:
         total += width * h + h

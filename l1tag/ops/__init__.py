@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from l1tag.ops import add, attention, dense, dynamic_tanh, maxpool, model_input, pair_bias, relu
+from l1tag.ops import add, attention, dense, dynamic_tanh, maxpool, model_input, multiply, pair_bias, relu
 from l1tag.ops.base import Op, OpRule, Part, Port
 
 # the registry: a lowered model's ops are these rules' ops (the order is the lowering's order of asking)
-OPS: tuple[OpRule, ...] = (model_input.RULE, dense.RULE, relu.RULE, add.RULE, maxpool.RULE, attention.RULE,
-                           dynamic_tanh.RULE, pair_bias.RULE)
+OPS: tuple[OpRule, ...] = (model_input.RULE, dense.RULE, relu.RULE, add.RULE, multiply.RULE, maxpool.RULE,
+                           attention.RULE, dynamic_tanh.RULE, pair_bias.RULE)
 __all__ = ["OPS", "Op", "OpRule", "Part", "Port", "rule", "run_reference"]
 
 
@@ -34,7 +34,7 @@ def rule(op: Op | str) -> OpRule:
 def run_reference(ops: list[Op], x: np.ndarray, trace: bool = False):
     """The whole firmware in NumPy: x (jets, n, F) already in the input type -> the output (jets, classes).
 
-    Stock hls4ml layers (Dense with exact accumulators, ReLU, Add, max pooling) reduce to one rounding into
+    Stock hls4ml layers (Dense with exact accumulators, ReLU, Add, max pooling) and products reduce to one rounding into
     their result type; l1tag's own layers run their references.  The C-simulation of the generated project
     must equal this on every jet.  With ``trace`` also every op's output by name (to compare with hls4ml's
     per-layer trace)."""

@@ -1,4 +1,5 @@
-"""The residual sum: Keras ``Add`` -> hls4ml's Add, result in the exact sum type."""
+"""The residual sum: Keras ``Add`` -> hls4ml's Add, result in the exact sum type (or, folded, the type of a
+linear QActivation that follows: one cast, as lgatr_slim's residual stream takes)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class Add(OpRule):
         import tensorflow as tf
 
         source = lowering.sources(layer)
-        lowering.emit(self.name, layer.name, source, sum_type(lowering.types[source[0]], lowering.types[source[1]]),
+        result_t = lowering.fold_cast(layer, sum_type(lowering.types[source[0]], lowering.types[source[1]]))
+        lowering.emit(self.name, layer.name, source, result_t,
                       lambda inputs: tf.keras.layers.Add(name=layer.name)(inputs))
 
     def reference(self, op, ins):

@@ -32,8 +32,7 @@ class Dense(OpRule):
             kernel, bias = (quantize(v, t) for v, t in zip(layer.get_weights(), (w_t, b_t)))
             acc_t = accumulator(lowering.types[source[0]], w_t, kernel.shape[0], extra=b_t)
         lowering.float32_sums[layer.name] = acc_t.width
-        after = lowering.consumers.get(layer.name, [])
-        act = after[0] if len(after) == 1 and type(after[0]).__name__ == "QActivation" else None
+        act = lowering.next_activation(layer)
         relu = act is not None and str(act.get_config()["activation"]).startswith("quantized_relu")
         result_t = quantizer_type(act.name, act.get_config(), "activation") if act is not None and not relu \
             else acc_t

@@ -18,15 +18,15 @@ from l1tag import kinds
 from l1tag.config import load_config
 from l1tag.hls.convert import convert_model, run_csim
 from l1tag.models.builders import build_model
-from tests.unit.taggers import NORMALISATION
+from tests.unit.taggers import kind_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _shipped(kind: str, backend: str = "Vitis"):
     """configs/salt_l1.yaml with ``model.type`` = kind, or the kind's own config where its pair bias fixes
-    P = n."""
-    if kinds.get(kind).pair_bias == kinds.PAIR_BIAS_ALWAYS:
+    P = n or it reads the four-momentum (lgatr_slim)."""
+    if kinds.get(kind).pair_bias == kinds.PAIR_BIAS_ALWAYS or kinds.get(kind).momentum:
         cfg = load_config(REPO / "configs" / f"{kind}_l1.yaml")
         return dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, backend=backend))
     base = load_config(REPO / "configs" / "salt_l1.yaml")
@@ -39,9 +39,10 @@ def _shipped(kind: str, backend: str = "Vitis"):
 @pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
 def test_default_shapes_are_bit_exact(kind, backend, tmp_path):
     cfg = _shipped(kind, backend)
-    model = build_model(cfg.model, cfg.data.constituents, 3, cfg.quantization, table_size=cfg.hls.table_size,
-                        normalisation=NORMALISATION)
-    x = np.random.default_rng(1).normal(size=(300, cfg.data.constituents, 3)).astype(np.float32) * 2
+    features, norm = kind_inputs(kind)
+    model = build_model(cfg.model, cfg.data.constituents, features, cfg.quantization, table_size=cfg.hls.table_size,
+                        normalisation=norm)
+    x = np.random.default_rng(1).normal(size=(300, cfg.data.constituents, features)).astype(np.float32) * 2
     s = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), x, model)
     assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
     assert np.std(s["_outputs"]) > 0
@@ -61,9 +62,10 @@ def test_default_shapes_rtl_blocks_are_verilator_bit_exact(kind, tmp_path):
         pytest.skip(missing_tools())
     cfg = _shipped(kind)
     h, n = cfg.hls, cfg.data.constituents
-    model = build_model(cfg.model, n, 3, cfg.quantization, table_size=h.table_size, normalisation=NORMALISATION)
+    features, norm = kind_inputs(kind)
+    model = build_model(cfg.model, n, features, cfg.quantization, table_size=h.table_size, normalisation=norm)
     lowered = lower(model, h.reuse_factor, h.strategy, h.table_size, h.parallelization_factor)
-    x = np.random.default_rng(2).normal(size=(1000, n, 3)) * 2
+    x = np.random.default_rng(2).normal(size=(1000, n, features)) * 2
     section = open_synth(lowered, x, n, h.parallelization_factor, cfg.rtl, tmp_path / "rtl", progress=False)
     assert section["bit_exact_fraction"] == 1.0, [b["first_mismatch"] for b in section["blocks"]]
     assert all(b["vectors"] >= 1000 and b["LUT"] > 0 for b in section["blocks"])

@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from l1tag.config import load_config
@@ -31,8 +32,9 @@ def _convert(config_file: Path, out: Path, **hls):
     cfg = load_config(config_file)
     if hls:
         cfg = dataclasses.replace(cfg, hls=dataclasses.replace(cfg.hls, **hls))
-    model = build_model(cfg.model, cfg.data.constituents, len(cfg.data.features), cfg.quantization,
-                        table_size=cfg.hls.table_size)
+    f = len(cfg.data.features)  # the normalisation by name: what a pair bias or the four-momentum reads
+    model = build_model(cfg.model, cfg.data.constituents, f, cfg.quantization, table_size=cfg.hls.table_size,
+                        normalisation=(cfg.data.features, np.zeros(f), np.ones(f)))
     return cfg, convert_model(model, cfg.hls, out / "hls")
 
 

@@ -13,6 +13,31 @@ TERNARY = "+ternary"  # ... and with this one: ternary weights (quantization.mod
 LOW_RANK = "+low_rank"  # ... and this: learned low rank, ffn0_up at rank 2 and head0 at rank 3 (two Dense each)
 # the data stage's normalisation of (pt, etarel, phirel) that the pair bias reads (GeV, rad): generated jets'
 NORMALISATION = (("pt", "etarel", "phirel"), (30.0, 0.0, 0.0), (150.0, 0.3, 0.3))
+# a Lorentz-equivariant kind's: the rest-frame four-momentum, one scale, no centre (data.normalization momentum)
+MOMENTUM_NORMALISATION = (("erest", "pxrest", "pyrest", "pzrest"), (0.0,) * 4, (4.0,) * 4)
+
+
+def kind_inputs(kind: str) -> tuple[int, tuple]:
+    """(features per particle, the data stage's normalisation) of the tiny taggers of ``kind`` (a registry name,
+    or one with the suffixes below)."""
+    from l1tag import kinds
+
+    norm = MOMENTUM_NORMALISATION if kinds.get(kind.split("+")[0]).momentum else NORMALISATION
+    return len(norm[0]), norm
+
+
+def kind_config(kind: str, width: int = 8, **model) -> dict:
+    """A config dict of a tiny ``kind`` tagger of about ``width`` features per particle: a Lorentz-equivariant
+    kind gets ``width`` scalars and one vector per head (d_model = width + 4 heads) and reads the rest-frame
+    four-momentum."""
+    from l1tag import kinds
+
+    settings = {"type": kind, "d_model": width, "heads": 2, "partitions": 2, "ffn_dim": width,
+                "head_dims": [width], "phi_dims": [width, width], **model}
+    if not kinds.get(kind).momentum:
+        return {"model": settings}
+    settings.update(vectors=settings["heads"], d_model=width + 4 * settings["heads"])
+    return {"model": settings, "data": {"features": list(MOMENTUM_NORMALISATION[0]), "normalization": "momentum"}}
 
 
 def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
@@ -28,12 +53,12 @@ def perturbed_tagger(kind: str, n: int = 8, width: int = 8, seed: int = 3):
 
     pair_bias, ternary, low_rank = kind.endswith(PAIR_BIAS), kind.endswith(TERNARY), kind.endswith(LOW_RANK)
     base = kind.removesuffix(PAIR_BIAS).removesuffix(TERNARY).removesuffix(LOW_RANK)
-    cfg = config_from_dict({"name": "t", "data": {"constituents": n}, "hls": {"parallelization_factor": n},
-                            "quantization": {"mode": "ternary" if ternary else "uniform"},
-                            "model": {"type": base, "d_model": width,
-                                      "heads": 2, "partitions": 2, "ffn_dim": width, "head_dims": [width],
-                                      "phi_dims": [width, width], "pair_bias": pair_bias}})
-    model = build_model(cfg.model, n, 3, cfg.quantization, normalisation=NORMALISATION,  # read with a pair bias
+    settings = kind_config(base, width, pair_bias=pair_bias)
+    cfg = config_from_dict({"name": "t", **settings, "data": {"constituents": n, **settings.get("data", {})},
+                            "hls": {"parallelization_factor": n},
+                            "quantization": {"mode": "ternary" if ternary else "uniform"}})
+    features, norm = kind_inputs(base)
+    model = build_model(cfg.model, n, features, cfg.quantization, normalisation=norm,  # read with a pair bias
                         ternary_scales={"embed": 0.5, "att0": 0.5} if ternary else None,  # the rest: 2^-2
                         low_rank={"ffn0_up": 2, "head0": 3} if low_rank else None)
     rng = np.random.default_rng(seed)

@@ -75,7 +75,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("name: x\nmodel: {partitions: 0}\n", "model.partitions: expected a positive integer, got 0"),
         ("name: x\nmodel: {partitions: true}\n", "model.partitions: expected a positive integer, got True"),
         ("name: x\nmodel: {type: cnn}\n",
-         "model.type: expected one of 'salt', 'linformer', 'transformer', 'part', 'deepsets'"),
+         "model.type: expected one of 'salt', 'linformer', 'transformer', 'part', 'lgatr_slim', 'deepsets'"),
         ("name: x\ntrain: {learning_rate: -1}\n", "train.learning_rate: expected a positive number, got -1"),
         ("name: x\ndata: {split: [0.5, 0.5, 0.5]}\n", "data.split: expected three fractions"),
         ("name: x\ndata: {features: [pt, bogus]}\n", "data.features: expected a non-empty list, each item one of"),

@@ -12,10 +12,10 @@ from l1tag.config import config_from_dict
 from l1tag.models.builders import build_model
 from l1tag.models.cost import closed_form_parameters, layer_costs
 from l1tag.models.layers import attention_layer
-from taggers import NORMALISATION
+from taggers import kind_config, kind_inputs
 
 TINY = {"d_model": 8, "heads": 2, "partitions": 3, "ffn_dim": 8, "head_dims": [8], "conv_kernel": [3, 3]}
-N, FEATURES = 10, 3
+N, FEATURES = 10, 3  # FEATURES: every kind but the Lorentz-equivariant one (kind_inputs)
 HEADER = Path(__file__).resolve().parents[2] / "firmware_templates" / "l1tag_attention.h"
 
 
@@ -25,17 +25,18 @@ def _parallel(kind: str) -> int:
 
 
 def _model(kind: str, quantized: bool = True):
-    cfg = config_from_dict({"name": "k", "data": {"constituents": N}, "model": {"type": kind, **TINY},
+    settings = kind_config(kind, **TINY)
+    cfg = config_from_dict({"name": "k", **settings, "data": {"constituents": N, **settings.get("data", {})},
                             "hls": {"strategy": "Latency", "parallelization_factor": _parallel(kind)}})
-    return cfg, build_model(cfg.model, N, FEATURES, cfg.quantization if quantized else None,
-                            normalisation=NORMALISATION)
+    features, norm = kind_inputs(kind)
+    return cfg, build_model(cfg.model, N, features, cfg.quantization if quantized else None, normalisation=norm)
 
 
 def test_every_name_resolves_to_its_own_module_and_is_a_config_choice():
     assert [k.name for k in kinds.all_kinds()] == list(kinds.NAMES)
     for name in kinds.NAMES:
-        assert config_from_dict({"name": "x", "model": {"type": name}}).model.type == name
-    with pytest.raises(KeyError, match="known: salt, linformer, transformer, part, deepsets"):
+        assert config_from_dict({"name": "x", **kind_config(name)}).model.type == name
+    with pytest.raises(KeyError, match="known: salt, linformer, transformer, part, lgatr_slim, deepsets"):
         kinds.get("performer")
 
 
@@ -49,18 +50,24 @@ def test_attention_kind_points_to_a_keras_layer_and_a_cpp_function(kind):
 
 @pytest.mark.parametrize("name", kinds.NAMES)
 def test_cost_and_parameters_come_from_the_registry(name):
-    """Parameters: the closed form (with the kind's extra term) equals Keras; attention MACs: the shape's."""
+    """Parameters: the closed form (with the kind's extra term) equals the cost model's count (Keras', a tied
+    weight by its free numbers); attention MACs: the shape's (a tied Wq, Wk, Wv without its zeros)."""
     cfg, model = _model(name, quantized=False)
     m = cfg.model
-    if kinds.get(name).attention:
-        closed = closed_form_parameters(name, N, FEATURES, m.d_model, m.heads, m.partitions, m.ffn_dim, m.blocks,
-                                        m.conv_kernel, m.head_dims, m.classes,
-                                        m.pair_hidden if kinds.uses_pair_bias(m) else None)
-        assert closed == model.count_params()
     rows = {r["layer"]: r for r in layer_costs(model)}
+    if kinds.get(name).attention:
+        closed = closed_form_parameters(name, N, kind_inputs(name)[0], m.d_model, m.heads, m.partitions, m.ffn_dim,
+                                        m.blocks, m.conv_kernel, m.head_dims, m.classes,
+                                        m.pair_hidden if kinds.uses_pair_bias(m) else None, vectors=m.vectors)
+        assert closed == sum(r["params"] for r in rows.values())
+        assert (closed == model.count_params()) != kinds.get(name).momentum
     for layer in model.layers:
         if getattr(layer, "kind", None):
-            assert rows[layer.name]["macs"] == sum(layer.attention_shape().macs().values())
+            macs = layer.attention_shape().macs()
+            if kinds.get(name).momentum:  # Wq, Wk, Wv: S^2 + 4 V^2 products of d^2 per particle
+                s, v = m.d_model - 4 * m.vectors, m.vectors
+                macs["qkv"] = 3 * N * (s * s + 4 * v * v)
+            assert rows[layer.name]["macs"] == sum(macs.values())
 
 
 def test_shape_counts_by_hand():

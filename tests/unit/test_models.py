@@ -20,7 +20,7 @@ from l1tag.models.layers import (
     QPartitionedAttention,
 )
 from l1tag.models.layers.attention import score_shift
-from taggers import NORMALISATION
+from taggers import kind_config, kind_inputs
 
 RNG = np.random.default_rng(7)
 
@@ -133,17 +133,17 @@ def test_quantizers_round_intermediates():
 
 @pytest.mark.parametrize("kind", kinds.NAMES)
 def test_taggers_build_and_round_trip(kind, tmp_path):
-    cfg = config_from_dict({"name": "t", "model": {"type": kind, "d_model": 8, "heads": 2, "partitions": 2,
-                                                   "ffn_dim": 8, "phi_dims": [8, 8], "head_dims": [8]}})
-    model = build_model(cfg.model, 8, 3, cfg.quantization, normalisation=NORMALISATION)  # part's pair bias reads it
-    x = RNG.normal(size=(5, 8, 3)).astype("float32")
+    cfg = config_from_dict({"name": "t", **kind_config(kind)})
+    features, norm = kind_inputs(kind)
+    model = build_model(cfg.model, 8, features, cfg.quantization, normalisation=norm)  # part's pair bias reads it
+    x = RNG.normal(size=(5, 8, features)).astype("float32")
     y = model(x).numpy()
     assert y.shape == (5, 5)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
     model.save(tmp_path / "m.h5")
     np.testing.assert_array_equal(load_model(tmp_path / "m.h5")(x).numpy(), y)
     # the float twin has the same weights in the same order, so QAT can start from it
-    twin = build_model(cfg.model, 8, 3, None, normalisation=NORMALISATION)
+    twin = build_model(cfg.model, 8, features, None, normalisation=norm)
     assert [w.shape for w in twin.get_weights()] == [w.shape for w in model.get_weights()]
 
 

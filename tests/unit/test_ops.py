@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from taggers import perturbed_tagger
+from taggers import kind_inputs, perturbed_tagger
 
 from l1tag import ops
 from l1tag.numerics.fixed_point import quantize
@@ -27,11 +27,12 @@ pytest.importorskip("da4ml")
 # op -> the tiny taggers it occurs in (l1tag.kinds names)
 CASES = {
     "input": ("deepsets",),
-    "dense": ("deepsets", "salt+ternary", "salt+low_rank"),
+    "dense": ("deepsets", "salt+ternary", "salt+low_rank", "lgatr_slim"),
     "relu": ("deepsets",),
-    "add": ("salt",),
+    "add": ("salt", "lgatr_slim"),
+    "multiply": ("lgatr_slim",),
     "maxpool": ("deepsets",),
-    "attention": ("salt", "linformer", "transformer", "part", "salt+ternary", "salt+pair_bias"),
+    "attention": ("salt", "linformer", "transformer", "part", "lgatr_slim", "salt+ternary", "salt+pair_bias"),
     "dynamic_tanh": ("salt",),
     "pair_bias": ("transformer+pair_bias", "part", "salt+pair_bias"),
 }
@@ -49,7 +50,7 @@ def _tiny(kind: str):
     """A tiny tagger of ``kind`` with perturbed weights, lowered, and its reference values on random jets."""
     if kind not in _MODELS:
         model, lowered, rng = perturbed_tagger(kind, seed=11)
-        jets = quantize(rng.normal(0, 2, (JETS, 8, 3)), lowered.input_t)
+        jets = quantize(rng.normal(0, 2, (JETS, 8, kind_inputs(kind)[0])), lowered.input_t)
         _, values = ops.run_reference(lowered.ops, jets, trace=True)
         _MODELS[kind] = (model, lowered, jets, values)
     return _MODELS[kind]

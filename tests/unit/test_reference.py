@@ -33,7 +33,7 @@ def _weights(layer, kind: kinds.Kind):
 
 
 class _ModelSection:  # the config's model section, as the registry's layer_arguments reads it
-    partitions, conv_kernel = 3, (3, 3)
+    partitions, conv_kernel, vectors = 3, (3, 3), 2
 
 
 @pytest.mark.parametrize("kind", kinds.attention_kinds(), ids=lambda k: k.name)

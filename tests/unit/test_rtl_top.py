@@ -10,7 +10,7 @@ import types
 
 import numpy as np
 import pytest
-from taggers import perturbed_tagger
+from taggers import kind_inputs, perturbed_tagger
 
 from l1tag import kinds, ops
 from l1tag.config import config_from_dict
@@ -30,7 +30,7 @@ RTL = types.SimpleNamespace(latency_cutoff=5, top_synth_max_cost=0, workers=1)
 def _micro(kind: str):
     """A 4-particle, 4-wide tagger of ``kind`` with perturbed weights, lowered, and jets with their logits."""
     _, lowered, rng = perturbed_tagger(kind, n=4, width=4)
-    jets = quantize(rng.normal(0, 2, (JETS, 4, 3)), lowered.input_t)
+    jets = quantize(rng.normal(0, 2, (JETS, 4, kind_inputs(kind)[0])), lowered.input_t)
     return lowered, jets, ops.run_reference(lowered.ops, jets)
 
 
@@ -43,7 +43,7 @@ def _top(kind: str, tmp_path_factory):
     if kind not in _BUILT:
         lowered, jets, logits = _micro(kind)
         out = tmp_path_factory.mktemp(f"top_{kind}") / "top"
-        section = build_top(lowered, jets, logits, 4, 3, RTL, out, 5.0, "xcvu13p-flga2577-2-e")
+        section = build_top(lowered, jets, logits, 4, jets.shape[-1], RTL, out, 5.0, "xcvu13p-flga2577-2-e")
         _BUILT[kind] = (section, out, logits)
     return _BUILT[kind]
 
@@ -61,8 +61,9 @@ def test_the_whole_tagger_is_one_top_module_bit_exact_at_its_latency(kind, tmp_p
     assert section["latency_ns"] == section["latency_cycles"] * 5.0
     assert f"localparam LATENCY = {stages + 1};" in (out / "l1tag_top.v").read_text()
     ports = section["ports"]
-    assert ports["particles"]["fields"] == 4 * 3 and ports["logits"]["fields"] == logits.shape[1] == 5
-    assert ports["particles"]["width"] == 12 * ports["particles"]["field_bits"]
+    features = kind_inputs(kind)[0]
+    assert ports["particles"]["fields"] == 4 * features and ports["logits"]["fields"] == logits.shape[1] == 5
+    assert ports["particles"]["width"] == 4 * features * ports["particles"]["field_bits"]
     assert not (out / "obj_dir").exists(), "the simulator binary is rebuilt from the Verilog, not shipped"
 
 

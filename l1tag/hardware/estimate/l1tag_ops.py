@@ -1,5 +1,5 @@
-"""Prices of l1tag's own IR layers, ``L1tagAttention``, ``L1tagDynamicTanh`` and ``L1tagPairBias`` (the "l1tag
-attention" part of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per
+"""Prices of l1tag's own IR layers, ``L1tagAttention``, ``L1tagDynamicTanh``, ``L1tagPairBias`` and
+``L1tagProduct`` (the "l1tag attention" part of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per
 loop iteration (``kernels.py``).  ``KERNEL_PRICES`` maps the hls4ml IR class name to its rule."""
 
 from __future__ import annotations
@@ -290,9 +290,36 @@ def pair_bias(node, target: Target) -> dict:
             "copies": pairs, "iterations": 1, "products": products}
 
 
+def product(node, target: Target) -> dict:
+    """One rewound loop of n / P iterations, P x d products of two variables each (bound as
+    ``variable_products`` asks), each cast once to the result type (firmware_templates/l1tag_product.h)."""
+    from l1tag.hls.common import from_hls
+    from l1tag.ops.multiply import multiply_products
+
+    a, b = (node.get_input_variable(i) for i in node.inputs[:2])
+    out = node.get_output_variable()
+    shape = list(out.shape)
+    size = int(np.prod(shape))
+    n = int(shape[0]) if len(shape) > 1 else 1
+    iterations = n // _particles(node, n, target.unroll)
+    elements = size // iterations
+    binding = str(node.get_attr("variable_products") or kernels.DEFAULT_VARIABLE_PRODUCTS)
+    a_t, b_t = from_hls(a.type.precision), from_hls(b.type.precision)
+    products = multiply_products(a_t, b_t, elements)
+    dsp, lut = _products_cost(products, binding, target)
+    lut += elements * cast_lut(out.type.precision, a_t.width + b_t.width)
+    delay = _product_ns(products, binding) + T_CAST_NS
+    depth = target.stage_cycles(delay)
+    latency, interval = loop_timing(iterations, 1, depth)
+    return {"DSP": int(dsp), "LUT": int(lut), "FF": elements * from_hls(out.type.precision).width * max(1, depth - 1),
+            "BRAM_18K": 0, "latency": latency, "interval": interval, "multiplications": size,
+            "copies": elements, "iterations": iterations, "delay_ns": delay, "table_reads": 0, "products": products}
+
+
 # l1tag's own IR layers by their exact hls4ml class name (node.class_name drops the backend's wrapper)
 KERNEL_PRICES = {
     "L1tagAttention": attention,  # every attention kind of the registry
     "L1tagDynamicTanh": dynamic_tanh,
     "L1tagPairBias": pair_bias,
+    "L1tagProduct": product,
 }

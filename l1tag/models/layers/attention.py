@@ -85,9 +85,9 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
             raise ValueError(f"{self.name}: width {d} is not divisible by heads={self.heads}")
         self.n, self.d, self.head_dim = n, d, d // self.heads
         # one initializer instance per weight: a shared unseeded instance returns identical values
-        self.wq = self.add_weight(name="wq", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
-        self.wk = self.add_weight(name="wk", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
-        self.wv = self.add_weight(name="wv", shape=(d, d), initializer=tf.keras.initializers.GlorotUniform())
+        for name in ("wq", "wk", "wv"):
+            setattr(self, name, self.add_weight(name=name, shape=(d, d), constraint=self._qkv_constraint(name),
+                                                initializer=tf.keras.initializers.GlorotUniform()))
         if self.qkv_fbits is not None:
             for name in ("wq", "wk", "wv"):
                 self.add_bits(name, getattr(self, name), self.qkv_fbits)
@@ -97,6 +97,10 @@ class QAttentionBase(PerWeightBits, tf.keras.layers.Layer):
 
     def _build_extra(self) -> None:
         """Type-specific weights (projections, convolution)."""
+
+    def _qkv_constraint(self, name: str):
+        """A Keras constraint on Wq, Wk or Wv (``name``), or None (free weights)."""
+        return None
 
     def kernel(self, w):
         """The weight as the firmware sees it (quantized)."""
@@ -291,6 +295,29 @@ class QParTAttention(QMultiHeadAttention):
     """Full multi-head self-attention whose scores always take ParT's pair bias (the layer's second input)."""
 
     kind = "part"
+
+
+@tf.keras.utils.register_keras_serializable(package="l1tag")
+class QLorentzAttention(QMultiHeadAttention):
+    """Minkowski-inner-product attention (L-GATr-slim, l1tag/kinds/lgatr_slim.py): full attention on a stream
+    of ``vectors`` Lorentz vectors and scalars per particle, Wq and Wv tied equivariantly, Wk with the metric
+    folded in, so that Q K^T sums each head's scalar products and Minkowski products."""
+
+    kind = "lgatr_slim"
+
+    def __init__(self, heads: int, vectors: int, **kwargs):
+        super().__init__(heads, **kwargs)
+        self.vectors = int(vectors)
+
+    def _qkv_constraint(self, name: str):
+        from l1tag.kinds.lgatr_slim import LINEAR, METRIC_KEY, Layout, kernel_tying
+        from l1tag.models.layers.lorentz import TiedWeights
+
+        layout = Layout(self.d - 4 * self.vectors, self.vectors, self.heads)
+        return TiedWeights(*kernel_tying(layout, layout, METRIC_KEY if name == "wk" else LINEAR))
+
+    def get_config(self):
+        return {**super().get_config(), "vectors": self.vectors}
 
 
 @tf.keras.utils.register_keras_serializable(package="l1tag")
