@@ -77,8 +77,8 @@ MOMENTUM_RANGE = 16.0  # momentum: the 99.9th percentile of |E, px, py, pz| land
 def fit_normalisation(x: np.ndarray, method: str, features: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(center, scale) per feature from the real (non-padding) rows of ``x`` (N, n, F).  ``momentum``: the
     columns of the four-momentum (named by ``features``: ``momentum_columns``) share one scale, the power of
-    two that brings their 99.9th percentile of |value| to at most MOMENTUM_RANGE, and no centre (a Lorentz transformation of the
-    inputs stays one of the scaled inputs); the other columns robust."""
+    two that brings their 99.9th percentile of |value| to at most MOMENTUM_RANGE, and no centre (a Lorentz
+    transformation of the inputs stays one of the scaled inputs); the other columns robust."""
     rows = x[np.any(x != 0, axis=-1)]
     if len(rows) == 0:
         raise DataError("no non-empty constituents in the training split: cannot fit the normalisation")

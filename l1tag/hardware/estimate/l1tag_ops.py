@@ -1,6 +1,7 @@
 """Prices of l1tag's own IR layers, ``L1tagAttention``, ``L1tagDynamicTanh``, ``L1tagPairBias`` and
-``L1tagProduct`` (the "l1tag attention" part of the model in ``l1tag/hardware/estimate/__init__.py``), from what their C++ computes per
-loop iteration (``kernels.py``).  ``KERNEL_PRICES`` maps the hls4ml IR class name to its rule."""
+``L1tagProduct`` (the "l1tag attention" part of the model in ``l1tag/hardware/estimate/__init__.py``), from
+what their C++ computes per loop iteration (``kernels.py``).  ``KERNEL_PRICES`` maps the hls4ml IR class name
+to its rule."""
 
 from __future__ import annotations
 
