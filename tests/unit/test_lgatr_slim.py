@@ -75,10 +75,9 @@ def test_the_metric_tie_makes_dot_products_minkowski_products():
     scores = (x @ wq) @ (y @ wk).T
     moved = (transform(x, layout, LAMBDA) @ wq) @ (transform(y, layout, LAMBDA) @ wk).T
     np.testing.assert_allclose(moved, scores, atol=1e-9)
-    q = (x @ wq)[:, layout.columns()[1][0]]
-    k = (y @ wk)[:, layout.columns()[1][0]] * METRIC  # undo the folded metric: the key itself
-    part = (x @ wq)[:, layout.columns()[1][0]] @ ((y @ wk)[:, layout.columns()[1][0]]).T
-    np.testing.assert_allclose(part, minkowski(q[:, None], k[None]), atol=1e-12)
+    wk_plain = tie(RNG.normal(size=(layout.width,) * 2), *kernel_tying(layout, layout, LINEAR))
+    plain = (transform(x, layout, LAMBDA) @ wq) @ (transform(y, layout, LAMBDA) @ wk_plain).T
+    assert np.abs(plain - (x @ wq) @ (y @ wk_plain).T).max() > 0.1  # without the metric: Euclidean, not invariant
 
 
 def test_gates_and_contractions_are_invariant():
@@ -148,10 +147,10 @@ def _model(quantized: bool):
 AXIS = np.array([0.3, 0.1, 1.0])  # the jets' axis
 
 
-def _lab_jets() -> np.ndarray:
+def _lab_jets(rng) -> np.ndarray:
     """Massless constituents (px, py, pz, e) about AXIS: 64 jets of 6 particles and 2 padding rows."""
-    mom = AXIS / np.linalg.norm(AXIS) + RNG.normal(0, 0.1, (64, 6, 3))
-    mom *= RNG.uniform(5, 200, (64, 6, 1))
+    mom = AXIS / np.linalg.norm(AXIS) + rng.normal(0, 0.1, (64, 6, 3))
+    mom *= rng.uniform(5, 200, (64, 6, 1))
     p = np.concatenate([mom, np.linalg.norm(mom, axis=-1, keepdims=True)], -1)
     return np.concatenate([p, np.zeros((64, 2, 4))], axis=1)
 
@@ -177,13 +176,14 @@ def test_the_tagger_is_invariant_under_a_boost_along_the_jet_axis_and_a_rotation
     from l1tag.models.layers.lorentz import tie_all
 
     tf.keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)  # its own draws: the tagger does not depend on the tests run before
     _, model = _model(quantized=False)
-    model.set_weights([w + RNG.normal(0, 0.3, w.shape) for w in model.get_weights()])
+    model.set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_weights()])
     tie_all(model)  # perturbed, then tied again
-    lab = _lab_jets()
+    lab = _lab_jets(rng)
     x = _inputs(lab)
     a = model.predict(x, verbose=0)
-    assert a.std() > 1e-3
+    assert a.std(axis=0).max() > 1e-3  # the answer varies from jet to jet
     for j in range(4):  # each jet about its own axis
         jet_axis = lab[j].sum(axis=0)[:3]
         for lam in (boost(0.6, jet_axis), rotation(0.9, jet_axis), rotation(0.9, jet_axis) @ boost(-0.4, jet_axis)):
