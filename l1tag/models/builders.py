@@ -133,12 +133,11 @@ def _lgatr_slim(x, model_cfg, qz: Quantizers, table_size: int, features):
     """L-GATr-slim's embedding, blocks and invariant readout (l1tag/kinds/lgatr_slim.py): per block
     x += Attention(x), then x += down_s(h) + down_v(relu(g) (.) v), with v = up_v(x), g = gate(x) and the
     hidden scalars h = relu(up_s(x) + norm(v (.) v)); every sum cast to the activation type."""
+    from l1tag.data.features import momentum_columns
     from l1tag.kinds.lgatr_slim import CONTRACT, GATE, LINEAR, Layout, input_layout, stream_layout
 
     def residual(a, b, name):
         return _act(tf.keras.layers.Add(name=name)([a, b]), qz.act, f"{name}_act", relu=False)
-
-    from l1tag.data.features import momentum_columns
 
     p4 = momentum_columns(features)
     if p4 is None:

@@ -270,7 +270,7 @@ def _lorentz_parameters(f: int, d: int, heads: int, vectors: int, d_ff: int, blo
     """L-GATr-slim's free parameters (l1tag/kinds/lgatr_slim.py), S = d - 4 V stream scalars, f - 4 input
     scalars beside the four-momentum: embedding (f - 4) S + V + S (the energy, its time reference) + S; per
     block Wq, Wk, Wv 3 (S^2 + V^2), the FFN's vectors V^2, scalars S d_ff + d_ff, norms V d_ff + d_ff, gates
-    S V + V and way down d_ff S + S + V^2; the readout S d + d, then the pooled MLP and the classifier."""
+    S V + V and down d_ff S + S + V^2; the readout S d + d, then the pooled MLP and the classifier."""
     s, s_in = d - 4 * vectors, f - 4
     total = s_in * s + vectors + 2 * s
     per_block = 3 * (s * s + vectors * vectors) + vectors * vectors + (s * d_ff + d_ff) + (vectors * d_ff + d_ff) \

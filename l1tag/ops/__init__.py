@@ -34,8 +34,8 @@ def rule(op: Op | str) -> OpRule:
 def run_reference(ops: list[Op], x: np.ndarray, trace: bool = False):
     """The whole firmware in NumPy: x (jets, n, F) already in the input type -> the output (jets, classes).
 
-    Stock hls4ml layers (Dense with exact accumulators, ReLU, Add, max pooling) and products reduce to one rounding into
-    their result type; l1tag's own layers run their references.  The C-simulation of the generated project
+    Stock hls4ml layers (Dense with exact accumulators, ReLU, Add, max pooling) and products reduce to one
+    rounding into their result type; l1tag's own layers run their references.  The C-simulation of the generated project
     must equal this on every jet.  With ``trace`` also every op's output by name (to compare with hls4ml's
     per-layer trace)."""
     values: dict[str, np.ndarray] = {}
