@@ -22,27 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag.kinds.lgatr_slim import boost, rotation
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def boost(beta: float, axis) -> np.ndarray:
-    """The 4 x 4 boost with velocity beta along ``axis`` on (E, px, py, pz)."""
-    n = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
-    g = 1.0 / np.sqrt(1.0 - beta**2)
-    m = np.eye(4)
-    m[0, 0] = g
-    m[0, 1:] = m[1:, 0] = g * beta * n
-    m[1:, 1:] += (g - 1.0) * np.outer(n, n)
-    return m
-
-
-def rotation(angle: float, axis) -> np.ndarray:
-    """The 4 x 4 rotation by ``angle`` about ``axis`` (Rodrigues) on (E, px, py, pz)."""
-    n = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
-    k = np.array([[0, -n[2], n[1]], [n[2], 0, -n[0]], [-n[1], n[0], 0]])
-    m = np.eye(4)
-    m[1:, 1:] = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
-    return m
 
 
 TRANSFORMS = {

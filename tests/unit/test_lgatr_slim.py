@@ -9,30 +9,10 @@ from taggers import MOMENTUM_NORMALISATION, kind_config
 
 from l1tag.config import config_from_dict
 from l1tag.errors import ConfigError
-from l1tag.kinds.lgatr_slim import (CONTRACT, GATE, LINEAR, METRIC, METRIC_KEY, Layout, bias_tying,
-                                    free_parameters, kernel_tying, minkowski, tie)
+from l1tag.kinds.lgatr_slim import (CONTRACT, GATE, LINEAR, METRIC, METRIC_KEY, Layout, bias_tying, boost,
+                                    free_parameters, kernel_tying, minkowski, rotation, tie)
 
 RNG = np.random.default_rng(7)
-
-
-def boost(beta: float, axis) -> np.ndarray:
-    """The 4 x 4 boost with velocity beta along ``axis`` on (E, px, py, pz)."""
-    n = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
-    g = 1.0 / np.sqrt(1.0 - beta**2)
-    m = np.eye(4)
-    m[0, 0] = g
-    m[0, 1:] = m[1:, 0] = g * beta * n
-    m[1:, 1:] += (g - 1.0) * np.outer(n, n)
-    return m
-
-
-def rotation(angle: float, axis) -> np.ndarray:
-    """The 4 x 4 rotation by ``angle`` about ``axis`` (Rodrigues)."""
-    n = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
-    k = np.array([[0, -n[2], n[1]], [n[2], 0, -n[0]], [-n[1], n[0], 0]])
-    m = np.eye(4)
-    m[1:, 1:] = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
-    return m
 
 
 LAMBDA = rotation(0.7, [0.3, 0.1, 1.0]) @ boost(0.6, [0.3, 0.1, 1.0])
