@@ -24,11 +24,12 @@ components, so that an attention head sees whole vectors.  The metric is diag(+1
   invariants survive a fixed-point type; the embedding also reads each input's energy as a scalar, its
   product with the time axis, which there is the jet's four-velocity (``time_reference``).
 
-Without symmetry-breaking inputs the float model is invariant under every Lorentz transformation of all
-the jet's momenta, in particular a boost along the jet axis and a rotation about it; the data stage scales
-E, px, py, pz by one common power of two and centres none of them (``data.normalization: momentum``),
-which keeps that.  The quantized model rounds each component on its own grid, so its invariance is only
-approximate: the bench measures how far.
+The float tagger is invariant under any rotation of its inputs (the time reference breaks the boosts), and
+so, as a function of the lab momenta, under a boost along the jet's axis and a rotation about it: the rest
+frame follows the jet.  The data stage scales the four components by one common power of two and centres
+none of them (``data.normalization: momentum``), which keeps that.  The quantized tagger rounds each
+component on its own grid, so its invariance is only approximate: bench/lorentz_invariance.py measures how
+far.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from l1tag.kinds import NO_PAIR_BIAS
 from l1tag.kinds.transformer import TransformerKind
 
 METRIC = np.array([1.0, -1.0, -1.0, -1.0])  # diag(+, -, -, -) on (E, px, py, pz)
@@ -194,8 +196,8 @@ class LGATrSlimKind(TransformerKind):
     summary = ("Lorentz-equivariant: scalars and four-vectors per particle, Minkowski scores, gated vectors, "
                "an invariant readout")
     keras_layer = "QLorentzAttention"
-    pair_bias = "no"
-    momentum = True  # reads the four-momentum (data.features e, px, py, pz; data.normalization momentum)
+    pair_bias = NO_PAIR_BIAS
+    momentum = True  # reads a four-momentum (data.features erest..pzrest or e..pz; data.normalization momentum)
 
     def layer_arguments(self, model_cfg, weight_q, bias_q) -> dict:
         return {"vectors": model_cfg.vectors}
