@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from l1tag.config import particles_per_clock
 from l1tag.errors import ConversionError
 from l1tag.numerics.fixed_point import FixedType
 
@@ -80,3 +81,16 @@ def apply_defaults(node) -> None:
     for attr in type(node).__dict__.get("_expected_attributes", []):
         if attr.default is not None and node.get_attr(attr.name) is None:
             node.set_attr(attr.name, attr.default)
+
+
+def particles(node) -> int:
+    """n, the particles of the node's (n, d) input, its first (1 for a vector): the particle-group loops of
+    l1tag's elementwise kernels (DynamicTanh, the products)."""
+    shape = node.get_input_variable().shape
+    return int(shape[0]) if len(shape) > 1 else 1
+
+
+def particles_per_iteration(node) -> int:
+    """P of the node: its ``parallelization_factor``, checked (``l1tag.config.particles_per_clock``)."""
+    return particles_per_clock(particles(node), node.get_attr("parallelization_factor"),
+                              f"layer '{node.name}': hls.parallelization_factor")

@@ -12,10 +12,10 @@ from hls4ml.model.layers import Layer
 
 from l1tag.errors import ConversionError
 from l1tag.hls.binding import table_storage
-from l1tag.hls.common import apply_defaults, backend_name, bits_literal, from_hls, rom_function, to_hls
+from l1tag.hls.common import (apply_defaults, backend_name, bits_literal, from_hls, particles,
+                              particles_per_iteration, rom_function, to_hls)
 from l1tag.numerics.fixed_point import quantize
 from l1tag.numerics.tables import DEFAULT_TABLE_SIZE
-from l1tag.config import particles_per_clock
 from l1tag.ops.base import quantizer_type
 from l1tag.ops.dynamic_tanh import DynamicTanhSpec
 
@@ -40,18 +40,6 @@ def dynamic_tanh_layer_spec(node) -> DynamicTanhSpec:
     types = node.get_attr("types")
     return DynamicTanhSpec(from_hls(node.get_input_variable().type.precision), types["param"], types["out"],
                            node.get_attr("table_size"))
-
-
-def particles(node) -> int:
-    """n, the particles of the node's (n, d) input (1 for a vector)."""
-    shape = node.get_input_variable().shape
-    return int(shape[0]) if len(shape) > 1 else 1
-
-
-def particles_per_iteration(node) -> int:
-    """P of the node: its ``parallelization_factor``, checked (``l1tag.config.particles_per_clock``)."""
-    return particles_per_clock(particles(node), node.get_attr("parallelization_factor"),
-                              f"layer '{node.name}': hls.parallelization_factor")
 
 
 class L1tagDynamicTanh(Layer):

@@ -9,9 +9,8 @@ from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 from hls4ml.model.attributes import ChoiceAttribute, ConfigurableAttribute
 from hls4ml.model.layers import Layer
 
-from l1tag.config import particles_per_clock
 from l1tag.hls.binding import VARIABLE_PRODUCTS, product_impl
-from l1tag.hls.common import apply_defaults, backend_name
+from l1tag.hls.common import apply_defaults, backend_name, particles, particles_per_iteration
 
 KERAS_LAYER = "ProductCore"
 HEADER = "l1tag_product.h"
@@ -23,17 +22,6 @@ def parse_product(keras_layer, input_names, input_shapes, data_reader):
 
     layer = parse_default_keras_layer(keras_layer, input_names)
     return layer, list(input_shapes[0])
-
-
-def particles(node) -> int:
-    shape = node.get_input_variable(node.inputs[0]).shape
-    return int(shape[0]) if len(shape) > 1 else 1
-
-
-def particles_per_iteration(node) -> int:
-    """P of the node: its ``parallelization_factor``, checked (``l1tag.config.particles_per_clock``)."""
-    return particles_per_clock(particles(node), node.get_attr("parallelization_factor"),
-                               f"layer '{node.name}': hls.parallelization_factor")
 
 
 class L1tagProduct(Layer):

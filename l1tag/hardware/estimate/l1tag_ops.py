@@ -314,7 +314,8 @@ def product(node, target: Target) -> dict:
     latency, interval = loop_timing(iterations, 1, depth)
     return {"DSP": int(dsp), "LUT": int(lut), "FF": elements * from_hls(out.type.precision).width * max(1, depth - 1),
             "BRAM_18K": 0, "latency": latency, "interval": interval, "multiplications": size,
-            "copies": elements, "iterations": iterations, "delay_ns": delay, "table_reads": 0, "products": products}
+            "copies": n // iterations, "iterations": iterations, "delay_ns": delay, "table_reads": 0,
+            "products": products}
 
 
 # l1tag's own IR layers by their exact hls4ml class name (node.class_name drops the backend's wrapper)
