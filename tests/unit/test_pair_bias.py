@@ -206,6 +206,27 @@ def _pair_bias_tagger(hidden: int, n: int = 8, kind: str = "transformer"):
     return cfg, model, xq
 
 
+@pytest.mark.parametrize("kind", ["transformer", "salt"])
+def test_a_pair_bias_tagger_trains_on_batches_of_unknown_shape(kind):
+    """train.augment feeds the jets as a Keras Sequence, whose batches reach the layers with every axis unknown
+    (n included): SAL-T's collapse of U on its key axis must still train (it failed at the first step)."""
+    cfg, model, xq = _pair_bias_tagger(4, kind=kind)
+    y = np.arange(len(xq)) % 5
+
+    class Batches(tf.keras.utils.Sequence):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return xq[30 * i:30 * (i + 1)], y[30 * i:30 * (i + 1)]
+
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = model.get_layer("pair_bias").get_weights()[0].copy()
+    history = model.fit(Batches(), epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][0])
+    assert not np.array_equal(before, model.get_layer("pair_bias").get_weights()[0])  # the bias trains too
+
+
 @pytest.mark.parametrize("kind, hidden", [("transformer", 0), ("transformer", 4), ("salt", 4)])
 def test_the_lowered_reference_is_the_qkeras_model_and_the_project_calls_the_kernels(kind, hidden, tmp_path):
     """The firmware's NumPy reference (pair bias op, attention with a fourth input) equals the QKeras model's

@@ -227,10 +227,12 @@ class QPartitionedAttention(QAttentionBase):
             self.score_conv.build((None, self.n, self.partitions, self.heads))
 
     def _collapse(self, t, w):
-        """(B, H, n, x) -> (B, H, p, x) by the per-head partition weights w (H, p, c)."""
+        """(B, H, n, x) -> (B, H, p, x) by the per-head partition weights w (H, p, c).  x is U's query axis when
+        collapsing the bias, unknown to a graph traced from a Keras Sequence (train.augment): read at run time."""
         pad = self.partitions * self.chunk - self.n
         t = tf.pad(t, [[0, 0], [0, 0], [0, pad], [0, 0]])
-        t = tf.reshape(t, (-1, self.heads, self.partitions, self.chunk, t.shape[-1]))
+        x = t.shape[-1] if t.shape[-1] is not None else tf.shape(t)[-1]
+        t = tf.reshape(t, (-1, self.heads, self.partitions, self.chunk, x))
         return tf.einsum("bhjld,hjl->bhjd", t, self.kernel(w))
 
     def _project(self, k, v):
