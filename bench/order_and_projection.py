@@ -10,8 +10,9 @@ pT, kT = pT ΔR, ΔR to the jet axis, η relative to the jet), and the Linformer
 (``model.projection: bins``: E = F = averages over p contiguous blocks of the ordered particles, not trained)
 in the kT and ΔR orders, where a block is a ring of similar kT or ΔR.  Each point is a build of l1tag's data and
 train stages in build/bench_order/<name> (a rerun resumes); reported: the deployed (QAT) model's test accuracy
-mean ± sd over seeds and the float model's.  Writes ``bench/results/<out>.json`` and the table into
-docs/models.md between the ``<out>`` markers.
+mean ± sd over seeds and the float model's.  Writes ``bench/results/<out>.json``, the table into
+docs/models.md between the ``<out>`` markers and ``docs/<out>.png`` (accuracy ± sd per order, one series per
+tagger and projection).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import logging
 from pathlib import Path
 
 import yaml
-from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
+from stage_points import (REPO, Points, bench_arguments, build_point, derived_config, mean_sd, publish,
                           seeds_words)
 
 ORDERS = ("pt", "kt", "dr", "eta")
+ORDER_WORDS = {"pt": "pT", "kt": "kT", "dr": "ΔR", "eta": "η"}
 FIXED_ORDERS = ("kt", "dr")  # the orders in which a contiguous block is a physics-motivated bin
 
 
@@ -59,6 +61,30 @@ def table(rows: list[dict], header: str) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orders = list(dict.fromkeys(r["order"] for r in rows))
+    series = list(dict.fromkeys((r["kind"], r["projection"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (kind, projection) in enumerate(series):
+        rs = [r for r in rows if (r["kind"], r["projection"]) == (kind, projection)]
+        xs = [orders.index(r["order"]) + (i - (len(series) - 1) / 2) * 0.15 for r in rs]
+        ax.errorbar(xs, [r["accuracy"] for r in rs], yerr=[r["sd"] or 0 for r in rs], fmt="osD^"[i % 4],
+                    color=f"C{i}", capsize=3, label=f"{kind}, {projection} projection" if kind == "linformer"
+                    else kind)
+    ax.set_xticks(range(len(orders)), [ORDER_WORDS.get(o, o) for o in orders])
+    ax.set_xlabel("constituent order (descending)")
+    ax.set_ylabel("test accuracy % (QAT, ± sd over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_arguments(ap, "order_and_projection")
@@ -83,6 +109,8 @@ def main() -> None:
     rows = summarize(points)
     header = (f"{Path(args.config).name}'s tagger and jets (n = {raw['data']['constituents']}), each order "
               f"descending; {seeds_words(args)} (`python bench/order_and_projection.py`).")
+    if not args.no_docs:
+        plot(rows, REPO / "docs" / f"{args.out}.png")
     publish(args, table(rows, header))
 
 
