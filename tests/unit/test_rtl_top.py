@@ -48,7 +48,13 @@ def _top(kind: str, tmp_path_factory):
     return _BUILT[kind]
 
 
-@pytest.mark.parametrize("kind", kinds.NAMES)
+# part and lgatr_slim, the two heaviest (80-90 s each on 2 cores), run with `make test-slow`; the default suite keeps
+# their ops' traces (test_ops' shared op base) and the pair-bias taggers' RTL (test_pair_bias)
+HEAVY_TOPS = ("part", "lgatr_slim")
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k in HEAVY_TOPS else k
+                                  for k in kinds.NAMES])
 def test_the_whole_tagger_is_one_top_module_bit_exact_at_its_latency(kind, tmp_path_factory):
     section, out, logits = _top(kind, tmp_path_factory)
     modules = re.findall(r"^module (\w+)", (out / "l1tag_top.v").read_text(), re.M)
@@ -79,7 +85,7 @@ def test_the_packed_vectors_are_the_reference(tmp_path_factory):
     np.testing.assert_array_equal(np.array(signed) / 2.0 ** fmt["frac_bits"], logits[0])
 
 
-@pytest.mark.parametrize("mutation", ["table_entry", "wiring_constant"])
+@pytest.mark.parametrize("mutation", [pytest.param("table_entry", marks=pytest.mark.slow), "wiring_constant"])
 def test_a_mutated_design_fails_verification_with_exit_4(mutation, tmp_path_factory, tmp_path):
     """One table entry per table (SAL-T's exp table: entry 0, exp(0), is read in every softmax row) or one constant of the
     Verilog changed: the re-simulation names the first jet and logit that differ (FidelityError, exit 4)."""
