@@ -18,8 +18,9 @@ stage (da4ml Verilog of every block, Verilator on 200 jets, Yosys counts). Repor
 per jet (l1tag.models.cost: Horowitz 45 nm), then the first seed's firmware, and for each kind its accuracy gap to
 part and its cost as a fraction of part's (LUT by the ESTIMATE, FLOPs).
 
-Writes ``bench/results/<out>.json`` after every build (a rerun resumes: finished builds are read back) and the
-table into docs/models.md between the ``<out>`` markers.
+Writes ``bench/results/<out>.json`` after every build (a rerun resumes: finished builds are read back), the
+table into docs/models.md between the ``<out>`` markers and ``docs/<out>.png``: accuracy (± sd) against LUT (the
+ESTIMATE) and against FLOPs, one marker per kind and one colour per n.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
+from stage_points import (REPO, Points, bench_arguments, build_point, derived_config, mean_sd, publish,
                           seeds_words)
 
 from l1tag import kinds
@@ -112,6 +113,33 @@ def table(rows: list[dict], header: str) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    markers = dict(zip(KINDS, "o^sDv"))
+    for i, n in enumerate(sorted({r["n"] for r in rows})):
+        for r in (r for r in rows if r["n"] == n):
+            label = f"{r['kind']}, n = {n}"
+            xs = (r["firmware"]["LUT"] if r["firmware"] else None, r["flops"])
+            for ax, x in zip(axes, xs):
+                if x is not None:
+                    ax.errorbar(x, r["accuracy"], yerr=r["sd"] or 0, fmt=markers[r["kind"]], color=f"C{i}",
+                                label=label, capsize=2)
+    axes[0].set_xlabel("LUT (ESTIMATE, first seed, P = n)")
+    axes[1].set_xlabel("FLOPs per jet")
+    axes[0].set_ylabel("test accuracy % (8-bit QAT, ± sd over seeds)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench_arguments(ap, "efficient_vs_part")
@@ -137,6 +165,8 @@ def main() -> None:
               f"{raw['model']['heads']}) per kind on its jets cut to n, fully parallel (P = n, II 1), 8-bit QAT; "
               f"{seeds_words(args)}; firmware of the first seed: l1tag's ESTIMATE (no vendor "
               f"tool), C-simulated on {CSIM_JETS:,} test jets (`python bench/efficient_vs_part.py`).")
+    if not args.no_docs:
+        plot(rows, REPO / "docs" / f"{args.out}.png")
     publish(args, table(rows, header))
 
 
