@@ -128,7 +128,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     raw = yaml.safe_load(Path(args.config).read_text())
-    results = Points(args.out, ("kind", "width", "variant", "seed"), summarize)
+    results = Points(args.out, ("kind", "width", "variant", "seed"), summarize, args)
     for seed in args.seeds:
         for kind in args.kinds:
             for width in args.widths:

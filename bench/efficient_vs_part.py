@@ -4,13 +4,13 @@ pair bias, at what fraction of its cost?
 Usage: python bench/efficient_vs_part.py [--config configs/salt_l1.yaml] [--n 16 32]
                                          [--kinds part transformer linformer salt salt+pair_bias]
                                          [--seeds 42 43 44]
-                                         [--epochs E] [--qat-epochs Q] [--yosys] [--out NAME] [--no-docs]
+                                         [--epochs 30] [--qat-epochs 10] [--yosys] [--out NAME] [--no-docs]
 
 Every tagger is the config's (d, H, p, FFN, head, quantization, training; ``model.type`` replaced; ``part``: the
 Transformer with ParT's pair bias; ``salt+pair_bias``: SAL-T with it, ``model.pair_bias``) on the config's jets cut
 to the n leading constituents (SAL-T in kT order as shipped, the others in pT order), fully parallel (P = n, II 1).
 Each (n, kind, seed) is a build of l1tag's own stages in build/bench_evp/<n>-<kind>-s<seed>: data (the jet cache),
-train (float then QAT, the same epochs for every kind, ``--epochs`` / ``--qat-epochs`` override the config's) and,
+train (float then QAT, the same epochs for every kind: 30 + 10 by default, ``--epochs`` / ``--qat-epochs``) and,
 for the first seed, the firmware (conversion and C-simulation of 1,000 test jets, bit-exact) and the report stage's
 hardware numbers: l1tag's ESTIMATE (LUT, DSP, latency, II), never a synthesis result; ``--yosys`` adds the rtl
 stage (da4ml Verilog of every block, Verilator on 200 jets, Yosys counts). Reported per (n, kind): the deployed
@@ -142,14 +142,14 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench_arguments(ap, "efficient_vs_part")
+    bench_arguments(ap, "efficient_vs_part", epochs=30, qat_epochs=10)  # the published tables' budget
     ap.add_argument("--n", type=int, nargs="+", default=[16, 32])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     ap.add_argument("--yosys", action="store_true", help="the rtl stage too (da4ml, Verilator, Yosys)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     raw = yaml.safe_load(Path(args.config).read_text())
-    results = Points(args.out, ("n", "kind", "seed"), summarize)
+    results = Points(args.out, ("n", "kind", "seed"), summarize, args)
     for n in args.n:
         for seed in args.seeds:
             for kind in args.kinds:

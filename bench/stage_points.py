@@ -41,12 +41,15 @@ def build(cfg, bench: str, stages=("data", "train")) -> Path:
     return ctx.build_dir
 
 
-def bench_arguments(ap: argparse.ArgumentParser, out: str) -> None:
-    """The options every comparison bench takes."""
+def bench_arguments(ap: argparse.ArgumentParser, out: str, epochs: int | None = None,
+                    qat_epochs: int | None = None) -> None:
+    """The options every comparison bench takes; ``epochs``, ``qat_epochs``: the bench's training budget (None: the
+    config's), the one its published table was measured with."""
     ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    ap.add_argument("--epochs", type=int, default=None, help="float epochs for every point (default: the config's)")
-    ap.add_argument("--qat-epochs", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=epochs,
+                    help=f"float epochs for every point (default: {epochs or 'the config' + chr(39) + 's'})")
+    ap.add_argument("--qat-epochs", type=int, default=qat_epochs)
     ap.add_argument("--out", default=out, help="bench/results/<out>.json, and the docs markers <out>")
     ap.add_argument("--no-docs", action="store_true", help="only print the table")
 
@@ -68,12 +71,20 @@ def publish(args, text: str) -> None:
 
 class Points:
     """bench/results/<out>.json: the finished points (``keys`` of each identify it: a rerun skips them) and
-    their summary, rewritten after every point so that an interrupted bench keeps what it finished."""
+    their summary, rewritten after every point so that an interrupted bench keeps what it finished.  The file
+    records the training budget (``args.epochs``, ``args.qat_epochs``) of its points: a run with another budget
+    stops with one line instead of mixing its points with them under its own header."""
 
-    def __init__(self, out: str, keys: tuple[str, ...], summarize):
+    def __init__(self, out: str, keys: tuple[str, ...], summarize, args=None):
         self.path = REPO / "bench" / "results" / f"{out}.json"
-        self.points = json.loads(self.path.read_text())["points"] if self.path.exists() else []
+        stored = json.loads(self.path.read_text()) if self.path.exists() else {"points": []}
+        self.points = stored["points"]
         self.keys, self.summarize = keys, summarize
+        self.budget = {"epochs": getattr(args, "epochs", None), "qat_epochs": getattr(args, "qat_epochs", None)}
+        if "budget" in stored and stored["budget"] != self.budget:
+            raise SystemExit(f"{self.path.relative_to(REPO)} holds points trained with {stored['budget']}, not "
+                             f"{self.budget}: pass --epochs {stored['budget']['epochs']} --qat-epochs "
+                             f"{stored['budget']['qat_epochs']}, or --out another name")
 
     def done(self, *key) -> bool:
         return any(tuple(p[k] for k in self.keys) == key for p in self.points)
@@ -81,7 +92,8 @@ class Points:
     def add(self, point: dict) -> None:
         self.points.append(point)
         self.path.parent.mkdir(exist_ok=True)
-        self.path.write_text(json.dumps({"points": self.points, "summary": self.summarize(self.points)}, indent=1))
+        self.path.write_text(json.dumps({"budget": self.budget, "points": self.points,
+                                         "summary": self.summarize(self.points)}, indent=1))
 
 
 def build_point(cfg, bench: str, firmware: bool = False, yosys: bool = False) -> dict:
