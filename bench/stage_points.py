@@ -47,8 +47,8 @@ def bench_arguments(ap: argparse.ArgumentParser, out: str, epochs: int | None = 
     config's), the one its published table was measured with."""
     ap.add_argument("--config", default=str(REPO / "configs" / "salt_l1.yaml"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    ap.add_argument("--epochs", type=int, default=epochs,
-                    help=f"float epochs for every point (default: {epochs or 'the config' + chr(39) + 's'})")
+    default = epochs if epochs is not None else "the config's"
+    ap.add_argument("--epochs", type=int, default=epochs, help=f"float epochs for every point (default: {default})")
     ap.add_argument("--qat-epochs", type=int, default=qat_epochs)
     ap.add_argument("--out", default=out, help="bench/results/<out>.json, and the docs markers <out>")
     ap.add_argument("--no-docs", action="store_true", help="only print the table")

@@ -219,7 +219,7 @@ def test_verify_passes_and_catches_tampering(built, tmp_path, capsys):
     assert "checksum mismatch in hls/tb_data/tb_output_predictions.dat" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # a repack and two verifications each, ~50 s on 2 cores; test_verify_* above keep the default's
+@pytest.mark.slow  # a repack and two verifications, ~50 s each on 2 cores; the test above keeps verify in the default
 @pytest.mark.parametrize("inside", [True, False], ids=["from-inside", "from-parent"])
 def test_verify_accepts_a_dot_rooted_repack_and_names_a_changed_header(built, tmp_path, capsys, inside):
     """`cd x && tar -czf t.tar.gz .` gives members starting with './': verified like the original."""
