@@ -27,10 +27,9 @@ import logging
 from pathlib import Path
 
 import yaml
-from stage_points import (Points, bench_arguments, build_point, derived_config, mean_sd, publish,
-                          seeds_words)
+from stage_points import (REPO, Points, accuracy_panels, bench_arguments, build_point, derived_config, mean_sd,
+                          publish, save_figure, seeds_words)
 
-REPO = Path(__file__).resolve().parents[1]
 KINDS = ("salt", "linformer", "transformer", "lgatr_slim")
 UNBUILT = {("lgatr_slim", "low_rank")}  # the config refuses it: a factorised layer would lose its Lorentz tie
 VARIANTS = {"uniform": {},
@@ -91,12 +90,8 @@ def table(rows: list[dict], header: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    fig, axes = accuracy_panels("test accuracy %",
+                                ("LUT (ESTIMATE)", "energy per jet, nJ (as quantized, Horowitz 45 nm)"))
     markers = dict(zip(VARIANTS, "osD^"))
     for i, variant in enumerate(VARIANTS):
         rs = [r for r in rows if r["variant"] == variant and r["firmware"]]
@@ -107,15 +102,7 @@ def plot(rows: list[dict], path: Path) -> None:
                          label=variant, capsize=2)
         axes[1].errorbar([r["energy_pj"]["quantized"] / 1000 for r in rs], acc, yerr=err, fmt=markers[variant],
                          color=f"C{i}", label=variant, capsize=2)
-    axes[0].set_xlabel("LUT (ESTIMATE)")
-    axes[1].set_xlabel("energy per jet, nJ (as quantized, Horowitz 45 nm)")
-    axes[0].set_ylabel("test accuracy %")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-    axes[1].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, axes, path)
 
 
 def main() -> None:

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stage_points import (REPO, Points, bench_arguments, build_point, derived_config, mean_sd, publish,
-                          seeds_words)
+from stage_points import (REPO, Points, accuracy_panels, bench_arguments, build_point, derived_config, mean_sd,
+                          publish, save_figure, seeds_words)
 
 from l1tag import kinds
 
@@ -114,30 +114,17 @@ def table(rows: list[dict], header: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    fig, axes = accuracy_panels("test accuracy % (8-bit QAT, ± sd over seeds)",
+                                ("LUT (ESTIMATE, first seed, P = n)", "FLOPs per jet"))
     markers = dict(zip(KINDS, "o^sDv"))
     for i, n in enumerate(sorted({r["n"] for r in rows})):
         for r in (r for r in rows if r["n"] == n):
-            label = f"{r['kind']}, n = {n}"
             xs = (r["firmware"]["LUT"] if r["firmware"] else None, r["flops"])
             for ax, x in zip(axes, xs):
                 if x is not None:
                     ax.errorbar(x, r["accuracy"], yerr=r["sd"] or 0, fmt=markers[r["kind"]], color=f"C{i}",
-                                label=label, capsize=2)
-    axes[0].set_xlabel("LUT (ESTIMATE, first seed, P = n)")
-    axes[1].set_xlabel("FLOPs per jet")
-    axes[0].set_ylabel("test accuracy % (8-bit QAT, ± sd over seeds)")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+                                label=f"{r['kind']}, n = {n}", capsize=2)
+    save_figure(fig, axes, path, legend_size=7)
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ import logging
 from pathlib import Path
 
 import yaml
-from stage_points import (REPO, Points, bench_arguments, build_point, derived_config, mean_sd, publish,
-                          seeds_words)
+from stage_points import (REPO, Points, accuracy_panels, bench_arguments, build_point, derived_config, mean_sd,
+                          publish, save_figure, seeds_words)
 
 ORDERS = ("pt", "kt", "dr", "eta")
 ORDER_WORDS = {"pt": "pT", "kt": "kT", "dr": "ΔR", "eta": "η"}
@@ -62,14 +62,10 @@ def table(rows: list[dict], header: str) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    fig, (ax,) = accuracy_panels("test accuracy % (QAT, ± sd over seeds)", ("constituent order (descending)",),
+                                 log_x=False, figsize=(7, 4.2))
     orders = list(dict.fromkeys(r["order"] for r in rows))
     series = list(dict.fromkeys((r["kind"], r["projection"]) for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (kind, projection) in enumerate(series):
         rs = [r for r in rows if (r["kind"], r["projection"]) == (kind, projection)]
         xs = [orders.index(r["order"]) + (i - (len(series) - 1) / 2) * 0.15 for r in rs]
@@ -77,12 +73,7 @@ def plot(rows: list[dict], path: Path) -> None:
                     color=f"C{i}", capsize=3, label=f"{kind}, {projection} projection" if kind == "linformer"
                     else kind)
     ax.set_xticks(range(len(orders)), [ORDER_WORDS.get(o, o) for o in orders])
-    ax.set_xlabel("constituent order (descending)")
-    ax.set_ylabel("test accuracy % (QAT, ± sd over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, [ax], path, legend_size=8)
 
 
 def main() -> None:

@@ -69,6 +69,31 @@ def publish(args, text: str) -> None:
         write_between_markers(args.out, text)
 
 
+def accuracy_panels(ylabel: str, xlabels: tuple[str, ...], log_x: bool = True, figsize=(10, 4.2)):
+    """A figure of accuracy (shared y axis) against one quantity per panel: (figure, axes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(xlabels), figsize=figsize, sharey=True, squeeze=False)
+    axes = list(axes[0])
+    axes[0].set_ylabel(ylabel)
+    for ax, xlabel in zip(axes, xlabels):
+        ax.set_xlabel(xlabel)
+        if log_x:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    return fig, axes
+
+
+def save_figure(fig, axes, path: Path, legend_size=None) -> None:
+    """The legend on the last panel, then ``path`` (the benches' plots: docs/<out>.png)."""
+    axes[-1].legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 class Points:
     """bench/results/<out>.json: the finished points (``keys`` of each identify it: a rerun skips them) and
     their summary, rewritten after every point so that an interrupted bench keeps what it finished.  The file
