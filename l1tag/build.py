@@ -58,7 +58,7 @@ CODE = {  # l1tag's own code each stage runs (package folders, and the C++ kerne
 }
 UPSTREAM = {  # files (or folders) whose contents feed each stage
     "data": (),
-    "train": ("data/prepared.npz",),
+    "train": ("data/prepared.npz", "data/train.h5"),  # train.h5: a streamed training split (absent otherwise)
     "firmware": ("model/weights_qat.h5", "model/weights_float.h5", "data/prepared.npz"),
     "rtl": ("model/weights_qat.h5", "data/prepared.npz"),
     "report": ("hls/firmware", "model/weights_qat.h5", "csim.json", "rtl/rtl.json"),

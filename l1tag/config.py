@@ -342,6 +342,11 @@ class DataConfig:
                                  "divided by one common power of two and not centred, which keeps Lorentz "
                                  "transformations linear; the other features robust)")
     split: tuple = setting([0.6, 0.2, 0.2], fractions_summing_to_one(), "train/validation/test fractions")
+    in_memory_jets: int = setting(250_000, integer(1),
+                                  "the largest training split held in memory: a larger one (hls4ml-layout files: "
+                                  "source generate or hls4ml) is prepared chunk by chunk into <build>/data/train.h5 "
+                                  "and training streams it block by block (l1tag/data/preprocess.py); validation "
+                                  "and test splits are always held in memory")
 
 
 @dataclass(frozen=True)

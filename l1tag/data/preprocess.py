@@ -11,9 +11,15 @@ asks; the SAL-T authors' code sorted after normalisation, which scrambles the kT
    (``data.test_path``) the test split is that sample, and train / validation are drawn from the main
    sample with the train and validation fractions renormalised to sum to 1;
 5. normalisation (``robust``: median and 5-95 % range; ``standard``: mean and standard deviation) is
-   fitted on the real (non-padding) constituents of the training split only; padding rows stay 0.
+   fitted on the real (non-padding) constituents of the training split only (of at most FIT_JETS of its
+   jets, a seeded choice, when it has more); padding rows stay 0.
 
-The result is cached in ``<build>/data/prepared.npz`` next to a JSON record of what produced it.
+The result is cached in ``<build>/data/prepared.npz`` next to a JSON record of what produced it.  A training
+split larger than ``data.in_memory_jets`` (hls4ml-layout sources) is never in memory whole: the sample is
+read a selection of rows at a time (``readers.Hls4mlFiles``), the training split prepared STREAM_CHUNK_JETS
+jets at a time into ``<build>/data/train.h5`` (``x`` (N, n, F) float32, ``y``), and ``PreparedData.x["train"]``
+is a ``StreamedSplit`` over it that training reads block by block (l1tag/train/trainer.py).  Both ways give the
+same arrays (tests/unit/test_streaming.py).
 """
 
 from __future__ import annotations
@@ -28,13 +34,51 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.data.features import CLASSES, FEATURE_INDEX, REST_FRAME, momentum_columns, rest_frame
-from l1tag.data.readers import JetSample, expand_paths, read_jets
+from l1tag.data.readers import Hls4mlFiles, JetSample, expand_paths, read_jets, read_rows
 from l1tag.errors import DataError
 from l1tag.files import atomic_path, write_text
 
 log = logging.getLogger("l1tag")
 
 PT, DR, ETA = FEATURE_INDEX["pt"], FEATURE_INDEX["deltaR"], FEATURE_INDEX["etarel"]
+FIT_JETS = 100_000  # the normalisation is fitted on at most this many training jets
+STREAM_CHUNK_JETS = 50_000  # training jets prepared at a time into train.h5
+TRAIN_FILE = "train.h5"  # beside prepared.npz: the streamed training split
+
+
+class StreamedSplit:
+    """A split kept in an HDF5 file (``x``, float32 (N, n, F)) and read on demand: ``shape``, ``len`` and rows by
+    slice or by sorted row numbers, like the array it stands for (``np.asarray`` reads it whole)."""
+
+    def __init__(self, path: Path, name: str = "x"):
+        import h5py
+
+        self.path, self.name = Path(path), name
+        with h5py.File(self.path, "r") as f:
+            self.shape, self.dtype = tuple(f[name].shape), f[name].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            if isinstance(key, slice):
+                return f[self.name][key]
+            rows = np.asarray(key)
+            if rows.dtype == bool:
+                rows = np.flatnonzero(rows)
+            if rows.ndim != 1 or (np.diff(rows) < 0).any():
+                raise IndexError(f"{self.path}: rows are read by a slice or sorted row numbers")
+            return read_rows(f[self.name], rows)
+
+    def __array__(self, dtype=None):
+        return np.asarray(self[:], dtype=dtype)
 
 
 @dataclass
@@ -183,7 +227,9 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
         multiplicity_test = _multiplicity(test_sample)
         idx["test"] = np.arange(len(test_sample))
         selected["test"], labels["test"] = _feature_columns(raw_test, test_sample, features), test_sample.labels
-    center, scale = fit_normalisation(selected["train"], normalization, tuple(features))
+    on = fit_rows(len(selected["train"]), seed)
+    center, scale = fit_normalisation(selected["train"] if on is None else selected["train"][on], normalization,
+                                      tuple(features))
     return PreparedData(
         x={s: normalise(v, center, scale) for s, v in selected.items()},
         y={s: v.astype(np.int64) for s, v in labels.items()},
@@ -193,6 +239,66 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
         features=tuple(features),
         center=center,
         scale=scale,
+    )
+
+
+def fit_rows(n_train: int, seed: int) -> np.ndarray | None:
+    """The training jets (positions in the split) the normalisation is fitted on: all (None) up to FIT_JETS,
+    else FIT_JETS of them drawn from the seed, in order (percentiles of millions of constituents move by far
+    less than the fixed-point grid; the streamed preparation never holds the whole split)."""
+    if n_train <= FIT_JETS:
+        return None
+    return np.sort(np.random.default_rng([seed, 5]).choice(n_train, FIT_JETS, replace=False))
+
+
+def _columns(sample: JetSample, n: int, features, sort_by: str, pt_min: float):
+    """Steps 1-3 on some jets: (ordered constituents (N, n, 16), their ``features`` columns (N, n, F))."""
+    ordered = order_constituents(sample.constituents, n, sort_by, pt_min)
+    return ordered, _feature_columns(ordered, sample, features)
+
+
+def prepare_streamed(files: Hls4mlFiles, train_file: Path, n: int, features: tuple[str, ...], sort_by: str,
+                     pt_min: float, normalization: str, split: tuple[float, float, float], seed: int,
+                     test_sample: JetSample | None = None, progress: bool = False) -> PreparedData:
+    """``prepare`` without the sample in memory: the split is drawn from the labels, validation, test and the
+    normalisation's jets are read by rows, and the training split is written STREAM_CHUNK_JETS jets at a time
+    into ``train_file`` (atomically); ``x["train"]`` is a ``StreamedSplit`` over it.  The same arrays as
+    ``prepare`` on the whole sample."""
+    import h5py
+    from tqdm import tqdm
+
+    idx = stratified_split(files.labels, split, seed, with_test=test_sample is None)
+    x: dict[str, np.ndarray] = {}
+    for s in [s for s in ("val", "test") if s in idx]:
+        sub = files.rows(idx[s])
+        ordered, x[s] = _columns(sub, n, features, sort_by, pt_min)
+        if s == "test":
+            raw_test, multiplicity_test = ordered, _multiplicity(sub)
+    if test_sample is not None:
+        raw_test, x["test"] = _columns(test_sample, n, features, sort_by, pt_min)
+        multiplicity_test = _multiplicity(test_sample)
+        idx["test"] = np.arange(len(test_sample))
+    train = idx["train"]
+    on = fit_rows(len(train), seed)
+    fit = _columns(files.rows(train if on is None else train[on]), n, features, sort_by, pt_min)[1]
+    center, scale = fit_normalisation(fit, normalization, tuple(features))
+    del fit
+    labels = {s: (files.labels[i] if s != "test" or test_sample is None else test_sample.labels).astype(np.int64)
+              for s, i in idx.items()}
+    with atomic_path(train_file, suffix=".h5") as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        ds = f.create_dataset("x", (len(train), n, len(features)), dtype=np.float32, track_times=False,
+                              chunks=(min(len(train), 1024), n, len(features)))
+        with tqdm(total=len(train), unit="jet", desc="preparing the training split", disable=not progress) as bar:
+            for a in range(0, len(train), STREAM_CHUNK_JETS):
+                rows = train[a:a + STREAM_CHUNK_JETS]
+                ds[a:a + len(rows)] = normalise(_columns(files.rows(rows), n, features, sort_by, pt_min)[1],
+                                                center, scale)
+                bar.update(len(rows))
+        f.create_dataset("y", data=labels["train"], track_times=False)
+    return PreparedData(
+        x={**{s: normalise(v, center, scale) for s, v in x.items()}, "train": StreamedSplit(train_file)},
+        y=labels, index=idx, raw_test=raw_test, multiplicity_test=multiplicity_test, features=tuple(features),
+        center=center, scale=scale,
     )
 
 
@@ -282,17 +388,29 @@ def run_data_stage(cfg, build_dir: Path, progress: bool = True) -> PreparedData:
     if cache.exists() and meta_file.exists() and json.loads(meta_file.read_text()).get("key") == key:
         log.info("data: using cached %s", cache)
         return load_prepared(cache)
-    sample = read_jets(d.source, files, d.constituents)
+    meta_file.unlink(missing_ok=True)  # written last: a stage cut short below is never taken for finished
     test_sample = read_jets(d.source, test_files, d.constituents) if test_files else None
-    prepared = prepare(sample, d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed,
-                       test_sample=test_sample)
+    args = (d.constituents, d.features, d.sort_by, d.pt_min, d.normalization, d.split, cfg.seed)
+    sample = Hls4mlFiles(files, d.constituents) if d.source in ("generate", "hls4ml") else None
+    fixed = test_sample is not None
+    if sample is not None and len(sample) * (d.split[0] / (d.split[0] + d.split[1]) if fixed else d.split[0]) \
+            > d.in_memory_jets:
+        prepared = prepare_streamed(sample, data_dir / TRAIN_FILE, *args, test_sample=test_sample, progress=progress)
+    else:
+        sample = sample.rows(np.arange(len(sample))) if sample is not None else read_jets(d.source, files,
+                                                                                          d.constituents)
+        prepared = prepare(sample, *args, test_sample=test_sample)
+        (data_dir / TRAIN_FILE).unlink(missing_ok=True)  # a streamed split of earlier settings
     save_prepared(prepared, cache)
+    streamed = isinstance(prepared.x["train"], StreamedSplit)
     write_text(meta_file, json.dumps({"key": key, **record, "jets": len(sample),
                                       "test_jets": len(test_sample) if test_sample is not None else None,
-                                      "splits": {s: int(len(v)) for s, v in prepared.y.items()}}, indent=2))
-    log.info("data: %d jets from %s -> train %d / val %d / test %d%s", len(sample), sample.source,
+                                      "splits": {s: int(len(v)) for s, v in prepared.y.items()},
+                                      "streamed": streamed}, indent=2))
+    log.info("data: %d jets from %s -> train %d / val %d / test %d%s%s", len(sample), sample.source,
              *(len(prepared.y[s]) for s in ("train", "val", "test")),
-             f" (fixed test set: {test_sample.source})" if test_sample is not None else "")
+             f" (fixed test set: {test_sample.source})" if test_sample is not None else "",
+             f"; training split streamed from {data_dir / TRAIN_FILE}" if streamed else "")
     return prepared
 
 
@@ -300,16 +418,24 @@ def save_prepared(p: PreparedData, file: Path) -> None:
     arrays = {"features": np.array(p.features), "center": p.center, "scale": p.scale, "raw_test": p.raw_test,
               "multiplicity_test": p.multiplicity_test}
     for s in ("train", "val", "test"):
-        arrays.update({f"x_{s}": p.x[s], f"y_{s}": p.y[s], f"index_{s}": p.index[s]})
+        arrays.update({f"y_{s}": p.y[s], f"index_{s}": p.index[s]})
+        if not isinstance(p.x[s], StreamedSplit):  # else in train.h5 beside it
+            arrays[f"x_{s}"] = p.x[s]
     with atomic_path(file, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
 
 
 def load_prepared(file: Path) -> PreparedData:
+    """The arrays ``save_prepared`` wrote (a streamed training split from train.h5 beside ``file``)."""
+    file = Path(file)
     with np.load(file) as z:
         splits = ("train", "val", "test")
+        if "x_train" not in z.files and not (file.parent / TRAIN_FILE).exists():
+            raise DataError(f"{file.parent / TRAIN_FILE} (the streamed training split of {file}) is missing: run "
+                            f"`l1tag data prepare` (or `l1tag build`) again")
         return PreparedData(
-            x={s: z[f"x_{s}"] for s in splits}, y={s: z[f"y_{s}"] for s in splits},
+            x={s: z[f"x_{s}"] if f"x_{s}" in z.files else StreamedSplit(file.parent / TRAIN_FILE) for s in splits},
+            y={s: z[f"y_{s}"] for s in splits},
             index={s: z[f"index_{s}"] for s in splits}, raw_test=z["raw_test"],
             multiplicity_test=z["multiplicity_test"] if "multiplicity_test" in z.files else
             (z["raw_test"][..., PT] > 0).sum(axis=1),

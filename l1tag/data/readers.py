@@ -112,51 +112,44 @@ def _decode(names) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names).ravel()]
 
 
-READ_CHUNK_JETS = 50000  # rows read from a file at a time
+READ_CHUNK_JETS = 50000  # rows of a file read at a time
 
 
-def _read_hls4ml_file(path: str, constituents: int | None = None):
-    """(constituents (N, min(n, stored), 16), labels, jet features, stored constituents per jet).  Only the
-    first ``constituents`` of each jet are read, in chunks of READ_CHUNK_JETS jets: a file of 150 stored
-    constituents read for n = 32 never holds more than those 32 (and one chunk) in memory."""
+def _checked_datasets(f, path: str):
+    """The file's (jetConstituentList, jets) datasets, their layout checked (one DataError line otherwise)."""
+    import h5py
+
+    for key in ("jetConstituentList", "jets"):
+        if key not in f:
+            raise _fail(path, f"dataset '{key}' missing", HLS4ML_EXPECTED)
+    cons_ds, jets_ds = f["jetConstituentList"], f["jets"]
+    for key, ds in (("jetConstituentList", cons_ds), ("jets", jets_ds)):
+        if not isinstance(ds, h5py.Dataset):
+            raise _fail(path, f"'{key}' is a {type(ds).__name__.lower()}, not a dataset", HLS4ML_EXPECTED)
+        if ds.dtype.kind not in "iuf":
+            raise _fail(path, f"'{key}' holds {ds.dtype} values, not numbers", HLS4ML_EXPECTED)
+    if cons_ds.ndim != 3 or cons_ds.shape[-1] != N_FEATURES:
+        raise _fail(path, f"'jetConstituentList' has shape {cons_ds.shape}", HLS4ML_EXPECTED)
+    if jets_ds.ndim != 2 or jets_ds.shape[1] < len(LABEL_NAMES):
+        raise _fail(path, f"'jets' has shape {jets_ds.shape}", HLS4ML_EXPECTED)
+    if cons_ds.shape[0] != jets_ds.shape[0]:
+        raise _fail(path, f"'jetConstituentList' has {cons_ds.shape[0]} jets but 'jets' has "
+                    f"{jets_ds.shape[0]}", HLS4ML_EXPECTED)
+    if cons_ds.shape[0] == 0:
+        raise _fail(path, "file is empty (0 jets)", HLS4ML_EXPECTED)
+    return cons_ds, jets_ds
+
+
+def _open(path: str):
     import h5py
 
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(path, "r")
     except Exception as exc:  # not HDF5, permissions, truncated file ...
         raise _fail(path, f"cannot be read as HDF5 ({type(exc).__name__})", HLS4ML_EXPECTED) from None
-    with f:
-        for key in ("jetConstituentList", "jets"):
-            if key not in f:
-                raise _fail(path, f"dataset '{key}' missing", HLS4ML_EXPECTED)
-        cons_ds, jets_ds = f["jetConstituentList"], f["jets"]
-        for key, ds in (("jetConstituentList", cons_ds), ("jets", jets_ds)):
-            if not isinstance(ds, h5py.Dataset):
-                raise _fail(path, f"'{key}' is a {type(ds).__name__.lower()}, not a dataset", HLS4ML_EXPECTED)
-            if ds.dtype.kind not in "iuf":
-                raise _fail(path, f"'{key}' holds {ds.dtype} values, not numbers", HLS4ML_EXPECTED)
-        if cons_ds.ndim != 3 or cons_ds.shape[-1] != N_FEATURES:
-            raise _fail(path, f"'jetConstituentList' has shape {cons_ds.shape}", HLS4ML_EXPECTED)
-        if jets_ds.ndim != 2 or jets_ds.shape[1] < len(LABEL_NAMES):
-            raise _fail(path, f"'jets' has shape {jets_ds.shape}", HLS4ML_EXPECTED)
-        if cons_ds.shape[0] != jets_ds.shape[0]:
-            raise _fail(path, f"'jetConstituentList' has {cons_ds.shape[0]} jets but 'jets' has "
-                        f"{jets_ds.shape[0]}", HLS4ML_EXPECTED)
-        if cons_ds.shape[0] == 0:
-            raise _fail(path, "file is empty (0 jets)", HLS4ML_EXPECTED)
-        stored = cons_ds.shape[1]
-        keep = stored if constituents is None else min(constituents, stored)
-        cons = np.empty((cons_ds.shape[0], keep, N_FEATURES), dtype=np.float32)
-        for start in range(0, len(cons), READ_CHUNK_JETS):
-            stop = min(start + READ_CHUNK_JETS, len(cons))
-            cons[start:stop] = cons_ds[start:stop, :keep, :]
-        jets = np.asarray(jets_ds[...], dtype=np.float64)
-        names = _feature_names(f, path)
 
-    bad = (~np.isfinite(cons)).any(axis=(1, 2))
-    if bad.any():
-        raise _fail(path, f"NaN or inf in jetConstituentList for {int(bad.sum())} of {len(bad)} jets",
-                    "expected finite features")
+
+def _labels_and_features(jets: np.ndarray, names, path: str):
     onehot, undef = jets[:, -6:-1], jets[:, -1]
     good = ((onehot == 1).sum(axis=1) == 1) & ((onehot == 0).sum(axis=1) == 4) & (undef == 0)
     if not good.all():
@@ -171,7 +164,79 @@ def _read_hls4ml_file(path: str, constituents: int | None = None):
     elif names is not None:
         log.warning("%s: jetFeatureNames has %d names for %d columns; jet features ignored",
                     path, len(names), jets.shape[1])
-    return cons, labels, feats, stored
+    return labels, feats
+
+
+def read_rows(ds, rows: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """``ds[rows, :columns]`` of an HDF5 dataset for sorted row numbers, read in windows of READ_CHUNK_JETS
+    consecutive rows (one contiguous read each, never more than one window in memory beside the result)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    shape = ds.shape[1:] if columns is None else (min(columns, ds.shape[1]),) + ds.shape[2:]
+    out = np.empty((len(rows),) + tuple(shape), dtype=np.float32)
+    if len(rows) == 0:
+        return out
+    cut = (slice(None),) if columns is None else (slice(0, shape[0]),)
+    for start in range(int(rows[0]) - int(rows[0]) % READ_CHUNK_JETS, int(rows[-1]) + 1, READ_CHUNK_JETS):
+        lo, hi = np.searchsorted(rows, [start, start + READ_CHUNK_JETS])
+        if lo < hi:
+            window = ds[(slice(int(rows[lo]), int(rows[hi - 1]) + 1),) + cut]
+            out[lo:hi] = window[rows[lo:hi] - rows[lo]]
+    return out
+
+
+class Hls4mlFiles:
+    """hls4ml-layout HDF5 files (a path, a glob or a list of them, read as one sample) opened for reading by
+    rows: every jet's label and jet features at once (checked), the constituents of a selection of jets at a
+    time (``rows``), the first ``constituents`` of each only.  So a sample larger than memory can be prepared
+    chunk by chunk (l1tag/data/preprocess.py); ``read_hls4ml`` reads all its rows."""
+
+    def __init__(self, paths, constituents: int | None = None):
+        self.files = expand_paths(paths, HLS4ML_EXPECTED)
+        self.constituents = constituents
+        labels, feats, sizes, width = [], [], [], None
+        for path in self.files:
+            with _open(path) as f:
+                cons_ds, jets_ds = _checked_datasets(f, path)
+                stored = cons_ds.shape[1]
+                if width is None:
+                    width = stored
+                elif stored != width:
+                    raise _fail(path, f"has {stored} constituents per jet but {self.files[0]} has {width}",
+                                "expected all files to have the same number of constituents")
+                lab, feat = _labels_and_features(np.asarray(jets_ds[...], dtype=np.float64),
+                                                 _feature_names(f, path), path)
+            labels.append(lab)
+            feats.append(feat)
+            sizes.append(len(lab))
+        self.stored = width
+        self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.labels = np.concatenate(labels)
+        keys = set(feats[0]).intersection(*feats[1:])
+        self.jet_features = {k: np.concatenate([f[k] for f in feats]) for k in feats[0] if k in keys}
+        self.source = ", ".join(os.path.basename(f) for f in self.files)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def rows(self, rows: np.ndarray) -> JetSample:
+        """The jets of the sorted sample row numbers ``rows`` (across the files), their constituents cut or
+        zero padded to ``constituents``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        keep = self.stored if self.constituents is None else min(self.constituents, self.stored)
+        parts = []
+        for i, path in enumerate(self.files):
+            lo, hi = np.searchsorted(rows, self.starts[i:i + 2])
+            with _open(path) as f:
+                part = read_rows(f["jetConstituentList"], rows[lo:hi] - self.starts[i], keep)
+            bad = (~np.isfinite(part)).any(axis=(1, 2))
+            if bad.any():
+                raise _fail(path, f"NaN or inf in jetConstituentList for {int(bad.sum())} of {len(bad)} jets",
+                            "expected finite features")
+            parts.append(part)
+        cons = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return JetSample(constituents=_fit_constituents(cons, self.constituents),
+                         labels=self.labels[rows], jet_features={k: v[rows] for k, v in self.jet_features.items()},
+                         source=self.source)
 
 
 def _feature_names(f, path: str) -> list[str] | None:
@@ -207,17 +272,8 @@ def read_hls4ml(paths, constituents: int | None = None) -> JetSample:
         constituents: keep the first this many constituents (zero-pad if the files have fewer);
             ``None`` keeps the files' own count.
     """
-    files = expand_paths(paths, HLS4ML_EXPECTED)
-    parts, width = [], None
-    for path in files:
-        cons, labels, feats, stored = _read_hls4ml_file(path, constituents)
-        if width is None:
-            width = stored
-        elif stored != width:
-            raise _fail(path, f"has {stored} constituents per jet but {files[0]} has {width}",
-                        "expected all files to have the same number of constituents")
-        parts.append((_fit_constituents(cons, constituents), labels, feats))
-    return _concat(parts, files)
+    files = Hls4mlFiles(paths, constituents)
+    return files.rows(np.arange(len(files)))
 
 
 def _read_jetclass_file(path: str, constituents: int, mapping: dict[str, str]):

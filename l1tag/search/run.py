@@ -3,7 +3,7 @@
 Layout of ``build/<search>/``::
 
     data/, .stages/data.json   the data stage, run once when no trial changes seed or data.*; every
-                               trial starts from it (its prepared.npz hard-linked, its record copied)
+                               trial starts from it (its prepared.npz and train.h5 hard-linked, its record copied)
     trials/<id>/               one build directory per trial (id: digest of its overrides), with
                                result.json when it finished (failed trials too, with their error)
     ray/                       Ray Tune's own experiment folder
@@ -76,12 +76,13 @@ def run_trial(base: dict, overrides: dict, search_dir: str, csim: bool) -> dict:
         if shared.exists() and stage_key(cfg, "data", out) == json.loads(shared.read_text())["key"]:
             (out / "data").mkdir(exist_ok=True)
             (out / ".stages").mkdir(exist_ok=True)
-            target = out / "data" / "prepared.npz"
-            if not target.exists():
-                try:
-                    os.link(search_dir / "data" / "prepared.npz", target)
-                except OSError:  # a file system without hard links: a copy
-                    shutil.copy(search_dir / "data" / "prepared.npz", target)
+            for name in ("prepared.npz", "train.h5"):  # train.h5: a streamed training split
+                source, target = search_dir / "data" / name, out / "data" / name
+                if source.exists() and not target.exists():
+                    try:
+                        os.link(source, target)
+                    except OSError:  # a file system without hard links: a copy
+                        shutil.copy(source, target)
             shutil.copy(shared, out / ".stages" / "data.json")
         ctx = StageContext(cfg, out, verbose=-1)
         for stage in ("data", "train") + (("firmware",) if csim else ()):

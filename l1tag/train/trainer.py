@@ -3,7 +3,9 @@
 Adam with a cosine (or plateau, or constant) learning-rate schedule, early stopping on the validation
 loss with the best weights restored, seeds fixed by ``tf.keras.utils.set_random_seed`` and
 deterministic TensorFlow ops, so that the same config gives the same weights.  With ``train.augment`` each
-epoch shows the training jets turned and mirrored anew, drawn from the seed (l1tag/data/augment.py).
+epoch shows the training jets turned and mirrored anew, drawn from the seed (l1tag/data/augment.py).  A
+training split streamed from disk (``data.in_memory_jets``, l1tag/data/preprocess.py) is read STREAM_BLOCK_JETS
+consecutive jets at a time: each epoch visits the blocks in a new order and each block's jets in a new order.
 Everything lands in ``<build>/model/`` (written in a temporary folder, renamed when complete):
 
   float.h5, qat.h5      the float twin and the quantized (deployed) model
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from l1tag.config import HETEROGENEOUS, TERNARY
+from l1tag.data.preprocess import StreamedSplit
 from l1tag.errors import L1tagError
 from l1tag.files import atomic_path
 from l1tag.models.low_rank import learned_ranks, nuclear_callback
@@ -68,6 +71,53 @@ def _augmented(tf, data, train_cfg, seed: int):
     return AugmentedJets()
 
 
+STREAM_BLOCK_JETS = 16384  # jets of a streamed training split in memory at a time (32 MB at n = 32, F = 16)
+
+
+def _streamed(tf, data, train_cfg, seed: int):
+    """The streamed training split (``preprocess.StreamedSplit``) as a Keras Sequence read in order, one block
+    of STREAM_BLOCK_JETS jets in memory at a time: each epoch, drawn from (seed, epoch), orders the blocks and
+    the jets within each block anew (and transforms them by ``train.augment``)."""
+    from l1tag.data.augment import transform
+
+    class StreamedJets(tf.keras.utils.Sequence):
+        def __init__(self):
+            super().__init__()
+            self.x, self.y, self.batch = data.x["train"], data.y["train"], train_cfg.batch_size
+            self.starts = np.arange(0, len(self.y), STREAM_BLOCK_JETS)
+            self.epoch = 0
+            self.on_epoch_end()
+
+        def on_epoch_end(self):
+            rng = np.random.default_rng([seed, self.epoch])
+            self.blocks = rng.permutation(len(self.starts))
+            sizes = [min(STREAM_BLOCK_JETS, len(self.y) - self.starts[b]) for b in self.blocks]
+            self.batches = [(k, a) for k, size in enumerate(sizes) for a in range(0, size, self.batch)]
+            self.seeds, self.loaded = [seed, self.epoch], None
+            self.epoch += 1
+
+        def _block(self, k: int):
+            if self.loaded is None or self.loaded[0] != k:
+                start = self.starts[self.blocks[k]]
+                stop = min(start + STREAM_BLOCK_JETS, len(self.y))
+                rng = np.random.default_rng(self.seeds + [int(k)])
+                order = rng.permutation(stop - start)
+                x = transform(self.x[start:stop][order], data.features, data.center, data.scale, train_cfg.augment,
+                              rng)
+                self.loaded = (k, x, self.y[start:stop][order])
+            return self.loaded[1:]
+
+        def __len__(self):
+            return len(self.batches)
+
+        def __getitem__(self, i):
+            k, a = self.batches[i]
+            x, y = self._block(k)
+            return x[a:a + self.batch], y[a:a + self.batch]
+
+    return StreamedJets()
+
+
 def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0,
          step=None, all_epochs: bool = False) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
@@ -84,7 +134,10 @@ def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, contr
         callbacks.append(tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True))
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))
-    if train_cfg.augment:
+    if isinstance(data.x["train"], StreamedSplit):  # from disk: the blocks in the Sequence's order
+        h = model.fit(_streamed(tf, data, train_cfg, seed), validation_data=(data.x["val"], data.y["val"]), epochs=epochs, callbacks=callbacks,
+                      verbose=verbose, shuffle=False)
+    elif train_cfg.augment:
         h = model.fit(_augmented(tf, data, train_cfg, seed), validation_data=(data.x["val"], data.y["val"]),
                       epochs=epochs, callbacks=callbacks, verbose=verbose)
     else:
