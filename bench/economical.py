@@ -102,6 +102,10 @@ def plot(rows: list[dict], path: Path) -> None:
                          label=variant, capsize=2)
         axes[1].errorbar([r["energy_pj"]["quantized"] / 1000 for r in rs], acc, yerr=err, fmt=markers[variant],
                          color=f"C{i}", label=variant, capsize=2)
+        for r in rs:  # which tagger and width each point is
+            for ax, x in ((axes[0], r["firmware"]["LUT"]), (axes[1], r["energy_pj"]["quantized"] / 1000)):
+                ax.annotate(f"{r['kind']} d={r['width']}", (x, r["accuracy"]), textcoords="offset points",
+                            xytext=(5, -3), fontsize=7, color=f"C{i}")
     save_figure(fig, axes, path)
 
 
