@@ -244,8 +244,8 @@ def prepare(sample: JetSample, n: int, features: tuple[str, ...], sort_by: str, 
 
 def fit_rows(n_train: int, seed: int) -> np.ndarray | None:
     """The training jets (positions in the split) the normalisation is fitted on: all (None) up to FIT_JETS,
-    else FIT_JETS of them drawn from the seed, in order (percentiles of millions of constituents move by far
-    less than the fixed-point grid; the streamed preparation never holds the whole split)."""
+    else FIT_JETS of them drawn from the seed, in order (the streamed preparation never holds the whole split,
+    and the in-memory one fits on the same jets so that both give the same arrays)."""
     if n_train <= FIT_JETS:
         return None
     return np.sort(np.random.default_rng([seed, 5]).choice(n_train, FIT_JETS, replace=False))
