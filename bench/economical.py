@@ -15,7 +15,8 @@ with each ``ternary_training``) and ``low_rank`` (``train.low_rank.strength`` 0.
 layer of rank r built as two).  Reported per point: the deployed model's test accuracy mean ± sd over seeds,
 parameters, energy per jet (l1tag.models.cost, Horowitz 45 nm: float32 and as quantized) and, for the first
 seed, the firmware at the config's P: l1tag's ESTIMATE (LUT, latency, II; no vendor tool) and with ``--yosys``
-the Yosys count of its da4ml RTL.  Writes ``bench/results/<out>.json`` after every build (a rerun resumes), the
+the Yosys count of its da4ml RTL (``--yosys`` on a finished first-seed point without one rebuilds it, which must
+reproduce its accuracy and ESTIMATE, and adds the count).  Writes ``bench/results/<out>.json`` after every build (a rerun resumes), the
 table into docs/models.md between the ``<out>`` markers and ``docs/<out>.png``: accuracy against LUT and
 against energy.
 """
@@ -124,10 +125,18 @@ def main() -> None:
         for kind in args.kinds:
             for width in args.widths:
                 for variant in args.variants:
-                    if results.done(kind, width, variant, seed) or (kind, variant) in UNBUILT:
+                    first = seed == args.seeds[0]
+                    old = results.get(kind, width, variant, seed)
+                    counted = old is not None and "yosys_LUT" in (old.get("firmware") or {})
+                    if (old is not None and not (args.yosys and first and not counted)) or (kind, variant) in UNBUILT:
                         continue
                     cfg = point_config(raw, kind, width, variant, seed, args.epochs, args.qat_epochs, args.yosys)
-                    p = run_point(cfg, variant, firmware=seed == args.seeds[0], yosys=args.yosys)
+                    p = run_point(cfg, variant, firmware=first, yosys=args.yosys)
+                    if old is not None and (p["accuracy"], p["firmware"]["LUT"]) != (old["accuracy"],
+                                                                                     old["firmware"]["LUT"]):
+                        raise SystemExit(f"{cfg.name} rebuilt for its Yosys count gives accuracy {p['accuracy']} and "
+                                         f"{p['firmware']['LUT']} LUTs, not the recorded {old['accuracy']} and "
+                                         f"{old['firmware']['LUT']}: its training is not reproduced (another l1tag?)")
                     results.add(p)
                     logging.info("%s: %.2f %%", cfg.name, 100 * p["accuracy"])
     points = results.points

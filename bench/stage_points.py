@@ -112,10 +112,18 @@ class Points:
                              f"{stored['budget']['qat_epochs']}, or --out another name")
 
     def done(self, *key) -> bool:
-        return any(tuple(p[k] for k in self.keys) == key for p in self.points)
+        return self.get(*key) is not None
+
+    def get(self, *key) -> dict | None:
+        return next((p for p in self.points if tuple(p[k] for k in self.keys) == key), None)
 
     def add(self, point: dict) -> None:
-        self.points.append(point)
+        """Append ``point``, or put it in the place of the finished point of the same key."""
+        old = self.get(*(point[k] for k in self.keys))
+        if old is None:
+            self.points.append(point)
+        else:
+            self.points[self.points.index(old)] = point
         self.path.parent.mkdir(exist_ok=True)
         self.path.write_text(json.dumps({"budget": self.budget, "points": self.points,
                                          "summary": self.summarize(self.points)}, indent=1))
