@@ -16,9 +16,9 @@ layer of rank r built as two).  Reported per point: the deployed model's test ac
 parameters, energy per jet (l1tag.models.cost, Horowitz 45 nm: float32 and as quantized) and, for the first
 seed, the firmware at the config's P: l1tag's ESTIMATE (LUT, latency, II; no vendor tool) and with ``--yosys``
 the Yosys count of its da4ml RTL (``--yosys`` on a finished first-seed point without one rebuilds it, which must
-reproduce its accuracy and ESTIMATE, and adds the count).  Writes ``bench/results/<out>.json`` after every build (a rerun resumes), the
-table into docs/models.md between the ``<out>`` markers and ``docs/<out>.png``: accuracy against LUT and
-against energy.
+reproduce its accuracy and ESTIMATE, and adds the count).  Writes ``bench/results/<out>.json`` after every
+build (a rerun resumes), the table into docs/models.md between the ``<out>`` markers and ``docs/<out>.png``:
+accuracy against LUT and against energy.
 """
 
 from __future__ import annotations
@@ -125,10 +125,12 @@ def main() -> None:
         for kind in args.kinds:
             for width in args.widths:
                 for variant in args.variants:
+                    if (kind, variant) in UNBUILT:
+                        continue
                     first = seed == args.seeds[0]
-                    old = results.get(kind, width, variant, seed)
+                    old = results.get(kind, width, variant, seed)  # rebuilt only to add a missing Yosys count
                     counted = old is not None and "yosys_LUT" in (old.get("firmware") or {})
-                    if (old is not None and not (args.yosys and first and not counted)) or (kind, variant) in UNBUILT:
+                    if old is not None and (counted or not (args.yosys and first)):
                         continue
                     cfg = point_config(raw, kind, width, variant, seed, args.epochs, args.qat_epochs, args.yosys)
                     p = run_point(cfg, variant, firmware=first, yosys=args.yosys)

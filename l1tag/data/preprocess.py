@@ -17,9 +17,9 @@ asks; the SAL-T authors' code sorted after normalisation, which scrambles the kT
 The result is cached in ``<build>/data/prepared.npz`` next to a JSON record of what produced it.  A training
 split larger than ``data.in_memory_jets`` (hls4ml-layout sources) is never in memory whole: the sample is
 read a selection of rows at a time (``readers.Hls4mlFiles``), the training split prepared STREAM_CHUNK_JETS
-jets at a time into ``<build>/data/train.h5`` (``x`` (N, n, F) float32, ``y``), and ``PreparedData.x["train"]``
-is a ``StreamedSplit`` over it that training reads block by block (l1tag/train/trainer.py).  Both ways give the
-same arrays (tests/unit/test_streaming.py).
+jets at a time into ``<build>/data/train.h5`` (``x`` (N, n, F) float32; the labels stay in prepared.npz),
+and ``PreparedData.x["train"]`` is a ``StreamedSplit`` over it that training reads block by block
+(l1tag/train/trainer.py).  Both ways give the same arrays (tests/unit/test_streaming.py).
 """
 
 from __future__ import annotations
@@ -294,7 +294,6 @@ def prepare_streamed(files: Hls4mlFiles, train_file: Path, n: int, features: tup
                 ds[a:a + len(rows)] = normalise(_columns(files.rows(rows), n, features, sort_by, pt_min)[1],
                                                 center, scale)
                 bar.update(len(rows))
-        f.create_dataset("y", data=labels["train"], track_times=False)
     return PreparedData(
         x={**{s: normalise(v, center, scale) for s, v in x.items()}, "train": StreamedSplit(train_file)},
         y=labels, index=idx, raw_test=raw_test, multiplicity_test=multiplicity_test, features=tuple(features),
