@@ -26,7 +26,7 @@ from l1tag.config import load_config
 from l1tag.data.preprocess import run_data_stage
 from l1tag.models.cost import model_cost
 from l1tag.train.metrics import evaluate
-from l1tag.train.trainer import predict, train_models
+from l1tag.train.trainer import epochs_words, predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
 TYPES = kinds.NAMES
@@ -72,7 +72,7 @@ def main() -> None:
     n_train, n_test = len(data.y["train"]), len(data.y["test"])
     header = (f"{args.jets:,} generated jets ({n_train:,} train / {n_test:,} test), n = {data.n_constituents}, "
               f"features {', '.join(data.features)}, sorted by {base.data.sort_by}; seed {base.seed}; "
-              f"{base.train.epochs} float epochs max (early stopping), {base.train.qat_epochs} QAT epochs; "
+              f"{epochs_words(base.train)}, {base.train.qat_epochs} QAT epochs; "
               f"2-core CPU.\n\n"
               "| model | precision | accuracy % | AUC (macro) | rejection @ TPR 0.5 (class mean) | params | FLOPs "
               "| BOPs | energy/jet nJ (Horowitz 45 nm) | train s |\n|---|---|---|---|---|---|---|---|---|---|")

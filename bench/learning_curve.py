@@ -38,7 +38,7 @@ from l1tag.config import load_config
 from l1tag.data.features import CLASSES, SYMMETRIES
 from l1tag.data.preprocess import PreparedData, run_data_stage
 from l1tag.train.metrics import accuracy_by_multiplicity, evaluate
-from l1tag.train.trainer import predict, train_models
+from l1tag.train.trainer import epochs_words, predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
 ANCHORS_N32 = [("Linformer (hls4ml PR)", 78.4), ("MHA (hls4ml PR)", 77.0), ("Deep Sets HGQ", 77.4),
@@ -206,7 +206,7 @@ def main() -> None:
               if args.data else "generated")
     header = (f"Test split of {len(data.y['test']):,} jets ({source}, n = {data.n_constituents}, features "
               f"{', '.join(data.features)}); training subsets class-balanced from the {len(data.y['train']):,}-jet "
-              f"training split; {base.train.epochs} float epochs max (early stopping, patience {base.train.patience})"
+              f"training split; {epochs_words(base.train)}"
               + (f", {base.train.qat_epochs} QAT epochs" if "qat" in modes else "") + "; 2-core CPU.")
     text = table(rows, header)
     first = next(iter(mult.values()), [])

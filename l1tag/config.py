@@ -451,12 +451,14 @@ class LowRankConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = setting(60, integer(1), "float training epochs (upper bound; early stopping)")
+    epochs: int = setting(60, integer(1), "float training epochs: the cosine schedule's length, else an upper "
+                                            "bound (early stopping)")
     qat_epochs: int = setting(20, integer(0), "quantization-aware fine-tuning epochs from the float weights")
     batch_size: int = setting(256, integer(1), "batch size")
     learning_rate: float = setting(5e-3, number(0.0, open_min=True), "Adam learning rate (QAT uses a quarter)")
     lr_schedule: str = setting("cosine", choice("cosine", "plateau", "constant"), "learning-rate schedule")
-    patience: int = setting(8, integer(1), "early-stopping patience in epochs (validation loss)")
+    patience: int = setting(8, integer(1), "early-stopping patience in epochs (validation loss) of the plateau and "
+                                          "constant schedules; a cosine schedule runs all its epochs")
     augment: tuple = setting([], list_of(choice(*SYMMETRIES), min_len=0),
                              "symmetries shown at random each epoch to the training jets: rotation (about the jet "
                              "axis in the eta-phi plane), reflect_eta, reflect_phi (needs data.features of "

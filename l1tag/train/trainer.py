@@ -1,7 +1,8 @@
 """Training: the float tagger first, then quantization-aware fine-tuning from its weights.
 
-Adam with a cosine (or plateau, or constant) learning-rate schedule, early stopping on the validation
-loss with the best weights restored, seeds fixed by ``tf.keras.utils.set_random_seed`` and
+Adam with a cosine (or plateau, or constant) learning-rate schedule.  A cosine schedule runs to its end and
+keeps its last epoch (stopped early, its learning rate never anneals); the other two stop early on the validation
+loss with the best weights restored.  Seeds fixed by ``tf.keras.utils.set_random_seed`` and
 deterministic TensorFlow ops, so that the same config gives the same weights.  With ``train.augment`` each
 epoch shows the training jets turned and mirrored anew, drawn from the seed (l1tag/data/augment.py).  A
 training split streamed from disk (``data.in_memory_jets``, l1tag/data/preprocess.py) is read STREAM_BLOCK_JETS
@@ -118,19 +119,28 @@ def _streamed(tf, data, train_cfg, seed: int):
     return StreamedJets()
 
 
+def epochs_words(train_cfg) -> str:
+    """How long the float training runs, in words (bench headers)."""
+    if train_cfg.lr_schedule == "cosine":
+        return f"a {train_cfg.epochs}-epoch cosine schedule run to its end"
+    return f"{train_cfg.epochs} float epochs max (early stopping, patience {train_cfg.patience})"
+
+
 def _fit(tf, model, data, epochs: int, lr: float, train_cfg, verbose: int, controller=None, seed: int = 0,
          step=None, all_epochs: bool = False) -> dict:
     """``controller``: heterogeneous mode's β controller (l1tag.train.hetero), which also picks the epoch kept
     (no early stopping: the validation loss holds the resource term, whose weight moves).  ``step``: a callback
     run with the training (a proximal step: ternary PARQ's, the low-rank training's).  ``all_epochs``: no early
-    stopping (PARQ's annealing ends on the grid; restoring an earlier epoch would leave the weights off it).  With
+    stopping (PARQ's annealing ends on the grid; restoring an earlier epoch would leave the weights off it).  A cosine
+    schedule never stops early: cut at 54 and 92 of 150 epochs (patience 8), SAL-T ended below a whole 120-epoch
+    schedule of the same seeds (docs/models.md, "the epoch schedule").  With
     ``train.augment`` the training jets are transformed anew each epoch (``_augmented``); validation jets never."""
     steps = epochs * int(np.ceil(len(data.y["train"]) / train_cfg.batch_size))
     schedule = _schedule(tf, train_cfg.lr_schedule, lr, steps)
     optimizer = tf.keras.optimizers.Adam(schedule) if controller is None else bits_optimizer(schedule)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [c for c in (step, controller) if c is not None]
-    if controller is None and not all_epochs:
+    if controller is None and not all_epochs and train_cfg.lr_schedule != "cosine":
         callbacks.append(tf.keras.callbacks.EarlyStopping(patience=train_cfg.patience, restore_best_weights=True))
     if train_cfg.lr_schedule == "plateau":
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, train_cfg.patience // 2)))

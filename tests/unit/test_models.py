@@ -248,6 +248,46 @@ def test_float_energy_with_another_table_reprices_the_same_counts():
     assert float_energy_pj(f["layers"], ENERGY_7NM_PJ) < f["energy_pj"] / 2.5  # 1.69 against 4.6 pJ a MAC
 
 
+def test_a_cosine_schedule_runs_to_its_end_where_a_constant_one_stops_early():
+    """Early stopping cut cosine runs before their learning rate annealed (docs/models.md, "the epoch schedule"):
+    a cosine schedule now runs all train.epochs even when the validation loss has stalled for longer than the
+    patience; a constant schedule still stops there."""
+    from l1tag.data.features import constituent_features
+    from l1tag.data.preprocess import prepare
+    from l1tag.data.readers import JetSample
+    from l1tag.train.trainer import train_models
+
+    rng = np.random.default_rng(3)
+    p4 = np.zeros((200, 8, 4))
+    for i in range(200):
+        pt = np.sort(rng.exponential(40.0, 8) + 1.0)[::-1]
+        eta, phi = rng.normal(0, 0.3, 8), rng.normal(0, 0.3, 8)
+        p4[i] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
+    labels = rng.permutation(np.arange(200) % 5)  # nothing to learn: the validation loss stalls, then rises
+    data = prepare(JetSample(constituent_features(p4).astype(np.float32), labels), 8,
+                   ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+
+    def history(schedule):
+        cfg = config_from_dict({"name": "sched", "seed": 5, "data": {"constituents": 8},
+                                "model": {"type": "deepsets", "phi_dims": [16], "head_dims": [16]},
+                                "train": {"epochs": 12, "qat_epochs": 0, "batch_size": 16, "learning_rate": 0.02,
+                                          "lr_schedule": schedule, "patience": 2}})
+        return train_models(cfg, data)[2]["float"]
+
+    def stalled(val_loss, patience=2):  # the epoch at which early stopping (patience 2) would end the run
+        best, wait = np.inf, 0
+        for epoch, v in enumerate(val_loss):
+            best, wait = (v, 0) if v < best else (best, wait + 1)
+            if wait >= patience:
+                return epoch
+        return None
+
+    constant, cosine = history("constant"), history("cosine")
+    assert len(constant["loss"]) < 12 and stalled(constant["val_loss"]) == len(constant["loss"]) - 1
+    assert len(cosine["loss"]) == 12
+    assert stalled(cosine["val_loss"]) is not None and stalled(cosine["val_loss"]) < 11
+
+
 def test_augmented_training_is_reproducible_and_differs_from_plain_training():
     """train.augment feeds transformed training jets (a new draw each epoch from the seed): the same config
     gives the same weights, and the weights differ from training on the jets as they are."""
