@@ -248,24 +248,31 @@ def test_float_energy_with_another_table_reprices_the_same_counts():
     assert float_energy_pj(f["layers"], ENERGY_7NM_PJ) < f["energy_pj"] / 2.5  # 1.69 against 4.6 pJ a MAC
 
 
+def _toy_prepared(seed: int, jets: int, shuffle_labels: bool = False):
+    """``jets`` toy jets of 8 constituents around the axis, the classes in turn (shuffled: nothing to learn),
+    prepared as a build does (split 0.6 / 0.2 / 0.2)."""
+    from l1tag.data.features import constituent_features
+    from l1tag.data.preprocess import prepare
+    from l1tag.data.readers import JetSample
+
+    rng = np.random.default_rng(seed)
+    p4 = np.zeros((jets, 8, 4))
+    for i in range(jets):
+        pt = np.sort(rng.exponential(40.0, 8) + 1.0)[::-1]
+        eta, phi = rng.normal(0, 0.3, 8), rng.normal(0, 0.3, 8)
+        p4[i] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
+    labels = rng.permutation(np.arange(jets) % 5) if shuffle_labels else np.arange(jets) % 5
+    return prepare(JetSample(constituent_features(p4).astype(np.float32), labels), 8,
+                   ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+
+
 def test_a_cosine_schedule_runs_to_its_end_where_a_constant_one_stops_early():
     """Early stopping cut cosine runs before their learning rate annealed (docs/models.md, "the epoch schedule"):
     a cosine schedule now runs all train.epochs even when the validation loss has stalled for longer than the
     patience; a constant schedule still stops there."""
-    from l1tag.data.features import constituent_features
-    from l1tag.data.preprocess import prepare
-    from l1tag.data.readers import JetSample
     from l1tag.train.trainer import train_models
 
-    rng = np.random.default_rng(3)
-    p4 = np.zeros((200, 8, 4))
-    for i in range(200):
-        pt = np.sort(rng.exponential(40.0, 8) + 1.0)[::-1]
-        eta, phi = rng.normal(0, 0.3, 8), rng.normal(0, 0.3, 8)
-        p4[i] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
-    labels = rng.permutation(np.arange(200) % 5)  # nothing to learn: the validation loss stalls, then rises
-    data = prepare(JetSample(constituent_features(p4).astype(np.float32), labels), 8,
-                   ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+    data = _toy_prepared(3, 200, shuffle_labels=True)  # nothing to learn: the validation loss stalls, then rises
 
     def history(schedule):
         cfg = config_from_dict({"name": "sched", "seed": 5, "data": {"constituents": 8},
@@ -291,19 +298,9 @@ def test_a_cosine_schedule_runs_to_its_end_where_a_constant_one_stops_early():
 def test_augmented_training_is_reproducible_and_differs_from_plain_training():
     """train.augment feeds transformed training jets (a new draw each epoch from the seed): the same config
     gives the same weights, and the weights differ from training on the jets as they are."""
-    from l1tag.data.features import constituent_features
-    from l1tag.data.preprocess import prepare
-    from l1tag.data.readers import JetSample
     from l1tag.train.trainer import train_models
 
-    rng = np.random.default_rng(2)
-    p4 = np.zeros((150, 8, 4))
-    for i in range(150):
-        pt = np.sort(rng.exponential(40.0, 8) + 1.0)[::-1]
-        eta, phi = rng.normal(0, 0.3, 8), rng.normal(0, 0.3, 8)
-        p4[i] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta)], -1)
-    data = prepare(JetSample(constituent_features(p4).astype(np.float32), np.arange(150) % 5), 8,
-                   ("pt", "etarel", "phirel"), "kt", 0.0, "robust", (0.6, 0.2, 0.2), seed=1)
+    data = _toy_prepared(2, 150)
 
     def weights(augment):
         cfg = config_from_dict({"name": "aug", "seed": 5, "data": {"constituents": 8},
