@@ -1,15 +1,16 @@
 """Accuracy against the number of training jets: where do l1tag's taggers level off on its own jets?
 
 Usage: python bench/learning_curve.py [--config configs/salt_l1.yaml] [--data FILE.h5[,FILE2.h5]] [--jets N]
-       [--split 0.6,0.2,0.2] [--kinds salt,linformer,transformer,deepsets] [--sizes 4500,9000,18000]
-       [--seeds 42,43,44] [--big-seeds 1] [--modes float,qat] [--augment off,on] [--epochs E] [--out NAME]
+       [--split 0.6,0.2,0.2] [--features pt,etarel,phirel] [--kinds salt,linformer,transformer,deepsets]
+       [--sizes 4500,9000,18000] [--seeds 42,43,44] [--big-seeds 1] [--modes float,qat] [--augment off,on]
+       [--epochs E] [--out NAME]
        [--merge NAME[,NAME2]] [--tables-only] [--no-docs]
 
 Every point trains the config's tagger (``model.type`` replaced by each kind) on a class-balanced subset of
 the training split of one sample, with the same validation and test splits for every point (the sample:
 ``--data``, hls4ml-layout HDF5 files such as a build's ``data/jets-*.h5`` (comma-separated, read as one
 sample), else the config's data section with ``--jets`` generated jets through the jet cache; ``--split``
-replaces ``data.split``).  ``float``: the float model's test accuracy; ``qat``: the
+replaces ``data.split``, ``--features`` ``data.features``).  ``float``: the float model's test accuracy; ``qat``: the
 8-bit QAT twin's (``quantization``).  ``--augment on`` trains with ``train.augment: [rotation, reflect_eta,
 reflect_phi]`` (l1tag/data/augment.py).  Seeds: all of ``--seeds`` below 50,000 training jets, the first
 ``--big-seeds`` above.  Reported per point: accuracy mean ± sd over seeds, macro AUC, seconds per float epoch,
@@ -18,7 +19,8 @@ The published accuracies of the anchors at n = 32 (../shared/reference/anchors.m
 lines labelled "real hls4ml dataset": other jets (Pythia 6-era MadGraph samples with a different
 selection), 620,000 training jets.
 
-Writes ``bench/results/<out>.json`` (a rerun with the same ``--out`` resumes: finished points are kept),
+Writes ``bench/results/<out>.json`` (a rerun with the same ``--out`` resumes: finished points are kept; each
+point records its input features, and points of other features are refused, not mixed into one table),
 ``docs/<out>.png`` and the table into the docs page holding the ``<out>`` markers (docs/models.md).
 """
 
@@ -41,6 +43,8 @@ from l1tag.train.metrics import accuracy_by_multiplicity, evaluate
 from l1tag.train.trainer import epochs_words, predict, train_models
 
 REPO = Path(__file__).resolve().parents[1]
+# the input features of points written before each point recorded its own: every one ran salt_l1's three
+UNRECORDED_FEATURES = ["pt", "etarel", "phirel"]
 ANCHORS_N32 = [("Linformer (hls4ml PR)", 78.4), ("MHA (hls4ml PR)", 77.0), ("Deep Sets HGQ", 77.4),
                ("JEDI-linear", 78.0)]  # accuracy %, hls4ml jet dataset, n = 32 (anchors.md)
 
@@ -79,6 +83,17 @@ def run_point(base, data, kind: str, size: int, seed: int, augment: bool, modes)
             out[mode] = {"accuracy": m["accuracy"], "auc_macro": m["auc_macro"],
                          "by_multiplicity": accuracy_by_multiplicity(data.y["test"], probs, data.multiplicity_test)}
     return out
+
+
+def same_features(path: Path, features: list[str]) -> list[dict]:
+    """The points of the results file ``path`` (none if it does not exist), refused unless every one was trained
+    on ``features``: one table holds one input set."""
+    points = json.loads(path.read_text())["points"] if path.is_file() else []
+    other = sorted({tuple(p.get("features", UNRECORDED_FEATURES)) for p in points} - {tuple(features)})
+    if other:
+        raise SystemExit(f"{path.name} holds points trained on features {' / '.join(', '.join(o) for o in other)}, not "
+                         f"{', '.join(features)}: give another --out, or the same --features / --config")
+    return points
 
 
 def summarize(points: list[dict]) -> list[dict]:
@@ -144,6 +159,7 @@ def main() -> None:
                                    "--jets)")
     ap.add_argument("--jets", type=int, default=60000)
     ap.add_argument("--split", help="train,validation,test fractions (default: the config's data.split)")
+    ap.add_argument("--features", help="data.features, comma-separated (default: the config's)")
     ap.add_argument("--kinds", default="salt,linformer,transformer,deepsets")
     ap.add_argument("--sizes", default="4500,9000,18000,36000")
     ap.add_argument("--seeds", default="42,43,44")
@@ -167,6 +183,8 @@ def main() -> None:
         data_cfg = dataclasses.replace(base.data, jets=args.jets)
     if args.split:
         data_cfg = dataclasses.replace(data_cfg, split=tuple(float(f) for f in args.split.split(",")))
+    if args.features:
+        data_cfg = dataclasses.replace(data_cfg, features=tuple(args.features.split(",")))
     base = dataclasses.replace(base, name=f"bench_{args.out}", data=data_cfg)
     if args.epochs:
         base = dataclasses.replace(base, train=dataclasses.replace(base.train, epochs=args.epochs))
@@ -175,10 +193,11 @@ def main() -> None:
     sizes, seeds = [int(s) for s in args.sizes.split(",")], [int(s) for s in args.seeds.split(",")]
     augments = [a == "on" for a in args.augment.split(",")]
     results_path = REPO / "bench" / "results" / f"{args.out}.json"
-    points = json.loads(results_path.read_text())["points"] if results_path.is_file() else []
+    features = list(data.features)
+    points = same_features(results_path, features)
     done = {(p["kind"], p["size"], p["seed"], p["augment"]) for p in points}  # a rerun resumes
     for name in args.merge.split(",") if args.merge else []:
-        for p in json.loads((REPO / "bench" / "results" / f"{name}.json").read_text())["points"]:
+        for p in same_features(REPO / "bench" / "results" / f"{name}.json", features):
             if (p["kind"], p["size"], p["seed"], p["augment"]) not in done:
                 points.append(p)
                 done.add((p["kind"], p["size"], p["seed"], p["augment"]))
@@ -189,7 +208,7 @@ def main() -> None:
                     if (kind, size, seed, augment) in done:
                         continue
                     t0 = time.perf_counter()
-                    point = {"kind": kind, "size": size, "seed": seed, "augment": augment,
+                    point = {"kind": kind, "size": size, "seed": seed, "augment": augment, "features": features,
                              **run_point(base, data, kind, size, seed, augment, modes)}
                     points.append(point)
                     results_path.write_text(json.dumps({"points": points}, indent=1))
