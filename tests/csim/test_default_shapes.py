@@ -72,3 +72,18 @@ def test_default_shapes_rtl_blocks_are_verilator_bit_exact(kind, tmp_path):
     roles = [b["role"] for b in section["blocks"]]
     assert roles.count("per_particle") >= 1 and "pooling" in roles and "head" in roles
     assert ("scores" in roles) == kinds.get(kind).attention
+
+
+@pytest.mark.slow
+def test_salt_paper_input_width_is_bit_exact(tmp_path):
+    """configs/salt_paper.yaml reads more features per particle than the default's three (its embedding is
+    wider): its tagger at its own shapes is bit-exact too."""
+    cfg = load_config(REPO / "configs" / "salt_paper.yaml")
+    n, features = cfg.data.constituents, len(cfg.data.features)
+    assert features > 3
+    model = build_model(cfg.model, n, features, cfg.quantization, table_size=cfg.hls.table_size)
+    x = np.random.default_rng(3).normal(size=(300, n, features)).astype(np.float32) * 2
+    s = run_csim(convert_model(model, cfg.hls, tmp_path / "hls"), x, model)
+    assert s["bit_exact_fraction"] == 1.0, s.get("first_mismatch")
+    assert np.std(s["_outputs"]) > 0
+    assert s["max_abs_diff_vs_quantized"] == 0.0 and s["float32_inexact_sums"] == []
